@@ -1,0 +1,36 @@
+import { Elysia } from "elysia";
+import { errorResponse, HttpError } from "../http-error.ts";
+import type { Logger } from "../log.ts";
+import { TenantFileError } from "../storage/pool.ts";
+
+/**
+ * The one place where failures become responses. Every refusal is Auth0-style
+ * `{statusCode, error, message}`; Elysia's 422 validation answers become 400s with a message that
+ * names the field; anything unexpected is a 500 that logs the cause and shows no stack trace.
+ */
+export function errorHandling(log: Logger) {
+  return new Elysia({ name: "tenantgate/errors" }).onError({ as: "global" }, ({ code, error, request }) => {
+    if (error instanceof HttpError) return errorResponse(error.status, error.message);
+    if (error instanceof TenantFileError) return errorResponse(503, `tenant "${error.tenantId}" is unavailable: its file is ${error.problem}`);
+    switch (code) {
+      case "VALIDATION":
+        return errorResponse(400, validationMessage(error));
+      case "PARSE":
+        return errorResponse(400, "the request body is not valid JSON");
+      case "NOT_FOUND":
+        return errorResponse(404, `no route for ${request.method} ${new URL(request.url).pathname}`);
+    }
+    log.error({ err: error, method: request.method, url: request.url }, "unhandled error");
+    return errorResponse(500, "internal error; see the gateway's log");
+  });
+}
+
+function validationMessage(error: unknown): string {
+  const v = error as { type?: string; all?: { path?: string; message?: string; summary?: string }[] };
+  const first = v.all?.[0];
+  const where = v.type === "body" ? "body" : v.type === "query" ? "query" : v.type === "params" ? "path" : (v.type ?? "request");
+  if (!first) return `invalid ${where}`;
+  const field = first.path ? first.path.replace(/^\//, "").replace(/\//g, ".") : "";
+  const message = first.summary ?? first.message ?? "is invalid";
+  return field ? `invalid ${where}: ${field}: ${message}` : `invalid ${where}: ${message}`;
+}

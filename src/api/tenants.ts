@@ -1,0 +1,211 @@
+import { Elysia, t } from "elysia";
+import type { Principal } from "../auth/index.ts";
+import { HttpError } from "../http-error.ts";
+import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
+import { newDomainId } from "../tenancy/ids.ts";
+import type { Operation, OperationJournal } from "../tenancy/journal.ts";
+import { TENANT_SETTINGS, type TenantLifecycle } from "../tenancy/lifecycle.ts";
+import type { TenantRegistry } from "../tenancy/registry.ts";
+import { normalizeHost } from "../tenancy/resolve-tenant.ts";
+import { assertChildTenantId } from "../tenancy/tenant-id.ts";
+import {
+  CreateTenantBody,
+  DeleteQuery,
+  DomainSchema,
+  errors,
+  ListQuery,
+  OperationSchema,
+  TenantPageSchema,
+  TenantSchema,
+  UpdateTenantBody,
+} from "./schemas.ts";
+import { allowTenantAction, listableTenants } from "./tenant-access.ts";
+
+export interface TenantsApiDeps {
+  cp: ControlPlane;
+  registry: TenantRegistry;
+  lifecycle: TenantLifecycle;
+  journal: OperationJournal;
+  reserved: ReadonlySet<string>;
+  baseDomain: string;
+  /** The verified principal of a request (401/503 when the token is missing or cannot be checked). */
+  authenticate: (request: Request) => Promise<Principal>;
+  /** Whether the request's host is the control plane; other hosts' /api/v2/tenants belong to AuthHero. */
+  onControlPlaneHost: (request: Request) => boolean;
+  /** Hands a request that is not the gateway's to AuthHero. */
+  forward: (request: Request) => Promise<Response>;
+}
+
+/**
+ * The tenants API on the control-plane host, under /api/v2/tenants. `/api/v2/tenants/settings` is
+ * AuthHero's own endpoint and is forwarded, never captured.
+ */
+export function tenantsApi(d: TenantsApiDeps) {
+  const { cp, registry } = d;
+  const present = (row: TenantRow) => ({ ...row, organization_id: registry.orgOfTenant(row.id) ?? null, status: registry.status(row.id) });
+  const tenantOr404 = (id: string): TenantRow => {
+    const row = id === cp.id ? undefined : cp.tenant(id);
+    if (!row) throw new HttpError(404, `tenant "${id}" does not exist`);
+    return row;
+  };
+  const isMember = (userId: string, tenantId: string) => cp.tenantsOfUser(userId).includes(tenantId);
+  const tag = { detail: { tags: ["tenants"], security: [{ bearer: [] }] } };
+
+  return new Elysia({ name: "tenantgate/tenants-api", prefix: "/api/v2/tenants" })
+    .all("/settings", ({ request }) => d.forward(request), { parse: "none", detail: { hide: true } })
+    .all("/settings/*", ({ request }) => d.forward(request), { parse: "none", detail: { hide: true } })
+    .onBeforeHandle({ as: "local" }, ({ request }) => {
+      if (!d.onControlPlaneHost(request)) return d.forward(request);
+    })
+    .resolve({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
+    .post(
+      "/",
+      ({ body, principal, set }) => {
+        allowTenantAction(principal, "create", cp.id);
+        if (body.id !== undefined) assertChildTenantId(body.id, d.reserved, cp.id);
+        const created = d.lifecycle.create({ ...body, creator: principal.isUser ? principal.subject : undefined });
+        set.status = 201;
+        return { ...present(created.tenant), operation_id: created.operation_id };
+      },
+      {
+        body: CreateTenantBody,
+        response: { 201: TenantSchema, ...errors(400, 401, 403, 409, 503) },
+        detail: { ...tag.detail, summary: "Provision a tenant: its file, its control-plane row and its organization" },
+      },
+    )
+    .get(
+      "/",
+      ({ query, principal }) => {
+        const page = query.page ?? 0;
+        const perPage = query.per_page ?? 50;
+        const scope = listableTenants(principal, cp.id, (u) => cp.tenantsOfUser(u));
+        const result = cp.listTenants({ q: query.q, page, perPage, only: scope === "all" ? undefined : scope });
+        const tenants = result.tenants.map(present);
+        return query.include_totals ? { tenants, start: page * perPage, limit: perPage, total: result.total } : tenants;
+      },
+      {
+        query: ListQuery,
+        response: { 200: t.Union([TenantPageSchema, t.Array(TenantSchema)]), ...errors(400, 401, 403, 503) },
+        detail: { ...tag.detail, summary: "List the tenants this token may see" },
+      },
+    )
+    .get(
+      "/:id",
+      ({ params, principal }) => {
+        allowTenantAction(principal, "read", cp.id, params.id, isMember);
+        return present(tenantOr404(params.id));
+      },
+      { response: { 200: TenantSchema, ...errors(401, 403, 404, 503) }, detail: { ...tag.detail, summary: "Get a tenant" } },
+    )
+    .patch(
+      "/:id",
+      ({ params, body, principal }) => {
+        allowTenantAction(principal, "update", cp.id, params.id);
+        tenantOr404(params.id);
+        const set: Record<string, unknown> = { updated_at: new Date().toISOString() };
+        for (const key of TENANT_SETTINGS) if (body[key] !== undefined) set[key] = body[key];
+        cp.updateTenant(params.id, set);
+        registry.refresh(true);
+        return present(tenantOr404(params.id));
+      },
+      {
+        body: UpdateTenantBody,
+        response: { 200: TenantSchema, ...errors(400, 401, 403, 404, 503) },
+        detail: { ...tag.detail, summary: "Update a tenant's settings" },
+      },
+    )
+    .delete(
+      "/:id",
+      ({ params, query, principal }) => {
+        if (params.id === cp.id) throw new HttpError(403, "the control plane can never be deleted");
+        allowTenantAction(principal, "delete", cp.id, params.id);
+        return presentOperation(d.lifecycle.delete(params.id, { purge: query.purge === true }));
+      },
+      {
+        query: DeleteQuery,
+        response: { 200: OperationSchema, ...errors(400, 401, 403, 404, 409, 503) },
+        detail: {
+          ...tag.detail,
+          summary: "Deprovision a tenant: remove its organization and memberships, move its file to the trash (or purge it)",
+        },
+      },
+    )
+    .get(
+      "/:id/operations",
+      ({ params, principal }) => {
+        allowTenantAction(principal, "read", cp.id, params.id, isMember);
+        const history = d.journal.history(params.id);
+        if (history.length === 0 && !cp.tenant(params.id)) throw new HttpError(404, `tenant "${params.id}" has no history`);
+        return history.map(presentOperation);
+      },
+      { response: { 200: t.Array(OperationSchema), ...errors(401, 403, 404, 503) }, detail: { ...tag.detail, summary: "Lifecycle history of a tenant" } },
+    )
+    .get(
+      "/:id/domains",
+      ({ params, principal }) => {
+        allowTenantAction(principal, "read", cp.id, params.id, isMember);
+        tenantOr404(params.id);
+        return cp.domains(params.id);
+      },
+      { response: { 200: t.Array(DomainSchema), ...errors(401, 403, 404, 503) }, detail: { ...tag.detail, summary: "A tenant's custom domains" } },
+    )
+    .put(
+      "/:id/domains/:domain",
+      ({ params, principal }) => {
+        allowTenantAction(principal, "update", cp.id, params.id);
+        tenantOr404(params.id);
+        const domain = customDomainOf(params.domain, d.baseDomain);
+        const owner = cp.domain(domain);
+        if (owner && owner.tenant_id !== params.id) throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
+        if (!owner) cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain });
+        registry.refresh(true);
+        return cp.domain(domain);
+      },
+      {
+        parse: "none",
+        response: { 200: DomainSchema, ...errors(400, 401, 403, 404, 409, 503) },
+        detail: { ...tag.detail, summary: "Map a custom domain to a tenant (idempotent)" },
+      },
+    )
+    .delete(
+      "/:id/domains/:domain",
+      ({ params, principal }) => {
+        allowTenantAction(principal, "update", cp.id, params.id);
+        tenantOr404(params.id);
+        const domain = customDomainOf(params.domain, d.baseDomain);
+        if (!cp.deleteDomain(params.id, domain)) throw new HttpError(404, `tenant "${params.id}" has no domain ${domain}`);
+        registry.refresh(true);
+        return { deleted: domain };
+      },
+      {
+        response: { 200: t.Object({ deleted: t.String() }), ...errors(400, 401, 403, 404, 503) },
+        detail: { ...tag.detail, summary: "Remove a custom domain" },
+      },
+    );
+}
+
+function customDomainOf(raw: string, baseDomain: string): string {
+  let domain: string;
+  try {
+    domain = normalizeHost(decodeURIComponent(raw));
+  } catch {
+    throw new HttpError(400, `"${raw}" is not a valid domain name`);
+  }
+  if (!domain.includes(".") || domain.startsWith("[")) throw new HttpError(400, `"${domain}" is not a fully qualified domain name`);
+  if (domain === baseDomain || domain.endsWith(`.${baseDomain}`))
+    throw new HttpError(400, `${domain} is under the base domain ${baseDomain}; subdomains route by themselves`);
+  return domain;
+}
+
+function presentOperation(op: Operation) {
+  return {
+    id: op.id,
+    tenant_id: op.tenantId,
+    kind: op.kind,
+    state: op.state,
+    steps: op.steps,
+    error: op.error,
+    started_at: op.startedAt,
+    finished_at: op.finishedAt,
+  };
+}

@@ -1,0 +1,232 @@
+import { Value } from "@sinclair/typebox/value";
+import { t, type Static, type TSchema } from "elysia";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+
+type Kind = "string" | "int" | "bool" | "list";
+
+interface Option {
+  key: keyof Config;
+  flag: string;
+  kind: Kind;
+  help: string;
+  schema: TSchema;
+  default: unknown;
+}
+
+const LABEL = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
+
+// One table drives the flags, the environment names, the config-file keys, `--help` and validation.
+const OPTIONS: Option[] = [
+  opt("port", "int", 8080, "TCP port to listen on", t.Integer({ minimum: 0, maximum: 65535 })),
+  opt("host", "string", "127.0.0.1", "address to listen on", t.String({ minLength: 1 })),
+  opt("dataDir", "string", "./data", "data directory; tenant files live in <data-dir>/tenants", t.String({ minLength: 1 })),
+  opt("baseDomain", "string", "localhost", "tenants are <id>.<base-domain>; the apex is the control plane", t.String({ pattern: "^[a-z0-9-]+(\\.[a-z0-9-]+)*$" })),
+  opt("controlPlane", "string", "control_plane", "the control plane's tenant id", t.String({ pattern: "^[a-z0-9_-]{1,63}$" })),
+  opt("reserved", "list", ["www", "api", "admin", "app", "auth", "static", "control-plane"], "subdomain labels that mean the control plane and can never be tenant ids", t.Array(t.String({ pattern: LABEL }))),
+  opt("upstream", "string", "http://127.0.0.1:3000", "AuthHero's base URL", t.String({ pattern: "^https?://[^\\s/]+(/.*)?$" })),
+  opt("jwksUrl", "string", "", "JWKS URL (default <upstream>/.well-known/jwks.json)", t.String({ pattern: "^(https?://\\S+)?$" })),
+  opt("issuer", "list", [], "accepted token issuers, comma-separated (required unless --dev)", t.Array(t.String({ minLength: 1 }))),
+  opt("audience", "string", "urn:authhero:management", "required token audience", t.String({ minLength: 1 })),
+  opt("trustOrgName", "bool", false, "let an org_name claim name the tenant when org_id is absent", t.Boolean()),
+  opt("trustedProxies", "list", [], "peers (IPs or CIDRs) whose X-Forwarded-Host is believed", t.Array(t.String({ minLength: 1 }))),
+  opt("dev", "bool", false, "local development: trust tokens from `tenantgate token` (loopback hosts only)", t.Boolean()),
+  opt("adoptFiles", "bool", true, "register tenant files that appear without a control-plane row", t.Boolean()),
+  opt("trashRetentionDays", "int", 30, "days a deprovisioned tenant file stays in .trash/", t.Integer({ minimum: 0 })),
+  opt("rescanSeconds", "int", 30, "seconds between full rescans of the data directory", t.Integer({ minimum: 1 })),
+  opt("maxOpenFiles", "int", 0, "tenant files open at once (0 = derived from ulimit -n)", t.Integer({ minimum: 0 })),
+  opt("busyTimeoutMs", "int", 5000, "SQLite busy timeout in milliseconds", t.Integer({ minimum: 0 })),
+  opt("upstreamTimeoutMs", "int", 30000, "time to wait for the upstream's response headers", t.Integer({ minimum: 1 })),
+  opt("routing", "bool", true, "map hosts to tenants (off: every request is the control plane's)", t.Boolean()),
+  opt("accessControl", "bool", true, "check management tokens against the tenant they ask for", t.Boolean()),
+  opt("protection", "bool", true, "refuse edits of synced entities in child tenants", t.Boolean()),
+  opt("syncResourceServers", "bool", true, "copy control-plane resource servers into tenants", t.Boolean()),
+  opt("syncRoles", "bool", true, "copy control-plane roles and their permissions into tenants", t.Boolean()),
+  opt("syncConnections", "bool", true, "copy control-plane connections into tenants", t.Boolean()),
+  opt("logLevel", "string", "info", "pino log level", t.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => t.Literal(l)))),
+];
+
+export const ConfigSchema = t.Object(Object.fromEntries(OPTIONS.map((o) => [o.key, o.schema])) as Record<string, TSchema>);
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  baseDomain: string;
+  controlPlane: string;
+  reserved: string[];
+  upstream: string;
+  jwksUrl: string;
+  issuer: string[];
+  audience: string;
+  trustOrgName: boolean;
+  trustedProxies: string[];
+  dev: boolean;
+  adoptFiles: boolean;
+  trashRetentionDays: number;
+  rescanSeconds: number;
+  maxOpenFiles: number;
+  busyTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  routing: boolean;
+  accessControl: boolean;
+  protection: boolean;
+  syncResourceServers: boolean;
+  syncRoles: boolean;
+  syncConnections: boolean;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function opt(key: keyof Config, kind: Kind, def: unknown, help: string, schema: TSchema): Option {
+  return { key, kind, default: def, help, schema, flag: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) };
+}
+
+const envName = (o: Option) => `TENANTGATE_${o.flag.replace(/-/g, "_").toUpperCase()}`;
+
+function coerce(o: Option, raw: string, source: string): unknown {
+  switch (o.kind) {
+    case "string":
+      return raw;
+    case "list":
+      return raw.split(",").map((s) => s.trim()).filter(Boolean);
+    case "int": {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${o.key} (${source}): expected a whole number, got "${raw}"`);
+      return Number(raw);
+    }
+    case "bool": {
+      const v = raw.trim().toLowerCase();
+      if (["1", "true", "yes", "on", ""].includes(v)) return true;
+      if (["0", "false", "no", "off"].includes(v)) return false;
+      throw new ConfigError(`${o.key} (${source}): expected true or false, got "${raw}"`);
+    }
+  }
+}
+
+export interface ConfigSources {
+  argv?: readonly string[];
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Builds the config: defaults, then the config file (`--config` or TENANTGATE_CONFIG, JSON with the
+ * camelCase keys), then TENANTGATE_* variables, then flags. Every problem names the key and where the
+ * bad value came from. Returns the remaining positional arguments too.
+ */
+export function loadConfig(sources: ConfigSources = {}): { config: Config; rest: string[] } {
+  const argv = [...(sources.argv ?? [])];
+  const env = sources.env ?? process.env;
+  const values: Record<string, unknown> = Object.fromEntries(OPTIONS.map((o) => [o.key, o.default]));
+  const origin: Record<string, string> = Object.fromEntries(OPTIONS.map((o) => [o.key, "default"]));
+
+  const { flags, rest, configFile } = parseFlags(argv);
+  const file = configFile ?? env.TENANTGATE_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file}: expected a JSON object`);
+    for (const [key, value] of Object.entries(parsed)) {
+      const o = OPTIONS.find((x) => x.key === key || x.flag === key);
+      if (!o) throw new ConfigError(`config file ${file}: unknown key "${key}"`);
+      values[o.key] = o.kind === "list" && typeof value === "string" ? coerce(o, value, `config file ${file}`) : value;
+      origin[o.key] = `config file ${file}`;
+    }
+  }
+  for (const o of OPTIONS) {
+    const raw = env[envName(o)];
+    if (raw !== undefined) {
+      values[o.key] = coerce(o, raw, envName(o));
+      origin[o.key] = envName(o);
+    }
+  }
+  for (const [flag, raw] of flags) {
+    const o = OPTIONS.find((x) => x.flag === flag);
+    if (!o) throw new ConfigError(`unknown option --${flag} (see --help)`);
+    if (o.kind === "bool" && raw === undefined) values[o.key] = true;
+    else if (raw === undefined) throw new ConfigError(`option --${flag} needs a value`);
+    else values[o.key] = coerce(o, raw, `--${flag}`);
+    origin[o.key] = `--${flag}`;
+  }
+
+  for (const o of OPTIONS) {
+    const first = Value.Errors(o.schema, values[o.key]).First();
+    if (first) throw new ConfigError(`${o.key} (from ${origin[o.key]}): ${first.message}; got ${JSON.stringify(values[o.key])}`);
+  }
+  const config = values as unknown as Config;
+  config.dataDir = resolve(config.dataDir);
+  config.baseDomain = config.baseDomain.replace(/\.$/, "");
+  for (const entry of config.trustedProxies) {
+    if (isIP(entry.split("/")[0] ?? "") === 0) throw new ConfigError(`trustedProxies (from ${origin.trustedProxies}): "${entry}" is not an IP address or CIDR range`);
+  }
+  if (config.reserved.includes(config.controlPlane)) throw new ConfigError(`reserved: must not list the control plane's id "${config.controlPlane}"`);
+  if (config.dev && !isLoopback(config.host))
+    throw new ConfigError(`dev (from ${origin.dev}): refusing to run in dev mode on non-loopback host ${config.host}; dev tokens are trusted`);
+  if (config.accessControl && !config.dev && config.issuer.length === 0)
+    throw new ConfigError("issuer: required when access control is on (set --issuer or TENANTGATE_ISSUER to AuthHero's issuer URL)");
+  if (!config.jwksUrl) config.jwksUrl = `${config.upstream.replace(/\/+$/, "")}/.well-known/jwks.json`;
+  return { config, rest };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function parseFlags(argv: string[]): { flags: [string, string | undefined][]; rest: string[]; configFile?: string } {
+  const flags: [string, string | undefined][] = [];
+  const rest: string[] = [];
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") {
+      rest.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      rest.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    const negated = name.startsWith("no-") && OPTIONS.some((o) => o.flag === name.slice(3) && o.kind === "bool");
+    if (negated) {
+      name = name.slice(3);
+      value = "false";
+    }
+    const o = OPTIONS.find((x) => x.flag === name);
+    if (value === undefined && name !== "config" && o?.kind !== "bool") {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith("--")) value = argv[++i];
+    } else if (value === undefined && name === "config") value = argv[++i];
+    if (name === "config") configFile = value;
+    else flags.push([name, value]);
+  }
+  return { flags, rest, configFile };
+}
+
+/** The `--help` text: every option with its environment name and default. */
+export function configHelp(): string {
+  const lines = OPTIONS.map((o) => {
+    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(",") : "none") : o.default === "" ? "derived" : String(o.default);
+    const value = o.kind === "bool" ? "" : o.kind === "list" ? " <a,b>" : o.kind === "int" ? " <n>" : " <value>";
+    return `  --${o.flag}${value}\n      ${o.help}\n      env ${envName(o)}; default ${def}`;
+  });
+  return [
+    "  --config <file>\n      JSON file with any of the options below (camelCase keys)\n      env TENANTGATE_CONFIG",
+    ...lines,
+    "\n  Boolean options take --name, --name=false or --no-name.",
+  ].join("\n");
+}
+
+export type ConfigInput = Static<typeof ConfigSchema>;

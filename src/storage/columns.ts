@@ -1,0 +1,68 @@
+import type { Database } from "bun:sqlite";
+
+export class SchemaMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SchemaMismatchError";
+  }
+}
+
+const cache = new WeakMap<Database, Map<string, Set<string>>>();
+
+/** The columns a table has in this file, as `PRAGMA table_info` reports them (cached per handle). */
+export function columnsOf(db: Database, table: string): Set<string> {
+  let tables = cache.get(db);
+  if (!tables) cache.set(db, (tables = new Map()));
+  let cols = tables.get(table);
+  if (!cols) {
+    const rows = db.query(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[];
+    cols = new Set(rows.map((r) => r.name));
+    tables.set(table, cols);
+  }
+  return cols;
+}
+
+/** Forgets cached columns, after a migration may have changed them. */
+export function forgetColumns(db: Database): void {
+  cache.delete(db);
+}
+
+export function assertColumns(db: Database, required: Record<string, readonly string[]>, file: string): void {
+  for (const [table, needed] of Object.entries(required)) {
+    const have = columnsOf(db, table);
+    if (have.size === 0) throw new SchemaMismatchError(`${file}: table "${table}" is missing`);
+    for (const col of needed) {
+      if (!have.has(col)) throw new SchemaMismatchError(`${file}: table "${table}" has no column "${col}"`);
+    }
+  }
+}
+
+type SqlValue = string | number | bigint | boolean | null | Uint8Array;
+
+/**
+ * Inserts the given values, keeping only columns the table has: AuthHero's schema grows across
+ * versions and a tenant file must accept what tenantgate knows without failing on what it does not.
+ */
+export function insertRow(db: Database, table: string, row: Record<string, unknown>, mode: "INSERT" | "INSERT OR IGNORE" = "INSERT"): void {
+  const have = columnsOf(db, table);
+  const cols = Object.keys(row).filter((c) => have.has(c) && row[c] !== undefined);
+  const sql = `${mode} INTO "${table}" (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
+  db.query(sql).run(...cols.map((c) => toSql(row[c])));
+}
+
+/** Updates the given columns of rows matching `where` (column = value, ANDed). Returns rows changed. */
+export function updateRows(db: Database, table: string, set: Record<string, unknown>, where: Record<string, unknown>): number {
+  const have = columnsOf(db, table);
+  const cols = Object.keys(set).filter((c) => have.has(c) && set[c] !== undefined);
+  if (cols.length === 0) return 0;
+  const keys = Object.keys(where);
+  const sql = `UPDATE "${table}" SET ${cols.map((c) => `"${c}" = ?`).join(", ")} WHERE ${keys.map((k) => `"${k}" = ?`).join(" AND ")}`;
+  return db.query(sql).run(...cols.map((c) => toSql(set[c])), ...keys.map((k) => toSql(where[k]))).changes;
+}
+
+function toSql(v: unknown): SqlValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "object" && !(v instanceof Uint8Array)) return JSON.stringify(v);
+  return v as SqlValue;
+}

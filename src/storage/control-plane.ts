@@ -1,0 +1,181 @@
+import type { Database } from "bun:sqlite";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
+import { assertColumns, columnsOf, insertRow, updateRows } from "./columns.ts";
+import { migrateControlPlane } from "./migrate.ts";
+import { openSqlite } from "./sqlite.ts";
+
+export interface TenantRow {
+  id: string;
+  friendly_name: string | null;
+  created_at: string;
+  updated_at: string;
+  [column: string]: unknown;
+}
+
+export interface OrganizationRef {
+  id: string;
+  name: string;
+}
+
+export interface DomainRow {
+  custom_domain_id: string;
+  tenant_id: string;
+  domain: string;
+  status: string;
+  created_at: string;
+}
+
+export interface TenantPage {
+  tenants: TenantRow[];
+  total: number;
+}
+
+/**
+ * The control-plane file: the registry of tenants, their organizations, memberships and custom
+ * domains (AuthHero's tables), plus tenantgate's own tables. Every read and write tenantgate makes on
+ * those AuthHero tables goes through here, with the columns AuthHero's schema really has.
+ */
+export class ControlPlane {
+  readonly db: Database;
+  /** True when this process created the file (no AuthHero schema was there). */
+  readonly createdBaseline: boolean;
+
+  constructor(
+    readonly path: string,
+    readonly id: string,
+    opts: { busyTimeoutMs?: number } = {},
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    const fresh = !existsSync(path);
+    this.db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
+    const hasTenants = columnsOf(this.db, "tenants").size > 0;
+    this.createdBaseline = fresh || !hasTenants;
+    if (this.createdBaseline) this.db.transaction(() => this.db.exec(BASELINE_SQL))();
+    migrateControlPlane(this.db);
+    assertColumns(this.db, REQUIRED_COLUMNS, path);
+    if (!this.tenant(id)) {
+      const now = new Date().toISOString();
+      insertRow(this.db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now });
+    }
+  }
+
+  /** Changes whenever another connection (AuthHero, a script) commits to this file. */
+  dataVersion(): number {
+    return (this.db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
+  }
+
+  tenantIds(): string[] {
+    return (this.db.query("SELECT id FROM tenants").all() as { id: string }[]).map((r) => r.id);
+  }
+
+  tenant(id: string): TenantRow | undefined {
+    return (this.db.query("SELECT * FROM tenants WHERE id = ?").get(id) as TenantRow | null) ?? undefined;
+  }
+
+  /** Child tenants, newest first, optionally limited to `only` and matched by `q` on id or friendly name. */
+  listTenants(opts: { q?: string; page: number; perPage: number; only?: readonly string[] }): TenantPage {
+    const where = ["id != ?"];
+    const args: (string | number)[] = [this.id];
+    if (opts.q) {
+      where.push(`(id LIKE ? ESCAPE '\\' OR friendly_name LIKE ? ESCAPE '\\')`);
+      const like = `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      args.push(like, like);
+    }
+    if (opts.only) {
+      if (opts.only.length === 0) return { tenants: [], total: 0 };
+      where.push(`id IN (SELECT value FROM json_each(?))`);
+      args.push(JSON.stringify(opts.only));
+    }
+    const clause = where.join(" AND ");
+    const total = (this.db.query(`SELECT count(*) AS n FROM tenants WHERE ${clause}`).get(...args) as { n: number }).n;
+    const tenants = this.db
+      .query(`SELECT * FROM tenants WHERE ${clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
+      .all(...args, opts.perPage, opts.page * opts.perPage) as TenantRow[];
+    return { tenants, total };
+  }
+
+  insertTenant(row: Record<string, unknown>): void {
+    insertRow(this.db, "tenants", row);
+  }
+
+  updateTenant(id: string, set: Record<string, unknown>): boolean {
+    return updateRows(this.db, "tenants", set, { id }) > 0;
+  }
+
+  deleteTenant(id: string): void {
+    this.db.query("DELETE FROM custom_domains WHERE tenant_id = ?").run(id);
+    this.db.query("DELETE FROM tenants WHERE id = ?").run(id);
+  }
+
+  organizations(): OrganizationRef[] {
+    return this.db.query("SELECT id, name FROM organizations WHERE tenant_id = ?").all(this.id) as OrganizationRef[];
+  }
+
+  organizationOf(tenantId: string): OrganizationRef | undefined {
+    return (
+      (this.db.query("SELECT id, name FROM organizations WHERE tenant_id = ? AND name = ?").get(this.id, tenantId) as OrganizationRef | null) ??
+      undefined
+    );
+  }
+
+  insertOrganization(org: { id: string; name: string; display_name: string | null }): void {
+    const now = new Date().toISOString();
+    insertRow(this.db, "organizations", { ...org, tenant_id: this.id, created_at: now, updated_at: now });
+  }
+
+  /** Deletes the organization and its memberships (explicitly: the FK cascade needs foreign_keys on in every writer). */
+  deleteOrganization(orgId: string): void {
+    this.db.query("DELETE FROM user_organizations WHERE organization_id = ?").run(orgId);
+    this.db.query("DELETE FROM organizations WHERE id = ?").run(orgId);
+  }
+
+  addMember(membership: { id: string; organization_id: string; user_id: string }): void {
+    const now = new Date().toISOString();
+    insertRow(this.db, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
+  }
+
+  /** Tenant ids whose organizations the user belongs to. */
+  tenantsOfUser(userId: string): string[] {
+    const rows = this.db
+      .query(
+        `SELECT o.name FROM user_organizations m JOIN organizations o ON o.id = m.organization_id
+         WHERE m.user_id = ? AND o.tenant_id = ?`,
+      )
+      .all(userId, this.id) as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  domains(tenantId?: string): DomainRow[] {
+    const sql = "SELECT custom_domain_id, tenant_id, domain, status, created_at FROM custom_domains";
+    return (tenantId === undefined ? this.db.query(sql).all() : this.db.query(`${sql} WHERE tenant_id = ?`).all(tenantId)) as DomainRow[];
+  }
+
+  domain(domain: string): DomainRow | undefined {
+    return (
+      (this.db.query("SELECT custom_domain_id, tenant_id, domain, status, created_at FROM custom_domains WHERE domain = ?").get(domain) as DomainRow | null) ??
+      undefined
+    );
+  }
+
+  insertDomain(row: { custom_domain_id: string; tenant_id: string; domain: string }): void {
+    const now = new Date().toISOString();
+    insertRow(this.db, "custom_domains", {
+      ...row,
+      primary: 0,
+      status: "ready",
+      type: "self_managed_certs",
+      created_at: now,
+      updated_at: now,
+    });
+  }
+
+  deleteDomain(tenantId: string, domain: string): boolean {
+    return this.db.query("DELETE FROM custom_domains WHERE tenant_id = ? AND domain = ?").run(tenantId, domain).changes > 0;
+  }
+
+  close(): void {
+    this.db.close(false);
+  }
+}

@@ -1,0 +1,99 @@
+import type { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { openSqlite } from "./sqlite.ts";
+
+export type TenantFileProblem = "missing" | "unreadable";
+
+export class TenantFileError extends Error {
+  constructor(
+    readonly tenantId: string,
+    readonly problem: TenantFileProblem,
+    detail: string,
+  ) {
+    super(`tenant file for "${tenantId}" is ${problem}: ${detail}`);
+    this.name = "TenantFileError";
+  }
+}
+
+export interface HandlePoolOptions {
+  /** The folder of tenant files (`<data>/tenants`). */
+  dir: string;
+  /** At most this many files open at once; see descriptors.ts for how it is derived. */
+  maxOpen: number;
+  busyTimeoutMs?: number;
+  /** Decides which ids may become paths; the pool never joins an unchecked id. */
+  isValidId: (id: string) => boolean;
+}
+
+/**
+ * Open handles to tenant files, least recently used first out. Callers use a handle synchronously and
+ * never keep it across an `await`: bun:sqlite is synchronous, so nothing can evict a handle while a
+ * caller is inside one synchronous block.
+ */
+export class HandlePool {
+  private readonly handles = new Map<string, Database>();
+  private opens = 0;
+
+  constructor(private readonly opts: HandlePoolOptions) {
+    if (!(opts.maxOpen >= 1)) throw new Error("HandlePool: maxOpen must be at least 1");
+  }
+
+  pathOf(id: string): string {
+    if (!this.opts.isValidId(id)) throw new Error(`refusing to build a path from tenant id ${JSON.stringify(id)}`);
+    return join(this.opts.dir, `${id}.sqlite`);
+  }
+
+  get(id: string): Database {
+    const held = this.handles.get(id);
+    if (held) {
+      this.handles.delete(id);
+      this.handles.set(id, held);
+      return held;
+    }
+    const path = this.pathOf(id);
+    let db: Database;
+    try {
+      db = openSqlite(path, { create: false, busyTimeoutMs: this.opts.busyTimeoutMs });
+      // Reads the header now, so a file that is not a database fails here and not mid-transaction.
+      db.query("SELECT count(*) FROM sqlite_master").get();
+    } catch (err) {
+      const message = (err as Error).message;
+      const missing = /unable to open|no such file|SQLITE_CANTOPEN/i.test(message) && !(err as Error & { code?: string }).code?.includes("NOTADB");
+      throw new TenantFileError(id, missing ? "missing" : "unreadable", message);
+    }
+    this.opens++;
+    this.handles.set(id, db);
+    while (this.handles.size > this.opts.maxOpen) this.closeOldest();
+    return db;
+  }
+
+  /** Closes the tenant's handle (before its file is moved or deleted). */
+  evict(id: string): void {
+    const db = this.handles.get(id);
+    if (!db) return;
+    this.handles.delete(id);
+    db.close(false);
+  }
+
+  closeAll(): void {
+    for (const id of [...this.handles.keys()]) this.evict(id);
+  }
+
+  get openCount(): number {
+    return this.handles.size;
+  }
+
+  get capacity(): number {
+    return this.opts.maxOpen;
+  }
+
+  /** Files opened since start: with openCount, tells whether the pool is thrashing. */
+  get totalOpens(): number {
+    return this.opens;
+  }
+
+  private closeOldest(): void {
+    const oldest = this.handles.keys().next();
+    if (!oldest.done) this.evict(oldest.value);
+  }
+}

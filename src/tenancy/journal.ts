@@ -1,0 +1,88 @@
+import type { Database } from "bun:sqlite";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { HttpError } from "../http-error.ts";
+import { operations, type OperationRow } from "../storage/schema.ts";
+import { newOperationId } from "./ids.ts";
+
+export type OperationKind = OperationRow["kind"];
+
+export interface OperationStep {
+  step: string;
+  at: string;
+  outcome: string;
+}
+
+export interface Operation extends Omit<OperationRow, "input" | "steps"> {
+  input: Record<string, unknown>;
+  steps: OperationStep[];
+}
+
+/** The lifecycle journal in the control-plane file (`tenantgate_operations`). */
+export class OperationJournal {
+  private readonly orm: BunSQLiteDatabase;
+
+  constructor(db: Database) {
+    this.orm = drizzle({ client: db });
+  }
+
+  /** Starts an operation; 409 when another one is already running for the tenant. */
+  begin(kind: OperationKind, tenantId: string, input: Record<string, unknown>): Operation {
+    const row = {
+      id: newOperationId(),
+      tenantId,
+      kind,
+      state: "running" as const,
+      input: JSON.stringify(input),
+      steps: "[]",
+      startedAt: new Date().toISOString(),
+    };
+    try {
+      this.orm.insert(operations).values(row).run();
+    } catch (err) {
+      if (/UNIQUE constraint failed/.test((err as Error).message))
+        throw new HttpError(409, `another operation on tenant "${tenantId}" is still running`);
+      throw err;
+    }
+    return parse({ ...row, error: null, finishedAt: null });
+  }
+
+  /** Appends a completed step. Runs inside the caller's transaction when there is one. */
+  step(opId: string, step: string, outcome = "ok"): void {
+    const entry = JSON.stringify({ step, at: new Date().toISOString(), outcome });
+    this.orm
+      .update(operations)
+      .set({ steps: sql`json_insert(${operations.steps}, '$[#]', json(${entry}))` })
+      .where(eq(operations.id, opId))
+      .run();
+  }
+
+  finish(opId: string, state: "done" | "rolled_back" | "failed", error?: string): void {
+    this.orm
+      .update(operations)
+      .set({ state, error: error ?? null, finishedAt: new Date().toISOString() })
+      .where(and(eq(operations.id, opId), eq(operations.state, "running")))
+      .run();
+  }
+
+  get(opId: string): Operation | undefined {
+    const row = this.orm.select().from(operations).where(eq(operations.id, opId)).get();
+    return row ? parse(row) : undefined;
+  }
+
+  running(): Operation[] {
+    return this.orm.select().from(operations).where(eq(operations.state, "running")).orderBy(asc(operations.startedAt)).all().map(parse);
+  }
+
+  history(tenantId: string): Operation[] {
+    return this.orm.select().from(operations).where(eq(operations.tenantId, tenantId)).orderBy(desc(operations.startedAt), desc(operations.id)).all().map(parse);
+  }
+}
+
+export function hasStep(op: Operation, step: string): boolean {
+  return op.steps.some((s) => s.step === step);
+}
+
+function parse(row: OperationRow): Operation {
+  return { ...row, input: JSON.parse(row.input) as Record<string, unknown>, steps: JSON.parse(row.steps) as OperationStep[] };
+}

@@ -1,0 +1,367 @@
+import type { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { HttpError } from "../http-error.ts";
+import { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "../storage/clone.ts";
+import { insertRow } from "../storage/columns.ts";
+import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
+import type { HandlePool } from "../storage/pool.ts";
+import { hasSqliteHeader, immediate, openSqlite } from "../storage/sqlite.ts";
+import { crashPoint } from "./crash-point.ts";
+import { newMembershipId, newOrganizationId, newTenantId } from "./ids.ts";
+import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
+import type { TenantRegistry } from "./registry.ts";
+import { assertChildTenantId } from "./tenant-id.ts";
+
+/** Settings a create or update may set on the tenant row; only columns AuthHero's schema has are written. */
+export const TENANT_SETTINGS = [
+  "friendly_name",
+  "audience",
+  "sender_email",
+  "sender_name",
+  "support_url",
+  "support_email",
+  "picture_url",
+  "default_audience",
+  "default_organization",
+] as const;
+export type TenantSettings = Partial<Record<(typeof TENANT_SETTINGS)[number], string | null>>;
+
+export interface CreateTenantInput extends TenantSettings {
+  id?: string;
+  friendly_name: string;
+  /** The user who asked, made a member of the new organization. */
+  creator?: string;
+}
+
+export interface CreatedTenant {
+  tenant: TenantRow;
+  organization_id: string;
+  operation_id: string;
+}
+
+export interface LifecycleOptions {
+  cp: ControlPlane;
+  pool: HandlePool;
+  registry: TenantRegistry;
+  journal: OperationJournal;
+  /** `<data>/tenants` */
+  dir: string;
+  reserved: ReadonlySet<string>;
+  trashRetentionMs: number;
+  log: Logger;
+  /** Adds seed rows to a new tenant file before it is renamed into place (the outbox's snapshot). */
+  seed?: (db: Database, tenantId: string) => void;
+}
+
+/**
+ * Provisioning, adoption and deprovisioning of tenants. Each is a journaled operation of idempotent
+ * steps: a new file is built at a temporary path and renamed into place only after the control plane
+ * lists it, and a process that dies mid-way finishes or undoes the work at its next start (`recover`).
+ */
+export class TenantLifecycle {
+  private template?: SchemaTemplate;
+  readonly tmpDir: string;
+  readonly trashDir: string;
+
+  constructor(private readonly o: LifecycleOptions) {
+    this.tmpDir = join(o.dir, ".tmp");
+    this.trashDir = join(o.dir, ".trash");
+    mkdirSync(this.tmpDir, { recursive: true });
+    mkdirSync(this.trashDir, { recursive: true });
+  }
+
+  create(input: CreateTenantInput): CreatedTenant {
+    const { cp, registry, journal } = this.o;
+    const id = input.id ?? newTenantId();
+    assertChildTenantId(id, this.o.reserved, cp.id);
+    if (cp.tenant(id)) throw new HttpError(409, `tenant "${id}" already exists`);
+    if (existsSync(registry.pathOf(id)))
+      throw new HttpError(409, `a file for tenant "${id}" is already in the data directory; adopt it or move it away first`);
+    if (cp.organizationOf(id)) throw new HttpError(409, `an organization named "${id}" already exists on the control plane`);
+
+    const settings = pickSettings(input);
+    const op = journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null });
+    registry.markBusy(id, "provisioning");
+    try {
+      crashPoint("create:journaled");
+      this.runCreate(op);
+      return { tenant: cp.tenant(id) as TenantRow, organization_id: op.input.organization_id as string, operation_id: op.id };
+    } catch (err) {
+      this.undoCreate(op, err as Error);
+      throw err;
+    } finally {
+      registry.clearBusy(id);
+      registry.refresh(true);
+    }
+  }
+
+  delete(id: string, opts: { purge?: boolean } = {}): Operation {
+    const { cp, registry, journal } = this.o;
+    if (id === cp.id) throw new HttpError(403, "the control plane can never be deleted");
+    assertChildTenantId(id, this.o.reserved, cp.id);
+    if (!cp.tenant(id)) throw new HttpError(404, `tenant "${id}" does not exist`);
+    const org = cp.organizationOf(id);
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+    const op = journal.begin("delete", id, {
+      organization_id: org?.id ?? null,
+      purge: opts.purge === true,
+      trash_path: join(this.trashDir, `${id}.${stamp}.sqlite`),
+    });
+    registry.markBusy(id, "deleting");
+    try {
+      crashPoint("delete:journaled");
+      this.runDelete(op);
+    } finally {
+      registry.clearBusy(id);
+      registry.refresh(true);
+    }
+    return journal.get(op.id) as Operation;
+  }
+
+  /**
+   * Registers a tenant file that appeared in the data directory without a control-plane row. Only a
+   * SQLite file with AuthHero's `tenants` table qualifies; anything else is reported, never touched.
+   */
+  adopt(id: string): Operation {
+    const { cp, registry, journal } = this.o;
+    assertChildTenantId(id, this.o.reserved, cp.id);
+    if (cp.tenant(id)) throw new HttpError(409, `tenant "${id}" is already registered`);
+    const path = registry.pathOf(id);
+    const problem = this.adoptionProblem(path);
+    if (problem) throw new HttpError(400, `cannot adopt ${path}: ${problem}`);
+    const own = this.ownTenantRow(path, id);
+    const op = journal.begin("adopt", id, {
+      friendly_name: own?.friendly_name ?? id,
+      organization_id: cp.organizationOf(id)?.id ?? newOrganizationId(),
+    });
+    registry.markBusy(id, "provisioning");
+    try {
+      this.register(op);
+      journal.finish(op.id, "done");
+    } catch (err) {
+      journal.finish(op.id, "failed", (err as Error).message);
+      throw err;
+    } finally {
+      registry.clearBusy(id);
+      registry.refresh(true);
+    }
+    return journal.get(op.id) as Operation;
+  }
+
+  /** Finishes or undoes every operation a previous process left running. Called once at start. */
+  recover(): { finished: string[]; undone: string[] } {
+    const result = { finished: [] as string[], undone: [] as string[] };
+    for (const op of this.o.journal.running()) {
+      try {
+        if (op.kind === "delete") {
+          this.runDelete(op);
+          result.finished.push(op.id);
+        } else if (hasStep(op, "registered")) {
+          // The control plane already lists the tenant, so the file was complete: roll forward.
+          this.runCreate(op);
+          result.finished.push(op.id);
+        } else {
+          this.undoCreate(op, new Error("interrupted before the tenant was registered"));
+          result.undone.push(op.id);
+        }
+        this.o.log.warn({ op: op.id, kind: op.kind, tenant: op.tenantId }, "recovered an interrupted operation");
+      } catch (err) {
+        this.o.log.error({ op: op.id, err }, "could not recover an interrupted operation; will retry at next start");
+      }
+    }
+    this.sweepTmp();
+    this.o.registry.refresh(true);
+    return result;
+  }
+
+  /** Deletes trashed files older than the retention period. */
+  sweepTrash(now = Date.now()): string[] {
+    const removed: string[] = [];
+    for (const name of readdirSync(this.trashDir)) {
+      const path = join(this.trashDir, name);
+      try {
+        if (now - statSync(path).mtimeMs > this.o.trashRetentionMs) {
+          rmSync(path, { force: true });
+          removed.push(name);
+        }
+      } catch {
+        // Gone meanwhile: nothing to sweep.
+      }
+    }
+    return removed;
+  }
+
+  private tmpPath(op: Operation): string {
+    return join(this.tmpDir, `${op.tenantId}.${op.id}.sqlite`);
+  }
+
+  private runCreate(op: Operation): void {
+    const { journal, registry } = this.o;
+    const tmp = this.tmpPath(op);
+    const final = registry.pathOf(op.tenantId);
+    if (!hasStep(op, "file-built")) {
+      removeDbFiles(tmp);
+      const db = createFromTemplate(tmp, this.schemaTemplate(), (db) => {
+        insertRow(db, "tenants", this.tenantRow(op));
+        this.o.seed?.(db, op.tenantId);
+      });
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      db.close(false);
+      journal.step(op.id, "file-built");
+      crashPoint("create:file-built");
+    }
+    if (!hasStep(op, "registered")) {
+      this.register(op);
+      crashPoint("create:registered");
+    }
+    if (!existsSync(final)) {
+      if (!existsSync(tmp)) throw new Error(`the built file ${tmp} vanished before it was moved into place`);
+      renameSync(tmp, final);
+      journal.step(op.id, "renamed");
+      crashPoint("create:renamed");
+    }
+    removeDbFiles(tmp);
+    registry.fileAdded(op.tenantId);
+    journal.finish(op.id, "done");
+  }
+
+  /** One control-plane transaction: the tenant row, its organization, the creator's membership, the step. */
+  private register(op: Operation): void {
+    const { cp, journal } = this.o;
+    const orgId = op.input.organization_id as string;
+    immediate(cp.db, () => {
+      if (!cp.tenant(op.tenantId)) cp.insertTenant(this.tenantRow(op));
+      if (!cp.organizationOf(op.tenantId))
+        cp.insertOrganization({ id: orgId, name: op.tenantId, display_name: (op.input.friendly_name as string) ?? op.tenantId });
+      const creator = op.input.creator;
+      if (typeof creator === "string") cp.addMember({ id: newMembershipId(), organization_id: orgId, user_id: creator });
+      journal.step(op.id, "registered");
+    });
+  }
+
+  private undoCreate(op: Operation, cause: Error): void {
+    const { cp, journal } = this.o;
+    const current = journal.get(op.id);
+    if (!current || current.state !== "running") return;
+    if (hasStep(current, "registered")) {
+      // Registered means the file was complete; finishing is safer than tearing a listed tenant down.
+      try {
+        this.runCreate(current);
+        return;
+      } catch (err) {
+        this.o.log.error({ op: op.id, err }, "could not finish a registered tenant; undoing it");
+      }
+    }
+    immediate(cp.db, () => {
+      const org = cp.organizationOf(op.tenantId);
+      if (org && org.id === op.input.organization_id) cp.deleteOrganization(org.id);
+      if (cp.tenant(op.tenantId)) cp.deleteTenant(op.tenantId);
+      journal.finish(op.id, "rolled_back", cause.message);
+    });
+    removeDbFiles(this.tmpPath(op));
+  }
+
+  private runDelete(op: Operation): void {
+    const { cp, journal, pool, registry } = this.o;
+    const id = op.tenantId;
+    if (!hasStep(op, "unregistered")) {
+      immediate(cp.db, () => {
+        const orgId = (op.input.organization_id as string | null) ?? cp.organizationOf(id)?.id;
+        if (orgId) cp.deleteOrganization(orgId);
+        cp.deleteTenant(id);
+        journal.step(op.id, "unregistered");
+      });
+      crashPoint("delete:unregistered");
+    }
+    const final = registry.pathOf(id);
+    const trash = op.input.trash_path as string;
+    if (!hasStep(op, "trashed")) {
+      pool.evict(id);
+      if (existsSync(final)) {
+        // Fold the WAL into the main file so the one file moved to the trash holds every commit.
+        try {
+          const db = openSqlite(final);
+          db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+          db.close(false);
+        } catch (err) {
+          this.o.log.warn({ tenant: id, err }, "could not checkpoint before trashing; moving the WAL along");
+        }
+        moveDbFiles(final, trash);
+      }
+      registry.fileRemoved(id);
+      journal.step(op.id, "trashed");
+      crashPoint("delete:trashed");
+    }
+    if (op.input.purge === true && !hasStep(op, "purged")) {
+      removeDbFiles(trash);
+      journal.step(op.id, "purged");
+    }
+    journal.finish(op.id, "done");
+  }
+
+  private schemaTemplate(): SchemaTemplate {
+    const version = (this.o.cp.db.query("PRAGMA schema_version").get() as { schema_version: number }).schema_version;
+    if (!this.template || this.template.version !== version) this.template = readSchemaTemplate(this.o.cp.db);
+    return this.template;
+  }
+
+  private tenantRow(op: Operation): Record<string, unknown> {
+    const now = op.startedAt;
+    const settings: Record<string, unknown> = {};
+    for (const key of TENANT_SETTINGS) if (op.input[key] !== undefined) settings[key] = op.input[key];
+    return { ...settings, id: op.tenantId, created_at: now, updated_at: now };
+  }
+
+  private adoptionProblem(path: string): string | null {
+    if (!hasSqliteHeader(path)) return "not a SQLite database";
+    try {
+      const db = openSqlite(path);
+      try {
+        const has = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").get();
+        return has ? null : "it has no tenants table, so it is not an AuthHero tenant file";
+      } finally {
+        db.close(false);
+      }
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  private ownTenantRow(path: string, id: string): { friendly_name: string | null } | undefined {
+    const db = openSqlite(path);
+    try {
+      return (db.query("SELECT friendly_name FROM tenants WHERE id = ?").get(id) as { friendly_name: string | null } | null) ?? undefined;
+    } finally {
+      db.close(false);
+    }
+  }
+
+  private sweepTmp(): void {
+    const running = new Set(this.o.journal.running().map((op) => op.id));
+    for (const name of readdirSync(this.tmpDir)) {
+      const opId = name.split(".")[1];
+      if (!opId || !running.has(opId)) rmSync(join(this.tmpDir, name), { force: true });
+    }
+  }
+}
+
+function pickSettings(input: TenantSettings): TenantSettings {
+  const out: TenantSettings = {};
+  for (const key of TENANT_SETTINGS) if (input[key] !== undefined) out[key] = input[key];
+  return out;
+}
+
+const SIDE_FILES = ["", "-wal", "-shm"];
+
+function removeDbFiles(path: string): void {
+  for (const suffix of SIDE_FILES) rmSync(path + suffix, { force: true });
+}
+
+/** Moves a database with its side files; the main file last, so a crash never strands a WAL. */
+function moveDbFiles(from: string, to: string): void {
+  for (const suffix of ["-wal", "-shm", ""]) {
+    if (existsSync(from + suffix)) renameSync(from + suffix, to + suffix);
+  }
+}

@@ -1,0 +1,151 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { OrgDirectory } from "../auth/principal.ts";
+import type { ControlPlane } from "../storage/control-plane.ts";
+import { hasSqliteHeader } from "../storage/sqlite.ts";
+import { isFileTenantId } from "./tenant-id.ts";
+
+export type TenantStatus = "ready" | "unknown" | "missing" | "unreadable" | "provisioning" | "deleting";
+export type BusyState = "provisioning" | "deleting";
+
+const FILE = /^(.+)\.sqlite$/;
+
+/**
+ * What the gateway knows about every tenant at this moment: which tenants the control plane lists,
+ * which files are on disk and readable, which organizations and custom domains point where, and
+ * which tenants are mid-lifecycle. Reloads from the control plane when another process commits to it
+ * (`PRAGMA data_version`) or when tenantgate's own lifecycle says so; file presence follows the
+ * watcher and a periodic rescan.
+ */
+export class TenantRegistry implements OrgDirectory {
+  private known = new Set<string>();
+  private orgToTenant = new Map<string, string>();
+  private tenantToOrg = new Map<string, string>();
+  private domainToTenant = new Map<string, string>();
+  private files = new Set<string>();
+  private readable = new Map<string, boolean>();
+  private readonly busy = new Map<string, BusyState>();
+  private seenVersion = -1;
+
+  constructor(
+    private readonly cp: ControlPlane,
+    private readonly dir: string,
+  ) {
+    this.rescan();
+    this.refresh(true);
+  }
+
+  /** Reloads control-plane facts if anything committed since the last look (cheap when nothing did). */
+  refresh(force = false): void {
+    const version = this.cp.dataVersion();
+    if (!force && version === this.seenVersion) return;
+    this.seenVersion = version;
+    this.known = new Set(this.cp.tenantIds());
+    const orgToTenant = new Map<string, string>();
+    const tenantToOrg = new Map<string, string>();
+    for (const org of this.cp.organizations()) {
+      orgToTenant.set(org.id, org.name);
+      tenantToOrg.set(org.name, org.id);
+    }
+    this.orgToTenant = orgToTenant;
+    this.tenantToOrg = tenantToOrg;
+    this.domainToTenant = new Map(this.cp.domains().map((d) => [d.domain, d.tenant_id]));
+  }
+
+  status(id: string): TenantStatus {
+    if (id === this.cp.id) return "ready";
+    this.refresh();
+    const busy = this.busy.get(id);
+    if (busy) return busy;
+    if (!this.known.has(id)) return "unknown";
+    if (!this.files.has(id)) return "missing";
+    let ok = this.readable.get(id);
+    if (ok === undefined) {
+      ok = hasSqliteHeader(this.pathOf(id));
+      this.readable.set(id, ok);
+    }
+    return ok ? "ready" : "unreadable";
+  }
+
+  isRegistered(id: string): boolean {
+    this.refresh();
+    return this.known.has(id);
+  }
+
+  tenantOfOrg(orgId: string): string | undefined {
+    this.refresh();
+    return this.orgToTenant.get(orgId);
+  }
+
+  orgOfTenant(tenantId: string): string | undefined {
+    this.refresh();
+    return this.tenantToOrg.get(tenantId);
+  }
+
+  customDomain(host: string): string | undefined {
+    this.refresh();
+    return this.domainToTenant.get(host);
+  }
+
+  markBusy(id: string, state: BusyState): void {
+    this.busy.set(id, state);
+  }
+
+  clearBusy(id: string): void {
+    this.busy.delete(id);
+  }
+
+  isBusy(id: string): boolean {
+    return this.busy.has(id);
+  }
+
+  fileAdded(id: string): void {
+    if (!isFileTenantId(id, this.cp.id)) return;
+    this.files.add(id);
+    this.readable.delete(id);
+  }
+
+  fileChanged(id: string): void {
+    this.readable.delete(id);
+  }
+
+  fileRemoved(id: string): void {
+    this.files.delete(id);
+    this.readable.delete(id);
+  }
+
+  /** Re-reads the folder: the truth that corrects any event the watcher missed. */
+  rescan(): void {
+    const present = new Set<string>();
+    for (const name of readdirSync(this.dir)) {
+      const m = FILE.exec(name);
+      if (m?.[1] && isFileTenantId(m[1], this.cp.id)) present.add(m[1]);
+    }
+    this.files = present;
+    this.readable.clear();
+  }
+
+  /** Files named like a tenant that the control plane does not list and no operation is handling. */
+  orphans(): string[] {
+    this.refresh();
+    return [...this.files].filter((id) => id !== this.cp.id && !this.known.has(id) && !this.busy.has(id));
+  }
+
+  /** Child tenants by status, and unregistered files as `orphan`, for metrics and `doctor`. */
+  counts(): Record<Exclude<TenantStatus, "unknown"> | "orphan", number> {
+    this.refresh();
+    const counts = { ready: 0, missing: 0, unreadable: 0, provisioning: 0, deleting: 0, orphan: 0 };
+    const ids = new Set([...this.known, ...this.busy.keys()]);
+    ids.delete(this.cp.id);
+    for (const id of ids) {
+      const status = this.status(id);
+      if (status !== "unknown") counts[status]++;
+    }
+    counts.orphan = this.orphans().length;
+    return counts;
+  }
+
+  pathOf(id: string): string {
+    return join(this.dir, `${id}.sqlite`);
+  }
+}

@@ -1,0 +1,51 @@
+import { HttpError } from "../http-error.ts";
+import type { TenantRegistry } from "./registry.ts";
+import { normalizeHost, resolveHost, type HostTarget } from "./resolve-tenant.ts";
+import { requestedHost, type TrustedProxies } from "./trusted-proxies.ts";
+
+export interface TargetRules {
+  baseDomain: string;
+  reserved: ReadonlySet<string>;
+  controlPlane: string;
+  trustedProxies: TrustedProxies;
+  /** Off: every request is the control plane's, whatever its host. */
+  routing: boolean;
+}
+
+export interface RequestTarget {
+  tenant: string;
+  host: string;
+  isControlPlane: boolean;
+}
+
+/** The host the request names, mapped to a tenant, or an error that says why it cannot be. */
+export function hostTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
+  const host = normalizeHost(requestedHost(headers, peer, rules.trustedProxies));
+  if (!rules.routing) return { kind: "control-plane", host };
+  return { ...resolveHost(host, { ...rules, customDomain: (h) => registry.customDomain(h) }), host };
+}
+
+/**
+ * Which tenant a request is for, refusing tenants that cannot serve: unknown (404), or whose file is
+ * missing, unreadable or mid-lifecycle (503, for that tenant only).
+ */
+export function requestTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): RequestTarget {
+  const target = hostTarget(headers, peer, rules, registry);
+  if (target.kind === "control-plane") return { tenant: rules.controlPlane, host: target.host, isControlPlane: true };
+  if (target.kind === "unknown") throw new HttpError(404, `host "${target.host}" is not a tenant of ${rules.baseDomain} and no tenant claims it as a custom domain`);
+  const status = registry.status(target.id);
+  switch (status) {
+    case "ready":
+      return { tenant: target.id, host: target.host, isControlPlane: false };
+    case "unknown":
+      throw new HttpError(404, `tenant "${target.id}" does not exist`);
+    case "missing":
+      throw new HttpError(503, `tenant "${target.id}" is unavailable: its database file is missing`);
+    case "unreadable":
+      throw new HttpError(503, `tenant "${target.id}" is unavailable: its database file cannot be read`);
+    case "provisioning":
+      throw new HttpError(503, `tenant "${target.id}" is being provisioned; retry shortly`);
+    case "deleting":
+      throw new HttpError(503, `tenant "${target.id}" is being deleted`);
+  }
+}
