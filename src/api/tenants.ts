@@ -159,7 +159,7 @@ export function tenantsApi(d: TenantsApiDeps) {
         if (owner && owner.tenant_id !== params.id) throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
         if (!owner) cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain });
         registry.refresh(true);
-        return cp.domain(domain);
+        return cp.domain(domain) as NonNullable<ReturnType<typeof cp.domain>>;
       },
       {
         parse: "none",

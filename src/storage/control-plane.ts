@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
-import { assertColumns, columnsOf, insertRow, updateRows } from "./columns.ts";
+import { assertColumns, columnsOf, forgetColumns, insertRow, updateRows } from "./columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
 import { openSqlite } from "./sqlite.ts";
 
@@ -54,6 +54,7 @@ export class ControlPlane {
     this.createdBaseline = fresh || !hasTenants;
     if (this.createdBaseline) this.db.transaction(() => this.db.exec(BASELINE_SQL))();
     migrateControlPlane(this.db);
+    forgetColumns(this.db);
     assertColumns(this.db, REQUIRED_COLUMNS, path);
     if (!this.tenant(id)) {
       const now = new Date().toISOString();

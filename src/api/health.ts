@@ -1,0 +1,33 @@
+import { Elysia, t } from "elysia";
+import type { ControlPlane } from "../storage/control-plane.ts";
+import { MIGRATIONS_TABLE } from "../storage/migrate.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+
+/** Liveness, readiness and metrics: answered on every host, without a token. */
+export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics) {
+  return new Elysia({ name: "tenantgate/operations-api" })
+    .get("/healthz", () => ({ status: "ok" }), {
+      response: t.Object({ status: t.String() }),
+      detail: { tags: ["operations"], summary: "The process is up" },
+    })
+    .get(
+      "/readyz",
+      ({ set }) => {
+        try {
+          const migrated = cp.db.query(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`).get() as { n: number };
+          if (migrated.n === 0) throw new Error("no tenantgate migration applied");
+          return { status: "ready", control_plane: cp.id };
+        } catch (err) {
+          set.status = 503;
+          return { status: "not ready", control_plane: cp.id, reason: (err as Error).message };
+        }
+      },
+      {
+        response: { 200: t.Object({ status: t.String(), control_plane: t.String() }), 503: t.Object({ status: t.String(), control_plane: t.String(), reason: t.String() }) },
+        detail: { tags: ["operations"], summary: "The control plane is open and migrated" },
+      },
+    )
+    .get("/metrics", async () => new Response(await metrics.text(), { headers: { "content-type": metrics.registry.contentType } }), {
+      detail: { tags: ["operations"], summary: "Prometheus metrics" },
+    });
+}

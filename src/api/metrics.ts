@@ -1,0 +1,79 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { TenantRegistry } from "../tenancy/registry.ts";
+import type { HandlePool } from "../storage/pool.ts";
+import { DESCRIPTORS_PER_HANDLE, openFileLimit } from "../storage/descriptors.ts";
+
+export type RouteClass = "health" | "metrics" | "docs" | "tenants-api" | "proxy" | "rejected";
+
+/** The gateway's Prometheus metrics, in a registry of its own (two gateways in one process never clash). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"class" | "status">;
+  private readonly latency: Histogram<"class">;
+
+  constructor(tenants: TenantRegistry, pool: HandlePool) {
+    this.requests = new Counter({
+      name: "tenantgate_http_requests_total",
+      help: "Requests answered, by route class and status code",
+      labelNames: ["class", "status"],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: "tenantgate_http_request_duration_seconds",
+      help: "Time to answer, by route class (headers sent, for proxied requests)",
+      labelNames: ["class"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "tenantgate_tenants",
+      help: "Child tenants by state; orphan = a tenant file the control plane does not list",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        for (const [state, n] of Object.entries(tenants.counts())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: "tenantgate_open_tenant_files",
+      help: "Tenant files held open by the handle pool",
+      registers: [this.registry],
+      collect() {
+        this.set(pool.openCount);
+      },
+    });
+    new Gauge({
+      name: "tenantgate_tenant_file_budget",
+      help: "Tenant files the pool may hold open at once",
+      registers: [this.registry],
+      collect() {
+        this.set(pool.capacity);
+      },
+    });
+    new Gauge({
+      name: "tenantgate_descriptor_limit",
+      help: "The process's open-file limit (ulimit -n); the pool uses at most half, 3 descriptors per file",
+      registers: [this.registry],
+      collect() {
+        this.set(openFileLimit());
+      },
+    });
+    new Gauge({
+      name: "tenantgate_tenant_file_descriptors",
+      help: "Descriptors held by open tenant files (3 each in WAL mode)",
+      registers: [this.registry],
+      collect() {
+        this.set(pool.openCount * DESCRIPTORS_PER_HANDLE);
+      },
+    });
+  }
+
+  observe(routeClass: RouteClass, status: number, seconds: number): void {
+    this.requests.inc({ class: routeClass, status: String(status) });
+    this.latency.observe({ class: routeClass }, seconds);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,170 @@
+import type { Server } from "bun";
+import { Elysia } from "elysia";
+import { errorHandling } from "./api/errors.ts";
+import { docs } from "./api/docs.ts";
+import { operationsApi } from "./api/health.ts";
+import { GatewayMetrics, type RouteClass } from "./api/metrics.ts";
+import { tenantsApi } from "./api/tenants.ts";
+import { authorize, bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
+import type { Config } from "./config.ts";
+import { errorResponse, HttpError } from "./http-error.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { forwardToUpstream } from "./proxy/forward.ts";
+import { hostTarget, requestTarget, type TargetRules } from "./tenancy/request-target.ts";
+import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
+import { DataDirWatch } from "./tenancy/watch.ts";
+import { openTenancy } from "./tenancy/index.ts";
+import type { ControlPlane } from "./storage/control-plane.ts";
+import type { HandlePool } from "./storage/pool.ts";
+import type { OperationJournal } from "./tenancy/journal.ts";
+import type { TenantLifecycle } from "./tenancy/lifecycle.ts";
+import type { TenantRegistry } from "./tenancy/registry.ts";
+import pkg from "../package.json" with { type: "json" };
+
+const MANAGEMENT_PREFIX = "/api/v2/";
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * One gateway: the control plane, the tenant files, the lifecycle, the token check, and the HTTP
+ * server that composes the API plugins in front of the proxy. `open` recovers interrupted lifecycle
+ * operations before anything is served.
+ */
+export class Gateway {
+  readonly app;
+  private server?: Server<unknown>;
+  private readonly peers = new WeakMap<Request, string | undefined>();
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly cp: ControlPlane,
+    readonly pool: HandlePool,
+    readonly registry: TenantRegistry,
+    readonly journal: OperationJournal,
+    readonly lifecycle: TenantLifecycle,
+    readonly watch: DataDirWatch,
+    private readonly verifier: TokenVerifier,
+    readonly metrics: GatewayMetrics,
+  ) {
+    const rules: TargetRules = {
+      baseDomain: config.baseDomain,
+      reserved: new Set(config.reserved),
+      controlPlane: config.controlPlane,
+      trustedProxies: new TrustedProxies(config.trustedProxies),
+      routing: config.routing,
+    };
+    const upstream = { upstream: new URL(config.upstream), timeoutMs: config.upstreamTimeoutMs };
+    const peer = (request: Request) => this.peers.get(request);
+
+    const proxy = async (request: Request): Promise<Response> => {
+      const target = requestTarget(request.headers, peer(request), rules, registry);
+      const path = new URL(request.url).pathname;
+      if (config.accessControl && path.toLowerCase().startsWith(MANAGEMENT_PREFIX)) {
+        authorize(await this.authenticate(request), target.tenant);
+      }
+      return forwardToUpstream(request, target.tenant, peer(request), upstream);
+    };
+
+    this.app = new Elysia({ name: "tenantgate" })
+      .use(errorHandling(log))
+      .use(operationsApi(cp, metrics))
+      .use(docs(pkg.version))
+      .use(
+        tenantsApi({
+          cp,
+          registry,
+          lifecycle,
+          journal,
+          reserved: rules.reserved,
+          baseDomain: config.baseDomain,
+          authenticate: (request) => this.authenticate(request),
+          onControlPlaneHost: (request) => hostTarget(request.headers, peer(request), rules, registry).kind === "control-plane",
+          forward: proxy,
+        }),
+      )
+      .all("/", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } })
+      .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
+  }
+
+  static async open(config: Config, log = createLogger(config.logLevel)): Promise<Gateway> {
+    const tenancy = openTenancy(config, log);
+    const { dir, cp, pool, registry, journal, lifecycle } = tenancy;
+    const recovered = lifecycle.recover();
+    if (recovered.finished.length + recovered.undone.length > 0) log.warn(recovered, "finished or undid interrupted tenant operations");
+    lifecycle.sweepTrash();
+
+    const devKey = config.dev ? await loadDevKey(config.dataDir) : undefined;
+    const verifier = new TokenVerifier({
+      jwksUrl: config.jwksUrl,
+      localJwks: devKey?.jwks,
+      issuers: devKey ? [...config.issuer, DEV_ISSUER] : config.issuer,
+      audience: config.audience,
+    });
+    const watch = new DataDirWatch({ dir, registry, lifecycle, adoptFiles: config.adoptFiles, rescanMs: config.rescanSeconds * 1000, log });
+    const metrics = new GatewayMetrics(registry, pool);
+    return new Gateway(config, log, cp, pool, registry, journal, lifecycle, watch, verifier, metrics);
+  }
+
+  async authenticate(request: Request): Promise<Principal> {
+    const claims = await this.verifier.verify(bearerToken(request.headers.get("authorization")));
+    return principalOf(claims, { controlPlane: this.config.controlPlane, orgs: this.registry, trustOrgName: this.config.trustOrgName });
+  }
+
+  /** Answers one request: request id, peer address, access log and metrics around the Elysia app. */
+  async handle(request: Request, peer?: string): Promise<Response> {
+    const started = performance.now();
+    const incoming = request.headers.get("x-request-id");
+    const id = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    request.headers.set("x-request-id", id);
+    this.peers.set(request, peer);
+    let response: Response;
+    try {
+      response = await this.app.handle(request);
+    } catch (err) {
+      response = err instanceof HttpError ? errorResponse(err.status, err.message) : errorResponse(500, "internal error; see the gateway's log");
+      if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
+    }
+    response.headers.set("x-request-id", id);
+    const path = new URL(request.url).pathname;
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.observe(routeClass(path, response.status), response.status, seconds);
+    this.log.info({ reqId: id, method: request.method, path, status: response.status, ms: Math.round(seconds * 10000) / 10, peer }, "request");
+    return response;
+  }
+
+  listen(): Server<unknown> {
+    this.watch.start();
+    this.server = Bun.serve({
+      hostname: this.config.host,
+      port: this.config.port,
+      // Bodies stream to the upstream; the limit for buffered bodies is Bun's default unless configured.
+      fetch: (request, server) => this.handle(request, server.requestIP(request)?.address),
+      error: (err) => {
+        this.log.error({ err }, "server error");
+        return errorResponse(500, "internal error; see the gateway's log");
+      },
+    });
+    this.log.info({ url: this.server.url.href, dataDir: this.config.dataDir, dev: this.config.dev }, "tenantgate listening");
+    return this.server;
+  }
+
+  get port(): number {
+    return this.server?.port ?? this.config.port;
+  }
+
+  async close(): Promise<void> {
+    await this.server?.stop(true);
+    await this.watch.stop();
+    this.pool.closeAll();
+    this.cp.close();
+  }
+}
+
+function routeClass(path: string, status: number): RouteClass {
+  if (path === "/healthz" || path === "/readyz") return "health";
+  if (path === "/metrics") return "metrics";
+  if (path === "/docs" || path.startsWith("/docs/")) return "docs";
+  if (status === 400 || status === 404) return "rejected";
+  if (path.startsWith("/api/v2/tenants") && !path.startsWith("/api/v2/tenants/settings")) return "tenants-api";
+  return "proxy";
+}

@@ -1,0 +1,26 @@
+/**
+ * Takes a command's own flags out of argv and leaves the rest (gateway options) for loadConfig.
+ * `spec` maps a flag to whether it takes a value.
+ */
+export function takeFlags(argv: readonly string[], spec: Record<string, boolean>): { flags: Map<string, string | true>; rest: string[] } {
+  const flags = new Map<string, string | true>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    const name = m?.[1];
+    if (!m || name === undefined || !(name in spec)) {
+      rest.push(arg);
+      continue;
+    }
+    if (!spec[name]) flags.set(name, true);
+    else if (m[2] !== undefined) flags.set(name, m[2]);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith("--")) throw new Error(`--${name} needs a value`);
+      flags.set(name, next);
+      i++;
+    }
+  }
+  return { flags, rest };
+}

@@ -1,0 +1,184 @@
+import { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { loadDevKey, signDevToken } from "../auth/index.ts";
+import type { Config } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { REQUIRED_COLUMNS } from "../storage/baseline.ts";
+import { assertColumns } from "../storage/columns.ts";
+import { handleBudget, openFileLimit } from "../storage/descriptors.ts";
+import { hasSqliteHeader, openSqlite } from "../storage/sqlite.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "../tenancy/index.ts";
+import { isFileTenantId } from "../tenancy/tenant-id.ts";
+import { Progress } from "./progress.ts";
+
+type Out = (line: string) => void;
+
+function withTenancy<T>(config: Config, fn: (t: Tenancy) => T): T {
+  const tenancy = openTenancy(config, createLogger("warn", process.stderr as never));
+  try {
+    return fn(tenancy);
+  } finally {
+    closeTenancy(tenancy);
+  }
+}
+
+/** `tenantgate token`: a token the gateway trusts in --dev mode, shaped as AuthHero issues them. */
+export async function tokenCommand(config: Config, opts: { org?: string; tenant?: string; sub?: string; permissions?: string[] }): Promise<string> {
+  const claims: Parameters<typeof signDevToken>[1] = { sub: opts.sub, permissions: opts.permissions };
+  if (opts.org) {
+    const org = withTenancy(config, (t) => t.cp.organizationOf(opts.org as string));
+    if (!org) throw new Error(`tenant "${opts.org}" has no organization on the control plane (create the tenant first)`);
+    Object.assign(claims, { org_id: org.id, org_name: opts.org, tenant_id: config.controlPlane });
+  } else {
+    claims.tenant_id = opts.tenant ?? config.controlPlane;
+  }
+  return signDevToken(await loadDevKey(config.dataDir), claims, { audience: config.audience });
+}
+
+export function tenantsList(config: Config, out: Out): void {
+  withTenancy(config, ({ cp, registry }) => {
+    const { tenants, total } = cp.listTenants({ page: 0, perPage: Number.MAX_SAFE_INTEGER });
+    for (const row of tenants) out(`${row.id}\t${registry.status(row.id)}\t${registry.orgOfTenant(row.id) ?? "-"}\t${row.friendly_name ?? ""}`);
+    out(`${total} tenant(s)`);
+  });
+}
+
+export function tenantsCreate(config: Config, id: string | undefined, friendlyName: string | undefined, out: Out): void {
+  withTenancy(config, ({ lifecycle }) => {
+    const created = lifecycle.create({ id, friendly_name: friendlyName ?? id ?? "New tenant" });
+    out(`created ${created.tenant.id} (organization ${created.organization_id}, operation ${created.operation_id})`);
+  });
+}
+
+export function tenantsDelete(config: Config, id: string, purge: boolean, out: Out): void {
+  withTenancy(config, ({ lifecycle }) => {
+    const op = lifecycle.delete(id, { purge });
+    out(`deleted ${id} (operation ${op.id}: ${op.steps.map((s) => s.step).join(", ")})`);
+  });
+}
+
+/**
+ * `tenantgate backup <id> <file>`: a consistent snapshot with VACUUM INTO (readers and writers carry
+ * on), written next to the target and renamed once `integrity_check` says ok.
+ */
+export function backupCommand(config: Config, id: string, file: string, out: Out): void {
+  const source = tenantPath(config, id);
+  if (!existsSync(source)) throw new Error(`tenant "${id}" has no file at ${source}`);
+  const target = resolve(file);
+  if (existsSync(target)) throw new Error(`${target} already exists; choose a new file`);
+  mkdirSync(dirname(target), { recursive: true });
+  const partial = `${target}.partial`;
+  rmSync(partial, { force: true });
+  const db = openSqlite(source);
+  try {
+    db.query("VACUUM INTO ?").run(partial);
+  } finally {
+    db.close(false);
+  }
+  const check = integrity(partial);
+  if (check !== "ok") {
+    rmSync(partial, { force: true });
+    throw new Error(`the snapshot failed integrity_check: ${check}`);
+  }
+  renameSync(partial, target);
+  out(`backed up ${id} to ${target} (${statSync(target).size} bytes, integrity ok)`);
+}
+
+/**
+ * `tenantgate restore <id> <file>`: checks the backup, moves the current file (if any) to the trash,
+ * puts the backup in place by rename, and registers the tenant if the control plane does not list it.
+ */
+export function restoreCommand(config: Config, id: string, file: string, out: Out): void {
+  const backup = resolve(file);
+  if (!hasSqliteHeader(backup)) throw new Error(`${backup} is not a SQLite database`);
+  const check = integrity(backup);
+  if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
+  withTenancy(config, ({ cp, lifecycle, pool, registry }) => {
+    if (!isFileTenantId(id, cp.id)) throw new Error(`"${id}" is not a valid tenant id`);
+    const final = registry.pathOf(id);
+    const staged = join(lifecycle.tmpDir, `${id}.restore-${Date.now()}.sqlite`);
+    const db = new Database(backup, { readonly: true });
+    try {
+      db.query("VACUUM INTO ?").run(staged);
+    } finally {
+      db.close(false);
+    }
+    pool.evict(id);
+    if (existsSync(final)) {
+      const trashed = join(lifecycle.trashDir, `${id}.before-restore-${Date.now()}.sqlite`);
+      for (const suffix of ["-wal", "-shm", ""]) if (existsSync(final + suffix)) renameSync(final + suffix, trashed + suffix);
+      out(`moved the current file to ${trashed}`);
+    }
+    renameSync(staged, final);
+    registry.fileAdded(id);
+    if (id !== cp.id && !cp.tenant(id)) lifecycle.adopt(id);
+    out(`restored ${id} from ${backup}`);
+  });
+}
+
+/** `tenantgate doctor`: checks the data directory and prints what is wrong. Returns the problem count. */
+export function doctorCommand(config: Config, deep: boolean, out: Out): number {
+  let problems = 0;
+  const bad = (msg: string) => {
+    problems++;
+    out(`✗ ${msg}`);
+  };
+  const good = (msg: string) => out(`✓ ${msg}`);
+  const limit = openFileLimit();
+  const budget = config.maxOpenFiles || handleBudget(limit);
+  if (limit < 1024) bad(`open-file limit is ${limit}; raise ulimit -n (at least 1024, ideally 65536)`);
+  else good(`open-file limit ${limit}; up to ${budget} tenant files open at once`);
+  try {
+    withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
+      good(`data directory ${dir} is writable and the control plane is migrated`);
+      try {
+        assertColumns(cp.db, REQUIRED_COLUMNS, cp.path);
+        good("control-plane schema has every column tenantgate writes");
+      } catch (err) {
+        bad((err as Error).message);
+      }
+      const ids = cp.tenantIds().filter((id) => id !== cp.id);
+      const progress = new Progress("checking tenant files", ids.length);
+      let checked = 0;
+      for (const id of ids) {
+        const status = registry.status(id);
+        if (status !== "ready") bad(`tenant ${id}: file is ${status}`);
+        else if (deep) {
+          const result = integrity(registry.pathOf(id));
+          if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);
+        }
+        progress.tick(++checked);
+      }
+      good(`${ids.length} tenant(s) registered`);
+      for (const id of registry.orphans()) bad(`file ${id}.sqlite is not registered on the control plane (adopt-files would register it)`);
+      for (const name of readdirSync(dir)) {
+        if (name.endsWith(".sqlite") && !isFileTenantId(name.slice(0, -7), cp.id)) bad(`file ${name} has a name that is not a valid tenant id; it is ignored`);
+      }
+      for (const op of journal.running()) bad(`operation ${op.id} (${op.kind} ${op.tenantId}) is unfinished; the next \`serve\` finishes or undoes it`);
+      const trash = readdirSync(lifecycle.trashDir).length;
+      good(`${trash} file(s) in the trash`);
+    });
+  } catch (err) {
+    bad(`cannot open the data directory: ${(err as Error).message}`);
+  }
+  out(problems === 0 ? "no problems found" : `${problems} problem(s) found`);
+  return problems;
+}
+
+function tenantPath(config: Config, id: string): string {
+  if (!isFileTenantId(id, config.controlPlane)) throw new Error(`"${id}" is not a valid tenant id`);
+  return join(config.dataDir, "tenants", `${id}.sqlite`);
+}
+
+function integrity(path: string): string {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.query("PRAGMA integrity_check").all() as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join("; ");
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    db.close(false);
+  }
+}

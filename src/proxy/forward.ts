@@ -1,0 +1,50 @@
+import { errorResponse } from "../http-error.ts";
+
+export interface UpstreamOptions {
+  upstream: URL;
+  /** Time allowed until the upstream's response headers arrive. */
+  timeoutMs: number;
+}
+
+const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
+
+/**
+ * Sends a request to AuthHero for `tenant`: the gateway alone sets `tenant-id` (client values are
+ * dropped), bodies stream both ways, compressed bytes pass untouched, redirects go back to the client.
+ */
+export async function forwardToUpstream(request: Request, tenant: string, clientIp: string | undefined, o: UpstreamOptions): Promise<Response> {
+  const incoming = new URL(request.url);
+  const target = new URL(incoming.pathname + incoming.search, o.upstream);
+  const headers = new Headers(request.headers);
+  const named = headers.get("connection")?.split(",").map((h) => h.trim().toLowerCase()) ?? [];
+  for (const h of [...HOP_BY_HOP, ...named, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
+  headers.set("tenant-id", tenant);
+  headers.set("x-forwarded-host", request.headers.get("host") ?? incoming.host);
+  headers.set("x-forwarded-proto", incoming.protocol.replace(":", ""));
+  if (clientIp) {
+    const prior = request.headers.get("x-forwarded-for");
+    headers.set("x-forwarded-for", prior ? `${prior}, ${clientIp}` : clientIp);
+  }
+
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), o.timeoutMs);
+  try {
+    const res = await fetch(target, {
+      method: request.method,
+      headers,
+      body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
+      redirect: "manual",
+      signal: abort.signal,
+      decompress: false,
+      duplex: "half",
+    } as RequestInit);
+    const out = new Headers(res.headers);
+    for (const h of HOP_BY_HOP) out.delete(h);
+    return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: out });
+  } catch (err) {
+    if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);
+    return errorResponse(502, `the upstream at ${o.upstream.origin} cannot be reached (${(err as { code?: string }).code ?? "connection failed"})`);
+  } finally {
+    clearTimeout(timer);
+  }
+}

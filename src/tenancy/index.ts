@@ -1,0 +1,67 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { ControlPlane } from "../storage/control-plane.ts";
+import { handleBudget } from "../storage/descriptors.ts";
+import { HandlePool } from "../storage/pool.ts";
+import { OperationJournal } from "./journal.ts";
+import { TenantLifecycle } from "./lifecycle.ts";
+import { TenantRegistry } from "./registry.ts";
+import { isFileTenantId } from "./tenant-id.ts";
+
+export { TenantLifecycle, type CreateTenantInput } from "./lifecycle.ts";
+export { TenantRegistry, type TenantStatus } from "./registry.ts";
+export { OperationJournal, type Operation } from "./journal.ts";
+export { requestTarget, hostTarget, type TargetRules } from "./request-target.ts";
+export { TrustedProxies } from "./trusted-proxies.ts";
+export { DataDirWatch } from "./watch.ts";
+
+/** Everything that knows about tenants, over one data directory. */
+export interface Tenancy {
+  dir: string;
+  cp: ControlPlane;
+  pool: HandlePool;
+  registry: TenantRegistry;
+  journal: OperationJournal;
+  lifecycle: TenantLifecycle;
+}
+
+export function tenantsDir(config: Pick<Config, "dataDir">): string {
+  return join(config.dataDir, "tenants");
+}
+
+/**
+ * Opens the control plane (creating or migrating it) and the parts around it. Does not recover
+ * interrupted operations: only the serving process does that, so a CLI command run beside a live
+ * gateway never mistakes the gateway's running work for a crash.
+ */
+export function openTenancy(config: Config, log: Logger): Tenancy {
+  const dir = tenantsDir(config);
+  mkdirSync(dir, { recursive: true });
+  const cp = new ControlPlane(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.busyTimeoutMs });
+  const pool = new HandlePool({
+    dir,
+    maxOpen: config.maxOpenFiles || handleBudget(),
+    busyTimeoutMs: config.busyTimeoutMs,
+    isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
+  });
+  const registry = new TenantRegistry(cp, dir);
+  const journal = new OperationJournal(cp.db);
+  const lifecycle = new TenantLifecycle({
+    cp,
+    pool,
+    registry,
+    journal,
+    dir,
+    reserved: new Set(config.reserved),
+    trashRetentionMs: config.trashRetentionDays * 86_400_000,
+    log,
+  });
+  return { dir, cp, pool, registry, journal, lifecycle };
+}
+
+export function closeTenancy(t: Tenancy): void {
+  t.pool.closeAll();
+  t.cp.close();
+}
