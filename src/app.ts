@@ -11,6 +11,7 @@ import { errorResponse, HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { forwardToUpstream } from "./proxy/forward.ts";
 import { hostTarget, requestTarget, type TargetRules } from "./tenancy/request-target.ts";
+import { normalizeHost } from "./tenancy/resolve-tenant.ts";
 import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
 import { DataDirWatch } from "./tenancy/watch.ts";
 import { openTenancy } from "./tenancy/index.ts";
@@ -118,14 +119,18 @@ export class Gateway {
     request.headers.set("x-request-id", id);
     this.peers.set(request, peer);
     let response: Response;
+    // A Host header that cannot form a URL (spaces, slashes, userinfo, a bad port) leaves Bun's
+    // request.url unparsable; every later `new URL(request.url)` would throw, so refuse it here.
+    const url = URL.parse(request.url);
     try {
+      if (!url) throw unparsableRequest(request);
       response = await this.app.handle(request);
     } catch (err) {
       response = err instanceof HttpError ? errorResponse(err.status, err.message) : errorResponse(500, "internal error; see the gateway's log");
       if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
     }
     response.headers.set("x-request-id", id);
-    const path = new URL(request.url).pathname;
+    const path = url?.pathname ?? "";
     const seconds = (performance.now() - started) / 1000;
     this.metrics.observe(routeClass(path, response.status), response.status, seconds);
     this.log.info({ reqId: id, method: request.method, path, status: response.status, ms: Math.round(seconds * 10000) / 10, peer }, "request");
@@ -158,6 +163,15 @@ export class Gateway {
     this.pool.closeAll();
     this.cp.close();
   }
+}
+
+function unparsableRequest(request: Request): HttpError {
+  try {
+    normalizeHost(request.headers.get("host"));
+  } catch (err) {
+    if (err instanceof HttpError) return err;
+  }
+  return new HttpError(400, "the request's Host header and target do not form a valid URL");
 }
 
 function routeClass(path: string, status: number): RouteClass {

@@ -13,6 +13,7 @@ Usage:
   tenantgate tenants list                         list tenants and their state
   tenantgate tenants create [id] [--friendly-name N]
   tenantgate tenants delete <id> [--purge]
+  tenantgate health                               exit 0 when the local gateway answers /healthz (for HEALTHCHECK)
   tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)
   tenantgate backup <id> <file>                   consistent snapshot of a tenant file
   tenantgate restore <id> <file>                  put a backup in place (the current file goes to the trash)
@@ -64,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       else throw new ConfigError(`unknown tenants subcommand "${sub}"`);
       return 0;
     }
+    case "health":
+      return health(config);
     case "doctor":
       return doctorCommand(config, own.flags.has("deep"), out) === 0 ? 0 : 1;
     case "backup":
@@ -78,6 +81,19 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const DEFAULT_DEV_PERMISSIONS = ["create:tenants", "read:tenants", "update:tenants", "delete:tenants"];
+
+/** Asks the gateway on this machine whether it is up: the container HEALTHCHECK, without curl in the image. */
+async function health(config: Config): Promise<number> {
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  try {
+    const res = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${config.port}/healthz`, { signal: AbortSignal.timeout(2000) });
+    out(`healthz: ${res.status}`);
+    return res.ok ? 0 : 1;
+  } catch (err) {
+    out(`healthz: ${(err as Error).message}`);
+    return 1;
+  }
+}
 
 async function serve(config: Config): Promise<number> {
   const gateway = await Gateway.open(config);

@@ -109,7 +109,7 @@ export const json = (body: unknown): RequestInit => ({
 export async function createTenants(gw: TestGateway, ids: string[], token?: string): Promise<void> {
   const t = token ?? (await gw.token());
   for (const id of ids) {
-    const res = await gw.request("localhost", "/api/v2/tenants", { method: "POST", token: t, ...json({ id, friendly_name: `Tenant ${id}` }) });
+    const res = await gw.request(gw.config.baseDomain, "/api/v2/tenants", { method: "POST", token: t, ...json({ id, friendly_name: `Tenant ${id}` }) });
     if (res.status !== 201) throw new Error(`creating ${id}: ${res.status} ${await res.text()}`);
   }
 }
