@@ -14,7 +14,7 @@ export function errorHandling(log: Logger) {
     if (error instanceof TenantFileError) return errorResponse(503, `tenant "${error.tenantId}" is unavailable: its file is ${error.problem}`);
     switch (code) {
       case "VALIDATION":
-        return errorResponse(400, validationMessage(error));
+        return errorResponse(400, validationMessage(error, request));
       case "PARSE":
         return errorResponse(400, "the request body is not valid JSON");
       case "NOT_FOUND":
@@ -25,12 +25,25 @@ export function errorHandling(log: Logger) {
   });
 }
 
-function validationMessage(error: unknown): string {
-  const v = error as { type?: string; all?: { path?: string; message?: string; summary?: string }[] };
+function validationMessage(error: unknown, request: Request): string {
+  const v = error as { type?: string; value?: unknown; all?: { path?: string; message?: string; summary?: string }[] };
+  if (v.type === "property") return coercedValueMessage(v, request);
   const first = v.all?.[0];
   const where = v.type === "body" ? "body" : v.type === "query" ? "query" : v.type === "params" ? "path" : (v.type ?? "request");
   if (!first) return `invalid ${where}`;
   const field = first.path ? first.path.replace(/^\//, "").replace(/\//g, ".") : "";
   const message = first.summary ?? first.message ?? "is invalid";
   return field ? `invalid ${where}: ${field}: ${message}` : `invalid ${where}: ${message}`;
+}
+
+/**
+ * Elysia coerces query numbers and booleans, then checks their bounds without saying which field
+ * failed (type "property", empty path). Name it by finding the query parameter that holds the value.
+ */
+function coercedValueMessage(v: { value?: unknown; all?: { message?: string; summary?: string }[] }, request: Request): string {
+  const first = v.all?.[0];
+  const message = first?.summary ?? first?.message ?? "is invalid";
+  const query = URL.parse(request.url)?.searchParams;
+  const names = [...(query ?? [])].filter(([, raw]) => raw.trim() !== "" && (raw === String(v.value) || Number(raw) === v.value)).map(([name]) => name);
+  return names.length > 0 ? `invalid query: ${[...new Set(names)].join(", ")}: ${message}` : `invalid request: ${message}`;
 }

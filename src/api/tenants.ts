@@ -54,12 +54,15 @@ export function tenantsApi(d: TenantsApiDeps) {
   return new Elysia({ name: "tenantgate/tenants-api", prefix: "/api/v2/tenants" })
     .all("/settings", ({ request }) => d.forward(request), { parse: "none", detail: { hide: true } })
     .all("/settings/*", ({ request }) => d.forward(request), { parse: "none", detail: { hide: true } })
-    .onBeforeHandle({ as: "local" }, ({ request }) => {
-      if (!d.onControlPlaneHost(request)) return d.forward(request);
+    // Before routing, so that another host's request is forwarded untouched: a route-level hook
+    // would run after Elysia has parsed and validated (and consumed) the body and the query.
+    .onRequest(({ request }) => {
+      if (request.url.includes(PREFIX) && isTenantsApiPath(new URL(request.url).pathname) && !d.onControlPlaneHost(request)) return d.forward(request);
     })
-    .resolve({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
+    // derive runs before body validation: an anonymous caller learns 401, not how to shape a body.
+    .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
     .post(
-      "/",
+      "",
       ({ body, principal, set }) => {
         allowTenantAction(principal, "create", cp.id);
         if (body.id !== undefined) assertChildTenantId(body.id, d.reserved, cp.id);
@@ -74,7 +77,7 @@ export function tenantsApi(d: TenantsApiDeps) {
       },
     )
     .get(
-      "/",
+      "",
       ({ query, principal }) => {
         const page = query.page ?? 0;
         const perPage = query.per_page ?? 50;
@@ -182,6 +185,12 @@ export function tenantsApi(d: TenantsApiDeps) {
         detail: { ...tag.detail, summary: "Remove a custom domain" },
       },
     );
+}
+
+const PREFIX = "/api/v2/tenants";
+
+function isTenantsApiPath(path: string): boolean {
+  return path === PREFIX || path.startsWith(`${PREFIX}/`);
 }
 
 function customDomainOf(raw: string, baseDomain: string): string {

@@ -54,7 +54,10 @@ export function principalOf(claims: JWTPayload, ctx: PrincipalContext): Principa
     }
     return { ...common, tenant, via: "organization", orgId };
   }
-  if (orgName !== undefined && ctx.trustOrgName) {
+  if (orgName !== undefined) {
+    // A token meant for an organization must never fall through to the control plane.
+    if (!ctx.trustOrgName)
+      throw new HttpError(403, `token names organization "${orgName}" by org_name only, which this gateway does not trust; request a token with organization=${orgName} so that it carries org_id`);
     return { ...common, tenant: orgName, via: "organization", orgName };
   }
   return { ...common, tenant: ctx.controlPlane, via: "control-plane" };

@@ -12,19 +12,30 @@ const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encod
  * Sends a request to AuthHero for `tenant`: the gateway alone sets `tenant-id` (client values are
  * dropped), bodies stream both ways, compressed bytes pass untouched, redirects go back to the client.
  */
-export async function forwardToUpstream(request: Request, tenant: string, clientIp: string | undefined, o: UpstreamOptions): Promise<Response> {
+export async function forwardToUpstream(
+  request: Request,
+  tenant: string,
+  clientIp: string | undefined,
+  o: UpstreamOptions,
+  /**
+   * What a trusted proxy says about the client (its X-Forwarded-Host/Proto/For). Without it: our
+   * Host and scheme, and a For chain that starts at our peer (a client's own chain is not believed).
+   */
+  forwarded: { host?: string; proto?: string; for?: string } = {},
+): Promise<Response> {
   const incoming = new URL(request.url);
-  const target = new URL(incoming.pathname + incoming.search, o.upstream);
+  // Concatenated, never resolved against the upstream: a path like `//evil.example.com/x` is a
+  // network-path reference and would replace the upstream's host.
+  const target = new URL(o.upstream.origin + incoming.pathname + incoming.search);
   const headers = new Headers(request.headers);
   const named = headers.get("connection")?.split(",").map((h) => h.trim().toLowerCase()) ?? [];
   for (const h of [...HOP_BY_HOP, ...named, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
   headers.set("tenant-id", tenant);
-  headers.set("x-forwarded-host", request.headers.get("host") ?? incoming.host);
-  headers.set("x-forwarded-proto", incoming.protocol.replace(":", ""));
-  if (clientIp) {
-    const prior = request.headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", prior ? `${prior}, ${clientIp}` : clientIp);
-  }
+  headers.set("x-forwarded-host", forwarded.host ?? request.headers.get("host") ?? incoming.host);
+  headers.set("x-forwarded-proto", forwarded.proto ?? incoming.protocol.replace(":", ""));
+  headers.delete("x-forwarded-for");
+  const chain = [forwarded.for, clientIp].filter((v) => v !== undefined && v !== "");
+  if (chain.length > 0) headers.set("x-forwarded-for", chain.join(", "));
 
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), o.timeoutMs);

@@ -32,7 +32,6 @@ describe("principalOf: which tenant a token speaks for", () => {
     ["org_id of beta without tenant_id", { org_id: "org_beta000000000002" }, ctx, { tenant: "beta", via: "organization", orgId: "org_beta000000000002" }],
     ["org_id wins over org_name", { org_id: "org_acme000000000001", org_name: "beta" }, trusting, { tenant: "acme", via: "organization" }],
     ["trusted org_name", { tenant_id: CP, org_name: "acme" }, trusting, { tenant: "acme", via: "organization" }],
-    ["untrusted org_name is ignored", { tenant_id: CP, org_name: "acme" }, ctx, { tenant: CP, via: "control-plane" }],
     ["a child tenant's own token", { tenant_id: "acme" }, ctx, { tenant: "acme", via: "tenant" }],
     [
       "a child tenant's token ignores its own org claims",
@@ -61,6 +60,13 @@ describe("principalOf: which tenant a token speaks for", () => {
     const err = refusalOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toBe("token's organization org_gone does not belong to any tenant");
+  });
+
+  test("an org_name without org_id is refused unless org_name is trusted, never read as the control plane", () => {
+    const err = refusalOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
+    expect(err.status).toBe(403);
+    expect(err.message).toContain('names organization "acme" by org_name only');
+    expect(err.message).toContain("organization=acme");
   });
 
   const badClaims: Array<[string, Record<string, unknown>, string]> = [

@@ -1,5 +1,6 @@
 import { expect } from "bun:test";
 import { SignJWT } from "jose";
+import { connect } from "node:net";
 import { DEV_ISSUER, loadDevKey } from "../../src/auth/index.ts";
 import type { TestGateway } from "./gateway.ts";
 
@@ -121,4 +122,37 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 4000, w
     await Bun.sleep(25);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * One HTTP/1.1 request written byte for byte, for request targets that `fetch` would normalize
+ * (`//host/x`, backslashes, dot segments). Returns the status and the (de-chunked) body.
+ */
+export function rawRequest(port: number, target: string, headers: Record<string, string>): Promise<{ status: number; headers: string; body: string }> {
+  const head = [`GET ${target} HTTP/1.1`, ...Object.entries({ connection: "close", ...headers }).map(([k, v]) => `${k}: ${v}`), "", ""].join("\r\n");
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, "127.0.0.1", () => socket.write(head));
+    socket.setTimeout(5000, () => socket.destroy(new Error("raw request timed out")));
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const text = Buffer.concat(chunks).toString("latin1");
+      const split = text.indexOf("\r\n\r\n");
+      const headText = text.slice(0, split);
+      let body = text.slice(split + 4);
+      if (/^transfer-encoding:\s*chunked/im.test(headText)) {
+        let out = "";
+        for (;;) {
+          const eol = body.indexOf("\r\n");
+          const size = Number.parseInt(body.slice(0, eol), 16);
+          if (!size) break;
+          out += body.slice(eol + 2, eol + 2 + size);
+          body = body.slice(eol + 2 + size + 2);
+        }
+        body = out;
+      }
+      resolve({ status: Number(headText.split(" ")[1]), headers: headText, body });
+    });
+  });
 }
