@@ -33,7 +33,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const own = takeFlags(args, { org: true, tenant: true, sub: true, permissions: true, "friendly-name": true, purge: false, deep: false });
-  const { config, rest } = loadConfig({ argv: own.rest });
+  // Only `serve` checks tokens; the other commands must not demand an issuer they never use
+  // (`token` refuses by itself without --dev).
+  const offline = command !== "serve";
+  const { config, rest } = loadConfig({ argv: offline ? [...own.rest, "--access-control=false"] : own.rest });
   const flag = (name: string) => {
     const v = own.flags.get(name);
     return typeof v === "string" ? v : undefined;

@@ -13,8 +13,12 @@ export function takeFlags(argv: readonly string[], spec: Record<string, boolean>
       rest.push(arg);
       continue;
     }
-    if (!spec[name]) flags.set(name, true);
-    else if (m[2] !== undefined) flags.set(name, m[2]);
+    if (!spec[name]) {
+      // `--purge=false` must not purge: a switch given a value takes it as a boolean.
+      const v = m[2]?.toLowerCase();
+      if (v === undefined || ["true", "1", "yes", "on"].includes(v)) flags.set(name, true);
+      else if (!["false", "0", "no", "off"].includes(v)) throw new Error(`--${name} takes no value, or true/false; got "${m[2]}"`);
+    } else if (m[2] !== undefined) flags.set(name, m[2]);
     else {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith("--")) throw new Error(`--${name} needs a value`);

@@ -25,6 +25,7 @@ function withTenancy<T>(config: Config, fn: (t: Tenancy) => T): T {
 
 /** `tenantgate token`: a token the gateway trusts in --dev mode, shaped as AuthHero issues them. */
 export async function tokenCommand(config: Config, opts: { org?: string; tenant?: string; sub?: string; permissions?: string[] }): Promise<string> {
+  if (!config.dev) throw new Error("token prints dev tokens, which only a gateway in --dev mode trusts; pass --dev");
   const claims: Parameters<typeof signDevToken>[1] = { sub: opts.sub, permissions: opts.permissions };
   if (opts.org) {
     const org = withTenancy(config, (t) => t.cp.organizationOf(opts.org as string));
@@ -104,6 +105,13 @@ export function restoreCommand(config: Config, id: string, file: string, out: Ou
     } finally {
       db.close(false);
     }
+    // VACUUM INTO writes a rollback-journal file; tenant files are WAL (both processes rely on it).
+    const wal = openSqlite(staged);
+    try {
+      wal.exec("PRAGMA journal_mode = WAL");
+    } finally {
+      wal.close(false);
+    }
     pool.evict(id);
     if (existsSync(final)) {
       const trashed = join(lifecycle.trashDir, `${id}.before-restore-${Date.now()}.sqlite`);
@@ -129,6 +137,13 @@ export function doctorCommand(config: Config, deep: boolean, out: Out): number {
   const budget = config.maxOpenFiles || handleBudget(limit);
   if (limit < 1024) bad(`open-file limit is ${limit}; raise ulimit -n (at least 1024, ideally 65536)`);
   else good(`open-file limit ${limit}; up to ${budget} tenant files open at once`);
+  // A check must not create what it checks: a mistyped --data-dir would otherwise come out "healthy".
+  const cpFile = join(config.dataDir, "tenants", `${config.controlPlane}.sqlite`);
+  if (!existsSync(cpFile)) {
+    bad(`no control plane at ${cpFile}; is --data-dir right? (serve or tenants create makes one)`);
+    out(`${problems} problem(s) found`);
+    return problems;
+  }
   try {
     withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
       good(`data directory ${dir} is writable and the control plane is migrated`);

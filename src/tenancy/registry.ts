@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { OrgDirectory } from "../auth/principal.ts";
 import type { ControlPlane } from "../storage/control-plane.ts";
@@ -61,7 +61,13 @@ export class TenantRegistry implements OrgDirectory {
     if (!this.files.has(id)) return "missing";
     let ok = this.readable.get(id);
     if (ok === undefined) {
-      ok = hasSqliteHeader(this.pathOf(id));
+      const path = this.pathOf(id);
+      ok = hasSqliteHeader(path);
+      // Gone before the watcher said so: that is a missing file, not an unreadable one.
+      if (!ok && !existsSync(path)) {
+        this.fileRemoved(id);
+        return "missing";
+      }
       this.readable.set(id, ok);
     }
     return ok ? "ready" : "unreadable";

@@ -42,7 +42,10 @@ export class DataDirWatch {
       .on("add", (path) => this.onFile(path, (id) => registry.fileAdded(id)))
       .on("change", (path) => this.onFile(path, (id) => registry.fileChanged(id)))
       .on("unlink", (path) => this.onFile(path, (id) => registry.fileRemoved(id)))
-      .on("error", (err) => this.o.log.warn({ err }, "data directory watcher error; the periodic rescan covers it"));
+      .on("error", (err) => this.o.log.warn({ err }, "data directory watcher error; the periodic rescan covers it"))
+      // With ignoreInitial, a file that appears while chokidar still reads the folder gets no event:
+      // look once more when it is ready instead of waiting a whole rescan period.
+      .on("ready", () => this.rescan());
     this.timer = setInterval(() => this.rescan(), this.o.rescanMs);
     this.timer.unref();
     this.handleOrphans();
