@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { link, mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   calculateJwkThumbprint,
@@ -38,8 +38,8 @@ export interface DevTokenClaims {
  */
 export async function loadDevKey(dataDir: string): Promise<DevKey> {
   const file = join(dataDir, KEY_FILE);
-  const stored = await readKeyFile(file);
-  return devKeyOf(stored ?? (await createKeyFile(dataDir, file)), file);
+  const stored = (await readKeyFile(file)) ?? (await createKeyFile(dataDir, file));
+  return devKeyOf(stored, file);
 }
 
 /** A token shaped like the management tokens AuthHero issues, signed with the dev key. */
@@ -81,14 +81,16 @@ async function readKeyFile(file: string): Promise<unknown> {
   }
 }
 
-async function createKeyFile(dataDir: string, file: string): Promise<JWK> {
+/** Creates the key file, or returns the one another process created first (the first one wins). */
+async function createKeyFile(dataDir: string, file: string): Promise<unknown> {
   const { privateKey } = await generateKeyPair(ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint({ kty: "RSA", n: jwk.n, e: jwk.e });
   const stored: JWK = { ...jwk, kid, alg: ALG, use: "sig" };
 
   await mkdir(dataDir, { recursive: true });
-  // Write aside and rename: a crash mid-write must never leave a half key that later fails to load.
+  // Write aside, then link into place: a crash mid-write never leaves a half key, and link (unlike
+  // rename) fails when the file exists, so two first starts at once agree on one key.
   const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
   try {
     const handle = await open(tmp, "wx", 0o600);
@@ -98,10 +100,12 @@ async function createKeyFile(dataDir: string, file: string): Promise<JWK> {
     } finally {
       await handle.close();
     }
-    await rename(tmp, file);
+    await link(tmp, file);
   } catch (err) {
-    await rm(tmp, { force: true });
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return readKeyFile(file);
     throw err;
+  } finally {
+    await rm(tmp, { force: true });
   }
   return stored;
 }

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
@@ -110,4 +111,22 @@ describe("dev key", () => {
     await expect(signDevToken(key, {}, { audience: AUDIENCE, ttlSec: 0 })).rejects.toThrow("ttlSec");
     await expect(signDevToken(key, {}, { audience: AUDIENCE, ttlSec: 1.5 })).rejects.toThrow("ttlSec");
   });
+});
+
+test("processes creating the dev key at the same time agree on one key", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "devkey-race-"));
+  try {
+    const procs = Array.from({ length: 6 }, () =>
+      Bun.spawn([process.execPath, "-e", `import { loadDevKey } from "${join(import.meta.dir, "../../src/auth/dev-key.ts")}"; console.log((await loadDevKey(${JSON.stringify(dir)})).kid)`], {
+        stdout: "pipe",
+        stderr: "inherit",
+      }),
+    );
+    const kids = await Promise.all(procs.map(async (p) => (await new Response(p.stdout).text()).trim()));
+    const onDisk = (await loadDevKey(dir)).kid;
+    expect(new Set(kids)).toEqual(new Set([onDisk]));
+    expect(readdirSync(dir)).toEqual(["dev-signing-key.json"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
