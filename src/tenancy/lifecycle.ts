@@ -132,7 +132,7 @@ export class TenantLifecycle {
     assertChildTenantId(id, this.o.reserved, cp.id);
     if (cp.tenant(id)) throw new HttpError(409, `tenant "${id}" is already registered`);
     const path = registry.pathOf(id);
-    const problem = this.adoptionProblem(path);
+    const problem = this.adoptionProblem(path, id);
     if (problem) throw new HttpError(400, `cannot adopt ${path}: ${problem}`);
     const own = this.ownTenantRow(path, id);
     const op = journal.begin("adopt", id, {
@@ -324,13 +324,21 @@ export class TenantLifecycle {
     return { ...settings, id: op.tenantId, created_at: now, updated_at: now };
   }
 
-  private adoptionProblem(path: string): string | null {
+  private adoptionProblem(path: string, id: string): string | null {
     if (!hasSqliteHeader(path)) return "not a SQLite database";
     try {
       const db = openSqlite(path);
       try {
         const has = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").get();
-        return has ? null : "it has no tenants table, so it is not an AuthHero tenant file";
+        if (!has) return "it has no tenants table, so it is not an AuthHero tenant file";
+        // A copy of another tenant's file keeps that tenant's ids in every row: AuthHero would see
+        // an empty tenant. Only a file that is this tenant's own is registered.
+        const own = db.query("SELECT 1 FROM tenants WHERE id = ?").get(id);
+        if (!own) {
+          const other = (db.query("SELECT id FROM tenants LIMIT 1").get() as { id: string } | null)?.id;
+          return `it holds no tenants row for "${id}"${other ? ` (it is tenant "${other}"'s data; re-key it or restore it under that id)` : ""}`;
+        }
+        return null;
       } finally {
         db.close(false);
       }

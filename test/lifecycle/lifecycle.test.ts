@@ -1,6 +1,7 @@
 // The tenant lifecycle in-process, over real files in a temp data dir: schema clone, control-plane
 // files AuthHero made, schema mismatches, trash sweep, adoption and concurrent operations.
 import { Database } from "bun:sqlite";
+import { copyTenantFileAs } from "../support/tenant-file.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -372,11 +373,18 @@ describe("concurrent operations on one tenant", () => {
   });
 });
 
-test("copying a tenant file by hand (as an operator would) keeps it adoptable", () => {
+test("a plain copy of another tenant's file is refused; re-keyed to its new id it is adopted", () => {
   const dir = dataDir();
   const t = tenancy(dir);
   t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   copyFileSync(join(dir, "tenants", "acme.sqlite"), join(dir, "tenants", "copy.sqlite"));
-  expect(t.lifecycle.adopt("copy").state).toBe("done");
-  expect(t.cp.organizationOf("copy")).toBeDefined();
+  // Its rows say tenant_id = acme: AuthHero would see an empty tenant "copy". Reported, not adopted.
+  expectHttpError(() => t.lifecycle.adopt("copy"), 400, /holds no tenants row for "copy"/);
+  expect(t.cp.tenant("copy")).toBeUndefined();
+  expect(t.cp.organizationOf("copy")).toBeUndefined();
+  expect(t.journal.history("copy")).toEqual([]);
+
+  copyTenantFileAs(join(dir, "tenants", "acme.sqlite"), join(dir, "tenants", "copy2.sqlite"), "acme", "copy2");
+  expect(t.lifecycle.adopt("copy2").state).toBe("done");
+  expect(t.cp.organizationOf("copy2")).toBeDefined();
 });

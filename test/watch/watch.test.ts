@@ -2,6 +2,7 @@
 // come back, or appear unregistered. No upstream runs, so a ready tenant's proxied request is a 502;
 // a tenant whose file is gone is a 503; an unknown tenant is a 404.
 import { Database } from "bun:sqlite";
+import { copyTenantFileAs } from "../support/tenant-file.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -97,7 +98,7 @@ describe("a file that appears without a control-plane row", () => {
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
 
-    copyFileSync(backup, join(tenantsDir(g), "newco.sqlite"));
+    copyTenantFileAs(backup, join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
     copyFileSync(backup, join(tenantsDir(g), "Bad_Name.sqlite"));
     writeFileSync(join(tenantsDir(g), "junk.sqlite"), "not sqlite ".repeat(500));
     const noTenants = new Database(join(tenantsDir(g), "plain.sqlite"), { create: true });
@@ -133,7 +134,7 @@ describe("a file that appears without a control-plane row", () => {
     g.gateway.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
-    copyFileSync(backup, join(tenantsDir(g), "newco.sqlite"));
+    copyTenantFileAs(backup, join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
 
     await until("newco seen as an orphan", () => g.gateway.registry.orphans(), (o) => o.includes("newco"));
     await Bun.sleep(1300);
@@ -170,7 +171,7 @@ describe("the periodic rescan is the truth", () => {
     snapshot(g, "acme", join(g.dataDir, "acme-backup.sqlite"));
     const file = join(tenantsDir(g), "acme.sqlite");
     renameSync(file, join(g.dataDir, "acme.aside"));
-    copyFileSync(join(g.dataDir, "acme-backup.sqlite"), join(tenantsDir(g), "newco.sqlite"));
+    copyTenantFileAs(join(g.dataDir, "acme-backup.sqlite"), join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
     await Bun.sleep(300);
     // Nothing noticed: the registry still believes what it last saw.
     expect(await status(g, "acme")).toBe(502);
@@ -193,13 +194,13 @@ describe("the watcher alone (periodic rescan far away)", () => {
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
     // Right after start: the watcher may still be reading the folder.
-    copyFileSync(backup, join(tenantsDir(g), "newco.sqlite"));
+    copyTenantFileAs(backup, join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
     await until("newco adopted", () => Boolean(g.gateway.cp.organizationOf("newco")), (v) => v);
     expect(await status(g, "newco")).toBe(502);
 
     // Once the watcher runs, arrivals and removals come by its events alone.
     await Bun.sleep(200);
-    copyFileSync(backup, join(tenantsDir(g), "later.sqlite"));
+    copyTenantFileAs(backup, join(tenantsDir(g), "later.sqlite"), "acme", "later");
     await until("later adopted", () => Boolean(g.gateway.cp.organizationOf("later")), (v) => v);
     expect(await status(g, "later")).toBe(502);
     const file = join(tenantsDir(g), "later.sqlite");
