@@ -96,6 +96,7 @@ export class Gateway {
     const { dir, cp, pool, registry, journal, lifecycle } = tenancy;
     const recovered = lifecycle.recover();
     if (recovered.finished.length + recovered.undone.length > 0) log.warn(recovered, "finished or undid interrupted tenant operations");
+    if (recovered.live.length > 0) log.info(recovered, "operations of live processes left to them");
     lifecycle.sweepTrash();
 
     const devKey = config.dev ? await loadDevKey(config.dataDir) : undefined;

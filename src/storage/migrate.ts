@@ -4,12 +4,14 @@ import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
 import journal from "./migrations/meta/_journal.json" with { type: "json" };
 import m0000 from "./migrations/0000_operations.sql" with { type: "text" };
+import m0001 from "./migrations/0001_operation_owner.sql" with { type: "text" };
 
 // drizzle-kit writes the migrations; drizzle's own migrator applies them. Its folder reader needs the
 // files on disk, which a `bun build --compile` binary does not have, so the SQL is embedded here and
 // handed to the same migrator. A new migration from `drizzle-kit generate` gets one line below.
 const SQL_BY_TAG: Record<string, string> = {
   "0000_operations": m0000,
+  "0001_operation_owner": m0001,
 };
 
 export const MIGRATIONS_TABLE = "tenantgate_migrations";

@@ -17,6 +17,8 @@ export const operations = sqliteTable(
     /** JSON array of `{ step, at, outcome }`, appended as each step completes. */
     steps: text("steps").notNull().default("[]"),
     error: text("error"),
+    /** JSON `{ host, pid, start }` of the process running it, so recovery never takes over live work. */
+    owner: text("owner"),
     startedAt: text("started_at").notNull(),
     finishedAt: text("finished_at"),
   },

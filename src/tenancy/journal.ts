@@ -4,6 +4,7 @@ import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { HttpError } from "../http-error.ts";
 import { operations, type OperationRow } from "../storage/schema.ts";
 import { newOperationId } from "./ids.ts";
+import { currentOwner, type ProcessOwner } from "./process-owner.ts";
 
 export type OperationKind = OperationRow["kind"];
 
@@ -13,9 +14,10 @@ export interface OperationStep {
   outcome: string;
 }
 
-export interface Operation extends Omit<OperationRow, "input" | "steps"> {
+export interface Operation extends Omit<OperationRow, "input" | "steps" | "owner"> {
   input: Record<string, unknown>;
   steps: OperationStep[];
+  owner: ProcessOwner | null;
 }
 
 /** The lifecycle journal in the control-plane file (`tenantgate_operations`). */
@@ -36,6 +38,7 @@ export class OperationJournal {
       input: JSON.stringify(input),
       steps: "[]",
       startedAt: new Date().toISOString(),
+      owner: JSON.stringify(currentOwner()),
     };
     try {
       this.orm.insert(operations).values(row).run();
@@ -84,5 +87,10 @@ export function hasStep(op: Operation, step: string): boolean {
 }
 
 function parse(row: OperationRow): Operation {
-  return { ...row, input: JSON.parse(row.input) as Record<string, unknown>, steps: JSON.parse(row.steps) as OperationStep[] };
+  return {
+    ...row,
+    input: JSON.parse(row.input) as Record<string, unknown>,
+    steps: JSON.parse(row.steps) as OperationStep[],
+    owner: row.owner ? (JSON.parse(row.owner) as ProcessOwner) : null,
+  };
 }

@@ -9,6 +9,7 @@ import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { hasSqliteHeader, immediate, openSqlite } from "../storage/sqlite.ts";
 import { crashPoint } from "./crash-point.ts";
+import { isOwnerAlive } from "./process-owner.ts";
 import { newMembershipId, newOrganizationId, newTenantId } from "./ids.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
@@ -153,10 +154,18 @@ export class TenantLifecycle {
     return journal.get(op.id) as Operation;
   }
 
-  /** Finishes or undoes every operation a previous process left running. Called once at start. */
-  recover(): { finished: string[]; undone: string[] } {
-    const result = { finished: [] as string[], undone: [] as string[] };
+  /**
+   * Finishes or undoes every operation whose process died while running it. Called at start and at
+   * every rescan; work of a live process (a CLI command beside the gateway) is left to it.
+   */
+  recover(): { finished: string[]; undone: string[]; live: string[] } {
+    const result = { finished: [] as string[], undone: [] as string[], live: [] as string[] };
     for (const op of this.o.journal.running()) {
+      // Another process (a CLI command beside the gateway) is doing this one right now.
+      if (isOwnerAlive(op.owner)) {
+        result.live.push(op.id);
+        continue;
+      }
       try {
         if (op.kind === "delete") {
           this.runDelete(op);

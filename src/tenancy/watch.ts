@@ -53,6 +53,9 @@ export class DataDirWatch {
 
   rescan(): void {
     try {
+      // A CLI command that died mid-operation beside the gateway is repaired here, not at next start.
+      const recovered = this.o.lifecycle.recover();
+      if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
       this.o.registry.rescan();
       this.handleOrphans();
     } catch (err) {

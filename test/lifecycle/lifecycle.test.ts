@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { copyTenantFileAs } from "../support/tenant-file.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { loadConfig } from "../../src/config.ts";
@@ -387,4 +387,38 @@ test("a plain copy of another tenant's file is refused; re-keyed to its new id i
   copyTenantFileAs(join(dir, "tenants", "acme.sqlite"), join(dir, "tenants", "copy2.sqlite"), "acme", "copy2");
   expect(t.lifecycle.adopt("copy2").state).toBe("done");
   expect(t.cp.organizationOf("copy2")).toBeDefined();
+});
+
+describe("operations of other processes", () => {
+  test("recovery leaves a live process's operation alone and repairs it once that process is dead", async () => {
+    const dir = dataDir();
+    const t = tenancy(dir);
+    // A CLI command beside the gateway, mid-way through creating acme.
+    const cli = Bun.spawn(["sleep", "30"]);
+    const start = (await Bun.file(`/proc/${cli.pid}/stat`).text()).split(") ")[1]?.split(" ")[19] ?? null;
+    const op = t.journal.begin("create", "acme", { organization_id: "org_cliXXXXXXXXXXXXXX", friendly_name: "Acme" });
+    t.cp.db.query("UPDATE tenantgate_operations SET owner = ? WHERE id = ?").run(JSON.stringify({ host: hostname(), pid: cli.pid, start }), op.id);
+    writeFileSync(join(t.lifecycle.tmpDir, `acme.${op.id}.sqlite`), "half-built");
+
+    const first = t.lifecycle.recover();
+    expect(first.live).toEqual([op.id]);
+    expect(t.journal.get(op.id)?.state).toBe("running");
+    expect(existsSync(join(t.lifecycle.tmpDir, `acme.${op.id}.sqlite`))).toBe(true);
+
+    cli.kill("SIGKILL");
+    await cli.exited;
+    const second = t.lifecycle.recover();
+    expect(second.undone).toEqual([op.id]);
+    expect(t.journal.get(op.id)?.state).toBe("rolled_back");
+    expect(readdirSync(t.lifecycle.tmpDir)).toEqual([]);
+    expect(t.lifecycle.create({ id: "acme", friendly_name: "Acme" }).tenant.id).toBe("acme");
+  });
+
+  test("every operation records the process that runs it", () => {
+    const t = tenancy(dataDir());
+    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    const [op] = t.journal.history("acme");
+    expect(op?.owner?.pid).toBe(process.pid);
+    expect(op?.owner?.start).toMatch(/^\d+$/);
+  });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `tenantgate_operations` ADD `owner` text;
