@@ -93,7 +93,6 @@ export class TenantLifecycle {
       throw err;
     } finally {
       registry.clearBusy(id);
-      registry.refresh(true);
     }
   }
 
@@ -119,7 +118,6 @@ export class TenantLifecycle {
       this.runDelete(op);
     } finally {
       registry.clearBusy(id);
-      registry.refresh(true);
     }
     return journal.get(op.id) as Operation;
   }
@@ -149,7 +147,6 @@ export class TenantLifecycle {
       throw err;
     } finally {
       registry.clearBusy(id);
-      registry.refresh(true);
     }
     return journal.get(op.id) as Operation;
   }
@@ -188,7 +185,6 @@ export class TenantLifecycle {
       }
     }
     this.sweepTmp();
-    this.o.registry.refresh(true);
     return result;
   }
 
@@ -255,6 +251,7 @@ export class TenantLifecycle {
       if (typeof creator === "string") cp.addMember({ id: newMembershipId(), organization_id: orgId, user_id: creator });
       journal.step(op.id, "registered");
     });
+    this.o.registry.tenantRegistered(op.tenantId, cp.organizationOf(op.tenantId)?.id ?? orgId);
   }
 
   private undoCreate(op: Operation, cause: Error): void {
@@ -276,6 +273,7 @@ export class TenantLifecycle {
       if (cp.tenant(op.tenantId)) cp.deleteTenant(op.tenantId);
       journal.finish(op.id, "rolled_back", cause.message);
     });
+    this.o.registry.tenantUnregistered(op.tenantId);
     removeDbFiles(this.tmpPath(op));
   }
 
@@ -291,6 +289,7 @@ export class TenantLifecycle {
       });
       crashPoint("delete:unregistered");
     }
+    registry.tenantUnregistered(id);
     const final = registry.pathOf(id);
     const trash = op.input.trash_path as string;
     if (!hasStep(op, "trashed")) {

@@ -93,6 +93,24 @@ export class TenantRegistry implements OrgDirectory {
     return this.domainToTenant.get(host);
   }
 
+  /**
+   * tenantgate's own registration, applied without a reload: commits on this process's connection do
+   * not move `data_version`, and a full reload per provision would make provisioning O(tenants).
+   */
+  tenantRegistered(id: string, orgId: string): void {
+    this.known.add(id);
+    this.orgToTenant.set(orgId, id);
+    this.tenantToOrg.set(id, orgId);
+  }
+
+  tenantUnregistered(id: string): void {
+    this.known.delete(id);
+    const orgId = this.tenantToOrg.get(id);
+    if (orgId) this.orgToTenant.delete(orgId);
+    this.tenantToOrg.delete(id);
+    for (const [domain, owner] of this.domainToTenant) if (owner === id) this.domainToTenant.delete(domain);
+  }
+
   markBusy(id: string, state: BusyState): void {
     this.busy.set(id, state);
   }

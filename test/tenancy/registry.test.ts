@@ -1,0 +1,55 @@
+import { Database } from "bun:sqlite";
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { loadConfig } from "../../src/config.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
+
+let t: Tenancy | undefined;
+let dir: string;
+afterEach(() => {
+  if (t) closeTenancy(t);
+  t = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function open(): Tenancy {
+  dir = mkdtempSync(join(tmpdir(), "registry-"));
+  const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} });
+  t = openTenancy(config, pino({ level: "silent" }));
+  return t;
+}
+
+test("tenantgate's own provisioning is visible at once, without a reload", () => {
+  const { lifecycle, registry } = open();
+  const created = lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  expect(registry.status("acme")).toBe("ready");
+  expect(registry.tenantOfOrg(created.organization_id)).toBe("acme");
+  expect(registry.orgOfTenant("acme")).toBe(created.organization_id);
+  lifecycle.delete("acme");
+  expect(registry.status("acme")).toBe("unknown");
+  expect(registry.tenantOfOrg(created.organization_id)).toBeUndefined();
+});
+
+test("another process's commits to the control plane are seen through data_version", () => {
+  const { cp, registry, lifecycle } = open();
+  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  const org = registry.orgOfTenant("acme") as string;
+  const other = new Database(cp.path);
+  try {
+    other.exec("PRAGMA busy_timeout = 5000");
+    const now = new Date().toISOString();
+    // As AuthHero would: a new organization (not a tenant), a custom domain, and acme's organization gone.
+    other.query("INSERT INTO custom_domains (custom_domain_id, tenant_id, domain, \"primary\", status, type, created_at, updated_at) VALUES ('cd_1', 'acme', 'login.acme.com', 0, 'ready', 'self_managed_certs', ?, ?)").run(now, now);
+    expect(registry.customDomain("login.acme.com")).toBe("acme");
+    other.query("DELETE FROM organizations WHERE id = ?").run(org);
+    expect(registry.tenantOfOrg(org)).toBeUndefined();
+    other.query("INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('ext', 'External', ?, ?)").run(now, now);
+    // Listed but no file: unavailable rather than unknown.
+    expect(registry.status("ext")).toBe("missing");
+  } finally {
+    other.close();
+  }
+});
