@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { refusalOf } from "../support/refusal.ts";
 import type { JWTPayload } from "jose";
 import { HttpError } from "../../src/http-error.ts";
 import { authorize, bearerToken, principalOf, type OrgDirectory, type Principal } from "../../src/auth/index.ts";
@@ -9,16 +10,6 @@ const orgs: OrgDirectory = { tenantOfOrg: (id) => (id === "org_x" ? "acme" : und
 function principal(extra: Record<string, unknown>, trustOrgName = false): Principal {
   const claims: JWTPayload = { sub: "client_abc", exp: 2e9, ...extra };
   return principalOf(claims, { controlPlane: CP, orgs, trustOrgName });
-}
-
-function refusalOf(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HttpError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
 }
 
 describe("authorize: tenant match", () => {

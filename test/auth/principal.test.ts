@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { refusalOf } from "../support/refusal.ts";
 import type { JWTPayload } from "jose";
 import { HttpError } from "../../src/http-error.ts";
 import { principalOf, type OrgDirectory, type PrincipalContext } from "../../src/auth/index.ts";
@@ -12,16 +13,6 @@ const trusting: PrincipalContext = { ...ctx, trustOrgName: true };
 
 function claims(extra: Record<string, unknown>): JWTPayload {
   return { iss: "https://auth.example.com/", aud: "urn:authhero:management", sub: "client_abc", exp: 2e9, ...extra };
-}
-
-function refusalOf(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HttpError) return err;
-    throw err;
-  }
-  throw new Error("expected a refusal");
 }
 
 describe("principalOf: which tenant a token speaks for", () => {

@@ -1,6 +1,7 @@
 // The tenant lifecycle in-process, over real files in a temp data dir: schema clone, control-plane
 // files AuthHero made, schema mismatches, trash sweep, adoption and concurrent operations.
 import { Database } from "bun:sqlite";
+import { refusalOf } from "../support/refusal.ts";
 import { copyTenantFileAs } from "../support/tenant-file.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
@@ -62,15 +63,9 @@ function readOnly<T>(path: string, fn: (db: Database) => T): T {
 }
 
 function expectHttpError(fn: () => unknown, status: number, message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(HttpError);
-  expect((caught as HttpError).status).toBe(status);
-  if (message) expect((caught as HttpError).message).toMatch(message);
+  const refusal = refusalOf(fn);
+  expect(refusal.status).toBe(status);
+  if (message) expect(refusal.message).toMatch(message);
 }
 
 describe("a new tenant file", () => {
