@@ -129,10 +129,6 @@ export class TenantRegistry implements OrgDirectory {
     this.readable.delete(id);
   }
 
-  fileChanged(id: string): void {
-    this.readable.delete(id);
-  }
-
   fileRemoved(id: string): void {
     this.files.delete(id);
     this.readable.delete(id);
