@@ -25,7 +25,6 @@ function withTenancy<T>(config: Config, fn: (t: Tenancy) => T): T {
 
 /** `tenantgate token`: a token the gateway trusts in --dev mode, shaped as AuthHero issues them. */
 export async function tokenCommand(config: Config, opts: { org?: string; tenant?: string; sub?: string; permissions?: string[] }): Promise<string> {
-  if (!config.dev) throw new Error("token prints dev tokens, which only a gateway in --dev mode trusts; pass --dev");
   const claims: Parameters<typeof signDevToken>[1] = { sub: opts.sub, permissions: opts.permissions };
   if (opts.org) {
     const org = withTenancy(config, (t) => t.cp.organizationOf(opts.org as string));
