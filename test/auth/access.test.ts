@@ -45,12 +45,6 @@ describe("authorize: tenant match", () => {
       'token is for the control plane ("control_plane") but this request is for tenant "beta"; request a token with organization=beta',
     ],
     [
-      "untrusted org_name token on the named tenant",
-      principal({ org_name: "acme" }, false),
-      "acme",
-      'token is for the control plane ("control_plane") but this request is for tenant "acme"; request a token with organization=acme',
-    ],
-    [
       "trusted org_name token on another tenant",
       principal({ org_name: "acme" }, true),
       "beta",
