@@ -5,14 +5,14 @@ import { docs } from "./api/docs.ts";
 import { operationsApi } from "./api/health.ts";
 import { GatewayMetrics, type RouteClass } from "./api/metrics.ts";
 import { tenantsApi } from "./api/tenants.ts";
-import { authorize, bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
+import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { forwardToUpstream } from "./proxy/forward.ts";
-import { hostTarget, requestTarget, type TargetRules } from "./tenancy/request-target.ts";
+import { createProxy, SyncedEntityGuard } from "./proxy/index.ts";
+import { hostTarget, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
-import { requestedHost, TrustedProxies } from "./tenancy/trusted-proxies.ts";
+import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
 import { DataDirWatch } from "./tenancy/watch.ts";
 import { openTenancy } from "./tenancy/index.ts";
 import type { ControlPlane } from "./storage/control-plane.ts";
@@ -22,7 +22,6 @@ import type { TenantLifecycle } from "./tenancy/lifecycle.ts";
 import type { TenantRegistry } from "./tenancy/registry.ts";
 import pkg from "../package.json" with { type: "json" };
 
-const MANAGEMENT_PREFIX = "/api/v2/";
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
@@ -57,16 +56,18 @@ export class Gateway {
     const upstream = { upstream: new URL(config.upstream), timeoutMs: config.upstreamTimeoutMs };
     const peer = (request: Request) => this.peers.get(request);
 
-    const proxy = async (request: Request): Promise<Response> => {
-      const target = requestTarget(request.headers, peer(request), rules, registry);
-      const path = new URL(request.url).pathname;
-      // A CORS preflight never carries credentials; AuthHero answers it and the real request is checked.
-      const preflight = request.method === "OPTIONS" && request.headers.has("access-control-request-method");
-      if (config.accessControl && !preflight && isManagementPath(path)) {
-        authorize(await this.authenticate(request), target.tenant);
-      }
-      return forwardToUpstream(request, target.tenant, peer(request), upstream, forwardedFor(request.headers, peer(request), rules.trustedProxies));
-    };
+    const proxy = createProxy({
+      rules,
+      registry,
+      upstream,
+      guard: new SyncedEntityGuard(pool),
+      authenticate: (request) => this.authenticate(request),
+      peer,
+      managementPaths: config.managementPaths,
+      accessControl: config.accessControl,
+      protection: config.protection,
+      maxBodyBytes: config.maxBodyBytes,
+    });
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -168,35 +169,6 @@ export class Gateway {
     this.pool.closeAll();
     this.cp.close();
   }
-}
-
-/**
- * Whether a path reaches AuthHero's management API however it is spelled: percent-encoded (Hono
- * decodes before matching), any case, backslashes, duplicate slashes, dot segments. Errs on "yes".
- */
-export function isManagementPath(pathname: string): boolean {
-  let path = pathname;
-  for (let i = 0; i < 3 && path.includes("%"); i++) {
-    try {
-      path = decodeURIComponent(path);
-    } catch {
-      return true;
-    }
-  }
-  path = path.replace(/\\/g, "/").replace(/\/{2,}/g, "/").replace(/\?/g, "%3F").replace(/#/g, "%23");
-  path = (URL.parse(path, "http://x")?.pathname ?? path).toLowerCase();
-  return path === MANAGEMENT_PREFIX.slice(0, -1) || path.startsWith(MANAGEMENT_PREFIX);
-}
-
-/** What a trusted proxy says about the client (X-Forwarded-Host/Proto/For); nothing from anyone else. */
-function forwardedFor(headers: Headers, peer: string | undefined, trusted: TrustedProxies): { host?: string; proto?: string; for?: string } {
-  if (!trusted.trusts(peer)) return {};
-  const proto = headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
-  return {
-    host: requestedHost(headers, peer, trusted) ?? undefined,
-    proto: proto === "http" || proto === "https" ? proto : undefined,
-    for: headers.get("x-forwarded-for")?.trim() || undefined,
-  };
 }
 
 function unparsableRequest(request: Request): HttpError {

@@ -38,6 +38,8 @@ const OPTIONS: Option[] = [
   opt("maxOpenFiles", "int", 0, "tenant files open at once (0 = derived from ulimit -n)", t.Integer({ minimum: 0 })),
   opt("busyTimeoutMs", "int", 5000, "SQLite busy timeout in milliseconds", t.Integer({ minimum: 0 })),
   opt("upstreamTimeoutMs", "int", 30000, "time to wait for the upstream's response headers", t.Integer({ minimum: 1 })),
+  opt("maxBodyBytes", "int", 134217728, "largest request body accepted (413 beyond it); bodies stream, never held whole", t.Integer({ minimum: 0 })),
+  opt("managementPaths", "list", ["/api/v2/"], "path prefixes that need a management token", t.Array(t.String({ pattern: "^/" }))),
   opt("routing", "bool", true, "map hosts to tenants (off: every request is the control plane's)", t.Boolean()),
   opt("accessControl", "bool", true, "check management tokens against the tenant they ask for", t.Boolean()),
   opt("protection", "bool", true, "refuse edits of synced entities in child tenants", t.Boolean()),
@@ -69,6 +71,8 @@ export interface Config {
   maxOpenFiles: number;
   busyTimeoutMs: number;
   upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  managementPaths: string[];
   routing: boolean;
   accessControl: boolean;
   protection: boolean;

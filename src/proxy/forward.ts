@@ -7,6 +7,20 @@ export interface UpstreamOptions {
 }
 
 const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
+/** Headers that ask a server to treat the request as another method: never passed on (see protect-synced.ts). */
+export const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+export interface Outgoing {
+  /** The method the gateway checked; the upstream gets exactly that one. */
+  method: string;
+  /** A body the gateway already read (to check it); otherwise the request's body streams through. */
+  body?: ArrayBuffer;
+  /**
+   * What a trusted proxy says about the client (its X-Forwarded-Host/Proto/For). Without it: our
+   * Host and scheme, and a For chain that starts at our peer (a client's own chain is not believed).
+   */
+  forwarded: { host?: string; proto?: string; for?: string };
+}
 
 /**
  * Sends a request to AuthHero for `tenant`: the gateway alone sets `tenant-id` (client values are
@@ -17,19 +31,16 @@ export async function forwardToUpstream(
   tenant: string,
   clientIp: string | undefined,
   o: UpstreamOptions,
-  /**
-   * What a trusted proxy says about the client (its X-Forwarded-Host/Proto/For). Without it: our
-   * Host and scheme, and a For chain that starts at our peer (a client's own chain is not believed).
-   */
-  forwarded: { host?: string; proto?: string; for?: string } = {},
+  out: Outgoing,
 ): Promise<Response> {
+  const { forwarded } = out;
   const incoming = new URL(request.url);
   // Concatenated, never resolved against the upstream: a path like `//evil.example.com/x` is a
   // network-path reference and would replace the upstream's host.
   const target = new URL(o.upstream.origin + incoming.pathname + incoming.search);
   const headers = new Headers(request.headers);
   const named = headers.get("connection")?.split(",").map((h) => h.trim().toLowerCase()) ?? [];
-  for (const h of [...HOP_BY_HOP, ...named, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
+  for (const h of [...HOP_BY_HOP, ...named, ...METHOD_OVERRIDES, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
   headers.set("tenant-id", tenant);
   headers.set("x-forwarded-host", forwarded.host ?? request.headers.get("host") ?? incoming.host);
   headers.set("x-forwarded-proto", forwarded.proto ?? incoming.protocol.replace(":", ""));
@@ -41,17 +52,17 @@ export async function forwardToUpstream(
   const timer = setTimeout(() => abort.abort(), o.timeoutMs);
   try {
     const res = await fetch(target, {
-      method: request.method,
+      method: out.method,
       headers,
-      body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
+      body: out.method === "GET" || out.method === "HEAD" ? undefined : (out.body ?? request.body),
       redirect: "manual",
       signal: abort.signal,
       decompress: false,
       duplex: "half",
     } as RequestInit);
-    const out = new Headers(res.headers);
-    for (const h of HOP_BY_HOP) out.delete(h);
-    return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: out });
+    const answer = new Headers(res.headers);
+    for (const h of HOP_BY_HOP) answer.delete(h);
+    return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: answer });
   } catch (err) {
     if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);
     return errorResponse(502, `the upstream at ${o.upstream.origin} cannot be reached (${(err as { code?: string }).code ?? "connection failed"})`);

@@ -1,0 +1,89 @@
+import type { Principal } from "../auth/index.ts";
+import { authorize } from "../auth/index.ts";
+import { HttpError } from "../http-error.ts";
+import type { TenantRegistry } from "../tenancy/registry.ts";
+import { requestTarget, type TargetRules } from "../tenancy/request-target.ts";
+import { requestedHost } from "../tenancy/trusted-proxies.ts";
+import { forwardToUpstream, METHOD_OVERRIDES, type UpstreamOptions } from "./forward.ts";
+import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
+import { SyncedEntityGuard } from "./protect-synced.ts";
+
+export { SyncedEntityGuard } from "./protect-synced.ts";
+export { forwardToUpstream, type UpstreamOptions } from "./forward.ts";
+export { pathReadings } from "./management-path.ts";
+
+export interface ProxyOptions {
+  rules: TargetRules;
+  registry: TenantRegistry;
+  upstream: UpstreamOptions;
+  guard: SyncedEntityGuard;
+  authenticate: (request: Request) => Promise<Principal>;
+  /** The TCP peer of a request (for X-Forwarded-For and trusted proxies). */
+  peer: (request: Request) => string | undefined;
+  managementPaths: readonly string[];
+  accessControl: boolean;
+  protection: boolean;
+  maxBodyBytes: number;
+}
+
+/**
+ * Everything the gateway does not answer itself: resolve the tenant, enforce the body limit, check
+ * the token on management paths, refuse writes to synced copies in child tenants, then forward.
+ */
+export function createProxy(o: ProxyOptions): (request: Request) => Promise<Response> {
+  const prefixes = o.managementPaths.map(prefixSegments);
+  return async (request) => {
+    const peer = o.peer(request);
+    const target = requestTarget(request.headers, peer, o.rules, o.registry);
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > o.maxBodyBytes) throw new HttpError(413, `request body of ${length} bytes is over the limit of ${o.maxBodyBytes}`);
+
+    const url = new URL(request.url);
+    const method = request.method.toUpperCase();
+    const readings = pathReadings(url.pathname);
+    const management = matchesPrefix(readings, prefixes);
+    // A CORS preflight never carries credentials; AuthHero answers it and the real request is checked.
+    const preflight = method === "OPTIONS" && request.headers.has("access-control-request-method");
+    if (o.accessControl && management && !preflight) authorize(await o.authenticate(request), target.tenant);
+
+    let body: ArrayBuffer | undefined;
+    if (o.protection && management && !target.isControlPlane) {
+      await o.guard.check(target.tenant, {
+        methods: requestedMethods(method, request.headers, url.searchParams),
+        readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
+        body: async () => {
+          body ??= await request.arrayBuffer();
+          try {
+            return JSON.parse(new TextDecoder().decode(body));
+          } catch {
+            return undefined;
+          }
+        },
+      });
+    }
+    return forwardToUpstream(request, target.tenant, peer, o.upstream, { method, body, forwarded: forwardedBy(request.headers, peer, o.rules) });
+  };
+}
+
+/** The request's own method and every override a server might honour instead. */
+function requestedMethods(method: string, headers: Headers, query: URLSearchParams): Set<string> {
+  const methods = new Set([method]);
+  for (const h of METHOD_OVERRIDES) {
+    const v = headers.get(h);
+    if (v) methods.add(v.trim().toUpperCase());
+  }
+  const q = query.get("_method");
+  if (q) methods.add(q.trim().toUpperCase());
+  return methods;
+}
+
+/** What a trusted proxy says about the client (X-Forwarded-Host/Proto/For); nothing from anyone else. */
+function forwardedBy(headers: Headers, peer: string | undefined, rules: TargetRules): { host?: string; proto?: string; for?: string } {
+  if (!rules.trustedProxies.trusts(peer)) return {};
+  const proto = headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  return {
+    host: requestedHost(headers, peer, rules.trustedProxies) ?? undefined,
+    proto: proto === "http" || proto === "https" ? proto : undefined,
+    for: headers.get("x-forwarded-for")?.trim() || undefined,
+  };
+}
