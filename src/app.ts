@@ -148,7 +148,9 @@ export class Gateway {
     this.server = Bun.serve({
       hostname: this.config.host,
       port: this.config.port,
-      // Bodies stream to the upstream; the limit for buffered bodies is Bun's default unless configured.
+      // The proxy enforces --max-body-bytes itself (with a JSON 413); Bun's own cut-off answers an
+      // empty 413, so it is only the last resort.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       fetch: (request, server) => this.handle(request, server.requestIP(request)?.address),
       error: (err) => {
         this.log.error({ err }, "server error");

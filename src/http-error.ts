@@ -7,6 +7,7 @@ const REASONS: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   409: "Conflict",
+  411: "Length Required",
   413: "Payload Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",

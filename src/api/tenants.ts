@@ -21,6 +21,8 @@ import {
 } from "./schemas.ts";
 import { allowTenantAction, listableTenants } from "./tenant-access.ts";
 
+const TENANT_BODY_LIMIT = 64 * 1024;
+
 export interface TenantsApiDeps {
   cp: ControlPlane;
   registry: TenantRegistry;
@@ -57,7 +59,14 @@ export function tenantsApi(d: TenantsApiDeps) {
     // Before routing, so that another host's request is forwarded untouched: a route-level hook
     // would run after Elysia has parsed and validated (and consumed) the body and the query.
     .onRequest(({ request }) => {
-      if (request.url.includes(PREFIX) && isTenantsApiPath(new URL(request.url).pathname) && !d.onControlPlaneHost(request)) return d.forward(request);
+      if (!request.url.includes(PREFIX) || !isTenantsApiPath(new URL(request.url).pathname)) return;
+      if (!d.onControlPlaneHost(request)) return d.forward(request);
+      // Tenant bodies are small JSON that Elysia reads whole: bound them before it does.
+      if (request.body) {
+        const declared = request.headers.get("content-length");
+        if (declared === null) throw new HttpError(411, "the tenants API needs a Content-Length on requests with a body");
+        if (Number(declared) > TENANT_BODY_LIMIT) throw new HttpError(413, `request body of ${declared} bytes is over the tenants API's limit of ${TENANT_BODY_LIMIT}`);
+      }
     })
     // derive runs before body validation: an anonymous caller learns 401, not how to shape a body.
     .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))

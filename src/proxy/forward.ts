@@ -1,4 +1,5 @@
 import { errorResponse } from "../http-error.ts";
+import { limitBody } from "./body-limit.ts";
 
 export interface UpstreamOptions {
   upstream: URL;
@@ -15,6 +16,8 @@ export interface Outgoing {
   method: string;
   /** A body the gateway already read (to check it); otherwise the request's body streams through. */
   body?: ArrayBuffer;
+  /** Largest body that may stream through (413 beyond it). */
+  maxBodyBytes: number;
   /**
    * What a trusted proxy says about the client (its X-Forwarded-Host/Proto/For). Without it: our
    * Host and scheme, and a For chain that starts at our peer (a client's own chain is not believed).
@@ -48,13 +51,14 @@ export async function forwardToUpstream(
   const chain = [forwarded.for, clientIp].filter((v) => v !== undefined && v !== "");
   if (chain.length > 0) headers.set("x-forwarded-for", chain.join(", "));
 
+  const streamed = out.body === undefined && request.body && out.method !== "GET" && out.method !== "HEAD" ? limitBody(request.body, out.maxBodyBytes) : undefined;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), o.timeoutMs);
   try {
     const res = await fetch(target, {
       method: out.method,
       headers,
-      body: out.method === "GET" || out.method === "HEAD" ? undefined : (out.body ?? request.body),
+      body: out.method === "GET" || out.method === "HEAD" ? undefined : (out.body ?? streamed?.body),
       redirect: "manual",
       signal: abort.signal,
       decompress: false,
@@ -64,6 +68,7 @@ export async function forwardToUpstream(
     for (const h of HOP_BY_HOP) answer.delete(h);
     return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: answer });
   } catch (err) {
+    if (streamed?.exceeded()) return errorResponse(413, `request body is over the limit of ${out.maxBodyBytes} bytes`);
     if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);
     return errorResponse(502, `the upstream at ${o.upstream.origin} cannot be reached (${(err as { code?: string }).code ?? "connection failed"})`);
   } finally {

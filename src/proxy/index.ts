@@ -5,6 +5,7 @@ import type { TenantRegistry } from "../tenancy/registry.ts";
 import { requestTarget, type TargetRules } from "../tenancy/request-target.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream, METHOD_OVERRIDES, type UpstreamOptions } from "./forward.ts";
+import { readBodyLimited } from "./body-limit.ts";
 import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
@@ -52,7 +53,7 @@ export function createProxy(o: ProxyOptions): (request: Request) => Promise<Resp
         methods: requestedMethods(method, request.headers, url.searchParams),
         readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
         body: async () => {
-          body ??= await request.arrayBuffer();
+          body ??= await readBodyLimited(request, o.maxBodyBytes);
           try {
             return JSON.parse(new TextDecoder().decode(body));
           } catch {
@@ -61,7 +62,12 @@ export function createProxy(o: ProxyOptions): (request: Request) => Promise<Resp
         },
       });
     }
-    return forwardToUpstream(request, target.tenant, peer, o.upstream, { method, body, forwarded: forwardedBy(request.headers, peer, o.rules) });
+    return forwardToUpstream(request, target.tenant, peer, o.upstream, {
+      method,
+      body,
+      maxBodyBytes: o.maxBodyBytes,
+      forwarded: forwardedBy(request.headers, peer, o.rules),
+    });
   };
 }
 
