@@ -128,8 +128,9 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 4000, w
  * One HTTP/1.1 request written byte for byte, for request targets that `fetch` would normalize
  * (`//host/x`, backslashes, dot segments). Returns the status and the (de-chunked) body.
  */
-export function rawRequest(port: number, target: string, headers: Record<string, string>): Promise<{ status: number; headers: string; body: string }> {
-  const head = [`GET ${target} HTTP/1.1`, ...Object.entries({ connection: "close", ...headers }).map(([k, v]) => `${k}: ${v}`), "", ""].join("\r\n");
+export function rawRequest(port: number, target: string, headers: Record<string, string>, method = "GET", body = ""): Promise<{ status: number; headers: string; body: string }> {
+  const all = { connection: "close", ...headers, ...(body ? { "content-length": String(Buffer.byteLength(body)) } : {}) };
+  const head = [`${method} ${target} HTTP/1.1`, ...Object.entries(all).map(([k, v]) => `${k}: ${v}`), "", body].join("\r\n");
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = connect(port, "127.0.0.1", () => socket.write(head));

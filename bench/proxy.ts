@@ -1,0 +1,409 @@
+// Proxy benchmark (issue 3). Measures in one run, with wrk against the same small Bun upstream:
+//   1. the upstream direct
+//   2. nginx as a plain keep-alive reverse proxy (worker_processes 1)
+//   3. tenantgate on a management path (host routing, cached JWT verification, the access rule,
+//      the synced-entity guard's method check, forwarding)
+//   4. tenantgate on a public path (/authorize: host routing and forwarding only)
+// Each configuration gets a warm-up, then ROUNDS timed runs, interleaved round by round so machine
+// noise hits them alike; the table shows medians (and the spread, so noise is visible) and ratios.
+// Everything listens on 127.0.0.1; every child process and the temp dir are removed at the end.
+//
+//   bun bench/proxy.ts [--duration 10] [--warmup 2] [--rounds 3] [--connections 50]
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? def : Number(process.argv[i + 1]);
+};
+const DURATION = arg("duration", 10);
+const WARMUP = arg("warmup", 2);
+const ROUNDS = arg("rounds", 3);
+const CONNECTIONS = arg("connections", 50);
+const WRK = "/usr/bin/wrk";
+const NGINX = "/usr/sbin/nginx";
+const ROOT = resolve(import.meta.dir, "..");
+const BUN = process.execPath;
+const HOST = "127.0.0.1";
+
+const work = mkdtempSync(join(tmpdir(), "bench-proxy-"));
+const children: { name: string; proc: Subprocess }[] = [];
+let cleaned = false;
+
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  for (const { proc } of children.reverse()) {
+    if (proc.exitCode !== null || proc.signalCode !== null) continue;
+    proc.kill("SIGTERM");
+    const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+    if (!done) proc.kill("SIGKILL");
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+// Whatever happens, the run ends by itself.
+const watchdog = setTimeout(
+  () => {
+    console.error("bench/proxy.ts: watchdog fired, stopping");
+    void cleanup().finally(() => process.exit(1));
+  },
+  (60 + (WARMUP + DURATION * ROUNDS) * 4 + 60) * 1000,
+);
+watchdog.unref();
+
+function spawn(name: string, cmd: string[], opts: { cwd?: string } = {}): Subprocess {
+  const log = join(work, `${name}.log`);
+  const proc = Bun.spawn(cmd, { cwd: opts.cwd ?? ROOT, stdout: Bun.file(log), stderr: Bun.file(`${log}.err`), stdin: "ignore" });
+  children.push({ name, proc });
+  return proc;
+}
+
+function logTail(name: string): string {
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  return (read(join(work, `${name}.log`)) + read(join(work, `${name}.log.err`))).split("\n").slice(-20).join("\n");
+}
+
+async function run(cmd: string[]): Promise<string> {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${err}${out}`);
+  return out;
+}
+
+function freePort(): number {
+  const s = Bun.serve({ hostname: HOST, port: 0, fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+async function waitFor(url: string, name: string, init?: RequestInit, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const child = children.find((c) => c.name === name)?.proc;
+    if (child && child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${logTail(name)}`);
+    try {
+      const r = await fetch(url, { ...init, signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`${name} did not answer 200 at ${url} within ${timeoutMs} ms:\n${logTail(name)}`);
+}
+
+/** utime + stime of a process, in seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+// --- wrk ---------------------------------------------------------------------------------------
+
+interface WrkResult {
+  rps: number;
+  p50: number; // ms
+  p99: number; // ms
+  requests: number;
+  errors: string;
+  non2xx: number;
+  cpuUsPerReq: number; // CPU of the measured server process per request
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v.trim());
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
+}
+
+function parseWrk(out: string): Omit<WrkResult, "cpuUsPerReq"> {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? "");
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? "");
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const errors = /Socket errors:.*/.exec(out)?.[0] ?? "";
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (!Number.isFinite(rps) || !Number.isFinite(p50) || !Number.isFinite(p99)) throw new Error(`cannot parse wrk output:\n${out}`);
+  return { rps, p50, p99, requests, errors, non2xx };
+}
+
+interface Target {
+  name: string;
+  url: string;
+  headers: string[];
+  /** The pid whose CPU time is the server's (the nginx worker, the gateway). */
+  pid: () => number | undefined;
+}
+
+async function wrk(t: Target, seconds: number): Promise<WrkResult> {
+  const cmd = [WRK, "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "--latency"];
+  for (const h of t.headers) cmd.push("-H", h);
+  cmd.push(t.url);
+  const pid = t.pid();
+  const cpu0 = pid ? cpuSeconds(pid) : Number.NaN;
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const killer = setTimeout(() => proc.kill("SIGKILL"), (seconds + 15) * 1000);
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`wrk for ${t.name} exited ${code}: ${err}${out}`);
+  const r = parseWrk(out);
+  const cpu = pid ? cpuSeconds(pid) - cpu0 : Number.NaN;
+  return { ...r, cpuUsPerReq: (cpu / r.requests) * 1e6 };
+}
+
+// --- the processes -----------------------------------------------------------------------------
+
+const BODY = JSON.stringify({
+  id: "usr_0123456789abcdef",
+  email: "someone@example.com",
+  name: "Some One",
+  tenant: "acme",
+  created_at: "2026-11-29T00:00:00.000Z",
+  app_metadata: { plan: "pro" },
+  pad: "",
+});
+const PADDED = BODY.replace('"pad":""', `"pad":"${"x".repeat(Math.max(0, 200 - BODY.length))}"`);
+
+async function startUpstream(): Promise<number> {
+  const port = freePort();
+  const script = join(work, "upstream.ts");
+  writeFileSync(
+    script,
+    `const body = ${JSON.stringify(PADDED)};
+Bun.serve({ hostname: ${JSON.stringify(HOST)}, port: ${port}, fetch: () => new Response(body, { headers: { "content-type": "application/json" } }) });
+`,
+  );
+  spawn("upstream", [BUN, script]);
+  await waitFor(`http://${HOST}:${port}/`, "upstream");
+  return port;
+}
+
+async function startNginx(upstreamPort: number): Promise<{ port: number; master: Subprocess }> {
+  const port = freePort();
+  const dir = join(work, "nginx");
+  mkdirSync(dir);
+  for (const d of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d));
+  const conf = join(dir, "nginx.conf");
+  const asRoot = process.getuid?.() === 0;
+  writeFileSync(
+    conf,
+    `${asRoot ? "user root;\n" : ""}worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream app { server ${HOST}:${upstreamPort}; keepalive 64; }
+  server {
+    listen ${HOST}:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }
+  }
+}
+`,
+  );
+  const master = spawn("nginx", [NGINX, "-p", dir, "-e", join(dir, "error.log"), "-c", conf]);
+  await waitFor(`http://${HOST}:${port}/`, "nginx");
+  return { port, master };
+}
+
+async function startGateway(upstreamPort: number): Promise<{ port: number; proc: Subprocess; token: string }> {
+  const data = join(work, "data");
+  const common = ["--data-dir", data];
+  await run([BUN, "src/main.ts", "tenants", "create", "acme", ...common]);
+  const token = (await run([BUN, "src/main.ts", "token", "--org", "acme", ...common])).trim();
+  const port = freePort();
+  const proc = spawn("gateway", [
+    BUN,
+    "src/main.ts",
+    "serve",
+    "--dev",
+    ...common,
+    "--host",
+    HOST,
+    "--port",
+    String(port),
+    "--upstream",
+    `http://${HOST}:${upstreamPort}`,
+    "--log-level",
+    "warn",
+  ]);
+  await waitFor(`http://${HOST}:${port}/readyz`, "gateway");
+  return { port, proc, token };
+}
+
+// --- the run -----------------------------------------------------------------------------------
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const bunVersion = (await run([BUN, "--version"])).trim();
+  const upstreamPort = await startUpstream();
+  const upstreamPid = children.find((c) => c.name === "upstream")?.proc.pid;
+  const nginx = await startNginx(upstreamPort);
+  const gw = await startGateway(upstreamPort);
+
+  const tenantHeaders = ["Host: acme.localhost", `Authorization: Bearer ${gw.token}`];
+  const targets: Target[] = [
+    { name: "upstream direct", url: `http://${HOST}:${upstreamPort}/api/v2/users`, headers: [], pid: () => upstreamPid },
+    { name: "nginx", url: `http://${HOST}:${nginx.port}/api/v2/users`, headers: [], pid: () => childPids(nginx.master.pid)[0] },
+    { name: "tenantgate /api/v2/users", url: `http://${HOST}:${gw.port}/api/v2/users`, headers: tenantHeaders, pid: () => gw.proc.pid },
+    { name: "tenantgate /authorize", url: `http://${HOST}:${gw.port}/authorize?client_id=x`, headers: ["Host: acme.localhost"], pid: () => gw.proc.pid },
+  ];
+
+  // Every path must answer the upstream's 200 body before anything is timed (a 401 or 404 is fast
+  // and would flatter the gateway).
+  for (const t of targets) {
+    const headers = Object.fromEntries(t.headers.map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 1).trim()]));
+    // fetch does not let Host be overridden, so the check goes through wrk-like raw HTTP.
+    const res = await rawGet(t.url, headers);
+    if (res.status !== 200 || res.body !== PADDED) throw new Error(`${t.name}: expected the upstream's 200 body, got ${res.status} ${res.body.slice(0, 300)}`);
+  }
+
+  console.log(`proxy benchmark: wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, warm-up ${WARMUP}s, ${ROUNDS} rounds (median), ${PADDED.length}-byte JSON upstream body`);
+  console.log(`bun ${bunVersion}, ${(await run([WRK, "--version"]).catch((e: Error) => e.message)).split("\n")[0]?.trim()}, ${(await run([NGINX, "-v"]).catch(() => "")) || "nginx"}`);
+  for (const t of targets) await wrk(t, WARMUP);
+
+  const results = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of targets) {
+      const r = await wrk(t, DURATION);
+      results.get(t.name)!.push(r);
+      const trouble = r.non2xx > 0 || r.errors ? `  !! non-2xx ${r.non2xx} ${r.errors}` : "";
+      console.log(`  round ${round + 1} ${pad(t.name, 26)} ${lpad(f1(r.rps), 9)} req/s  p50 ${lpad(f2(r.p50), 6)} ms  p99 ${lpad(f2(r.p99), 6)} ms  cpu ${lpad(f1(r.cpuUsPerReq), 5)} µs/req${trouble}`);
+    }
+  }
+
+  const summary = new Map(
+    targets.map((t) => {
+      const rs = results.get(t.name)!;
+      return [
+        t.name,
+        {
+          rps: median(rs.map((r) => r.rps)),
+          rpsMin: Math.min(...rs.map((r) => r.rps)),
+          rpsMax: Math.max(...rs.map((r) => r.rps)),
+          p50: median(rs.map((r) => r.p50)),
+          p99: median(rs.map((r) => r.p99)),
+          cpu: median(rs.map((r) => r.cpuUsPerReq)),
+          bad: rs.reduce((n, r) => n + r.non2xx, 0),
+        },
+      ];
+    }),
+  );
+
+  console.log("");
+  console.log(`${pad("configuration", 26)} ${lpad("req/s", 9)} ${lpad("(min-max)", 17)} ${lpad("p50 ms", 7)} ${lpad("p99 ms", 7)} ${lpad("cpu µs/req", 10)}`);
+  for (const [name, s] of summary) {
+    console.log(
+      `${pad(name, 26)} ${lpad(f1(s.rps), 9)} ${lpad(`(${s.rpsMin.toFixed(0)}-${s.rpsMax.toFixed(0)})`, 17)} ${lpad(f2(s.p50), 7)} ${lpad(f2(s.p99), 7)} ${lpad(f1(s.cpu), 10)}${s.bad ? `  !! ${s.bad} non-2xx` : ""}`,
+    );
+  }
+  const direct = summary.get("upstream direct")!;
+  const ngx = summary.get("nginx")!;
+  console.log("");
+  for (const name of ["tenantgate /api/v2/users", "tenantgate /authorize"]) {
+    const g = summary.get(name)!;
+    const rpsRatio = g.rps / ngx.rps;
+    const p99Ratio = g.p99 / ngx.p99;
+    console.log(`${name}:`);
+    console.log(`  req/s vs nginx   ${f2(rpsRatio)}x   (target >= 0.80x)  ${rpsRatio >= 0.8 ? "met" : "NOT met"}`);
+    console.log(`  p99   vs nginx   ${f2(p99Ratio)}x   (target <= 1.50x)  ${p99Ratio <= 1.5 ? "met" : "NOT met"}`);
+    console.log(`  req/s vs direct  ${f2(g.rps / direct.rps)}x   p99 vs direct ${f2(g.p99 / direct.p99)}x`);
+  }
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** A GET with an arbitrary Host header (fetch would replace it), over a plain socket. */
+async function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  const lines = [`GET ${u.pathname}${u.search} HTTP/1.1`, `Host: ${headers.Host ?? u.host}`, "Connection: close"];
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() !== "host") lines.push(`${k}: ${v}`);
+  const chunks: Uint8Array[] = [];
+  const { promise, resolve: done, reject } = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname: u.hostname,
+    port: Number(u.port),
+    socket: {
+      data: (_s, d) => void chunks.push(new Uint8Array(d)),
+      close: () => done(),
+      error: (_s, e) => reject(e),
+    },
+  });
+  socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  await Promise.race([promise, Bun.sleep(5000).then(() => reject(new Error(`no answer from ${url}`)))]);
+  const text = Buffer.concat(chunks).toString("utf8");
+  const [head = "", ...rest] = text.split("\r\n\r\n");
+  let body = rest.join("\r\n\r\n");
+  if (/transfer-encoding:\s*chunked/i.test(head)) body = dechunk(body);
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), body };
+}
+
+function dechunk(s: string): string {
+  let out = "";
+  let at = 0;
+  for (;;) {
+    const nl = s.indexOf("\r\n", at);
+    const size = parseInt(s.slice(at, nl), 16);
+    if (!size) return out;
+    out += s.slice(nl + 2, nl + 2 + size);
+    at = nl + 2 + size + 2;
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
