@@ -81,7 +81,7 @@ async function run(cmd: string[]): Promise<string> {
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${err}${out}`);
-  return out;
+  return out || err; // nginx -v prints to stderr
 }
 
 function freePort(): number {
