@@ -4,8 +4,9 @@ import { HttpError } from "../http-error.ts";
  * Passes a request body through while counting it; past `max` bytes the stream fails, which aborts
  * the upstream request, and `exceeded` tells the proxy to answer 413 instead of 502. Used for bodies
  * without a Content-Length (chunked); a declared length over the limit is refused before any byte.
+ * `onProgress` is called after each chunk passes and when the body ends.
  */
-export function limitBody(body: ReadableStream<Uint8Array>, max: number): { body: ReadableStream<Uint8Array>; exceeded: () => boolean } {
+export function limitBody(body: ReadableStream<Uint8Array>, max: number, onProgress?: () => void): { body: ReadableStream<Uint8Array>; exceeded: () => boolean } {
   let seen = 0;
   let over = false;
   const counted = body.pipeThrough(
@@ -18,6 +19,10 @@ export function limitBody(body: ReadableStream<Uint8Array>, max: number): { body
           return;
         }
         controller.enqueue(chunk);
+        onProgress?.();
+      },
+      flush() {
+        onProgress?.();
       },
     }),
   );

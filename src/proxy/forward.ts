@@ -42,8 +42,7 @@ export async function forwardToUpstream(
   // network-path reference and would replace the upstream's host.
   const target = new URL(o.upstream.origin + incoming.pathname + incoming.search);
   const headers = new Headers(request.headers);
-  const named = headers.get("connection")?.split(",").map((h) => h.trim().toLowerCase()) ?? [];
-  for (const h of [...HOP_BY_HOP, ...named, ...METHOD_OVERRIDES, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
+  for (const h of [...hopByHop(headers), ...METHOD_OVERRIDES, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
   headers.set("tenant-id", tenant);
   headers.set("x-forwarded-host", forwarded.host ?? request.headers.get("host") ?? incoming.host);
   headers.set("x-forwarded-proto", forwarded.proto ?? incoming.protocol.replace(":", ""));
@@ -51,9 +50,15 @@ export async function forwardToUpstream(
   const chain = [forwarded.for, clientIp].filter((v) => v !== undefined && v !== "");
   if (chain.length > 0) headers.set("x-forwarded-for", chain.join(", "));
 
-  const streamed = out.body === undefined && request.body && out.method !== "GET" && out.method !== "HEAD" ? limitBody(request.body, out.maxBodyBytes) : undefined;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), o.timeoutMs);
+  // The upstream cannot answer before it has the body: while a streamed body moves, the clock restarts
+  // with each chunk (a slow upload is not an upstream timeout; a stalled one still ends).
+  let answered = false;
+  const progress = () => {
+    if (!answered) timer.refresh();
+  };
+  const streamed = out.body === undefined && request.body && out.method !== "GET" && out.method !== "HEAD" ? limitBody(request.body, out.maxBodyBytes, progress) : undefined;
   try {
     const res = await fetch(target, {
       method: out.method,
@@ -64,14 +69,22 @@ export async function forwardToUpstream(
       decompress: false,
       duplex: "half",
     } as RequestInit);
+    answered = true;
     const answer = new Headers(res.headers);
-    for (const h of HOP_BY_HOP) answer.delete(h);
+    for (const h of hopByHop(answer)) answer.delete(h);
     return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: answer });
   } catch (err) {
     if (streamed?.exceeded()) return errorResponse(413, `request body is over the limit of ${out.maxBodyBytes} bytes`);
     if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);
     return errorResponse(502, `the upstream at ${o.upstream.origin} cannot be reached (${(err as { code?: string }).code ?? "connection failed"})`);
   } finally {
+    answered = true;
     clearTimeout(timer);
   }
+}
+
+/** The standard hop-by-hop headers and those a message's own `Connection` header names (both directions). */
+function hopByHop(headers: Headers): string[] {
+  const named = headers.get("connection")?.split(",").map((h) => h.trim().toLowerCase()).filter((h) => h !== "") ?? [];
+  return [...HOP_BY_HOP, ...named];
 }
