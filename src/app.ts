@@ -15,6 +15,7 @@ import { normalizeHost } from "./tenancy/resolve-tenant.ts";
 import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
 import { DataDirWatch } from "./tenancy/watch.ts";
 import { openTenancy } from "./tenancy/index.ts";
+import { openRelay, type OutboxRelay } from "./sync/index.ts";
 import type { ControlPlane } from "./storage/control-plane.ts";
 import type { HandlePool } from "./storage/pool.ts";
 import type { OperationJournal } from "./tenancy/journal.ts";
@@ -43,6 +44,7 @@ export class Gateway {
     readonly journal: OperationJournal,
     readonly lifecycle: TenantLifecycle,
     readonly watch: DataDirWatch,
+    readonly relay: OutboxRelay,
     private readonly verifier: TokenVerifier,
     readonly metrics: GatewayMetrics,
   ) {
@@ -109,7 +111,9 @@ export class Gateway {
     });
     const watch = new DataDirWatch({ dir, registry, lifecycle, adoptFiles: config.adoptFiles, rescanMs: config.rescanSeconds * 1000, log });
     const metrics = new GatewayMetrics(registry, pool);
-    return new Gateway(config, log, cp, pool, registry, journal, lifecycle, watch, verifier, metrics);
+    const relay = openRelay(tenancy, config, log, metrics.relayObserver());
+    metrics.watchRelay(relay);
+    return new Gateway(config, log, cp, pool, registry, journal, lifecycle, watch, relay, verifier, metrics);
   }
 
   async authenticate(request: Request): Promise<Principal> {
@@ -145,6 +149,7 @@ export class Gateway {
 
   listen(): Server<unknown> {
     this.watch.start();
+    this.relay.start();
     this.server = Bun.serve({
       hostname: this.config.host,
       port: this.config.port,
@@ -168,6 +173,7 @@ export class Gateway {
   async close(): Promise<void> {
     await this.server?.stop(true);
     await this.watch.stop();
+    await this.relay.stop();
     this.pool.closeAll();
     this.cp.close();
   }

@@ -46,6 +46,11 @@ const OPTIONS: Option[] = [
   opt("syncResourceServers", "bool", true, "copy control-plane resource servers into tenants", t.Boolean()),
   opt("syncRoles", "bool", true, "copy control-plane roles and their permissions into tenants", t.Boolean()),
   opt("syncConnections", "bool", true, "copy control-plane connections into tenants", t.Boolean()),
+  opt("syncFilter", "list", [], "only entities whose metadata has every key=value here are synced", t.Array(t.String({ pattern: "^[^=]+=.*$" }))),
+  opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token"], "connection option keys never copied into tenants", t.Array(t.String({ minLength: 1 }))),
+  opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
+  opt("syncLockWaitMs", "int", 100, "how long the relay waits for a locked tenant file before backing off", t.Integer({ minimum: 0 })),
+  opt("outboxRetentionHours", "int", 24, "hours applied outbox rows are kept before compaction", t.Integer({ minimum: 0 })),
   opt("logLevel", "string", "info", "pino log level", t.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => t.Literal(l)))),
 ];
 
@@ -79,6 +84,11 @@ export interface Config {
   syncResourceServers: boolean;
   syncRoles: boolean;
   syncConnections: boolean;
+  syncFilter: string[];
+  syncSecretKeys: string[];
+  syncPollSeconds: number;
+  syncLockWaitMs: number;
+  outboxRetentionHours: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { DESCRIPTORS_PER_HANDLE, openFileLimit } from "../storage/descriptors.ts";
+import type { FailureReason, OutboxRelay, RelayObserver } from "../sync/index.ts";
 
 export type RouteClass = "health" | "metrics" | "docs" | "tenants-api" | "proxy" | "rejected";
 
@@ -64,6 +65,65 @@ export class GatewayMetrics {
       registers: [this.registry],
       collect() {
         this.set(pool.openCount * DESCRIPTORS_PER_HANDLE);
+      },
+    });
+  }
+
+  /** Hooks the outbox relay calls as it applies and fails. */
+  relayObserver(): RelayObserver {
+    const lag = new Histogram({
+      name: "tenantgate_sync_lag_events",
+      help: "Outbox events a tenant was behind when the relay applied its batch",
+      buckets: [0, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000],
+      registers: [this.registry],
+    });
+    const apply = new Histogram({
+      name: "tenantgate_sync_apply_seconds",
+      help: "Time to apply one batch to one tenant file",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers: [this.registry],
+    });
+    const failures = new Counter<"reason">({
+      name: "tenantgate_sync_failures_total",
+      help: "Failed applies to a tenant file, by reason (busy, missing, corrupt, schema, other)",
+      labelNames: ["reason"],
+      registers: [this.registry],
+    });
+    return {
+      applied: (_tenant: string, events: number, seconds: number) => {
+        lag.observe(events);
+        apply.observe(seconds);
+      },
+      failed: (_tenant: string, reason: FailureReason) => failures.inc({ reason }),
+    };
+  }
+
+  /** Gauges read from the relay at scrape time. */
+  watchRelay(relay: OutboxRelay): void {
+    new Gauge({
+      name: "tenantgate_outbox_head",
+      help: "The newest outbox seq on the control plane",
+      registers: [this.registry],
+      collect() {
+        this.set(relay.head());
+      },
+    });
+    new Gauge({
+      name: "tenantgate_sync_tenants",
+      help: "Child tenants by sync state (in_sync, lagging, failing, unavailable)",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        const s = relay.summary();
+        for (const state of ["in_sync", "lagging", "failing", "unavailable"] as const) this.set({ state }, s[state]);
+      },
+    });
+    new Gauge({
+      name: "tenantgate_sync_oldest_lag_seconds",
+      help: "Age of the oldest outbox event some tenant has not applied",
+      registers: [this.registry],
+      collect() {
+        this.set(relay.summary().oldest_lag_seconds);
       },
     });
   }

@@ -5,6 +5,7 @@ import type { MigrationMeta } from "drizzle-orm/migrator";
 import journal from "./migrations/meta/_journal.json" with { type: "json" };
 import m0000 from "./migrations/0000_operations.sql" with { type: "text" };
 import m0001 from "./migrations/0001_operation_owner.sql" with { type: "text" };
+import m0002 from "./migrations/0002_outbox.sql" with { type: "text" };
 
 // drizzle-kit writes the migrations; drizzle's own migrator applies them. Its folder reader needs the
 // files on disk, which a `bun build --compile` binary does not have, so the SQL is embedded here and
@@ -12,6 +13,7 @@ import m0001 from "./migrations/0001_operation_owner.sql" with { type: "text" };
 const SQL_BY_TAG: Record<string, string> = {
   "0000_operations": m0000,
   "0001_operation_owner": m0001,
+  "0002_outbox": m0002,
 };
 
 export const MIGRATIONS_TABLE = "tenantgate_migrations";

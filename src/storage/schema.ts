@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * The lifecycle journal: one row per provision, adoption or deprovision of a tenant. A process that
@@ -30,3 +30,36 @@ export const operations = sqliteTable(
 );
 
 export type OperationRow = typeof operations.$inferSelect;
+
+/**
+ * The transactional outbox: control-plane triggers append one row per change to a synced entity,
+ * inside the writer's own transaction, whoever the writer is. `seq` is commit order (SQLite
+ * serializes writers), so a tenant's cursor is one number.
+ */
+export const outbox = sqliteTable(
+  "tenantgate_outbox",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    /** resource_server, role, connection or organization; role_permissions changes are the role's. */
+    entity: text("entity").notNull(),
+    entityId: text("entity_id").notNull(),
+    op: text("op").notNull(),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+  },
+  (t) => [index("tenantgate_outbox_created").on(t.createdAt)],
+);
+
+/**
+ * The relay's view of each tenant, mirrored on the control plane so a start reads one table instead
+ * of every tenant file. The tenant file's own cursor is the truth; this mirror may trail it.
+ */
+export const syncState = sqliteTable("tenantgate_sync_state", {
+  tenantId: text("tenant_id").primaryKey(),
+  cursor: integer("cursor").notNull().default(0),
+  attempts: integer("attempts").notNull().default(0),
+  lastError: text("last_error"),
+  lastErrorAt: text("last_error_at"),
+  nextAttemptAt: integer("next_attempt_at"),
+  conflicts: integer("conflicts").notNull().default(0),
+  updatedAt: text("updated_at").notNull(),
+});

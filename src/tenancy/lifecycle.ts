@@ -52,9 +52,10 @@ export interface LifecycleOptions {
   reserved: ReadonlySet<string>;
   trashRetentionMs: number;
   log: Logger;
-  /** Adds seed rows to a new tenant file before it is renamed into place (the outbox's snapshot). */
-  seed?: (db: Database, tenantId: string) => void;
 }
+
+/** Adds seed rows to a new tenant file before it is renamed into place (the outbox's snapshot). */
+export type Seeder = (db: Database, tenantId: string) => void;
 
 /**
  * Provisioning, adoption and deprovisioning of tenants. Each is a journaled operation of idempotent
@@ -64,12 +65,18 @@ export interface LifecycleOptions {
 export class TenantLifecycle {
   readonly tmpDir: string;
   readonly trashDir: string;
+  private seed?: Seeder;
 
   constructor(private readonly o: LifecycleOptions) {
     this.tmpDir = join(o.dir, ".tmp");
     this.trashDir = join(o.dir, ".trash");
     mkdirSync(this.tmpDir, { recursive: true });
     mkdirSync(this.trashDir, { recursive: true });
+  }
+
+  /** Who fills a new tenant file with the synced entities (set once the outbox relay exists). */
+  seedWith(seeder: Seeder): void {
+    this.seed = seeder;
   }
 
   create(input: CreateTenantInput): CreatedTenant {
@@ -217,7 +224,7 @@ export class TenantLifecycle {
       removeDbFiles(tmp);
       const db = createFromTemplate(tmp, this.schemaTemplate(), (db) => {
         insertRow(db, "tenants", this.tenantRow(op));
-        this.o.seed?.(db, op.tenantId);
+        this.seed?.(db, op.tenantId);
       });
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close(false);

@@ -73,6 +73,12 @@ export class TenantRegistry implements OrgDirectory {
     return ok ? "ready" : "unreadable";
   }
 
+  /** Every tenant the control plane lists (the control plane included). */
+  tenantIds(): string[] {
+    this.refresh();
+    return [...this.known];
+  }
+
   isRegistered(id: string): boolean {
     this.refresh();
     return this.known.has(id);

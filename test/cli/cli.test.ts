@@ -43,7 +43,7 @@ describe("serve --help", () => {
       const block = new RegExp(`^  --${kebab(key)}\\b[^\\n]*\\n[^\\n]*\\n      env ${envOf(key)}; default ([^\\n]*)$`, "m").exec(r.stdout);
       expect(block, `--help entry for ${key}`).not.toBeNull();
       const value = (config as unknown as Record<string, unknown>)[key];
-      const want = shown[key] ?? (Array.isArray(value) ? value.join(",") : String(value));
+      const want = shown[key] ?? (Array.isArray(value) ? value.join(",") || "none" : String(value));
       expect(`${key}: ${block?.[1]}`).toBe(`${key}: ${want}`);
     }
     expect(r.stdout).toContain("env TENANTGATE_PORT; default 8080");

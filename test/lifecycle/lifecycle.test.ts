@@ -136,9 +136,9 @@ describe("a new tenant file", () => {
       reserved: new Set(),
       trashRetentionMs: 1000,
       log,
-      seed: () => {
-        throw new Error("seed exploded");
-      },
+    });
+    failing.seedWith(() => {
+      throw new Error("seed exploded");
     });
     expect(() => failing.create({ id: "acme", friendly_name: "Acme" })).toThrow("seed exploded");
     expect(t.cp.tenant("acme")).toBeUndefined();

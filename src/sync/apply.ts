@@ -1,0 +1,162 @@
+import type { Database } from "bun:sqlite";
+import { columnsOf } from "../storage/columns.ts";
+import { copyFor, ENTITIES, type EntityKind, type EntityState, type Row, type SyncRules } from "./entities.ts";
+
+// tenantgate's own tables inside a tenant file: the relay's cursor (advanced in the same transaction
+// as the changes it covers) and the conflicts it met. A schema clone leaves them out, so they are made
+// here, on first use.
+const TENANT_TABLES = `
+CREATE TABLE IF NOT EXISTS tenantgate_sync (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  cursor INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenantgate_sync_conflicts (
+  entity TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  key_value TEXT NOT NULL,
+  tenant_entity_id TEXT NOT NULL,
+  detected_at TEXT NOT NULL,
+  PRIMARY KEY (entity, entity_id)
+);
+`;
+
+const prepared = new WeakSet<Database>();
+
+function ensureTenantTables(db: Database): void {
+  if (prepared.has(db)) return;
+  db.exec(TENANT_TABLES);
+  prepared.add(db);
+}
+
+/** The tenant's cursor: the last outbox seq whose changes it holds (0 for a file never synced). */
+export function cursorOf(db: Database): number {
+  ensureTenantTables(db);
+  return (db.query("SELECT cursor FROM tenantgate_sync WHERE id = 1").get() as { cursor: number } | null)?.cursor ?? 0;
+}
+
+export interface Conflict {
+  entity: EntityKind;
+  entity_id: string;
+  key_value: string;
+  tenant_entity_id: string;
+  detected_at: string;
+}
+
+export function conflictsOf(db: Database): Conflict[] {
+  ensureTenantTables(db);
+  return db.query("SELECT entity, entity_id, key_value, tenant_entity_id, detected_at FROM tenantgate_sync_conflicts ORDER BY entity, entity_id").all() as Conflict[];
+}
+
+export interface ApplyResult {
+  /** Rows written or removed because they differed from the control plane. */
+  changed: number;
+  conflicts: number;
+}
+
+/**
+ * Makes the tenant's copies of `states` equal to the control plane's and sets the cursor to `seq`,
+ * in one transaction. With `complete`, `states` is the whole syncable set and synced copies not in
+ * it are removed too (a reconcile). A tenant-owned entity is never overwritten or deleted: a clash
+ * with one is recorded as a conflict and the rest applies.
+ */
+export function applyStates(db: Database, tenantId: string, states: readonly EntityState[], seq: number, rules: SyncRules, complete = false): ApplyResult {
+  ensureTenantTables(db);
+  const result: ApplyResult = { changed: 0, conflicts: 0 };
+  db.transaction(() => {
+    for (const state of states) applyOne(db, tenantId, state, seq, rules, result);
+    if (complete) {
+      const wanted = new Set(states.map((s) => `${s.kind}:${s.id}`));
+      for (const spec of Object.values(ENTITIES)) {
+        const copies = db.query(`SELECT id FROM ${spec.table} WHERE is_system = 1`).all() as { id: string }[];
+        for (const { id } of copies) {
+          if (!wanted.has(`${spec.kind}:${id}`)) applyOne(db, tenantId, { kind: spec.kind, id, row: null }, seq, rules, result);
+        }
+      }
+    }
+    db.query("INSERT INTO tenantgate_sync (id, cursor, updated_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET cursor = ?1, updated_at = ?2").run(seq, new Date().toISOString());
+    result.conflicts = (db.query("SELECT count(*) AS n FROM tenantgate_sync_conflicts").get() as { n: number }).n;
+  })();
+  return result;
+}
+
+function applyOne(db: Database, tenantId: string, state: EntityState, seq: number, rules: SyncRules, result: ApplyResult): void {
+  const spec = ENTITIES[state.kind];
+  const existing = db.query(`SELECT * FROM ${spec.table} WHERE id = ?`).get(state.id) as Row | null;
+  db.query("DELETE FROM tenantgate_sync_conflicts WHERE entity = ? AND entity_id = ?").run(state.kind, state.id);
+
+  if (state.row === null) {
+    // Gone from the control plane or no longer syncable: remove the copy, never a tenant's own row.
+    if (existing && existing.is_system === 1) {
+      removeCopy(db, spec.table, state);
+      result.changed++;
+    }
+    return;
+  }
+  if (existing && existing.is_system !== 1) return conflict(db, state, String(state.row[spec.uniqueKey ?? "id"] ?? state.id), state.id, result);
+  if (spec.uniqueKey) {
+    const key = state.row[spec.uniqueKey];
+    const holder = db.query(`SELECT id, is_system FROM ${spec.table} WHERE ${spec.uniqueKey} = ? AND id != ?`).get(key as string, state.id) as { id: string; is_system: number } | null;
+    if (holder && holder.is_system !== 1) return conflict(db, state, String(key), holder.id, result);
+    // A synced copy holding the key under another id is stale (the control plane's key is unique): drop it.
+    if (holder) removeCopy(db, spec.table, { kind: state.kind, id: holder.id, row: null });
+  }
+
+  const copy = copyFor(state, tenantId, seq, rules);
+  const permissionsChanged = state.kind === "role" && !samePermissions(db, state);
+  if (existing && sameRow(existing, copy) && !permissionsChanged) return;
+  const cols = [...columnsOf(db, spec.table)].filter((c) => c in copy);
+  db.query(`DELETE FROM ${spec.table} WHERE id = ? AND is_system = 1`).run(state.id);
+  db.query(`INSERT INTO ${spec.table} (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`).run(...(cols.map((c) => copy[c]) as never[]));
+  if (state.kind === "role") {
+    db.query("DELETE FROM role_permissions WHERE role_id = ?").run(state.id);
+    const insert = db.query("INSERT INTO role_permissions (tenant_id, role_id, resource_server_identifier, permission_name, created_at) VALUES (?, ?, ?, ?, ?)");
+    for (const p of state.permissions ?? []) insert.run(tenantId, state.id, p.resource_server_identifier, p.permission_name, p.created_at);
+  }
+  result.changed++;
+}
+
+function removeCopy(db: Database, table: string, state: EntityState): void {
+  db.query(`DELETE FROM ${table} WHERE id = ? AND is_system = 1`).run(state.id);
+  if (state.kind === "role") db.query("DELETE FROM role_permissions WHERE role_id = ?").run(state.id);
+}
+
+function conflict(db: Database, state: EntityState, keyValue: string, tenantEntityId: string, result: ApplyResult): void {
+  db.query("INSERT INTO tenantgate_sync_conflicts (entity, entity_id, key_value, tenant_entity_id, detected_at) VALUES (?, ?, ?, ?, ?)").run(
+    state.kind,
+    state.id,
+    keyValue,
+    tenantEntityId,
+    new Date().toISOString(),
+  );
+  result.conflicts++;
+}
+
+/** Equal apart from the provenance stamp (which carries the seq and would make every copy differ). */
+function sameRow(existing: Row, copy: Row): boolean {
+  for (const [col, value] of Object.entries(copy)) {
+    if (col === "metadata") {
+      if (withoutStamp(existing.metadata) !== withoutStamp(value)) return false;
+    } else if (col in existing && existing[col] !== value) return false;
+  }
+  return true;
+}
+
+function withoutStamp(metadata: unknown): string {
+  if (typeof metadata !== "string") return String(metadata);
+  try {
+    const { tenantgate: _stamp, ...rest } = JSON.parse(metadata) as Record<string, unknown>;
+    return JSON.stringify(rest);
+  } catch {
+    return metadata;
+  }
+}
+
+function samePermissions(db: Database, state: EntityState): boolean {
+  const have = db.query("SELECT resource_server_identifier, permission_name FROM role_permissions WHERE role_id = ? ORDER BY resource_server_identifier, permission_name").all(state.id) as {
+    resource_server_identifier: string;
+    permission_name: string;
+  }[];
+  const want = state.permissions ?? [];
+  return have.length === want.length && have.every((p, i) => p.resource_server_identifier === want[i]?.resource_server_identifier && p.permission_name === want[i]?.permission_name);
+}

@@ -1,0 +1,133 @@
+import type { Database } from "bun:sqlite";
+
+export type EntityKind = "resource_server" | "role" | "connection";
+
+export interface EntitySpec {
+  kind: EntityKind;
+  table: string;
+  /** The column a tenant's own entity must not share with a synced one (AuthHero's unique key). */
+  uniqueKey: "identifier" | "name" | null;
+  label: string;
+}
+
+export const ENTITIES: Record<EntityKind, EntitySpec> = {
+  resource_server: { kind: "resource_server", table: "resource_servers", uniqueKey: "identifier", label: "resource server" },
+  role: { kind: "role", table: "roles", uniqueKey: "name", label: "role" },
+  connection: { kind: "connection", table: "connections", uniqueKey: null, label: "connection" },
+};
+
+export const isEntityKind = (s: string): s is EntityKind => s in ENTITIES;
+
+export type Row = Record<string, unknown>;
+
+export interface Permission {
+  resource_server_identifier: string;
+  permission_name: string;
+  created_at: string;
+}
+
+/** The control plane's current state of one entity: its row (null when gone or not syncable). */
+export interface EntityState {
+  kind: EntityKind;
+  id: string;
+  row: Row | null;
+  /** A role's whole permission set. */
+  permissions?: Permission[];
+}
+
+export interface SyncRules {
+  controlPlane: string;
+  /** Per kind: is it synced at all (`--sync-roles` and friends). */
+  enabled: Record<EntityKind, boolean>;
+  /** Every `key=value` here must hold in the entity's metadata for it to be synced. */
+  filter: readonly { key: string; value: string }[];
+  /** Connection option keys never copied; the AuthHero adapter fills them in at read time. */
+  secretKeys: readonly string[];
+}
+
+/** Parses `--sync-filter` entries (`key=value`). */
+export function parseFilter(entries: readonly string[]): { key: string; value: string }[] {
+  return entries.map((e) => {
+    const at = e.indexOf("=");
+    if (at <= 0) throw new Error(`sync filter "${e}" is not key=value`);
+    return { key: e.slice(0, at), value: e.slice(at + 1) };
+  });
+}
+
+function metadataOf(row: Row): Record<string, unknown> {
+  const raw = row.metadata;
+  if (typeof raw !== "string" || raw === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Whether a control-plane row is copied into tenants: its kind is on, `metadata.sync !== false`, the filter holds. */
+export function isSyncable(kind: EntityKind, row: Row, rules: SyncRules): boolean {
+  if (!rules.enabled[kind]) return false;
+  const meta = metadataOf(row);
+  if (meta.sync === false || meta.sync === "false") return false;
+  return rules.filter.every(({ key, value }) => {
+    const v = meta[key];
+    return v !== undefined && (typeof v === "string" ? v : JSON.stringify(v)) === value;
+  });
+}
+
+/** Reads the control plane's current state of the given entities (call inside one read transaction). */
+export function readStates(cp: Database, wanted: Iterable<{ kind: EntityKind; id: string }>, rules: SyncRules): EntityState[] {
+  const out: EntityState[] = [];
+  for (const { kind, id } of wanted) {
+    const spec = ENTITIES[kind];
+    const row = cp.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ? AND id = ?`).get(rules.controlPlane, id) as Row | null;
+    const syncable = row !== null && isSyncable(kind, row, rules);
+    out.push({ kind, id, row: syncable ? row : null, permissions: syncable && kind === "role" ? permissionsOf(cp, rules.controlPlane, id) : undefined });
+  }
+  return out;
+}
+
+/** Every syncable entity of the control plane (for seeding a new tenant and for reconciling). */
+export function readAllStates(cp: Database, rules: SyncRules): EntityState[] {
+  const out: EntityState[] = [];
+  for (const spec of Object.values(ENTITIES)) {
+    if (!rules.enabled[spec.kind]) continue;
+    const rows = cp.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ? ORDER BY id`).all(rules.controlPlane) as Row[];
+    for (const row of rows) {
+      if (!isSyncable(spec.kind, row, rules)) continue;
+      const id = row.id as string;
+      out.push({ kind: spec.kind, id, row, permissions: spec.kind === "role" ? permissionsOf(cp, rules.controlPlane, id) : undefined });
+    }
+  }
+  return out;
+}
+
+function permissionsOf(cp: Database, controlPlane: string, roleId: string): Permission[] {
+  return cp
+    .query("SELECT resource_server_identifier, permission_name, created_at FROM role_permissions WHERE tenant_id = ? AND role_id = ? ORDER BY resource_server_identifier, permission_name")
+    .all(controlPlane, roleId) as Permission[];
+}
+
+/** The copy written into a tenant: same id and values, the tenant's id, marked synced, secrets removed. */
+export function copyFor(state: EntityState, tenantId: string, seq: number, rules: SyncRules): Row {
+  const row = { ...(state.row as Row) };
+  row.tenant_id = tenantId;
+  row.is_system = 1;
+  row.metadata = JSON.stringify({ ...metadataOf(row), tenantgate: { source: rules.controlPlane, seq } });
+  if (state.kind === "connection" && typeof row.options === "string") row.options = stripSecrets(row.options, rules.secretKeys);
+  return row;
+}
+
+function stripSecrets(options: string, secretKeys: readonly string[]): string {
+  try {
+    const parsed: unknown = JSON.parse(options);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return options;
+    const copy = { ...(parsed as Record<string, unknown>) };
+    for (const key of secretKeys) delete copy[key];
+    return JSON.stringify(copy);
+  } catch {
+    // Options that are not JSON cannot be sorted into secret and not: copy none of them.
+    return "{}";
+  }
+}

@@ -1,0 +1,41 @@
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { Tenancy } from "../tenancy/index.ts";
+import { parseFilter, type SyncRules } from "./entities.ts";
+import { OutboxRelay, type RelayObserver } from "./relay.ts";
+
+export { OutboxRelay, type TenantSyncStatus, type RelayObserver, type FailureReason } from "./relay.ts";
+export { applyStates, cursorOf, conflictsOf, type Conflict } from "./apply.ts";
+export { ensureTriggers, TRIGGER_COUNT } from "./triggers.ts";
+export type { SyncRules, EntityKind } from "./entities.ts";
+
+export function syncRules(config: Config): SyncRules {
+  return {
+    controlPlane: config.controlPlane,
+    enabled: { resource_server: config.syncResourceServers, role: config.syncRoles, connection: config.syncConnections },
+    filter: parseFilter(config.syncFilter),
+    secretKeys: config.syncSecretKeys,
+  };
+}
+
+/**
+ * The outbox relay over a data directory, with its capture triggers installed and new tenant files
+ * seeded from it. Not started: `serve` starts the loop; CLI commands use it synchronously.
+ */
+export function openRelay(tenancy: Tenancy, config: Config, log: Logger, observer?: RelayObserver): OutboxRelay {
+  const relay = new OutboxRelay({
+    cp: tenancy.cp,
+    pool: tenancy.pool,
+    registry: tenancy.registry,
+    rules: syncRules(config),
+    log,
+    pollMs: config.syncPollSeconds * 1000,
+    retentionMs: config.outboxRetentionHours * 3_600_000,
+    lockWaitMs: config.syncLockWaitMs,
+    busyTimeoutMs: config.busyTimeoutMs,
+    observer,
+  });
+  relay.prepare();
+  tenancy.lifecycle.seedWith(relay.seed);
+  return relay;
+}

@@ -1,0 +1,436 @@
+import type { Database } from "bun:sqlite";
+import { watch, type FSWatcher } from "chokidar";
+import { eq } from "drizzle-orm";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { Logger } from "pino";
+import type { ControlPlane } from "../storage/control-plane.ts";
+import type { HandlePool } from "../storage/pool.ts";
+import { syncState } from "../storage/schema.ts";
+import type { TenantRegistry } from "../tenancy/registry.ts";
+import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
+import { isEntityKind, readAllStates, readStates, type EntityKind, type EntityState, type SyncRules } from "./entities.ts";
+import { ensureTriggers } from "./triggers.ts";
+
+export interface RelayOptions {
+  cp: ControlPlane;
+  pool: HandlePool;
+  registry: TenantRegistry;
+  rules: SyncRules;
+  log: Logger;
+  /** Safety-net poll; file events and tenantgate's own writes wake the relay sooner. */
+  pollMs: number;
+  /** Outbox rows every tenant has applied are deleted once older than this. */
+  retentionMs: number;
+  /** How long one tenant may wait for its file's write lock before it backs off (the others go on). */
+  lockWaitMs: number;
+  /** The busy timeout the pool's handles use otherwise (restored after each apply). */
+  busyTimeoutMs: number;
+  observer?: RelayObserver;
+}
+
+/** Hooks for metrics. */
+export interface RelayObserver {
+  applied(tenant: string, lag: number, seconds: number): void;
+  failed(tenant: string, reason: FailureReason): void;
+}
+
+export type FailureReason = "busy" | "missing" | "corrupt" | "schema" | "other";
+
+export interface TenantSyncStatus {
+  tenant_id: string;
+  cursor: number | null;
+  head: number;
+  lag: number | null;
+  state: "in_sync" | "lagging" | "failing" | "unavailable";
+  attempts: number;
+  last_error: string | null;
+  last_error_at: string | null;
+  next_attempt_at: string | null;
+  conflicts: number;
+}
+
+interface TenantSync {
+  cursor?: number;
+  attempts: number;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  nextAttemptAt: number | null;
+  conflicts: number;
+  /** Copy every syncable entity and drop stray copies, instead of replaying events. */
+  needsReconcile: boolean;
+  /** Changed since the mirror on the control plane was last written. */
+  dirty: boolean;
+}
+
+interface Snapshot {
+  head: number;
+  events: { seq: number; entity: string; entity_id: string }[];
+  /** Current state of every entity the events touch. */
+  states: Map<string, EntityState>;
+  /** Every syncable entity, when some tenant needs a full reconcile. */
+  all?: EntityState[];
+}
+
+const YIELD_EVERY = 32;
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * The one worker that copies control-plane changes into every tenant file. Each run reads one
+ * control-plane snapshot (head, events, the current state of what they touched) and applies it to
+ * every lagging tenant in its own transaction with its cursor. A tenant that fails backs off on its
+ * own and never holds up the others.
+ */
+export class OutboxRelay {
+  private readonly tenants = new Map<string, TenantSync>();
+  private readonly orm: BunSQLiteDatabase;
+  private running?: Promise<void>;
+  private pending = false;
+  private stopped = true;
+  private poll?: ReturnType<typeof setInterval>;
+  private retry?: ReturnType<typeof setTimeout>;
+  private watcher?: FSWatcher;
+  private lastCompaction = 0;
+
+  constructor(private readonly o: RelayOptions) {
+    this.orm = drizzle({ client: o.cp.db });
+  }
+
+  /**
+   * Installs the capture triggers and loads the mirrored tenant states. Triggers that were missing
+   * mean changes went uncaptured, so every tenant is reconciled in full.
+   */
+  prepare(): void {
+    const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
+    for (const row of this.orm.select().from(syncState).all()) {
+      this.tenants.set(row.tenantId, {
+        cursor: row.cursor,
+        attempts: row.attempts,
+        lastError: row.lastError,
+        lastErrorAt: row.lastErrorAt,
+        nextAttemptAt: row.nextAttemptAt,
+        conflicts: row.conflicts,
+        needsReconcile: false,
+        dirty: false,
+      });
+    }
+    if (missing.length > 0 && this.o.cp.tenantIds().length > 1) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.poll = setInterval(() => this.wake(), this.o.pollMs);
+    this.poll.unref();
+    // AuthHero's writes land in the control plane's WAL: a change there is a hint to look now.
+    this.watcher = watch([this.o.cp.path, `${this.o.cp.path}-wal`], { ignoreInitial: true, persistent: false });
+    this.watcher.on("all", () => this.wake()).on("error", (err) => this.o.log.warn({ err }, "control-plane watcher failed; the poll carries on"));
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    if (this.retry) clearTimeout(this.retry);
+    await this.watcher?.close();
+    await this.running;
+  }
+
+  /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
+  wake(): void {
+    this.pending = true;
+    if (!this.running && !this.stopped) this.running = this.loop();
+  }
+
+  /** Runs until no tenant is behind (or every one behind is backing off). For tests and the CLI. */
+  async drain(): Promise<void> {
+    do {
+      this.pending = true;
+      this.running ??= this.loop();
+      await this.running;
+    } while (this.pending);
+  }
+
+  /**
+   * Seeds a new tenant file from one snapshot at head H and sets its cursor to H, inside the file's
+   * creating transaction: changes made meanwhile are past H, and the relay carries on from there.
+   */
+  seed = (db: Database, tenantId: string): void => {
+    const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
+    applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
+    this.tenants.set(tenantId, this.fresh(snap.head));
+  };
+
+  /** Compares every synced entity of one tenant with the control plane and repairs what differs. */
+  reconcile(tenantId: string): ApplyResult & { cursor: number } {
+    const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
+    const state = this.stateOf(tenantId);
+    try {
+      const result = this.applyTo(tenantId, snap.all, snap.head, true);
+      this.succeeded(state, snap.head, result);
+      return { ...result, cursor: snap.head };
+    } catch (err) {
+      this.failedWith(tenantId, state, err as Error);
+      throw err;
+    } finally {
+      this.persist();
+    }
+  }
+
+  reconcileEveryone(why: string): void {
+    this.o.log.warn({ why }, "reconciling every tenant in full");
+    for (const id of this.childTenants()) this.stateOf(id).needsReconcile = true;
+    this.wake();
+  }
+
+  head(): number {
+    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS head FROM tenantgate_outbox").get() as { head: number }).head;
+  }
+
+  status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
+    const head = this.head();
+    const s = this.stateOf(tenantId);
+    let cursor = s.cursor;
+    let conflictList: Conflict[] = [];
+    try {
+      const db = this.o.pool.get(tenantId);
+      cursor = cursorOf(db);
+      conflictList = conflictsOf(db);
+    } catch {
+      // Unreadable right now: report what the relay last knew.
+    }
+    return { ...this.describe(tenantId, s, head, cursor), conflict_list: conflictList };
+  }
+
+  summary(): { head: number; tenants: number; in_sync: number; lagging: number; failing: number; unavailable: number; oldest_lag_events: number; oldest_lag_seconds: number } {
+    const head = this.head();
+    const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
+    let minCursor = head;
+    const ids = this.childTenants();
+    for (const id of ids) {
+      const s = this.stateOf(id);
+      const d = this.describe(id, s, head, s.cursor);
+      counts[d.state]++;
+      if (s.cursor !== undefined) minCursor = Math.min(minCursor, s.cursor);
+    }
+    const oldest = this.o.cp.db.query("SELECT created_at FROM tenantgate_outbox WHERE seq > ? ORDER BY seq LIMIT 1").get(minCursor) as { created_at: string } | null;
+    const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest.created_at)) / 1000) : 0;
+    return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
+  }
+
+  private describe(tenantId: string, s: TenantSync, head: number, cursor: number | undefined): TenantSyncStatus {
+    const status = this.o.registry.status(tenantId);
+    const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : cursor !== undefined && cursor >= head && !s.needsReconcile ? "in_sync" : "lagging";
+    return {
+      tenant_id: tenantId,
+      cursor: cursor ?? null,
+      head,
+      lag: cursor === undefined ? null : Math.max(0, head - cursor),
+      state,
+      attempts: s.attempts,
+      last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}` : null),
+      last_error_at: s.lastErrorAt,
+      next_attempt_at: s.nextAttemptAt ? new Date(s.nextAttemptAt).toISOString() : null,
+      conflicts: s.conflicts,
+    };
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.pending) {
+        this.pending = false;
+        await this.runOnce();
+      }
+    } catch (err) {
+      this.o.log.error({ err }, "outbox relay run failed; the next wake retries");
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async runOnce(): Promise<void> {
+    const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
+    if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
+    const head = this.head();
+    const now = Date.now();
+    const due: string[] = [];
+    for (const id of this.childTenants()) {
+      if (this.o.registry.status(id) !== "ready") continue;
+      const s = this.stateOf(id);
+      if (s.nextAttemptAt !== null && s.nextAttemptAt > now) continue;
+      if (s.cursor === undefined) {
+        try {
+          s.cursor = cursorOf(this.o.pool.get(id));
+          if (s.cursor === 0) s.needsReconcile = true;
+        } catch (err) {
+          this.failedWith(id, s, err as Error);
+          continue;
+        }
+      }
+      if (s.needsReconcile || s.cursor < head) due.push(id);
+    }
+    if (due.length > 0) await this.fanOut(due);
+    this.persist();
+    this.compact(now);
+    this.scheduleRetry();
+  }
+
+  private async fanOut(due: string[]): Promise<void> {
+    const oldest = (this.o.cp.db.query("SELECT min(seq) AS seq FROM tenantgate_outbox").get() as { seq: number | null }).seq;
+    // A cursor older than the oldest kept event missed compacted changes: only a full copy is right.
+    for (const id of due) {
+      const s = this.stateOf(id);
+      if (oldest !== null && (s.cursor ?? 0) < oldest - 1) s.needsReconcile = true;
+    }
+    const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
+    const from = Math.min(...replaying.map((id) => this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
+    const snap = this.snapshot(from, replaying.length < due.length);
+    if (snap.events.some((e) => e.entity === "organization")) this.o.registry.refresh(true);
+
+    const byCursor = new Map<number, EntityState[]>();
+    let done = 0;
+    for (const id of due) {
+      const s = this.stateOf(id);
+      const full = s.needsReconcile;
+      const cursor = s.cursor ?? 0;
+      let states = full ? (snap.all ?? []) : byCursor.get(cursor);
+      if (!states) {
+        states = touchedSince(snap, cursor);
+        byCursor.set(cursor, states);
+      }
+      const started = performance.now();
+      try {
+        const result = this.applyTo(id, states, snap.head, full);
+        this.succeeded(s, snap.head, result);
+        this.o.observer?.applied(id, snap.head - cursor, (performance.now() - started) / 1000);
+      } catch (err) {
+        this.failedWith(id, s, err as Error);
+      }
+      // Let requests through between tenants: the relay shares the event loop with the server.
+      if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+      if (this.stopped) break;
+    }
+  }
+
+  private snapshot(from: number, needAll: boolean): Snapshot {
+    const cp = this.o.cp.db;
+    return cp.transaction((): Snapshot => {
+      const head = this.head();
+      const events = cp.query("SELECT seq, entity, entity_id FROM tenantgate_outbox WHERE seq > ? AND seq <= ? ORDER BY seq").all(from, head) as Snapshot["events"];
+      const touched = new Map<string, { kind: EntityKind; id: string }>();
+      for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
+      const states = new Map(readStates(cp, touched.values(), this.o.rules).map((s) => [`${s.kind}:${s.id}`, s]));
+      return { head, events, states, all: needAll ? readAllStates(cp, this.o.rules) : undefined };
+    })();
+  }
+
+  private applyTo(tenantId: string, states: readonly EntityState[], head: number, complete: boolean): ApplyResult {
+    const db = this.o.pool.get(tenantId);
+    // A tenant whose file another process holds locked must not stall the fan-out: wait briefly, then back off.
+    db.exec(`PRAGMA busy_timeout = ${this.o.lockWaitMs}`);
+    try {
+      return applyStates(db, tenantId, states, head, this.o.rules, complete);
+    } finally {
+      db.exec(`PRAGMA busy_timeout = ${this.o.busyTimeoutMs}`);
+    }
+  }
+
+  private succeeded(s: TenantSync, head: number, result: ApplyResult): void {
+    Object.assign(s, { cursor: head, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: result.conflicts, needsReconcile: false, dirty: true });
+  }
+
+  private failedWith(tenantId: string, s: TenantSync, err: Error): void {
+    const reason = classify(err);
+    s.attempts++;
+    s.lastError = err.message;
+    s.lastErrorAt = new Date().toISOString();
+    const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(s.attempts - 1, 16));
+    s.nextAttemptAt = Date.now() + Math.round(backoff * (0.5 + Math.random() / 2));
+    s.dirty = true;
+    // A handle that hit corruption or a vanished file is not to be reused.
+    if (reason !== "busy") this.o.pool.evict(tenantId);
+    this.o.observer?.failed(tenantId, reason);
+    this.o.log.warn({ tenant: tenantId, reason, attempts: s.attempts, err: err.message }, "tenant sync failed; backing off");
+  }
+
+  /** Writes changed tenant states to the control plane's mirror, in one transaction. */
+  private persist(): void {
+    const changed = [...this.tenants].filter(([, s]) => s.dirty);
+    if (changed.length === 0) return;
+    const now = new Date().toISOString();
+    this.o.cp.db.transaction(() => {
+      for (const [tenantId, s] of changed) {
+        const values = {
+          cursor: s.cursor ?? 0,
+          attempts: s.attempts,
+          lastError: s.lastError,
+          lastErrorAt: s.lastErrorAt,
+          nextAttemptAt: s.nextAttemptAt,
+          conflicts: s.conflicts,
+          updatedAt: now,
+        };
+        this.orm.insert(syncState).values({ tenantId, ...values }).onConflictDoUpdate({ target: syncState.tenantId, set: values }).run();
+        s.dirty = false;
+      }
+    })();
+  }
+
+  /** Deletes outbox rows that every tenant has applied and that are older than the retention. */
+  private compact(now: number): void {
+    if (now - this.lastCompaction < Math.min(60_000, this.o.retentionMs)) return;
+    this.lastCompaction = now;
+    // Tenants that no longer exist leave the mirror.
+    const known = new Set(this.childTenants());
+    for (const row of this.orm.select({ tenantId: syncState.tenantId }).from(syncState).all()) {
+      if (!known.has(row.tenantId)) {
+        this.orm.delete(syncState).where(eq(syncState.tenantId, row.tenantId)).run();
+        this.tenants.delete(row.tenantId);
+      }
+    }
+    const cursors = this.childTenants().map((id) => this.stateOf(id).cursor);
+    if (cursors.some((c) => c === undefined)) return;
+    const floor = Math.min(this.head(), ...(cursors as number[]));
+    const before = new Date(now - this.o.retentionMs).toISOString();
+    const removed = this.o.cp.db.query("DELETE FROM tenantgate_outbox WHERE seq <= ? AND created_at < ?").run(floor, before).changes;
+    if (removed > 0) this.o.log.info({ removed, floor }, "compacted the outbox");
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry) clearTimeout(this.retry);
+    const next = Math.min(...[...this.tenants.values()].map((s) => s.nextAttemptAt ?? Number.POSITIVE_INFINITY));
+    if (!Number.isFinite(next) || this.stopped) return;
+    this.retry = setTimeout(() => this.wake(), Math.max(10, next - Date.now()));
+    this.retry.unref();
+  }
+
+  private childTenants(): string[] {
+    return this.o.registry.tenantIds().filter((id) => id !== this.o.rules.controlPlane);
+  }
+
+  private stateOf(tenantId: string): TenantSync {
+    let s = this.tenants.get(tenantId);
+    if (!s) {
+      s = { attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: false };
+      this.tenants.set(tenantId, s);
+    }
+    return s;
+  }
+
+  private fresh(cursor: number): TenantSync {
+    return { cursor, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: true };
+  }
+}
+
+function touchedSince(snap: Snapshot, cursor: number): EntityState[] {
+  const keys = new Set<string>();
+  for (const e of snap.events) if (e.seq > cursor && isEntityKind(e.entity)) keys.add(`${e.entity}:${e.entity_id}`);
+  return [...keys].map((k) => snap.states.get(k)).filter((s): s is EntityState => s !== undefined);
+}
+
+function classify(err: Error): FailureReason {
+  const text = `${(err as { code?: string }).code ?? ""} ${err.message}`;
+  if (/BUSY|LOCKED|database is locked/i.test(text)) return "busy";
+  if (/missing|CANTOPEN|unable to open|no such file/i.test(text)) return "missing";
+  if (/CORRUPT|NOTADB|not a database|malformed/i.test(text)) return "corrupt";
+  if (/no such (table|column)|has no column/i.test(text)) return "schema";
+  return "other";
+}
+

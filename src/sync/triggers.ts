@@ -1,0 +1,59 @@
+import type { Database } from "bun:sqlite";
+import { SchemaMismatchError } from "../storage/columns.ts";
+
+/** Which control-plane table feeds which entity of the outbox, and under which id column. */
+const CAPTURED: { table: string; entity: string; id: string }[] = [
+  { table: "resource_servers", entity: "resource_server", id: "id" },
+  { table: "roles", entity: "role", id: "id" },
+  // A role's permissions travel as the role's whole set: a change to one is a change to the role.
+  { table: "role_permissions", entity: "role", id: "role_id" },
+  { table: "connections", entity: "connection", id: "id" },
+  // Not synced into tenants; captured so the gateway's org→tenant caches hear of every change.
+  { table: "organizations", entity: "organization", id: "id" },
+];
+
+const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+function triggerSql(controlPlane: string): { name: string; sql: string }[] {
+  const cp = quote(controlPlane);
+  return CAPTURED.flatMap(({ table, entity, id }) => {
+    const insert = (row: "NEW" | "OLD", op: string) => `INSERT INTO tenantgate_outbox (entity, entity_id, op) VALUES (${quote(entity)}, ${row}.${id}, ${quote(op)});`;
+    return [
+      {
+        name: `tenantgate_${table}_insert`,
+        sql: `CREATE TRIGGER IF NOT EXISTS tenantgate_${table}_insert AFTER INSERT ON ${table} WHEN NEW.tenant_id = ${cp} BEGIN ${insert("NEW", "insert")} END`,
+      },
+      {
+        name: `tenantgate_${table}_update`,
+        // An update that changes the id (or moves the row between tenants) is a delete of the old one too.
+        sql: `CREATE TRIGGER IF NOT EXISTS tenantgate_${table}_update AFTER UPDATE ON ${table} WHEN NEW.tenant_id = ${cp} OR OLD.tenant_id = ${cp} BEGIN ${insert("NEW", "update")} INSERT INTO tenantgate_outbox (entity, entity_id, op) SELECT ${quote(entity)}, OLD.${id}, 'delete' WHERE OLD.${id} IS NOT NEW.${id}; END`,
+      },
+      {
+        name: `tenantgate_${table}_delete`,
+        sql: `CREATE TRIGGER IF NOT EXISTS tenantgate_${table}_delete AFTER DELETE ON ${table} WHEN OLD.tenant_id = ${cp} BEGIN ${insert("OLD", "delete")} END`,
+      },
+    ];
+  });
+}
+
+/**
+ * Installs the capture triggers (idempotent). Returns the names that were missing: a migration that
+ * rebuilt a table dropped them, and writes made meanwhile were not captured.
+ */
+export function ensureTriggers(db: Database, controlPlane: string): string[] {
+  const wanted = triggerSql(controlPlane);
+  const present = new Set((db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tenantgate\\_%' ESCAPE '\\'").all() as { name: string }[]).map((r) => r.name));
+  const missing = wanted.filter((t) => !present.has(t.name));
+  if (missing.length === 0) return [];
+  for (const { table } of CAPTURED) {
+    if (!db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table))
+      throw new SchemaMismatchError(`control plane: table "${table}" is missing, so its changes cannot be captured for sync`);
+  }
+  db.transaction(() => {
+    for (const t of missing) db.exec(t.sql);
+  })();
+  return missing.map((t) => t.name);
+}
+
+/** How many capture triggers should exist (for checks and tests). */
+export const TRIGGER_COUNT = CAPTURED.length * 3;
