@@ -39,8 +39,9 @@ export async function forwardToUpstream(
   const { forwarded } = out;
   const incoming = new URL(request.url);
   // Concatenated, never resolved against the upstream: a path like `//evil.example.com/x` is a
-  // network-path reference and would replace the upstream's host.
-  const target = new URL(o.upstream.origin + incoming.pathname + incoming.search);
+  // network-path reference and would replace the upstream's host. An upstream mounted under a base
+  // path (`http://authhero:3000/auth`) keeps it.
+  const target = new URL(o.upstream.origin + o.upstream.pathname.replace(/\/+$/, "") + incoming.pathname + incoming.search);
   const headers = new Headers(request.headers);
   for (const h of [...hopByHop(headers), ...METHOD_OVERRIDES, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
   headers.set("tenant-id", tenant);

@@ -166,6 +166,21 @@ describe("request headers", () => {
   });
 });
 
+test("an upstream under a base path keeps it; a path that looks like another host stays a path", async () => {
+  const based = await startGateway(["--upstream", `${up.url}/auth/`]);
+  try {
+    await createTenants(based, ["acme"]);
+    up.take();
+    expect((await based.request("acme.localhost", "/authorize?x=1")).status).toBe(200);
+    expect(only().path).toBe("/auth/authorize?x=1");
+    const raw = await rawHttp(based.gateway.port, rawHead("GET", "//evil.example.com/x", [["Host", "acme.localhost"], ["Connection", "close"]]));
+    expect(raw.status).toBe(200);
+    expect(only().path).toBe("/auth//evil.example.com/x");
+  } finally {
+    await based.stop();
+  }
+});
+
 describe("bodies pass through untouched", () => {
   test("pre-gzipped bytes arrive byte for byte with their Content-Encoding", async () => {
     const res = await gw.request("acme.localhost", "/gzip", { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
