@@ -5,6 +5,8 @@ import { docs } from "./api/docs.ts";
 import { operationsApi } from "./api/health.ts";
 import { GatewayMetrics, type RouteClass } from "./api/metrics.ts";
 import { tenantsApi } from "./api/tenants.ts";
+import { syncApi } from "./api/sync.ts";
+import { controlPlaneGate } from "./api/control-plane-gate.ts";
 import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
@@ -76,6 +78,14 @@ export class Gateway {
     this.app = new Elysia({ name: "tenantgate", normalize: false })
       .use(errorHandling(log))
       .use(operationsApi(cp, metrics))
+      .use(
+        controlPlaneGate({
+          prefixes: ["/api/v2/tenants", "/api/v2/sync"],
+          onControlPlaneHost: (request) => hostTarget(request.headers, peer(request), rules, registry).kind === "control-plane",
+          forward: proxy,
+          maxBodyBytes: 64 * 1024,
+        }),
+      )
       .use(docs(pkg.version))
       .use(
         tenantsApi({
@@ -86,10 +96,10 @@ export class Gateway {
           reserved: rules.reserved,
           baseDomain: config.baseDomain,
           authenticate: (request) => this.authenticate(request),
-          onControlPlaneHost: (request) => hostTarget(request.headers, peer(request), rules, registry).kind === "control-plane",
           forward: proxy,
         }),
       )
+      .use(syncApi({ cp, relay, authenticate: (request) => this.authenticate(request) }))
       .all("/", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } })
       .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
   }

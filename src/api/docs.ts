@@ -30,6 +30,7 @@ export function docs(version: string) {
           },
           tags: [
             { name: "tenants", description: "Provision, inspect and deprovision tenants" },
+            { name: "sync", description: "The outbox that copies control-plane entities into every tenant" },
             { name: "operations", description: "Health, readiness and metrics" },
           ],
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },

@@ -54,3 +54,9 @@ export function listableTenants(p: Principal, controlPlane: string, memberTenant
   if (!permitted(p, "read")) throw new HttpError(403, `token lacks permission ${PERMISSION.read} (or ${ADMIN})`);
   return [p.tenant];
 }
+
+/** Views across every tenant (the sync overview): a control-plane token with read:tenants. */
+export function allowOverview(p: Principal, controlPlane: string): void {
+  if (!isControlPlaneAdmin(p, controlPlane)) authorize(p, controlPlane);
+  if (!permitted(p, "read")) throw new HttpError(403, `token lacks permission ${PERMISSION.read} (or ${ADMIN})`);
+}

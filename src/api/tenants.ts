@@ -21,8 +21,6 @@ import {
 } from "./schemas.ts";
 import { allowTenantAction, listableTenants } from "./tenant-access.ts";
 
-const TENANT_BODY_LIMIT = 64 * 1024;
-
 export interface TenantsApiDeps {
   cp: ControlPlane;
   registry: TenantRegistry;
@@ -32,8 +30,6 @@ export interface TenantsApiDeps {
   baseDomain: string;
   /** The verified principal of a request (401/503 when the token is missing or cannot be checked). */
   authenticate: (request: Request) => Promise<Principal>;
-  /** Whether the request's host is the control plane; other hosts' /api/v2/tenants belong to AuthHero. */
-  onControlPlaneHost: (request: Request) => boolean;
   /** Hands a request that is not the gateway's to AuthHero. */
   forward: (request: Request) => Promise<Response>;
 }
@@ -56,18 +52,6 @@ export function tenantsApi(d: TenantsApiDeps) {
   return new Elysia({ name: "tenantgate/tenants-api", prefix: "/api/v2/tenants" })
     .all("/settings", ({ request }) => d.forward(request), { parse: "none", detail: { hide: true } })
     .all("/settings/*", ({ request }) => d.forward(request), { parse: "none", detail: { hide: true } })
-    // Before routing, so that another host's request is forwarded untouched: a route-level hook
-    // would run after Elysia has parsed and validated (and consumed) the body and the query.
-    .onRequest(({ request }) => {
-      if (!request.url.includes(PREFIX) || !isTenantsApiPath(new URL(request.url).pathname)) return;
-      if (!d.onControlPlaneHost(request)) return d.forward(request);
-      // Tenant bodies are small JSON that Elysia reads whole: bound them before it does.
-      if (request.body) {
-        const declared = request.headers.get("content-length");
-        if (declared === null) throw new HttpError(411, "the tenants API needs a Content-Length on requests with a body");
-        if (Number(declared) > TENANT_BODY_LIMIT) throw new HttpError(413, `request body of ${declared} bytes is over the tenants API's limit of ${TENANT_BODY_LIMIT}`);
-      }
-    })
     // derive runs before body validation: an anonymous caller learns 401, not how to shape a body.
     .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
     .post(
@@ -194,12 +178,6 @@ export function tenantsApi(d: TenantsApiDeps) {
         detail: { ...tag.detail, summary: "Remove a custom domain" },
       },
     );
-}
-
-const PREFIX = "/api/v2/tenants";
-
-function isTenantsApiPath(path: string): boolean {
-  return path === PREFIX || path.startsWith(`${PREFIX}/`);
 }
 
 function customDomainOf(raw: string, baseDomain: string): string {

@@ -85,7 +85,7 @@ export class OutboxRelay {
   private readonly orm: BunSQLiteDatabase;
   private running?: Promise<void>;
   private pending = false;
-  private stopped = true;
+  private stopped = false;
   private poll?: ReturnType<typeof setInterval>;
   private retry?: ReturnType<typeof setTimeout>;
   private watcher?: FSWatcher;

@@ -66,6 +66,9 @@ describe("OpenAPI", () => {
     ["get", "/api/v2/tenants/{id}/domains", ["200", "401", "403", "404"]],
     ["put", "/api/v2/tenants/{id}/domains/{domain}", ["200", "400", "401", "403", "404", "409"]],
     ["delete", "/api/v2/tenants/{id}/domains/{domain}", ["200", "400", "401", "403", "404"]],
+    ["get", "/api/v2/sync", ["200", "401", "403"]],
+    ["get", "/api/v2/tenants/{id}/sync", ["200", "401", "403", "404"]],
+    ["post", "/api/v2/tenants/{id}/sync", ["200", "401", "403", "404", "503"]],
   ];
   let spec: OpenApi;
   beforeAll(async () => {
@@ -74,7 +77,7 @@ describe("OpenAPI", () => {
     spec = (await res.json()) as OpenApi;
   });
 
-  test("/docs/json lists exactly the tenants routes (no proxy catch-alls, no /settings, no assets)", () => {
+  test("/docs/json lists exactly the gateway's API routes (no proxy catch-alls, no /settings, no assets)", () => {
     expect(spec.openapi).toMatch(/^3\./);
     const listed = Object.entries(spec.paths)
       .filter(([p]) => p.startsWith("/api/"))
@@ -87,14 +90,14 @@ describe("OpenAPI", () => {
   test.each(routes)("%s %s documents %p, errors as {statusCode, error, message}", (method, path, codes) => {
     const op = spec.paths[path]?.[method];
     expect(op).toBeDefined();
-    expect(op?.tags).toEqual(["tenants"]);
+    expect(op?.tags).toEqual([path.endsWith("sync") ? "sync" : "tenants"]);
     expect(Object.keys(op?.responses ?? {})).toEqual(expect.arrayContaining(codes));
     for (const code of codes.filter((c) => Number(c) >= 400)) {
       const schema = op?.responses?.[code]?.content?.["application/json"]?.schema as { properties?: Record<string, unknown>; required?: string[] } | undefined;
       expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(["error", "message", "statusCode"]);
       expect([...(schema?.required ?? [])].sort()).toEqual(["error", "message", "statusCode"]);
     }
-    if (method === "post" || method === "patch") {
+    if ((method === "post" || method === "patch") && !path.endsWith("sync")) {
       const body = (op?.requestBody as { content?: Record<string, { schema?: { additionalProperties?: boolean; properties?: Record<string, unknown> } }> })?.content?.["application/json"]?.schema;
       expect(body?.additionalProperties).toBe(false);
       expect(Object.keys(body?.properties ?? {})).toContain("friendly_name");

@@ -302,7 +302,7 @@ describe("body limit (--max-body-bytes 1000000)", () => {
     await expectError(chunked, 411, "needs a Content-Length");
     const big = JSON.stringify({ id: "big", friendly_name: "x".repeat(100 * 1024) });
     const large = await gw.request("localhost", "/api/v2/tenants", { method: "POST", token, headers: { "content-type": "application/json" }, body: big });
-    await expectError(large, 413, `request body of ${big.length} bytes is over the tenants API's limit of 65536`);
+    await expectError(large, 413, `request body of ${big.length} bytes is over the gateway API's limit of 65536`);
     expect(up.take()).toEqual([]);
     expect(gw.gateway.cp.tenant("chunky")).toBeFalsy();
     expect(gw.gateway.cp.tenant("big")).toBeFalsy();
