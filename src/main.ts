@@ -1,7 +1,17 @@
 #!/usr/bin/env bun
 import { Gateway } from "./app.ts";
 import { takeFlags } from "./cli/args.ts";
-import { backupCommand, doctorCommand, restoreCommand, tenantsCreate, tenantsDelete, tenantsList, tokenCommand } from "./cli/commands.ts";
+import {
+  backupCommand,
+  doctorCommand,
+  restoreCommand,
+  syncReconcileCommand,
+  syncStatusCommand,
+  tenantsCreate,
+  tenantsDelete,
+  tenantsList,
+  tokenCommand,
+} from "./cli/commands.ts";
 import { ConfigError, configHelp, loadConfig, type Config } from "./config.ts";
 
 const USAGE = `tenantgate: multi-tenancy gateway for AuthHero
@@ -14,6 +24,8 @@ Usage:
   tenantgate tenants create [id] [--friendly-name N]
   tenantgate tenants delete <id> [--purge]
   tenantgate health                               exit 0 when the local gateway answers /healthz (for HEALTHCHECK)
+  tenantgate sync status                          outbox head, and each tenant's cursor, lag and errors
+  tenantgate sync reconcile <id> | --all          compare synced copies with the control plane and repair
   tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)
   tenantgate backup <id> <file>                   consistent snapshot of a tenant file
   tenantgate restore <id> <file>                  put a backup in place (the current file goes to the trash)
@@ -32,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(command === "serve" ? `Usage: tenantgate serve [options]\n\nOptions:\n${configHelp()}` : `${USAGE}\n\nOptions:\n${configHelp()}`);
     return 0;
   }
-  const own = takeFlags(args, { org: true, tenant: true, sub: true, permissions: true, "friendly-name": true, purge: false, deep: false });
+  const own = takeFlags(args, { org: true, tenant: true, sub: true, permissions: true, "friendly-name": true, purge: false, deep: false, all: false });
   // Only `serve` checks tokens; the other commands must not demand an issuer they never use
   // (`token` refuses by itself without --dev).
   const offline = command !== "serve";
@@ -70,6 +82,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case "health":
       return health(config);
+    case "sync": {
+      const sub = need(0, "a sync subcommand (status, reconcile)");
+      if (sub === "status") return syncStatusCommand(config, out) === 0 ? 0 : 1;
+      if (sub === "reconcile") return syncReconcileCommand(config, rest[1], own.flags.has("all"), out) === 0 ? 0 : 1;
+      throw new ConfigError(`unknown sync subcommand "${sub}"`);
+    }
     case "doctor":
       return doctorCommand(config, own.flags.has("deep"), out) === 0 ? 0 : 1;
     case "backup":

@@ -8,19 +8,60 @@ import { REQUIRED_COLUMNS } from "../storage/baseline.ts";
 import { assertColumns } from "../storage/columns.ts";
 import { handleBudget, openFileLimit } from "../storage/descriptors.ts";
 import { hasSqliteHeader, openSqlite } from "../storage/sqlite.ts";
+import { openRelay, type OutboxRelay } from "../sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../tenancy/index.ts";
 import { isFileTenantId } from "../tenancy/tenant-id.ts";
 import { Progress } from "./progress.ts";
 
 type Out = (line: string) => void;
 
-function withTenancy<T>(config: Config, fn: (t: Tenancy) => T): T {
-  const tenancy = openTenancy(config, createLogger("warn", process.stderr as never));
+/** The data directory with its outbox relay (not started): tenants made here are seeded like the server's. */
+function withTenancy<T>(config: Config, fn: (t: Tenancy & { relay: OutboxRelay }) => T): T {
+  const log = createLogger("warn", process.stderr as never);
+  const tenancy = openTenancy(config, log);
   try {
-    return fn(tenancy);
+    return fn({ ...tenancy, relay: openRelay(tenancy, config, log) });
   } finally {
     closeTenancy(tenancy);
   }
+}
+
+/** `tenantgate sync status`: the outbox head and every tenant's cursor, lag and last error. */
+export function syncStatusCommand(config: Config, out: Out): number {
+  return withTenancy(config, ({ relay, registry, cp }) => {
+    const summary = relay.summary();
+    out(`head ${summary.head}: ${summary.in_sync} in sync, ${summary.lagging} lagging, ${summary.failing} failing, ${summary.unavailable} unavailable`);
+    for (const id of registry.tenantIds().filter((t) => t !== cp.id).sort()) {
+      const s = relay.status(id);
+      out(`${id}\t${s.state}\tcursor ${s.cursor ?? "-"}\tlag ${s.lag ?? "-"}\tconflicts ${s.conflict_list.length}${s.last_error ? `\t${s.last_error}` : ""}`);
+    }
+    return summary.failing + summary.unavailable;
+  });
+}
+
+/** `tenantgate sync reconcile <id> | --all`: compare and repair synced copies, with progress. */
+export function syncReconcileCommand(config: Config, id: string | undefined, all: boolean, out: Out): number {
+  return withTenancy(config, ({ relay, registry, cp }) => {
+    const ids = all ? registry.tenantIds().filter((t) => t !== cp.id).sort() : id ? [id] : [];
+    if (ids.length === 0) throw new Error("name a tenant or pass --all");
+    if (!all && (id === cp.id || !cp.tenant(id as string))) throw new Error(`tenant "${id}" does not exist`);
+    const progress = new Progress("reconciling", ids.length);
+    let failed = 0;
+    let changed = 0;
+    ids.forEach((tenant, i) => {
+      try {
+        const result = relay.reconcile(tenant);
+        changed += result.changed;
+        if (!all) out(`${tenant}: ${result.changed} copies repaired, ${result.conflicts} conflicts, cursor ${result.cursor}`);
+      } catch (err) {
+        failed++;
+        out(`${tenant}: ${(err as Error).message}`);
+      }
+      progress.tick(i + 1);
+    });
+    if (all) out(`${ids.length - failed} of ${ids.length} tenants reconciled; ${changed} copies repaired`);
+    return failed;
+  });
 }
 
 /** `tenantgate token`: a token the gateway trusts in --dev mode, shaped as AuthHero issues them. */
