@@ -73,6 +73,11 @@ export function applyStates(db: Database, tenantId: string, states: readonly Ent
           if (!wanted.has(`${spec.kind}:${id}`)) applyOne(db, tenantId, { kind: spec.kind, id, row: null }, seq, rules, result);
         }
       }
+      // A conflict of an entity the control plane no longer syncs (no copy to remove, so not met above) is over.
+      const listed = db.query("SELECT entity, entity_id FROM tenantgate_sync_conflicts").all() as { entity: string; entity_id: string }[];
+      for (const c of listed) {
+        if (!wanted.has(`${c.entity}:${c.entity_id}`)) db.query("DELETE FROM tenantgate_sync_conflicts WHERE entity = ? AND entity_id = ?").run(c.entity, c.entity_id);
+      }
     }
     db.query("INSERT INTO tenantgate_sync (id, cursor, updated_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET cursor = ?1, updated_at = ?2").run(seq, new Date().toISOString());
     result.conflicts = (db.query("SELECT count(*) AS n FROM tenantgate_sync_conflicts").get() as { n: number }).n;
@@ -97,7 +102,15 @@ function applyOne(db: Database, tenantId: string, state: EntityState, seq: numbe
   if (spec.uniqueKey) {
     const key = state.row[spec.uniqueKey];
     const holder = db.query(`SELECT id, is_system FROM ${spec.table} WHERE ${spec.uniqueKey} = ? AND id != ?`).get(key as string, state.id) as { id: string; is_system: number } | null;
-    if (holder && holder.is_system !== 1) return conflict(db, state, String(key), holder.id, result);
+    if (holder && holder.is_system !== 1) {
+      // The copy of this entity's earlier state (e.g. before a rename onto the tenant's key) must not
+      // stay behind as if it were still the control plane's.
+      if (existing) {
+        removeCopy(db, spec.table, { kind: state.kind, id: state.id, row: null });
+        result.changed++;
+      }
+      return conflict(db, state, String(key), holder.id, result);
+    }
     // A synced copy holding the key under another id is stale (the control plane's key is unique): drop it.
     if (holder) removeCopy(db, spec.table, { kind: state.kind, id: holder.id, row: null });
   }

@@ -9,7 +9,7 @@ import { syncState } from "../storage/schema.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
 import { isEntityKind, readAllStates, readStates, type EntityKind, type EntityState, type SyncRules } from "./entities.ts";
-import { ensureTriggers } from "./triggers.ts";
+import { ensureTriggers, RECONCILE_ENTITY } from "./triggers.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
@@ -73,6 +73,9 @@ interface Snapshot {
 
 const YIELD_EVERY = 32;
 const MAX_BACKOFF_MS = 60_000;
+/** After a control-plane file event, how long (and how often) the relay watches for the commit to show. */
+const SETTLE_MS = 1_000;
+const SETTLE_CHECK_MS = 20;
 
 /**
  * The one worker that copies control-plane changes into every tenant file. Each run reads one
@@ -88,6 +91,8 @@ export class OutboxRelay {
   private stopped = false;
   private poll?: ReturnType<typeof setInterval>;
   private retry?: ReturnType<typeof setTimeout>;
+  private settle?: ReturnType<typeof setTimeout>;
+  private settleUntil = 0;
   private watcher?: FSWatcher;
   private lastCompaction = 0;
 
@@ -122,7 +127,7 @@ export class OutboxRelay {
     this.poll.unref();
     // AuthHero's writes land in the control plane's WAL: a change there is a hint to look now.
     this.watcher = watch([this.o.cp.path, `${this.o.cp.path}-wal`], { ignoreInitial: true, persistent: false });
-    this.watcher.on("all", () => this.wake()).on("error", (err) => this.o.log.warn({ err }, "control-plane watcher failed; the poll carries on"));
+    this.watcher.on("all", () => this.fileChanged()).on("error", (err) => this.o.log.warn({ err }, "control-plane watcher failed; the poll carries on"));
     this.wake();
   }
 
@@ -130,8 +135,34 @@ export class OutboxRelay {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
     if (this.retry) clearTimeout(this.retry);
+    if (this.settle) clearTimeout(this.settle);
     await this.watcher?.close();
     await this.running;
+  }
+
+  /**
+   * A file event is a hint that can come before the commit it announces is visible: the writer
+   * appends to the WAL first and publishes the commit in the WAL index (shared memory, no event)
+   * after its fsync, and chokidar drops the later events of a write whose mtime did not move. So look
+   * now, and for a moment after watch `data_version` (it moves when another connection commits) and
+   * look again when it does; otherwise such a commit waits for the slow poll.
+   */
+  private fileChanged(): void {
+    const seen = this.o.cp.dataVersion();
+    this.wake();
+    this.settleUntil = Date.now() + SETTLE_MS;
+    if (!this.settle) this.watchVersion(seen);
+  }
+
+  private watchVersion(seen: number): void {
+    this.settle = setTimeout(() => {
+      this.settle = undefined;
+      if (this.stopped) return;
+      const version = this.o.cp.dataVersion();
+      if (version !== seen) this.wake();
+      if (Date.now() < this.settleUntil) this.watchVersion(version);
+    }, SETTLE_CHECK_MS);
+    this.settle.unref();
   }
 
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
@@ -289,18 +320,28 @@ export class OutboxRelay {
     let done = 0;
     for (const id of due) {
       const s = this.stateOf(id);
-      const full = s.needsReconcile;
-      const cursor = s.cursor ?? 0;
-      let states = full ? (snap.all ?? []) : byCursor.get(cursor);
-      if (!states) {
-        states = touchedSince(snap, cursor);
-        byCursor.set(cursor, states);
-      }
       const started = performance.now();
       try {
-        const result = this.applyTo(id, states, snap.head, full);
-        this.succeeded(s, snap.head, result);
-        this.o.observer?.applied(id, snap.head - cursor, (performance.now() - started) / 1000);
+        // The file's cursor is the truth; what the relay remembers can be ahead of it (a backup put
+        // back in place). The events the file misses may then be older than this snapshot's: take the
+        // file's cursor and look again in the next pass (a replay, or a full copy if they are compacted).
+        const cursor = cursorOf(this.o.pool.get(id));
+        if (!s.needsReconcile && cursor < (s.cursor ?? 0)) {
+          this.o.log.warn({ tenant: id, remembered: s.cursor, cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
+          Object.assign(s, { cursor, dirty: true });
+          this.pending = true;
+        } else {
+          // A reconcile marker past the cursor: writes went uncaptured meanwhile, only a full copy is right.
+          const full = s.needsReconcile || snap.events.some((e) => e.entity === RECONCILE_ENTITY && e.seq > cursor);
+          let states = full ? (snap.all ?? []) : byCursor.get(cursor);
+          if (!states) {
+            states = touchedSince(snap, cursor);
+            byCursor.set(cursor, states);
+          }
+          const result = this.applyTo(id, states, snap.head, full);
+          this.succeeded(s, snap.head, result);
+          this.o.observer?.applied(id, snap.head - cursor, (performance.now() - started) / 1000);
+        }
       } catch (err) {
         this.failedWith(id, s, err as Error);
       }
@@ -318,7 +359,8 @@ export class OutboxRelay {
       const touched = new Map<string, { kind: EntityKind; id: string }>();
       for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
       const states = new Map(readStates(cp, touched.values(), this.o.rules).map((s) => [`${s.kind}:${s.id}`, s]));
-      return { head, events, states, all: needAll ? readAllStates(cp, this.o.rules) : undefined };
+      const marked = events.some((e) => e.entity === RECONCILE_ENTITY);
+      return { head, events, states, all: needAll || marked ? readAllStates(cp, this.o.rules) : undefined };
     })();
   }
 
@@ -389,7 +431,9 @@ export class OutboxRelay {
     if (cursors.some((c) => c === undefined)) return;
     const floor = Math.min(this.head(), ...(cursors as number[]));
     const before = new Date(now - this.o.retentionMs).toISOString();
-    const removed = this.o.cp.db.query("DELETE FROM tenantgate_outbox WHERE seq <= ? AND created_at < ?").run(floor, before).changes;
+    // The newest row stays: it is the head (AUTOINCREMENT goes on from it), and an empty outbox would
+    // read as head 0 while every cursor is past it.
+    const removed = this.o.cp.db.query("DELETE FROM tenantgate_outbox WHERE seq <= ? AND seq < ? AND created_at < ?").run(floor, this.head(), before).changes;
     if (removed > 0) this.o.log.info({ removed, floor }, "compacted the outbox");
   }
 

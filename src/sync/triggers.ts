@@ -51,9 +51,18 @@ export function ensureTriggers(db: Database, controlPlane: string): string[] {
   }
   db.transaction(() => {
     for (const t of missing) db.exec(t.sql);
+    // Writes made while triggers were missing were not captured. A marker committed with the new
+    // triggers owes every tenant whose cursor is below it a full reconcile, and unlike a flag in
+    // memory it survives a crash before the reconcile is done. A control plane without child tenants
+    // (the first install) owes nobody anything.
+    if (db.query("SELECT 1 FROM tenants WHERE id != ? LIMIT 1").get(controlPlane))
+      db.query("INSERT INTO tenantgate_outbox (entity, entity_id, op) VALUES (?, '*', 'reconcile')").run(RECONCILE_ENTITY);
   })();
   return missing.map((t) => t.name);
 }
+
+/** The outbox entity of a reconcile marker (not an entity kind: replays skip it). */
+export const RECONCILE_ENTITY = "reconcile";
 
 /** How many capture triggers should exist (for checks and tests). */
 export const TRIGGER_COUNT = CAPTURED.length * 3;
