@@ -4,13 +4,15 @@
 //   3. tenantgate on a management path (host routing, cached JWT verification, the access rule,
 //      the synced-entity guard's method check, forwarding)
 //   4. tenantgate on a public path (/authorize: host routing and forwarding only)
+//   5. for reference, the least a Bun proxy does: Bun.serve + fetch pass-through (no routing, no
+//      checks), the ceiling any Bun gateway is measured against
 // Each configuration gets a warm-up, then ROUNDS timed runs, interleaved round by round so machine
 // noise hits them alike; the table shows medians (and the spread, so noise is visible) and ratios.
 // Everything listens on 127.0.0.1; every child process and the temp dir are removed at the end.
 //
 //   bun bench/proxy.ts [--duration 10] [--warmup 2] [--rounds 3] [--connections 50]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -55,7 +57,7 @@ const watchdog = setTimeout(
     console.error("bench/proxy.ts: watchdog fired, stopping");
     void cleanup().finally(() => process.exit(1));
   },
-  (60 + (WARMUP + DURATION * ROUNDS) * 4 + 60) * 1000,
+  (60 + (WARMUP + DURATION * ROUNDS) * 5 + 60) * 1000,
 );
 watchdog.unref();
 
@@ -172,6 +174,7 @@ async function wrk(t: Target, seconds: number): Promise<WrkResult> {
   const pid = t.pid();
   const cpu0 = pid ? cpuSeconds(pid) : Number.NaN;
   const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  children.push({ name: "wrk", proc });
   const killer = setTimeout(() => proc.kill("SIGKILL"), (seconds + 15) * 1000);
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(killer);
@@ -247,6 +250,30 @@ http {
   return { port, master };
 }
 
+/** Bun.serve forwarding every request with fetch: copy the headers, drop Host, return the upstream's Response. */
+async function startBunPassThrough(upstreamPort: number): Promise<number> {
+  const port = freePort();
+  const script = join(work, "passthrough.ts");
+  writeFileSync(
+    script,
+    `const origin = "http://${HOST}:${upstreamPort}";
+Bun.serve({
+  hostname: ${JSON.stringify(HOST)},
+  port: ${port},
+  async fetch(request) {
+    const url = new URL(request.url);
+    const headers = new Headers(request.headers);
+    headers.delete("host");
+    return fetch(origin + url.pathname + url.search, { method: request.method, headers, redirect: "manual", decompress: false });
+  },
+});
+`,
+  );
+  spawn("passthrough", [BUN, script]);
+  await waitFor(`http://${HOST}:${port}/`, "passthrough");
+  return port;
+}
+
 async function startGateway(upstreamPort: number): Promise<{ port: number; proc: Subprocess; token: string }> {
   const data = join(work, "data");
   const common = ["--data-dir", data];
@@ -290,6 +317,8 @@ async function main(): Promise<void> {
   const upstreamPid = children.find((c) => c.name === "upstream")?.proc.pid;
   const nginx = await startNginx(upstreamPort);
   const gw = await startGateway(upstreamPort);
+  const passPort = await startBunPassThrough(upstreamPort);
+  const passPid = children.find((c) => c.name === "passthrough")?.proc.pid;
 
   const tenantHeaders = ["Host: acme.localhost", `Authorization: Bearer ${gw.token}`];
   const targets: Target[] = [
@@ -297,6 +326,7 @@ async function main(): Promise<void> {
     { name: "nginx", url: `http://${HOST}:${nginx.port}/api/v2/users`, headers: [], pid: () => childPids(nginx.master.pid)[0] },
     { name: "tenantgate /api/v2/users", url: `http://${HOST}:${gw.port}/api/v2/users`, headers: tenantHeaders, pid: () => gw.proc.pid },
     { name: "tenantgate /authorize", url: `http://${HOST}:${gw.port}/authorize?client_id=x`, headers: ["Host: acme.localhost"], pid: () => gw.proc.pid },
+    { name: "bun fetch pass-through", url: `http://${HOST}:${passPort}/api/v2/users`, headers: [], pid: () => passPid },
   ];
 
   // Every path must answer the upstream's 200 body before anything is timed (a 401 or 404 is fast
@@ -309,7 +339,7 @@ async function main(): Promise<void> {
   }
 
   console.log(`proxy benchmark: wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, warm-up ${WARMUP}s, ${ROUNDS} rounds (median), ${PADDED.length}-byte JSON upstream body`);
-  console.log(`bun ${bunVersion}, ${(await run([WRK, "--version"]).catch((e: Error) => e.message)).split("\n")[0]?.trim()}, ${(await run([NGINX, "-v"]).catch(() => "")) || "nginx"}`);
+  console.log(`bun ${bunVersion}, ${(await run([NGINX, "-v"])).trim()}, gateway --log-level warn, ${cpus().length} CPUs`);
   for (const t of targets) await wrk(t, WARMUP);
 
   const results = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]));
@@ -349,6 +379,7 @@ async function main(): Promise<void> {
   }
   const direct = summary.get("upstream direct")!;
   const ngx = summary.get("nginx")!;
+  const pass = summary.get("bun fetch pass-through")!;
   console.log("");
   for (const name of ["tenantgate /api/v2/users", "tenantgate /authorize"]) {
     const g = summary.get(name)!;
@@ -358,7 +389,9 @@ async function main(): Promise<void> {
     console.log(`  req/s vs nginx   ${f2(rpsRatio)}x   (target >= 0.80x)  ${rpsRatio >= 0.8 ? "met" : "NOT met"}`);
     console.log(`  p99   vs nginx   ${f2(p99Ratio)}x   (target <= 1.50x)  ${p99Ratio <= 1.5 ? "met" : "NOT met"}`);
     console.log(`  req/s vs direct  ${f2(g.rps / direct.rps)}x   p99 vs direct ${f2(g.p99 / direct.p99)}x`);
+    console.log(`  req/s vs bun fetch pass-through  ${f2(g.rps / pass.rps)}x`);
   }
+  console.log(`bun fetch pass-through vs nginx: req/s ${f2(pass.rps / ngx.rps)}x, p99 ${f2(pass.p99 / ngx.p99)}x`);
   console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -119,9 +119,18 @@ export class Gateway {
       issuers: devKey ? [...config.issuer, DEV_ISSUER] : config.issuer,
       audience: config.audience,
     });
-    const watch = new DataDirWatch({ dir, registry, lifecycle, adoptFiles: config.adoptFiles, rescanMs: config.rescanSeconds * 1000, log });
     const metrics = new GatewayMetrics(registry, pool);
     const relay = openRelay(tenancy, config, log, metrics.relayObserver());
+    const watch = new DataDirWatch({
+      dir,
+      registry,
+      lifecycle,
+      pool,
+      adoptFiles: config.adoptFiles,
+      rescanMs: config.rescanSeconds * 1000,
+      log,
+      onReplaced: (id) => relay.fileReplaced(id),
+    });
     metrics.watchRelay(relay);
     return new Gateway(config, log, cp, pool, registry, journal, lifecycle, watch, relay, verifier, metrics);
   }

@@ -135,7 +135,7 @@ export function restoreCommand(config: Config, id: string, file: string, out: Ou
   if (!hasSqliteHeader(backup)) throw new Error(`${backup} is not a SQLite database`);
   const check = integrity(backup);
   if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
-  withTenancy(config, ({ cp, lifecycle, pool, registry }) => {
+  withTenancy(config, ({ cp, lifecycle, pool, registry, relay }) => {
     if (!isFileTenantId(id, cp.id)) throw new Error(`"${id}" is not a valid tenant id`);
     const final = registry.pathOf(id);
     const staged = join(lifecycle.tmpDir, `${id}.restore-${Date.now()}.sqlite`);
@@ -160,6 +160,8 @@ export function restoreCommand(config: Config, id: string, file: string, out: Ou
     }
     renameSync(staged, final);
     registry.fileAdded(id);
+    // The relay's remembered cursor was the old file's; the restored one catches up from its own.
+    relay.fileReplaced(id);
     if (id !== cp.id && !cp.tenant(id)) lifecycle.adopt(id);
     out(`restored ${id} from ${backup}`);
   });

@@ -71,9 +71,10 @@ export async function forwardToUpstream(
       duplex: "half",
     } as RequestInit);
     answered = true;
-    const answer = new Headers(res.headers);
-    for (const h of hopByHop(answer)) answer.delete(h);
-    return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: answer });
+    // The upstream's response goes back itself, its body streamed natively by Bun (wrapping it in a
+    // new Response cost ~10% of throughput, bench/proxy.ts); fetch responses' headers are mutable.
+    for (const h of hopByHop(res.headers)) res.headers.delete(h);
+    return res;
   } catch (err) {
     if (streamed?.exceeded()) return errorResponse(413, `request body is over the limit of ${out.maxBodyBytes} bytes`);
     if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);

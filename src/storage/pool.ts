@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { openSqlite } from "./sqlite.ts";
 
@@ -32,6 +33,8 @@ export interface HandlePoolOptions {
  */
 export class HandlePool {
   private readonly handles = new Map<string, Database>();
+  /** The file (inode) each handle was opened on: a file replaced by rename keeps old handles on the old one. */
+  private readonly inodes = new Map<string, number>();
   private opens = 0;
 
   constructor(private readonly opts: HandlePoolOptions) {
@@ -63,6 +66,7 @@ export class HandlePool {
     }
     this.opens++;
     this.handles.set(id, db);
+    this.inodes.set(id, inodeOf(path));
     while (this.handles.size > this.opts.maxOpen) this.closeOldest();
     return db;
   }
@@ -72,7 +76,21 @@ export class HandlePool {
     const db = this.handles.get(id);
     if (!db) return;
     this.handles.delete(id);
+    this.inodes.delete(id);
     db.close(false);
+  }
+
+  /** Closes the handle if the tenant's path now names another file (or none). Returns whether it did. */
+  evictIfReplaced(id: string): boolean {
+    const opened = this.inodes.get(id);
+    if (opened === undefined || opened === inodeOf(this.pathOf(id))) return false;
+    this.evict(id);
+    return true;
+  }
+
+  /** Checks every open handle against its path; for the periodic rescan. */
+  evictReplaced(): string[] {
+    return [...this.handles.keys()].filter((id) => this.evictIfReplaced(id));
   }
 
   closeAll(): void {
@@ -92,8 +110,21 @@ export class HandlePool {
     return this.opens;
   }
 
+  /** Ids of the tenants whose files are open now. */
+  openIds(): string[] {
+    return [...this.handles.keys()];
+  }
+
   private closeOldest(): void {
     const oldest = this.handles.keys().next();
     if (!oldest.done) this.evict(oldest.value);
+  }
+}
+
+function inodeOf(path: string): number {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return -1;
   }
 }

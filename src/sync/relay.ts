@@ -206,6 +206,17 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * The tenant's file was replaced (a restore, a copy put in place): what the relay remembers about
+   * its cursor no longer holds. Forget it, so the next run reads the file's own cursor and catches up.
+   */
+  fileReplaced(tenantId: string): void {
+    const s = this.tenants.get(tenantId);
+    if (s) Object.assign(s, { cursor: undefined, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: false });
+    this.orm.delete(syncState).where(eq(syncState.tenantId, tenantId)).run();
+    this.wake();
+  }
+
   reconcileEveryone(why: string): void {
     this.o.log.warn({ why }, "reconciling every tenant in full");
     for (const id of this.childTenants()) this.stateOf(id).needsReconcile = true;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { TenantLifecycle } from "./lifecycle.ts";
 import type { TenantRegistry } from "./registry.ts";
+import type { HandlePool } from "../storage/pool.ts";
 
 export interface DataDirWatchOptions {
   dir: string;
@@ -12,6 +13,13 @@ export interface DataDirWatchOptions {
   adoptFiles: boolean;
   rescanMs: number;
   log: Logger;
+  /** Open handles to tenant files: a replaced file must not be written through the old one. */
+  pool: HandlePool;
+  /**
+   * A tenant's file was put in place anew (a restore, a copy renamed over it): whatever was known
+   * about its contents (the relay's cursor) must be read again.
+   */
+  onReplaced?: (id: string) => void;
 }
 
 const TENANT_FILE = /^([^.]+)\.sqlite$/;
@@ -30,15 +38,15 @@ export class DataDirWatch {
   private watcher?: FSWatcher;
   private timer?: ReturnType<typeof setInterval>;
   private readonly reported = new Set<string>();
-  private readonly settling = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly settling = new Map<string, { timer: ReturnType<typeof setTimeout>; placed: boolean }>();
 
   constructor(private readonly o: DataDirWatchOptions) {}
 
   start(): void {
     try {
-      this.watcher = watch(this.o.dir, (_event, name) => {
+      this.watcher = watch(this.o.dir, (event, name) => {
         const id = name ? TENANT_FILE.exec(name.toString())?.[1] : undefined;
-        if (id) this.settle(id);
+        if (id) this.settle(id, event === "rename");
       });
       this.watcher.on("error", (err) => this.o.log.warn({ err }, "data directory watcher failed; the periodic rescan carries on alone"));
     } catch (err) {
@@ -55,6 +63,7 @@ export class DataDirWatch {
       const recovered = this.o.lifecycle.recover();
       if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
       this.o.registry.rescan();
+      for (const id of this.o.pool.evictReplaced()) this.o.onReplaced?.(id);
       this.handleOrphans();
     } catch (err) {
       this.o.log.error({ err }, "rescan of the data directory failed");
@@ -63,22 +72,33 @@ export class DataDirWatch {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    for (const t of this.settling.values()) clearTimeout(t);
+    for (const { timer } of this.settling.values()) clearTimeout(timer);
     this.settling.clear();
     this.watcher?.close();
   }
 
-  private settle(id: string): void {
-    clearTimeout(this.settling.get(id));
+  private settle(id: string, renamed: boolean): void {
+    const earlier = this.settling.get(id);
+    clearTimeout(earlier?.timer);
+    const placed = renamed || earlier?.placed === true;
     const timer = setTimeout(() => {
       this.settling.delete(id);
-      const { registry } = this.o;
-      if (existsSync(join(this.o.dir, `${id}.sqlite`))) registry.fileAdded(id);
-      else registry.fileRemoved(id);
+      const { registry, pool } = this.o;
+      if (existsSync(join(this.o.dir, `${id}.sqlite`))) {
+        registry.fileAdded(id);
+        // Created, or renamed over the old one: handles on the old file and what was read from it go.
+        if (placed) {
+          pool.evict(id);
+          this.o.onReplaced?.(id);
+        }
+      } else {
+        registry.fileRemoved(id);
+        pool.evict(id);
+      }
       this.handleOrphans();
     }, SETTLE_MS);
     timer.unref();
-    this.settling.set(id, timer);
+    this.settling.set(id, { timer, placed });
   }
 
   private handleOrphans(): void {
