@@ -36,6 +36,7 @@ export class Gateway {
   readonly app;
   private server?: Server<unknown>;
   private readonly peers = new WeakMap<Request, string | undefined>();
+  private readonly proxy: (request: Request, url?: URL) => Promise<Response>;
 
   private constructor(
     readonly config: Config,
@@ -60,7 +61,7 @@ export class Gateway {
     const upstream = { upstream: new URL(config.upstream), timeoutMs: config.upstreamTimeoutMs };
     const peer = (request: Request) => this.peers.get(request);
 
-    const proxy = createProxy({
+    const proxy = (this.proxy = createProxy({
       rules,
       registry,
       upstream,
@@ -71,7 +72,7 @@ export class Gateway {
       accessControl: config.accessControl,
       protection: config.protection,
       maxBodyBytes: config.maxBodyBytes,
-    });
+    }));
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -153,7 +154,9 @@ export class Gateway {
     const url = URL.parse(request.url);
     try {
       if (!url) throw unparsableRequest(request);
-      response = await this.app.handle(request);
+      // Requests for AuthHero skip Elysia's routing and context: most traffic is proxied, and every
+      // microsecond here is the gateway's overhead on top of AuthHero's own.
+      response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
     } catch (err) {
       response = err instanceof HttpError ? errorResponse(err.status, err.message) : errorResponse(500, "internal error; see the gateway's log");
       if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
@@ -205,6 +208,19 @@ function unparsableRequest(request: Request): HttpError {
     if (err instanceof HttpError) return err;
   }
   return new HttpError(400, "the request's Host header and target do not form a valid URL");
+}
+
+/** Paths the gateway may answer itself; everything else goes straight to the proxy. */
+function ownedByGateway(path: string): boolean {
+  return (
+    path === "/healthz" ||
+    path === "/readyz" ||
+    path === "/metrics" ||
+    path === "/docs" ||
+    path.startsWith("/docs/") ||
+    path.startsWith("/api/v2/tenants") ||
+    path.startsWith("/api/v2/sync")
+  );
 }
 
 function routeClass(path: string, status: number): RouteClass {

@@ -11,6 +11,8 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"class" | "status">;
   private readonly latency: Histogram<"class">;
+  private readonly counted = new Map<string, { inc(): void }>();
+  private readonly timed = new Map<string, { observe(v: number): void }>();
 
   constructor(tenants: TenantRegistry, pool: HandlePool) {
     this.requests = new Counter({
@@ -129,8 +131,14 @@ export class GatewayMetrics {
   }
 
   observe(routeClass: RouteClass, status: number, seconds: number): void {
-    this.requests.inc({ class: routeClass, status: String(status) });
-    this.latency.observe({ class: routeClass }, seconds);
+    // Label-bound children, looked up once: prom-client hashes a label object on every call otherwise.
+    const key = `${routeClass} ${status}`;
+    let count = this.counted.get(key);
+    if (!count) this.counted.set(key, (count = this.requests.labels(routeClass, String(status))));
+    let time = this.timed.get(routeClass);
+    if (!time) this.timed.set(routeClass, (time = this.latency.labels(routeClass)));
+    count.inc();
+    time.observe(seconds);
   }
 
   text(): Promise<string> {

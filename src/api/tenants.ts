@@ -101,7 +101,7 @@ export function tenantsApi(d: TenantsApiDeps) {
         const set: Record<string, unknown> = { updated_at: new Date().toISOString() };
         for (const key of TENANT_SETTINGS) if (body[key] !== undefined) set[key] = body[key];
         cp.updateTenant(params.id, set);
-        registry.refresh(true);
+        registry.refresh("reload");
         return present(tenantOr404(params.id));
       },
       {
@@ -154,7 +154,7 @@ export function tenantsApi(d: TenantsApiDeps) {
         const owner = cp.domain(domain);
         if (owner && owner.tenant_id !== params.id) throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
         if (!owner) cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain });
-        registry.refresh(true);
+        registry.refresh("reload");
         return cp.domain(domain) as NonNullable<ReturnType<typeof cp.domain>>;
       },
       {
@@ -170,7 +170,7 @@ export function tenantsApi(d: TenantsApiDeps) {
         tenantOr404(params.id);
         const domain = customDomainOf(params.domain, d.baseDomain);
         if (!cp.deleteDomain(params.id, domain)) throw new HttpError(404, `tenant "${params.id}" has no domain ${domain}`);
-        registry.refresh(true);
+        registry.refresh("reload");
         return { deleted: domain };
       },
       {

@@ -31,13 +31,13 @@ export interface Outgoing {
  */
 export async function forwardToUpstream(
   request: Request,
+  incoming: URL,
   tenant: string,
   clientIp: string | undefined,
   o: UpstreamOptions,
   out: Outgoing,
 ): Promise<Response> {
   const { forwarded } = out;
-  const incoming = new URL(request.url);
   // Concatenated, never resolved against the upstream: a path like `//evil.example.com/x` is a
   // network-path reference and would replace the upstream's host. An upstream mounted under a base
   // path (`http://authhero:3000/auth`) keeps it.

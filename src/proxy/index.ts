@@ -31,15 +31,15 @@ export interface ProxyOptions {
  * Everything the gateway does not answer itself: resolve the tenant, enforce the body limit, check
  * the token on management paths, refuse writes to synced copies in child tenants, then forward.
  */
-export function createProxy(o: ProxyOptions): (request: Request) => Promise<Response> {
+export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => Promise<Response> {
   const prefixes = o.managementPaths.map(prefixSegments);
-  return async (request) => {
+  return async (request, parsed) => {
     const peer = o.peer(request);
     const target = requestTarget(request.headers, peer, o.rules, o.registry);
     const length = Number(request.headers.get("content-length") ?? 0);
     if (length > o.maxBodyBytes) throw new HttpError(413, `request body of ${length} bytes is over the limit of ${o.maxBodyBytes}`);
 
-    const url = new URL(request.url);
+    const url = parsed ?? new URL(request.url);
     const method = request.method.toUpperCase();
     const readings = pathReadings(url.pathname);
     const management = matchesPrefix(readings, prefixes);
@@ -62,7 +62,7 @@ export function createProxy(o: ProxyOptions): (request: Request) => Promise<Resp
         },
       });
     }
-    return forwardToUpstream(request, target.tenant, peer, o.upstream, {
+    return forwardToUpstream(request, url, target.tenant, peer, o.upstream, {
       method,
       body,
       maxBodyBytes: o.maxBodyBytes,

@@ -6,10 +6,15 @@
  * spelling of a path slips past a rule that one of them would match.
  */
 export function pathReadings(pathname: string): string[][] {
+  // Most paths have nothing to decode or tidy: one reading, no work.
+  if (!PLAIN_PATH_NEEDS_WORK.test(pathname)) return [pathname.split("/").filter((s) => s !== "")];
   const perSegment = tidy(pathname.replace(/\\/g, "/").split("/").map(decodeOnce));
   const decoded = tidy(decodeFully(pathname).replace(/\\/g, "/").split("/"));
   return sameSegments(perSegment, decoded) ? [perSegment] : [perSegment, decoded];
 }
+
+/** Escapes, backslashes, dot segments and empty segments are what make readings differ. */
+const PLAIN_PATH_NEEDS_WORK = /[%\\]|\/\.|\/\//;
 
 /** Whether any reading of the path starts with one of the prefixes (segment lists, case-insensitive). */
 export function matchesPrefix(readings: string[][], prefixes: readonly string[][]): boolean {

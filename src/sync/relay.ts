@@ -325,7 +325,7 @@ export class OutboxRelay {
     const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
     const from = Math.min(...replaying.map((id) => this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
     const snap = this.snapshot(from, replaying.length < due.length);
-    if (snap.events.some((e) => e.entity === "organization")) this.o.registry.refresh(true);
+    if (snap.events.some((e) => e.entity === "organization")) this.o.registry.refresh("reload");
 
     const byCursor = new Map<number, EntityState[]>();
     let done = 0;
