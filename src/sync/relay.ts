@@ -89,6 +89,8 @@ export class OutboxRelay {
   private running?: Promise<void>;
   private pending = false;
   private stopped = false;
+  /** Wakes run the loop only in a serving process; CLI commands drain or reconcile explicitly. */
+  private started = false;
   private poll?: ReturnType<typeof setInterval>;
   private retry?: ReturnType<typeof setTimeout>;
   private settle?: ReturnType<typeof setTimeout>;
@@ -123,6 +125,7 @@ export class OutboxRelay {
 
   start(): void {
     this.stopped = false;
+    this.started = true;
     this.poll = setInterval(() => this.wake(), this.o.pollMs);
     this.poll.unref();
     // AuthHero's writes land in the control plane's WAL: a change there is a hint to look now.
@@ -168,7 +171,7 @@ export class OutboxRelay {
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
   wake(): void {
     this.pending = true;
-    if (!this.running && !this.stopped) this.running = this.loop();
+    if (!this.running && !this.stopped && this.started) this.running = this.loop();
   }
 
   /** Runs until no tenant is behind (or every one behind is backing off). For tests and the CLI. */
