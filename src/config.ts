@@ -49,6 +49,7 @@ const OPTIONS: Option[] = [
   opt("syncFilter", "list", [], "only entities whose metadata has every key=value here are synced", t.Array(t.String({ pattern: "^[^=]+=.*$" }))),
   opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token"], "connection option keys never copied into tenants", t.Array(t.String({ minLength: 1 }))),
   opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
+  opt("syncWorkers", "int", 4, "threads that apply a large fan-out in parallel (0: none); the work waits on disk, not CPU", t.Integer({ minimum: 0, maximum: 32 })),
   opt("syncLockWaitMs", "int", 100, "how long the relay waits for a locked tenant file before backing off", t.Integer({ minimum: 0 })),
   opt("outboxRetentionHours", "int", 24, "hours applied outbox rows are kept before compaction", t.Integer({ minimum: 0 })),
   opt("logLevel", "string", "info", "pino log level", t.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => t.Literal(l)))),
@@ -87,6 +88,7 @@ export interface Config {
   syncFilter: string[];
   syncSecretKeys: string[];
   syncPollSeconds: number;
+  syncWorkers: number;
   syncLockWaitMs: number;
   outboxRetentionHours: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";

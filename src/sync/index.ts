@@ -31,9 +31,10 @@ export function openRelay(tenancy: Tenancy, config: Config, log: Logger, observe
     log,
     pollMs: config.syncPollSeconds * 1000,
     retentionMs: config.outboxRetentionHours * 3_600_000,
-    lockWaitMs: config.syncLockWaitMs,
-    busyTimeoutMs: config.busyTimeoutMs,
     observer,
+    workers: config.syncWorkers,
+    dir: tenancy.dir,
+    lockWaitMs: config.syncLockWaitMs,
   });
   relay.prepare();
   tenancy.lifecycle.seedWith(relay.seed);

@@ -10,6 +10,8 @@ import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
 import { isEntityKind, readAllStates, readStates, type EntityKind, type EntityState, type SyncRules } from "./entities.ts";
 import { ensureTriggers, RECONCILE_ENTITY } from "./triggers.ts";
+import { FanoutWorkers } from "./fanout-workers.ts";
+import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
@@ -21,11 +23,13 @@ export interface RelayOptions {
   pollMs: number;
   /** Outbox rows every tenant has applied are deleted once older than this. */
   retentionMs: number;
-  /** How long one tenant may wait for its file's write lock before it backs off (the others go on). */
-  lockWaitMs: number;
-  /** The busy timeout the pool's handles use otherwise (restored after each apply). */
-  busyTimeoutMs: number;
   observer?: RelayObserver;
+  /** Threads that apply a large fan-out in parallel (0: all on the main thread). */
+  workers: number;
+  /** `<data>/tenants`, for the workers' own opens. */
+  dir: string;
+  /** Busy timeout of the workers' handles (the pool's, for the same reason: back off, not stall). */
+  lockWaitMs: number;
 }
 
 /** Hooks for metrics. */
@@ -72,6 +76,8 @@ interface Snapshot {
 }
 
 const YIELD_EVERY = 32;
+/** Below this many tenants to update, threads cost more than they save. */
+const WORKER_THRESHOLD = 64;
 const MAX_BACKOFF_MS = 60_000;
 /** After a control-plane file event, how long (and how often) the relay watches for the commit to show. */
 const SETTLE_MS = 1_000;
@@ -98,8 +104,11 @@ export class OutboxRelay {
   private watcher?: FSWatcher;
   private lastCompaction = 0;
 
+  private readonly workers?: FanoutWorkers;
+
   constructor(private readonly o: RelayOptions) {
     this.orm = drizzle({ client: o.cp.db });
+    if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
   }
 
   /**
@@ -141,6 +150,7 @@ export class OutboxRelay {
     if (this.settle) clearTimeout(this.settle);
     await this.watcher?.close();
     await this.running;
+    this.workers?.stop();
   }
 
   /**
@@ -330,39 +340,47 @@ export class OutboxRelay {
     const snap = this.snapshot(from, replaying.length < due.length);
     if (snap.events.some((e) => e.entity === "organization")) this.o.registry.refresh("reload");
 
-    const byCursor = new Map<number, EntityState[]>();
+    const plan: Plan = { head: snap.head, events: snap.events, states: [...snap.states], all: snap.all };
+    const applier = new PlanApplier(plan, this.o.rules);
+    const job = (id: string): Job => ({ tenantId: id, remembered: this.stateOf(id).cursor, needsReconcile: this.stateOf(id).needsReconcile });
+    // Files the pool holds open are cheapest here; the rest go to the workers, whose opens, writes and
+    // closes overlap (the work is bound by I/O latency), while this thread keeps serving requests.
+    const open = new Set(this.o.pool.openIds());
+    const toWorkers = this.workers?.available && due.length >= WORKER_THRESHOLD ? due.filter((id) => !open.has(id)) : [];
+    const here = toWorkers.length > 0 ? due.filter((id) => open.has(id)) : due;
+    const away = toWorkers.length > 0 ? (this.workers as FanoutWorkers).apply(plan, toWorkers.map(job)) : Promise.resolve([]);
+
     let done = 0;
-    for (const id of due) {
-      const s = this.stateOf(id);
+    for (const id of here) {
       const started = performance.now();
       try {
-        // The file's cursor is the truth; what the relay remembers can be ahead of it (a backup put
-        // back in place). The events the file misses may then be older than this snapshot's: take the
-        // file's cursor and look again in the next pass (a replay, or a full copy if they are compacted).
-        const cursor = cursorOf(this.o.pool.get(id));
-        if (!s.needsReconcile && cursor < (s.cursor ?? 0)) {
-          this.o.log.warn({ tenant: id, remembered: s.cursor, cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
-          Object.assign(s, { cursor, dirty: true });
-          this.pending = true;
-        } else {
-          // A reconcile marker past the cursor: writes went uncaptured meanwhile, only a full copy is right.
-          const full = s.needsReconcile || snap.events.some((e) => e.entity === RECONCILE_ENTITY && e.seq > cursor);
-          let states = full ? (snap.all ?? []) : byCursor.get(cursor);
-          if (!states) {
-            states = touchedSince(snap, cursor);
-            byCursor.set(cursor, states);
-          }
-          const result = this.applyTo(id, states, snap.head, full);
-          this.succeeded(s, snap.head, result);
-          this.o.observer?.applied(id, snap.head - cursor, (performance.now() - started) / 1000);
-        }
+        this.record(id, applier.apply(this.o.pool.get(id), job(id)), snap.head, started);
       } catch (err) {
-        this.failedWith(id, s, err as Error);
+        this.failedWith(id, this.stateOf(id), err as Error);
       }
       // Let requests through between tenants: the relay shares the event loop with the server.
       if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       if (this.stopped) break;
     }
+    const started = performance.now();
+    for (const r of await away) {
+      if (r.outcome) this.record(r.tenantId, r.outcome, snap.head, started);
+      else this.failedWith(r.tenantId, this.stateOf(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
+    }
+  }
+
+  private record(id: string, outcome: Outcome, head: number, started: number): void {
+    const s = this.stateOf(id);
+    if (outcome.kind === "behind") {
+      // The file's cursor is the truth; what the relay remembered was ahead of it (a backup put back).
+      // The events it misses may be older than this snapshot's: look again in the next pass.
+      this.o.log.warn({ tenant: id, remembered: s.cursor, cursor: outcome.cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
+      Object.assign(s, { cursor: outcome.cursor, dirty: true });
+      this.pending = true;
+      return;
+    }
+    this.succeeded(s, head, outcome.result);
+    this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
   }
 
   private snapshot(from: number, needAll: boolean): Snapshot {
@@ -379,14 +397,9 @@ export class OutboxRelay {
   }
 
   private applyTo(tenantId: string, states: readonly EntityState[], head: number, complete: boolean): ApplyResult {
-    const db = this.o.pool.get(tenantId);
-    // A tenant whose file another process holds locked must not stall the fan-out: wait briefly, then back off.
-    db.exec(`PRAGMA busy_timeout = ${this.o.lockWaitMs}`);
-    try {
-      return applyStates(db, tenantId, states, head, this.o.rules, complete);
-    } finally {
-      db.exec(`PRAGMA busy_timeout = ${this.o.busyTimeoutMs}`);
-    }
+    // The pool's handles wait only briefly for a lock (--sync-lock-wait-ms): a tenant whose file
+    // another process holds must not stall the fan-out; it backs off instead.
+    return applyStates(this.o.pool.get(tenantId), tenantId, states, head, this.o.rules, complete);
   }
 
   private succeeded(s: TenantSync, head: number, result: ApplyResult): void {
@@ -477,11 +490,6 @@ export class OutboxRelay {
   }
 }
 
-function touchedSince(snap: Snapshot, cursor: number): EntityState[] {
-  const keys = new Set<string>();
-  for (const e of snap.events) if (e.seq > cursor && isEntityKind(e.entity)) keys.add(`${e.entity}:${e.entity_id}`);
-  return [...keys].map((k) => snap.states.get(k)).filter((s): s is EntityState => s !== undefined);
-}
 
 function classify(err: Error): FailureReason {
   const text = `${(err as { code?: string }).code ?? ""} ${err.message}`;

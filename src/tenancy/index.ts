@@ -43,7 +43,9 @@ export function openTenancy(config: Config, log: Logger): Tenancy {
   const pool = new HandlePool({
     dir,
     maxOpen: config.maxOpenFiles || handleBudget(),
-    busyTimeoutMs: config.busyTimeoutMs,
+    // Pool handles serve the relay's writes and the guard's reads (never blocked in WAL): a locked
+    // tenant file must make the relay back off, not stall it.
+    busyTimeoutMs: config.syncLockWaitMs,
     isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
   });
   const registry = new TenantRegistry(cp, dir);
