@@ -64,15 +64,21 @@ export function applyStates(db: Database, tenantId: string, states: readonly Ent
   ensureTenantTables(db);
   const result: ApplyResult = { changed: 0, conflicts: 0 };
   db.transaction(() => {
-    // Most tenants have no conflicts: then there is nothing to clear per entity.
-    const hasConflicts = db.query("SELECT 1 FROM tenantgate_sync_conflicts LIMIT 1").get() !== null;
-    for (const state of states) applyOne(db, tenantId, state, seq, rules, result, hasConflicts);
+    // Looked up once per batch rather than per entity: most tenants have no conflicts to clear and no
+    // permission rows left under a role id that has no role (which a new copy's set would collide with).
+    const ctx: BatchContext = {
+      hasConflicts: db.query("SELECT 1 FROM tenantgate_sync_conflicts LIMIT 1").get() !== null,
+      orphanPermissionRoles: new Set(
+        (db.query("SELECT DISTINCT role_id FROM role_permissions WHERE role_id NOT IN (SELECT id FROM roles)").all() as { role_id: string }[]).map((r) => r.role_id),
+      ),
+    };
+    for (const state of states) applyOne(db, tenantId, state, seq, rules, result, ctx);
     if (complete) {
       const wanted = new Set(states.map((s) => `${s.kind}:${s.id}`));
       for (const spec of Object.values(ENTITIES)) {
         const copies = db.query(`SELECT id FROM ${spec.table} WHERE is_system = 1`).all() as { id: string }[];
         for (const { id } of copies) {
-          if (!wanted.has(`${spec.kind}:${id}`)) applyOne(db, tenantId, { kind: spec.kind, id, row: null }, seq, rules, result, hasConflicts);
+          if (!wanted.has(`${spec.kind}:${id}`)) applyOne(db, tenantId, { kind: spec.kind, id, row: null }, seq, rules, result, ctx);
         }
       }
       // A conflict of an entity the control plane no longer syncs (no copy to remove, so not met above) is over.
@@ -87,10 +93,15 @@ export function applyStates(db: Database, tenantId: string, states: readonly Ent
   return result;
 }
 
-function applyOne(db: Database, tenantId: string, state: EntityState, seq: number, rules: SyncRules, result: ApplyResult, hasConflicts: boolean): void {
+interface BatchContext {
+  hasConflicts: boolean;
+  orphanPermissionRoles: Set<string>;
+}
+
+function applyOne(db: Database, tenantId: string, state: EntityState, seq: number, rules: SyncRules, result: ApplyResult, ctx: BatchContext): void {
   const spec = ENTITIES[state.kind];
   const existing = db.query(`SELECT * FROM ${spec.table} WHERE id = ?`).get(state.id) as Row | null;
-  if (hasConflicts) db.query("DELETE FROM tenantgate_sync_conflicts WHERE entity = ? AND entity_id = ?").run(state.kind, state.id);
+  if (ctx.hasConflicts) db.query("DELETE FROM tenantgate_sync_conflicts WHERE entity = ? AND entity_id = ?").run(state.kind, state.id);
 
   if (state.row === null) {
     // Gone from the control plane or no longer syncable: remove the copy, never a tenant's own row.
@@ -127,7 +138,7 @@ function applyOne(db: Database, tenantId: string, state: EntityState, seq: numbe
   db.query(`INSERT INTO ${spec.table} (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`).run(...(cols.map((c) => copy[c]) as never[]));
   if (state.kind === "role") {
     // Permission rows left under this role id (by an earlier copy) would collide with the new set.
-    if (!existing) db.query("DELETE FROM role_permissions WHERE role_id = ?").run(state.id);
+    if (!existing && ctx.orphanPermissionRoles.has(state.id)) db.query("DELETE FROM role_permissions WHERE role_id = ?").run(state.id);
     const insert = db.query("INSERT INTO role_permissions (tenant_id, role_id, resource_server_identifier, permission_name, created_at) VALUES (?, ?, ?, ?, ?)");
     for (const p of state.permissions ?? []) insert.run(tenantId, state.id, p.resource_server_identifier, p.permission_name, p.created_at);
   }

@@ -66,15 +66,6 @@ interface TenantSync {
   dirty: boolean;
 }
 
-interface Snapshot {
-  head: number;
-  events: { seq: number; entity: string; entity_id: string }[];
-  /** Current state of every entity the events touch. */
-  states: Map<string, EntityState>;
-  /** Every syncable entity, when some tenant needs a full reconcile. */
-  all?: EntityState[];
-}
-
 const YIELD_EVERY = 32;
 /** Below this many tenants to update, threads cost more than they save. */
 const WORKER_THRESHOLD = 64;
@@ -336,11 +327,10 @@ export class OutboxRelay {
       if (oldest !== null && (s.cursor ?? 0) < oldest - 1) s.needsReconcile = true;
     }
     const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
-    const from = Math.min(...replaying.map((id) => this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
-    const snap = this.snapshot(from, replaying.length < due.length);
-    if (snap.events.some((e) => e.entity === "organization")) this.o.registry.refresh("reload");
+    const from = replaying.reduce((min, id) => Math.min(min, this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
+    const plan = this.snapshot(from, replaying.length < due.length);
+    if (plan.events.some((e) => e.entity === "organization")) this.o.registry.refresh("reload");
 
-    const plan: Plan = { head: snap.head, events: snap.events, states: [...snap.states], all: snap.all };
     const applier = new PlanApplier(plan, this.o.rules);
     const job = (id: string): Job => ({ tenantId: id, remembered: this.stateOf(id).cursor, needsReconcile: this.stateOf(id).needsReconcile });
     // Files the pool holds open are cheapest here; the rest go to the workers, whose opens, writes and
@@ -354,7 +344,7 @@ export class OutboxRelay {
     for (const id of here) {
       const started = performance.now();
       try {
-        this.record(id, applier.apply(this.o.pool.get(id), job(id)), snap.head, started);
+        this.record(id, applier.apply(this.o.pool.get(id), job(id)), plan.head, started);
       } catch (err) {
         this.failedWith(id, this.stateOf(id), err as Error);
       }
@@ -364,7 +354,7 @@ export class OutboxRelay {
     }
     const started = performance.now();
     for (const r of await away) {
-      if (r.outcome) this.record(r.tenantId, r.outcome, snap.head, started);
+      if (r.outcome) this.record(r.tenantId, r.outcome, plan.head, started);
       else this.failedWith(r.tenantId, this.stateOf(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
     }
   }
@@ -383,14 +373,15 @@ export class OutboxRelay {
     this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
   }
 
-  private snapshot(from: number, needAll: boolean): Snapshot {
+  /** One read transaction on the control plane: the head, the events since `from`, the states they touch. */
+  private snapshot(from: number, needAll: boolean): Plan {
     const cp = this.o.cp.db;
-    return cp.transaction((): Snapshot => {
+    return cp.transaction((): Plan => {
       const head = this.head();
-      const events = cp.query("SELECT seq, entity, entity_id FROM tenantgate_outbox WHERE seq > ? AND seq <= ? ORDER BY seq").all(from, head) as Snapshot["events"];
+      const events = cp.query("SELECT seq, entity, entity_id FROM tenantgate_outbox WHERE seq > ? AND seq <= ? ORDER BY seq").all(from, head) as Plan["events"];
       const touched = new Map<string, { kind: EntityKind; id: string }>();
       for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
-      const states = new Map(readStates(cp, touched.values(), this.o.rules).map((s) => [`${s.kind}:${s.id}`, s]));
+      const states = readStates(cp, touched.values(), this.o.rules).map((s): [string, EntityState] => [`${s.kind}:${s.id}`, s]);
       const marked = events.some((e) => e.entity === RECONCILE_ENTITY);
       return { head, events, states, all: needAll || marked ? readAllStates(cp, this.o.rules) : undefined };
     })();
