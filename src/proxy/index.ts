@@ -48,9 +48,11 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     if (o.accessControl && management && !preflight) authorize(await o.authenticate(request), target.tenant);
 
     let body: ArrayBuffer | undefined;
-    if (o.protection && management && !target.isControlPlane) {
+    const methods = o.protection && management && !target.isControlPlane ? requestedMethods(method, request.headers, url.searchParams) : undefined;
+    // Reads (the bulk of management traffic) cannot change a synced copy: no guard work for them.
+    if (methods && [...methods].some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS")) {
       await o.guard.check(target.tenant, {
-        methods: requestedMethods(method, request.headers, url.searchParams),
+        methods,
         readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
         body: async () => {
           body ??= await readBodyLimited(request, o.maxBodyBytes);
