@@ -1,6 +1,7 @@
 // Provisioning benchmark (issue 2). Measures in one run:
 //   1. baseline: create a SQLite file and apply the same schema (no journal, no control plane, no rename)
-//   2. tenantgate: TenantLifecycle.create for the same number of tenants
+//   2. tenantgate: TenantLifecycle.create for the same number of tenants, seeded from the outbox
+//      relay with what the control plane syncs (5 resource servers, 10 roles, 3 connections)
 // and prints medians and ratios; then, with N tenant files present, how fast a `serve` process is
 // ready and how much memory it holds.
 //
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { loadConfig } from "../src/config.ts";
 import { readSchemaTemplate } from "../src/storage/clone.ts";
+import { openRelay } from "../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../src/tenancy/index.ts";
 
 const arg = (name: string, def: number) => {
@@ -27,14 +29,35 @@ const median = (xs: number[]) => {
 };
 const ms = (x: number) => `${x.toFixed(3)} ms`;
 
+/** What new tenants copy: 5 resource servers, 10 roles with 4 permissions each, 3 connections. */
+function seedControlPlane(cp: Database): void {
+  const now = new Date().toISOString();
+  cp.transaction(() => {
+    for (let i = 0; i < 5; i++)
+      cp.query("INSERT INTO resource_servers (id, tenant_id, identifier, name, scopes, created_at, updated_at) VALUES (?, 'control_plane', ?, ?, '[]', ?, ?)").run(`api_${i}`, `https://api${i}.example.com/`, `API ${i}`, now, now);
+    for (let i = 0; i < 10; i++) {
+      cp.query("INSERT INTO roles (id, tenant_id, name, created_at, updated_at) VALUES (?, 'control_plane', ?, ?, ?)").run(`rol_${i}`, `role ${i}`, now, now);
+      for (let p = 0; p < 4; p++)
+        cp.query("INSERT INTO role_permissions (tenant_id, role_id, resource_server_identifier, permission_name, created_at) VALUES ('control_plane', ?, ?, ?, ?)").run(`rol_${i}`, `https://api${p}.example.com/`, `read:${p}`, now);
+    }
+    for (let i = 0; i < 3; i++)
+      cp.query("INSERT INTO connections (id, tenant_id, name, strategy, options, created_at, updated_at) VALUES (?, 'control_plane', ?, 'oidc', '{\"client_id\":\"x\",\"client_secret\":\"s\"}', ?, ?)").run(`con_${i}`, `conn ${i}`, now, now);
+  })();
+}
+
+/** A data dir as `serve` and the CLI open it: new tenants are seeded from the outbox relay's snapshot. */
 function openBench(dataDir: string) {
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, "--log-level", "silent"], env: {} });
-  return { config, tenancy: openTenancy(config, pino({ level: "silent" })) };
+  const log = pino({ level: "silent" });
+  const tenancy = openTenancy(config, log);
+  const relay = openRelay(tenancy, config, log);
+  return { config, tenancy, relay };
 }
 
 // --- 1 + 2: per-tenant provisioning against the baseline --------------------------------------
 const work = mkdtempSync(join(tmpdir(), "bench-provision-"));
 const { tenancy } = openBench(join(work, "gw"));
+seedControlPlane(tenancy.cp.db);
 const template = readSchemaTemplate(tenancy.cp.db);
 const baseDir = join(work, "baseline");
 mkdirSync(baseDir);
@@ -69,6 +92,7 @@ console.log(`  first 100 median ${ms(first)}, last 100 median ${ms(last)}   rati
 const big = join(work, "big");
 {
   const { tenancy: t } = openBench(big);
+  seedControlPlane(t.cp.db);
   const t0 = performance.now();
   for (let i = 0; i < READY_TENANTS; i++) t.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
   console.log(`\nprepared ${READY_TENANTS} tenants in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -192,6 +192,8 @@ export class OutboxRelay {
     const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
     applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
     this.tenants.set(tenantId, this.fresh(snap.head));
+    // Mirrored at once, so a gateway started later knows this cursor without opening the file.
+    this.persist();
   };
 
   /** Compares every synced entity of one tenant with the control plane and repairs what differs. */

@@ -154,6 +154,8 @@ export function divergences(
 export function readOnly<T>(path: string, fn: (db: Database) => T): T {
   const db = new Database(path, { readonly: true });
   try {
+    // A reader beside a live writer can meet a moment's lock while it checkpoints: wait, as AuthHero would.
+    db.exec("PRAGMA busy_timeout = 5000");
     return fn(db);
   } finally {
     db.close(false);

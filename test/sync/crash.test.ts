@@ -40,7 +40,12 @@ test(
       }
       s = await serve(dir);
       const files = ids.map((id) => join(dir, "tenants", `${id}.sqlite`));
-      for (const f of files) readers.push(new Database(f, { readonly: true }));
+      for (const f of files) {
+        const reader = new Database(f, { readonly: true });
+        // As any reader beside a writer: WAL readers can meet a moment's lock while a writer checkpoints.
+        reader.exec("PRAGMA busy_timeout = 5000");
+        readers.push(reader);
+      }
       const cursors = () => readers.map((db) => (db.query("SELECT cursor FROM tenantgate_sync WHERE id = 1").get() as { cursor: number }).cursor);
 
       // Tenants were seeded one after another (each creation is an organization event), so the

@@ -67,6 +67,7 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, tim
 
 function diverged(dir: string, tenant: string): string[] {
   const cp = new Database(controlPlanePath(dir), { readonly: true });
+  cp.exec("PRAGMA busy_timeout = 5000");
   try {
     return readOnly(tenantPath(dir, tenant), (db) => divergences(cp, db, tenant));
   } finally {
