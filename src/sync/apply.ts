@@ -100,7 +100,16 @@ interface BatchContext {
 
 function applyOne(db: Database, tenantId: string, state: EntityState, seq: number, rules: SyncRules, result: ApplyResult, ctx: BatchContext): void {
   const spec = ENTITIES[state.kind];
-  const existing = db.query(`SELECT * FROM ${spec.table} WHERE id = ?`).get(state.id) as Row | null;
+  // One query finds both the row with this id and any row holding its unique key (a burst of many
+  // entities per tenant pays per statement).
+  const key = spec.uniqueKey && state.row ? (state.row[spec.uniqueKey] as string) : undefined;
+  // Scoped to the tenant's id so AuthHero's (tenant_id, id) and (tenant_id, key) indexes serve it.
+  const found = (
+    key === undefined
+      ? db.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ?1 AND id = ?2`).all(tenantId, state.id)
+      : db.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ?1 AND (id = ?2 OR ${spec.uniqueKey} = ?3)`).all(tenantId, state.id, key)
+  ) as Row[];
+  const existing = found.find((r) => r.id === state.id) ?? null;
   if (ctx.hasConflicts) db.query("DELETE FROM tenantgate_sync_conflicts WHERE entity = ? AND entity_id = ?").run(state.kind, state.id);
 
   if (state.row === null) {
@@ -111,10 +120,9 @@ function applyOne(db: Database, tenantId: string, state: EntityState, seq: numbe
     }
     return;
   }
-  if (existing && existing.is_system !== 1) return conflict(db, state, String(state.row[spec.uniqueKey ?? "id"] ?? state.id), state.id, result);
+  if (existing && existing.is_system !== 1) return conflict(db, state, String(key ?? state.id), state.id, result);
   if (spec.uniqueKey) {
-    const key = state.row[spec.uniqueKey];
-    const holder = db.query(`SELECT id, is_system FROM ${spec.table} WHERE ${spec.uniqueKey} = ? AND id != ?`).get(key as string, state.id) as { id: string; is_system: number } | null;
+    const holder = found.find((r) => r.id !== state.id) as { id: string; is_system: number } | undefined;
     if (holder && holder.is_system !== 1) {
       // The copy of this entity's earlier state (e.g. before a rename onto the tenant's key) must not
       // stay behind as if it were still the control plane's.

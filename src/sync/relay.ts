@@ -229,6 +229,15 @@ export class OutboxRelay {
     this.wake();
   }
 
+  /**
+   * The newest event a tenant file must have applied: organization events only refresh the gateway's
+   * caches, so a tenant behind by those alone is in sync. Otherwise every provisioning (one
+   * organization event) would make every other tenant file due for a write.
+   */
+  syncHead(): number {
+    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS seq FROM tenantgate_outbox WHERE entity != 'organization'").get() as { seq: number }).seq;
+  }
+
   head(): number {
     return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS head FROM tenantgate_outbox").get() as { head: number }).head;
   }
@@ -245,33 +254,35 @@ export class OutboxRelay {
     } catch {
       // Unreadable right now: report what the relay last knew.
     }
-    return { ...this.describe(tenantId, s, head, cursor), conflict_list: conflictList };
+    return { ...this.describe(tenantId, s, head, this.syncHead(), cursor), conflict_list: conflictList };
   }
 
   summary(): { head: number; tenants: number; in_sync: number; lagging: number; failing: number; unavailable: number; oldest_lag_events: number; oldest_lag_seconds: number } {
     const head = this.head();
+    const target = this.syncHead();
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
     let minCursor = head;
     const ids = this.childTenants();
     for (const id of ids) {
       const s = this.stateOf(id);
-      const d = this.describe(id, s, head, s.cursor);
-      counts[d.state]++;
-      if (s.cursor !== undefined) minCursor = Math.min(minCursor, s.cursor);
+      counts[this.describe(id, s, head, target, s.cursor).state]++;
+      if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
     const oldest = this.o.cp.db.query("SELECT created_at FROM tenantgate_outbox WHERE seq > ? ORDER BY seq LIMIT 1").get(minCursor) as { created_at: string } | null;
     const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest.created_at)) / 1000) : 0;
     return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
   }
 
-  private describe(tenantId: string, s: TenantSync, head: number, cursor: number | undefined): TenantSyncStatus {
+  private describe(tenantId: string, s: TenantSync, head: number, target: number, cursor: number | undefined): TenantSyncStatus {
     const status = this.o.registry.status(tenantId);
-    const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : cursor !== undefined && cursor >= head && !s.needsReconcile ? "in_sync" : "lagging";
+    const caughtUp = cursor !== undefined && cursor >= target && !s.needsReconcile;
+    const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : caughtUp ? "in_sync" : "lagging";
     return {
       tenant_id: tenantId,
       cursor: cursor ?? null,
       head,
-      lag: cursor === undefined ? null : Math.max(0, head - cursor),
+      // Events to apply; organization events after the last synced change are not owed.
+      lag: cursor === undefined ? null : caughtUp ? 0 : Math.max(0, head - cursor),
       state,
       attempts: s.attempts,
       last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}` : null),
@@ -297,7 +308,7 @@ export class OutboxRelay {
   private async runOnce(): Promise<void> {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
-    const head = this.head();
+    const target = this.syncHead();
     const now = Date.now();
     const due: string[] = [];
     for (const id of this.childTenants()) {
@@ -313,7 +324,7 @@ export class OutboxRelay {
           continue;
         }
       }
-      if (s.needsReconcile || s.cursor < head) due.push(id);
+      if (s.needsReconcile || s.cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
     this.persist();
