@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { Connection } from "@authhero/adapter-interfaces";
+import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileAdapters } from "../../src/authhero/index.ts";
+import { openFixture, type SyncFixture } from "../sync/fixture.ts";
+import { sqliteAdapters } from "./sqlite-adapters.ts";
+
+// The module AuthHero loads, over real tenant files provisioned by the gateway's own lifecycle.
+
+let f: SyncFixture;
+let a: TenantFileAdapters;
+const CP = "control_plane";
+
+beforeEach(() => {
+  f = openFixture();
+  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  a = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+});
+afterEach(() => {
+  a.close();
+  f.close();
+});
+
+const conn = (id: string, strategy: string, options: Record<string, unknown>) => ({ id, name: id, strategy, options }) as unknown as Connection;
+
+describe("per-tenant dispatch", () => {
+  test("a call goes to the file of the tenant it names, and only there", async () => {
+    await a.connections.create("acme", conn("con_a", "oidc", { scope: "openid" }));
+    expect((await a.raw.connections.get("acme", "con_a"))?.options).toEqual({ scope: "openid" });
+    expect(await a.raw.connections.get("beta", "con_a")).toBeNull();
+    expect(f.tenantFile("acme").query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 1 });
+    expect(f.tenantFile("beta").query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 0 });
+    expect(f.authhero.query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 0 });
+  });
+
+  test.each(["ghost", "../etc", "ACME", "", "a/b"])("tenant %p: reads answer like a missing row, writes and lists throw, no file is made", async (id) => {
+    const before = readdirSync(join(f.dataDir, "tenants")).sort();
+    expect(await a.connections.get(id, "con_x")).toBeNull();
+    expect(await a.emailProviders.get(id)).toBeNull();
+    expect(await a.connections.remove(id, "con_x")).toBe(false);
+    expect(a.connections.list(id)).rejects.toBeInstanceOf(UnknownTenantError);
+    expect(a.connections.create(id, conn("c", "oidc", {}))).rejects.toBeInstanceOf(UnknownTenantError);
+    expect(readdirSync(join(f.dataDir, "tenants")).sort()).toEqual(before);
+    expect(existsSync(join(f.dataDir, "tenants", `${id}.sqlite`))).toBe(false);
+  });
+
+  test("tenants and keys live in the control-plane file", async () => {
+    const { tenants } = (await a.tenants.list()) as unknown as { tenants: { id: string }[] };
+    expect(tenants.map((t) => t.id)).toEqual(["acme", "beta", CP]);
+    await a.keys.create({ kid: "k1", cert: "c" } as never);
+    expect(f.authhero.query("SELECT kid, tenant_id FROM keys").all()).toEqual([{ kid: "k1", tenant_id: null }]);
+  });
+
+  test("many tenants through a small pool: every call right, descriptors bounded", async () => {
+    for (let i = 0; i < 12; i++) f.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
+    const small = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), maxOpen: 3 });
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const start = fds();
+    try {
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 12; i++) {
+          if (round === 0) await small.connections.create(`t${i}`, conn(`con_${i}`, "oidc", { n: i }));
+          expect((await small.raw.connections.get(`t${i}`, `con_${i}`))?.options as unknown).toEqual({ n: i });
+          expect(await small.raw.connections.get(`t${i}`, `con_${(i + 1) % 12}`)).toBeNull();
+        }
+        // Three files open at most, three descriptors each (WAL mode).
+        expect(fds() - start).toBeLessThanOrEqual(3 * 3);
+      }
+    } finally {
+      small.close();
+    }
+    const left = readdirSync("/proc/self/fd").map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return "?";
+      }
+    });
+    // None of this test's tenant files is held open once the adapters are closed.
+    expect(left.filter((p: string) => p.startsWith(join(f.dataDir, "tenants", "t")))).toEqual([]);
+  });
+});
+
+describe("runtime fallback", () => {
+  beforeEach(async () => {
+    await a.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid profile" }));
+    await a.connections.create(CP, conn("con_cp_db", "Username-Password-Authentication", { requires_username: true }));
+  });
+
+  test("a tenant connection inherits the options it does not set from the same-strategy control-plane connection", async () => {
+    await a.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email" }));
+    expect((await a.connections.get("acme", "con_acme"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid email" });
+    // Raw: what is stored, for the management API (no inherited secret).
+    expect((await a.raw.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "openid email" });
+    // Nothing inherited was written back.
+    expect(JSON.parse((f.tenantFile("acme").query("SELECT options FROM connections WHERE id = 'con_acme'").get() as { options: string }).options)).toEqual({ scope: "openid email" });
+  });
+
+  test("list merges each connection, and never adds a control-plane connection the tenant does not have", async () => {
+    await a.connections.create("acme", conn("con_acme", "oidc", {}));
+    await a.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
+    const { connections } = await a.connections.list("acme");
+    expect(connections.map((c) => [c.id, c.options])).toEqual([
+      ["con_acme", { client_id: "cp-client", client_secret: "s3cret", scope: "openid profile" }],
+      ["con_sms", { from: "+1" }],
+    ]);
+  });
+
+  test("email provider: the tenant's, else the control plane's", async () => {
+    await a.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "k" } } as never);
+    expect((await a.emailProviders.get("acme"))?.name).toBe("mailgun");
+    expect(await a.raw.emailProviders.get("acme")).toBeNull();
+    await a.emailProviders.create("beta", { name: "ses", credentials: {} } as never);
+    expect((await a.emailProviders.get("beta"))?.name).toBe("ses");
+  });
+
+  test("the control plane never merges with itself; a tenant can opt out", async () => {
+    expect((await a.connections.get(CP, "con_cp"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid profile" });
+    const optedOut = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), resolveControlPlane: (t) => (t === "acme" ? null : CP) });
+    try {
+      await optedOut.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
+      expect((await optedOut.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "x" });
+    } finally {
+      optedOut.close();
+    }
+  });
+
+  test("fallback: false gives the stored data only", async () => {
+    const plain = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), fallback: false });
+    try {
+      await plain.connections.create("acme", conn("con_acme", "oidc", {}));
+      expect((await plain.connections.get("acme", "con_acme"))?.options).toEqual({});
+    } finally {
+      plain.close();
+    }
+  });
+});
+
+test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, without duplicates", () => {
+  const merged: Record<string, unknown> = mergeClientWithFallback(
+    { client_id: "c", callbacks: ["https://acme.test/cb", "https://shared.test/cb"], web_origins: ["https://acme.test"] },
+    { callbacks: ["https://shared.test/cb", "https://cp.test/cb"], allowed_logout_urls: ["https://cp.test/out"] },
+  );
+  expect(merged.callbacks).toEqual(["https://shared.test/cb", "https://cp.test/cb", "https://acme.test/cb"]);
+  expect(merged.web_origins).toEqual(["https://acme.test"]);
+  expect(merged.allowed_logout_urls).toEqual(["https://cp.test/out"]);
+  expect(merged.allowed_origins).toEqual([]);
+  expect(mergeClientWithFallback({ client_id: "c", callbacks: ["x"] }, null)).toEqual({ client_id: "c", callbacks: ["x"] });
+});
