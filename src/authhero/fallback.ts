@@ -1,4 +1,4 @@
-import type { Client, Connection, DataAdapters, EmailProvider } from "@authhero/adapter-interfaces";
+import type { Client, Connection, DataAdapters, EmailProvider, Hook, ResourceServer } from "@authhero/adapter-interfaces";
 
 type Options = Record<string, unknown>;
 
@@ -31,6 +31,23 @@ export function mergeClientWithFallback<C extends Partial<Client>>(client: C, co
   return merged;
 }
 
+type Scope = NonNullable<ResourceServer["scopes"]>[number];
+
+/**
+ * A synced resource server (`is_system`) takes the control plane's same-id scopes, with the tenant's
+ * own scopes overriding by `value` or appended; its other fields stay the tenant's.
+ */
+export function resourceServerWithFallback(tenant: ResourceServer, controlPlane: ResourceServer | null | undefined): ResourceServer {
+  if (!tenant.is_system || !controlPlane) return tenant;
+  const scopes = new Map<string, Scope>();
+  for (const s of controlPlane.scopes ?? []) scopes.set(s.value, s);
+  for (const s of tenant.scopes ?? []) scopes.set(s.value, s);
+  return { ...tenant, scopes: [...scopes.values()] };
+}
+
+const inheritable = (hook: Hook) => (hook as { metadata?: Record<string, unknown> }).metadata?.inheritable === true;
+const hookId = (hook: Hook) => (hook as { hook_id?: string }).hook_id;
+
 /** Wraps a child tenant's adapters with runtime fallback to its control plane's (read paths only). */
 export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
   const sameStrategy = async (strategy: string | undefined): Promise<Connection | undefined> => {
@@ -57,5 +74,38 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return (await tenant.emailProviders.get(tenantId)) ?? (await controlPlane.emailProviders.get(controlPlaneId));
     },
   };
-  return { ...tenant, connections, emailProviders };
+  const resourceServers: DataAdapters["resourceServers"] = {
+    ...tenant.resourceServers,
+    async get(tenantId, id) {
+      const own = await tenant.resourceServers.get(tenantId, id);
+      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
+    },
+    async list(tenantId, params) {
+      const page = await tenant.resourceServers.list(tenantId, params);
+      if (!page.resource_servers.some((r) => r.is_system)) return page;
+      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
+      const byId = new Map(inherited.map((r) => [r.id, r]));
+      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
+    },
+  };
+  // Inheritable control-plane hooks (`metadata.inheritable === true`) run for every child tenant,
+  // unless the tenant has its own with the same id. Writes stay the tenant's own.
+  const hooks: DataAdapters["hooks"] = {
+    ...tenant.hooks,
+    async get(tenantId, id) {
+      const own = await tenant.hooks.get(tenantId, id);
+      if (own) return own;
+      const shared = await controlPlane.hooks.get(controlPlaneId, id);
+      return shared && inheritable(shared) ? shared : null;
+    },
+    async list(tenantId, params) {
+      const page = await tenant.hooks.list(tenantId, params);
+      const { hooks: shared } = await controlPlane.hooks.list(controlPlaneId);
+      const ownIds = new Set(page.hooks.map(hookId));
+      const added = shared.filter((h) => inheritable(h) && !ownIds.has(hookId(h)));
+      const total = page.total === undefined ? undefined : page.total + added.length;
+      return { ...page, hooks: [...page.hooks, ...added], length: page.length + added.length, ...(total === undefined ? {} : { total }) };
+    },
+  };
+  return { ...tenant, connections, emailProviders, resourceServers, hooks };
 }

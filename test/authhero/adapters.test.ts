@@ -138,6 +138,47 @@ describe("runtime fallback", () => {
   });
 });
 
+describe("resource servers and hooks", () => {
+  test("a synced resource server takes the control plane's scopes, the tenant's overriding by value or added", async () => {
+    const cpScopes = [
+      { value: "read:users", description: "Read users" },
+      { value: "write:users", description: "Write users" },
+    ];
+    await a.resourceServers.create(CP, { id: "api_1", identifier: "https://api/", name: "API", scopes: cpScopes } as never);
+    await a.resourceServers.create("acme", { id: "api_1", identifier: "https://api/", name: "API (acme)", is_system: true, scopes: [{ value: "write:users", description: "Acme's wording" }, { value: "read:acme", description: "Acme only" }] } as never);
+    await a.resourceServers.create("acme", { id: "api_own", identifier: "https://own/", name: "Own", scopes: [{ value: "x", description: "x" }] } as never);
+    const synced = await a.resourceServers.get("acme", "api_1");
+    expect(synced?.name).toBe("API (acme)");
+    expect(synced?.scopes).toEqual([
+      { value: "read:users", description: "Read users" },
+      { value: "write:users", description: "Acme's wording" },
+      { value: "read:acme", description: "Acme only" },
+    ]);
+    // A tenant's own resource server is not touched by fallback.
+    expect((await a.resourceServers.get("acme", "api_own"))?.scopes).toEqual([{ value: "x", description: "x" }]);
+    const { resource_servers } = await a.resourceServers.list("acme");
+    expect(resource_servers.find((r) => r.id === "api_1")?.scopes).toHaveLength(3);
+    expect((await a.raw.resourceServers.get("acme", "api_1"))?.scopes).toHaveLength(2);
+  });
+
+  test("inheritable control-plane hooks join a tenant's list unless it has one with that id; get falls back; writes stay the tenant's", async () => {
+    await a.hooks.create(CP, { hook_id: "h_shared", url: "https://cp/hook", trigger_id: "post-user-login", metadata: { inheritable: true } } as never);
+    await a.hooks.create(CP, { hook_id: "h_private", url: "https://cp/private", trigger_id: "post-user-login", metadata: {} } as never);
+    await a.hooks.create(CP, { hook_id: "h_overridden", url: "https://cp/over", trigger_id: "post-user-login", metadata: { inheritable: true } } as never);
+    await a.hooks.create("acme", { hook_id: "h_overridden", url: "https://acme/over", trigger_id: "post-user-login" } as never);
+    const { hooks, length } = await a.hooks.list("acme");
+    expect(hooks.map((h) => [(h as { hook_id: string }).hook_id, (h as { url: string }).url])).toEqual([
+      ["h_overridden", "https://acme/over"],
+      ["h_shared", "https://cp/hook"],
+    ]);
+    expect(length).toBe(2);
+    expect(((await a.hooks.get("acme", "h_shared")) as { url: string } | null)?.url).toBe("https://cp/hook");
+    expect(await a.hooks.get("acme", "h_private")).toBeNull();
+    expect((await a.raw.hooks.list("acme")).hooks).toHaveLength(1);
+    expect(f.authhero.query("SELECT count(*) AS n FROM hooks").get()).toEqual({ n: 3 });
+  });
+});
+
 test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, without duplicates", () => {
   const merged: Record<string, unknown> = mergeClientWithFallback(
     { client_id: "c", callbacks: ["https://acme.test/cb", "https://shared.test/cb"], web_origins: ["https://acme.test"] },

@@ -8,6 +8,7 @@ import type { DataAdapters } from "@authhero/adapter-interfaces";
 const EXTRA_TABLES = `
 CREATE TABLE IF NOT EXISTS email_providers (tenant_id TEXT PRIMARY KEY, name TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, default_from_address TEXT, credentials TEXT NOT NULL DEFAULT '{}', settings TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT NOT NULL, tenant_id TEXT NOT NULL, name TEXT NOT NULL, callbacks TEXT NOT NULL DEFAULT '[]', web_origins TEXT NOT NULL DEFAULT '[]', allowed_logout_urls TEXT NOT NULL DEFAULT '[]', allowed_origins TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (tenant_id, client_id));
+CREATE TABLE IF NOT EXISTS hooks (hook_id TEXT NOT NULL, tenant_id TEXT NOT NULL, url TEXT NOT NULL, trigger_id TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, metadata TEXT, created_at TEXT NOT NULL DEFAULT '', PRIMARY KEY (tenant_id, hook_id));
 CREATE TABLE IF NOT EXISTS keys (kid TEXT PRIMARY KEY, tenant_id TEXT, cert TEXT, type TEXT NOT NULL DEFAULT 'jwt_signing', created_at TEXT NOT NULL DEFAULT '');
 `;
 
@@ -45,6 +46,41 @@ export function sqliteAdapters(db: Database): DataAdapters {
       },
       async update(tenant_id: string, id: string, c: Row) {
         return db.query("UPDATE connections SET options = ? WHERE tenant_id = ? AND id = ?").run(JSON.stringify(c.options ?? {}), tenant_id, id).changes > 0;
+      },
+    },
+    resourceServers: {
+      async create(tenant_id: string, r: Row) {
+        db.query("INSERT INTO resource_servers (id, tenant_id, identifier, name, scopes, is_system, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").run(
+          r.id as string,
+          tenant_id,
+          r.identifier as string,
+          r.name as string,
+          JSON.stringify(r.scopes ?? []),
+          r.is_system ? 1 : 0,
+          now(),
+          now(),
+        );
+      },
+      async get(tenant_id: string, id: string) {
+        const r = db.query("SELECT * FROM resource_servers WHERE tenant_id = ? AND id = ?").get(tenant_id, id) as Row | null;
+        return r ? { ...r, scopes: json(r.scopes, []), is_system: r.is_system === 1 } : null;
+      },
+      async list(tenant_id: string) {
+        const rows = (db.query("SELECT * FROM resource_servers WHERE tenant_id = ? ORDER BY id").all(tenant_id) as Row[]).map((r) => ({ ...r, scopes: json(r.scopes, []), is_system: r.is_system === 1 }));
+        return { resource_servers: rows, start: 0, limit: rows.length, length: rows.length };
+      },
+    },
+    hooks: {
+      async create(tenant_id: string, h: Row) {
+        db.query("INSERT INTO hooks (hook_id, tenant_id, url, trigger_id, metadata) VALUES (?, ?, ?, ?, ?)").run(h.hook_id as string, tenant_id, h.url as string, h.trigger_id as string, JSON.stringify(h.metadata ?? {}));
+      },
+      async get(tenant_id: string, id: string) {
+        const r = db.query("SELECT * FROM hooks WHERE tenant_id = ? AND hook_id = ?").get(tenant_id, id) as Row | null;
+        return r ? { ...r, metadata: json(r.metadata, {}) } : null;
+      },
+      async list(tenant_id: string) {
+        const rows = (db.query("SELECT * FROM hooks WHERE tenant_id = ? ORDER BY hook_id").all(tenant_id) as Row[]).map((r) => ({ ...r, metadata: json(r.metadata, {}) }));
+        return { hooks: rows, start: 0, limit: rows.length, length: rows.length };
       },
     },
     emailProviders: {
