@@ -6,6 +6,7 @@ import { operationsApi } from "./api/health.ts";
 import { GatewayMetrics, type RouteClass } from "./api/metrics.ts";
 import { tenantsApi } from "./api/tenants.ts";
 import { syncApi } from "./api/sync.ts";
+import { effectiveSettingsApi } from "./api/effective-settings.ts";
 import { controlPlaneGate } from "./api/control-plane-gate.ts";
 import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
 import type { Config } from "./config.ts";
@@ -101,6 +102,7 @@ export class Gateway {
         }),
       )
       .use(syncApi({ cp, relay, authenticate: (request) => this.authenticate(request) }))
+      .use(effectiveSettingsApi({ cp, pool, secretKeys: config.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
       .all("/", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } })
       .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
   }

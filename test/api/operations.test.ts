@@ -69,6 +69,7 @@ describe("OpenAPI", () => {
     ["get", "/api/v2/sync", ["200", "401", "403"]],
     ["get", "/api/v2/tenants/{id}/sync", ["200", "401", "403", "404"]],
     ["post", "/api/v2/tenants/{id}/sync", ["200", "401", "403", "404", "503"]],
+    ["get", "/api/v2/tenants/{id}/effective-settings", ["200", "401", "403", "404"]],
   ];
   let spec: OpenApi;
   beforeAll(async () => {

@@ -190,3 +190,46 @@ test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, 
   expect(merged.allowed_origins).toEqual([]);
   expect(mergeClientWithFallback({ client_id: "c", callbacks: ["x"] }, null)).toEqual({ client_id: "c", callbacks: ["x"] });
 });
+
+describe("GET /api/v2/tenants/{id}/effective-settings", () => {
+  test("every connection option and email-provider field with its value and origin, secrets masked", async () => {
+    const { startGateway } = await import("../support/gateway.ts");
+    const { createTenants, expectError } = await import("../support/upstream.ts");
+    const gw = await startGateway();
+    try {
+      await createTenants(gw, ["acme", "beta"]);
+      const g = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+      try {
+        await g.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid" }));
+        await g.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email", prompt: "login" }));
+        await g.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
+        await g.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key-123" } } as never);
+      } finally {
+        g.close();
+      }
+      const token = await gw.token();
+      const res = await gw.request("localhost", "/api/v2/tenants/acme/effective-settings", { token });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { connections: { id: string; inherits_from: string | null; options: { field: string; value: unknown; origin: string }[] }[]; email_provider: { origin: string; fields: { field: string; value: unknown; origin: string }[] } };
+      const oidc = body.connections.find((c) => c.id === "con_acme");
+      expect(oidc?.inherits_from).toBe("con_cp");
+      expect(oidc?.options).toEqual([
+        { field: "client_id", value: "cp-client", origin: "inherited" },
+        { field: "client_secret", value: "********", origin: "inherited" },
+        { field: "prompt", value: "login", origin: "tenant" },
+        { field: "scope", value: "openid email", origin: "overridden" },
+      ]);
+      expect(body.connections.find((c) => c.id === "con_sms")).toMatchObject({ inherits_from: null, options: [{ field: "from", value: "+1", origin: "tenant" }] });
+      expect(body.email_provider.origin).toBe("inherited");
+      expect(body.email_provider.fields.find((x) => x.field === "credentials")?.value).toEqual({ api_key: "********" });
+      expect(JSON.stringify(body)).not.toContain("s3cret");
+      expect(JSON.stringify(body)).not.toContain("key-123");
+
+      await expectError(await gw.request("localhost", "/api/v2/tenants/ghost/effective-settings", { token }), 404, "ghost");
+      await expectError(await gw.request("localhost", "/api/v2/tenants/acme/effective-settings", { token: await gw.orgToken("beta", ["read:tenants"]) }), 403, "acme");
+      await expectError(await gw.request("localhost", "/api/v2/tenants/acme/effective-settings"), 401, "missing bearer token");
+    } finally {
+      await gw.stop();
+    }
+  });
+});

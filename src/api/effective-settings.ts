@@ -1,0 +1,100 @@
+import type { Database } from "bun:sqlite";
+import { Elysia, t } from "elysia";
+import { explainFields } from "../authhero/explain.ts";
+import type { Principal } from "../auth/index.ts";
+import { HttpError } from "../http-error.ts";
+import type { ControlPlane } from "../storage/control-plane.ts";
+import type { HandlePool } from "../storage/pool.ts";
+import { errors } from "./schemas.ts";
+import { allowTenantAction } from "./tenant-access.ts";
+
+const Field = t.Object({ field: t.String(), value: t.Unknown(), origin: t.String({ description: "tenant, inherited or overridden" }) });
+
+const EffectiveSettings = t.Object({
+  tenant_id: t.String(),
+  connections: t.Array(t.Object({ id: t.String(), name: t.String(), strategy: t.Union([t.String(), t.Null()]), inherits_from: t.Union([t.String(), t.Null()]), options: t.Array(Field) })),
+  email_provider: t.Union([t.Object({ origin: t.String(), fields: t.Array(Field) }), t.Null()]),
+});
+
+type Row = Record<string, unknown>;
+
+function parse(json: unknown): Record<string, unknown> {
+  if (typeof json !== "string") return {};
+  try {
+    const v: unknown = JSON.parse(json);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function hasTable(db: Database, table: string): boolean {
+  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+}
+
+function emailProviderOf(db: Database, tenantId: string): Row | null {
+  if (!hasTable(db, "email_providers")) return null;
+  const row = db.query("SELECT * FROM email_providers WHERE tenant_id = ?").get(tenantId) as Row | null;
+  if (!row) return null;
+  const { tenant_id: _t, created_at: _c, updated_at: _u, ...fields } = row;
+  return { ...fields, credentials: parse(row.credentials), settings: parse(row.settings) };
+}
+
+export interface EffectiveSettingsDeps {
+  cp: ControlPlane;
+  pool: HandlePool;
+  secretKeys: readonly string[];
+  authenticate: (request: Request) => Promise<Principal>;
+}
+
+/**
+ * What a child tenant gets at runtime from the AuthHero adapter module's fallback, explained: every
+ * connection option and email-provider field with its effective value (secrets masked) and origin.
+ */
+export function effectiveSettingsApi(d: EffectiveSettingsDeps) {
+  return new Elysia({ name: "tenantgate/effective-settings" })
+    .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
+    .get(
+      "/api/v2/tenants/:id/effective-settings",
+      ({ params, principal }) => {
+        allowTenantAction(principal, "read", d.cp.id, params.id);
+        if (params.id === d.cp.id || !d.cp.tenant(params.id)) throw new HttpError(404, `tenant "${params.id}" does not exist`);
+        const db = d.pool.get(params.id);
+        const cpConnections = d.cp.db.query("SELECT * FROM connections WHERE tenant_id = ?").all(d.cp.id) as Row[];
+        const byStrategy = new Map(cpConnections.map((c) => [c.strategy, c]));
+        const own = db.query("SELECT * FROM connections WHERE tenant_id = ? ORDER BY name").all(params.id) as Row[];
+        const connections = own.map((c) => {
+          const inherited = byStrategy.get(c.strategy);
+          return {
+            id: c.id as string,
+            name: c.name as string,
+            strategy: (c.strategy as string | null) ?? null,
+            inherits_from: (inherited?.id as string | undefined) ?? null,
+            options: explainFields(parse(c.options), inherited ? parse(inherited.options) : null, d.secretKeys),
+          };
+        });
+        const mine = emailProviderOf(db, params.id);
+        const theirs = emailProviderOf(d.cp.db, d.cp.id);
+        const email_provider = mine
+          ? { origin: "tenant", fields: explainFields(mask(mine), null, d.secretKeys) }
+          : theirs
+            ? { origin: "inherited", fields: explainFields(null, mask(theirs), d.secretKeys) }
+            : null;
+        return { tenant_id: params.id, connections, email_provider };
+      },
+      {
+        response: { 200: EffectiveSettings, ...errors(401, 403, 404, 503) },
+        detail: {
+          tags: ["tenants"],
+          security: [{ bearer: [] }],
+          summary: "A tenant's connections and email provider as AuthHero sees them, each field with its origin (tenant, inherited, overridden); secrets masked",
+        },
+      },
+    );
+}
+
+/** The email provider's credentials are all secrets: every one is masked, key by key. */
+function mask(provider: Row): Row {
+  const credentials = provider.credentials as Record<string, unknown>;
+  return { ...provider, credentials: Object.fromEntries(Object.keys(credentials).map((k) => [k, "********"])) };
+}
