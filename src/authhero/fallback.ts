@@ -68,6 +68,17 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return { ...page, connections: page.connections.map((c) => connectionWithFallback(c, byStrategy.get(c.strategy))) };
     },
   };
+  // A client's enabled connections are the same connections, so they inherit the same way.
+  const clientConnections: DataAdapters["clientConnections"] = {
+    ...tenant.clientConnections,
+    async listByClient(tenantId, clientId) {
+      const own = await tenant.clientConnections.listByClient(tenantId, clientId);
+      if (own.length === 0) return own;
+      const { connections: inherited } = await controlPlane.connections.list(controlPlaneId);
+      const byStrategy = new Map(inherited.map((c) => [c.strategy, c]));
+      return own.map((c) => connectionWithFallback(c, byStrategy.get(c.strategy)));
+    },
+  };
   const emailProviders: DataAdapters["emailProviders"] = {
     ...tenant.emailProviders,
     async get(tenantId): Promise<EmailProvider | null> {
@@ -107,5 +118,5 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return { ...page, hooks: [...page.hooks, ...added], length: page.length + added.length, ...(total === undefined ? {} : { total }) };
     },
   };
-  return { ...tenant, connections, emailProviders, resourceServers, hooks };
+  return { ...tenant, connections, clientConnections, emailProviders, resourceServers, hooks };
 }

@@ -108,6 +108,24 @@ describe("runtime fallback", () => {
     ]);
   });
 
+  test("a client's connections inherit like the connections themselves", async () => {
+    await a.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
+    const list = await a.clientConnections.listByClient("acme", "client_1");
+    expect(list.map((c) => c.options)).toEqual([{ client_id: "cp-client", client_secret: "s3cret", scope: "x" }]);
+    expect((await a.raw.clientConnections.listByClient("acme", "client_1")).map((c) => c.options)).toEqual([{ scope: "x" }]);
+  });
+
+  test("clients.get returns what is stored: control-plane URLs are merged only by mergeClientWithFallback", async () => {
+    f.authhero.exec("CREATE TABLE IF NOT EXISTS clients (client_id TEXT NOT NULL, tenant_id TEXT NOT NULL, name TEXT NOT NULL, callbacks TEXT NOT NULL DEFAULT '[]', web_origins TEXT NOT NULL DEFAULT '[]', allowed_logout_urls TEXT NOT NULL DEFAULT '[]', allowed_origins TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (tenant_id, client_id))");
+    f.authhero.query("INSERT INTO clients (client_id, tenant_id, name, callbacks) VALUES ('app', ?, 'cp app', ?)").run(CP, JSON.stringify(["https://cp/cb"]));
+    await a.tenants.list(); // opens the control-plane adapters (which create the table in tenant files too)
+    await a.emailProviders.get("acme");
+    f.tenantFile("acme").query("INSERT INTO clients (client_id, tenant_id, name, callbacks) VALUES ('app', 'acme', 'acme app', ?)").run(JSON.stringify(["https://acme/cb"]));
+    const stored = await a.clients.get("acme", "app");
+    expect(stored?.callbacks).toEqual(["https://acme/cb"]);
+    expect((mergeClientWithFallback(stored ?? {}, await a.clients.get(CP, "app")) as { callbacks?: string[] }).callbacks).toEqual(["https://cp/cb", "https://acme/cb"]);
+  });
+
   test("email provider: the tenant's, else the control plane's", async () => {
     await a.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "k" } } as never);
     expect((await a.emailProviders.get("acme"))?.name).toBe("mailgun");

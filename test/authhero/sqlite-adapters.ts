@@ -100,6 +100,12 @@ export function sqliteAdapters(db: Database): DataAdapters {
         return r ? { ...r, callbacks: json(r.callbacks, []), web_origins: json(r.web_origins, []), allowed_logout_urls: json(r.allowed_logout_urls, []), allowed_origins: json(r.allowed_origins, []) } : null;
       },
     },
+    clientConnections: {
+      // Every connection of the tenant is enabled for every client in this stand-in.
+      async listByClient(tenant_id: string) {
+        return (db.query("SELECT * FROM connections WHERE tenant_id = ? ORDER BY id").all(tenant_id) as Row[]).map(connection);
+      },
+    },
     tenants: {
       async get(id: string) {
         return db.query("SELECT * FROM tenants WHERE id = ?").get(id);
