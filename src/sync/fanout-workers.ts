@@ -12,6 +12,8 @@ export type WorkerResult = WorkerReply["results"][number];
  */
 export class FanoutWorkers {
   private workers: Worker[] = [];
+  /** Set when a worker failed to load or died: the relay then applies everything on its own thread. */
+  private broken = false;
   private batch = 0;
 
   constructor(
@@ -23,7 +25,7 @@ export class FanoutWorkers {
   ) {}
 
   get available(): boolean {
-    return this.size > 0;
+    return this.size > 0 && !this.broken;
   }
 
   async apply(plan: Plan, jobs: Job[]): Promise<WorkerResult[]> {
@@ -42,7 +44,7 @@ export class FanoutWorkers {
   private start(): void {
     if (this.workers.length > 0) return;
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(new URL("./fanout-worker.ts", import.meta.url).href);
+      const worker = new Worker(workerUrl());
       (worker as unknown as { unref(): void }).unref();
       this.workers.push(worker);
     }
@@ -60,8 +62,8 @@ export class FanoutWorkers {
         if (event.data.batch === batch) done(event.data.results);
       };
       const onError = (event: ErrorEvent) => {
-        this.log.error({ err: event.message }, "fan-out worker failed; its tenants retry");
-        // A broken worker is replaced at the next run.
+        this.log.error({ err: event.message }, "fan-out worker failed; its tenants retry on the relay's own thread");
+        this.broken = true;
         this.stop();
         done(jobs.map((j) => ({ tenantId: j.tenantId, error: { message: `fan-out worker failed: ${event.message}` } })));
       };
@@ -70,4 +72,13 @@ export class FanoutWorkers {
       worker.postMessage({ batch, dir: this.dir, busyTimeoutMs: this.busyTimeoutMs, rules: this.rules, plan, jobs } satisfies WorkerRequest);
     });
   }
+}
+
+/**
+ * Where the worker's entry is. Run from source, next to this file. In a `bun build --compile` binary
+ * every module shares the bundle's URL (`/$bunfs/root/<binary>`) and each entry point sits at its path
+ * below the build's common root (`src/`), so the worker is `sync/fanout-worker.ts` there.
+ */
+function workerUrl(): string {
+  return import.meta.url.includes("/$bunfs/") ? new URL("./sync/fanout-worker.ts", import.meta.url).href : new URL("./fanout-worker.ts", import.meta.url).href;
 }
