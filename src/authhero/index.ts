@@ -70,17 +70,19 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
         if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
           return (files.get(o.controlPlaneTenantId) as Record<string, unknown> | undefined)?.[namespace];
         }
+        // Every tenant's adapters come from the same factory: the control plane's say which
+        // namespaces and methods exist (so `then`, `toJSON` and typos are not mistaken for calls).
+        const shape = (files.get(o.controlPlaneTenantId) as Record<string, Record<string, unknown>> | undefined)?.[namespace];
+        if (!shape) return undefined;
         return new Proxy(
           {},
           {
             get(_ns, method) {
-              if (typeof method !== "string") return undefined;
+              if (typeof method !== "string" || typeof shape[method] !== "function") return undefined;
               return (tenantId: unknown, ...rest: unknown[]) => {
                 const adapters = adaptersFor(tenantId, withInheritance) as Record<string, Record<string, (...a: unknown[]) => unknown>> | undefined;
                 const fn = adapters?.[namespace]?.[method];
-                if (fn) return fn.call(adapters?.[namespace], tenantId, ...rest);
-                if (adapters) throw new TypeError(`AuthHero adapters have no ${namespace}.${method}`);
-                return missing(method, tenantId);
+                return fn ? fn.call(adapters?.[namespace], tenantId, ...rest) : missing(method, tenantId);
               };
             },
           },

@@ -251,3 +251,14 @@ describe("GET /api/v2/tenants/{id}/effective-settings", () => {
     }
   });
 });
+
+test("namespaces and methods are those the adapters have: no thenable namespaces, no phantom methods", async () => {
+  const ns = a.connections as unknown as Record<string, unknown>;
+  expect(ns.then).toBeUndefined();
+  expect(ns.toJSON).toBeUndefined();
+  expect(ns.nope).toBeUndefined();
+  expect((a as unknown as Record<string, unknown>).nonexistent).toBeUndefined();
+  // An async function may return a namespace without it being taken for a promise.
+  const get = async () => a.connections;
+  expect(typeof (await get()).get).toBe("function");
+});
