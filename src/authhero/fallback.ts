@@ -50,33 +50,29 @@ const hookId = (hook: Hook) => (hook as { hook_id?: string }).hook_id;
 
 /** Wraps a child tenant's adapters with runtime fallback to its control plane's (read paths only). */
 export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
-  const sameStrategy = async (strategy: string | undefined): Promise<Connection | undefined> => {
-    if (!strategy) return undefined;
-    const { connections } = await controlPlane.connections.list(controlPlaneId);
-    return connections.find((c) => c.strategy === strategy);
+  /** Each connection merged with the control plane's connection of its strategy (one list read). */
+  const inheritAll = async (own: Connection[]): Promise<Connection[]> => {
+    if (own.length === 0) return own;
+    const { connections: inherited } = await controlPlane.connections.list(controlPlaneId);
+    const byStrategy = new Map(inherited.map((c) => [c.strategy, c]));
+    return own.map((c) => connectionWithFallback(c, byStrategy.get(c.strategy)));
   };
   const connections: DataAdapters["connections"] = {
     ...tenant.connections,
     async get(tenantId, connectionId) {
       const own = await tenant.connections.get(tenantId, connectionId);
-      return own ? connectionWithFallback(own, await sameStrategy(own.strategy)) : own;
+      return own ? ((await inheritAll([own]))[0] as Connection) : own;
     },
     async list(tenantId, params) {
       const page = await tenant.connections.list(tenantId, params);
-      const { connections: inherited } = await controlPlane.connections.list(controlPlaneId);
-      const byStrategy = new Map(inherited.map((c) => [c.strategy, c]));
-      return { ...page, connections: page.connections.map((c) => connectionWithFallback(c, byStrategy.get(c.strategy))) };
+      return { ...page, connections: await inheritAll(page.connections) };
     },
   };
   // A client's enabled connections are the same connections, so they inherit the same way.
   const clientConnections: DataAdapters["clientConnections"] = {
     ...tenant.clientConnections,
     async listByClient(tenantId, clientId) {
-      const own = await tenant.clientConnections.listByClient(tenantId, clientId);
-      if (own.length === 0) return own;
-      const { connections: inherited } = await controlPlane.connections.list(controlPlaneId);
-      const byStrategy = new Map(inherited.map((c) => [c.strategy, c]));
-      return own.map((c) => connectionWithFallback(c, byStrategy.get(c.strategy)));
+      return inheritAll(await tenant.clientConnections.listByClient(tenantId, clientId));
     },
   };
   const emailProviders: DataAdapters["emailProviders"] = {
