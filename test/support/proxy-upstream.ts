@@ -7,6 +7,7 @@
 //   let through, silence, connections dropped mid-answer), switchable at run time.
 // - `rawHttp`: one request written byte for byte, the answer read until it is complete.
 import { createServer, connect, type Server as NetServer, type Socket } from "node:net";
+import { recording } from "./upstream.ts";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 
 export interface Recorded {
@@ -160,18 +161,7 @@ export function startRecordingUpstream(port = 0): RecordingUpstream {
       );
     },
   });
-  let mark = 0;
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    port: server.port as number,
-    seen,
-    take() {
-      const out = seen.slice(mark);
-      mark = seen.length;
-      return out;
-    },
-    stop: () => void server.stop(true),
-  };
+  return recording(server, seen);
 }
 
 export type RawMode =

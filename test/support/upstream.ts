@@ -36,9 +36,15 @@ export function startUpstream(): UpstreamDouble {
       );
     },
   });
+  return recording(server, seen);
+}
+
+/** What a recording double offers over its server and the list it records into. */
+export function recording<T>(server: { port?: number; stop(force?: boolean): unknown }, seen: T[]): { url: string; port: number; seen: T[]; take(): T[]; stop(): void } {
   let mark = 0;
   return {
     url: `http://127.0.0.1:${server.port}`,
+    port: server.port as number,
     seen,
     take() {
       const out = seen.slice(mark);
