@@ -67,6 +67,8 @@ interface TenantSync {
 }
 
 const YIELD_EVERY = 32;
+/** How often the relay reads the control plane's `data_version` to notice other processes' commits. */
+const VERSION_POLL_MS = 200;
 /** Below this many tenants to update, threads cost more than they save. */
 const WORKER_THRESHOLD = 64;
 const MAX_BACKOFF_MS = 60_000;
@@ -89,6 +91,7 @@ export class OutboxRelay {
   /** Wakes run the loop only in a serving process; CLI commands drain or reconcile explicitly. */
   private started = false;
   private poll?: ReturnType<typeof setInterval>;
+  private versionPoll?: ReturnType<typeof setInterval>;
   private retry?: ReturnType<typeof setTimeout>;
   private settle?: ReturnType<typeof setTimeout>;
   private settleUntil = 0;
@@ -128,6 +131,17 @@ export class OutboxRelay {
     this.started = true;
     this.poll = setInterval(() => this.wake(), this.o.pollMs);
     this.poll.unref();
+    // File events are hints and can be missed (a busy machine, a network volume): another process's
+    // commit also moves `data_version`, which costs a microsecond to read, so look at it often.
+    let version = this.o.cp.dataVersion();
+    this.versionPoll = setInterval(() => {
+      const now = this.o.cp.dataVersion();
+      if (now !== version) {
+        version = now;
+        this.wake();
+      }
+    }, VERSION_POLL_MS);
+    this.versionPoll.unref();
     // AuthHero's writes land in the control plane's WAL: a change there is a hint to look now.
     this.watcher = watch([this.o.cp.path, `${this.o.cp.path}-wal`], { ignoreInitial: true, persistent: false });
     this.watcher.on("all", () => this.fileChanged()).on("error", (err) => this.o.log.warn({ err }, "control-plane watcher failed; the poll carries on"));
@@ -137,6 +151,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
+    if (this.versionPoll) clearInterval(this.versionPoll);
     if (this.retry) clearTimeout(this.retry);
     if (this.settle) clearTimeout(this.settle);
     await this.watcher?.close();
