@@ -75,7 +75,11 @@ export class TenantRegistry implements OrgDirectory {
       this.refresh("check");
       if (!this.known.has(id)) return "unknown";
     }
-    if (!this.files.has(id)) return "missing";
+    if (!this.files.has(id)) {
+      // The watcher may not have told us yet (a file another process just put in place): look.
+      if (!existsSync(this.pathOf(id))) return "missing";
+      this.fileAdded(id);
+    }
     let ok = this.readable.get(id);
     if (ok === undefined) {
       const path = this.pathOf(id);
