@@ -31,6 +31,7 @@ export class TenantRegistry implements OrgDirectory {
   private readable = new Map<string, boolean>();
   private readonly busy = new Map<string, BusyState>();
   private seenVersion = -1;
+  private changes = 0;
   private checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -54,6 +55,7 @@ export class TenantRegistry implements OrgDirectory {
     const version = this.cp.dataVersion();
     if (mode !== "reload" && version === this.seenVersion) return;
     this.seenVersion = version;
+    this.changes++;
     this.known = new Set(this.cp.tenantIds());
     const orgToTenant = new Map<string, string>();
     const tenantToOrg = new Map<string, string>();
@@ -130,13 +132,24 @@ export class TenantRegistry implements OrgDirectory {
    * tenantgate's own registration, applied without a reload: commits on this process's connection do
    * not move `data_version`, and a full reload per provision would make provisioning O(tenants).
    */
+  /**
+   * A number that changes whenever what the registry knows of tenants and organizations may have
+   * changed: anything derived from it (a token's principal) is stale once it moves.
+   */
+  generation(): number {
+    this.refresh();
+    return this.changes;
+  }
+
   tenantRegistered(id: string, orgId: string): void {
+    this.changes++;
     this.known.add(id);
     this.orgToTenant.set(orgId, id);
     this.tenantToOrg.set(id, orgId);
   }
 
   tenantUnregistered(id: string): void {
+    this.changes++;
     this.known.delete(id);
     const orgId = this.tenantToOrg.get(id);
     if (orgId) this.orgToTenant.delete(orgId);

@@ -233,3 +233,27 @@ describe("--no-access-control", () => {
     }
   });
 });
+
+test("a token already used follows its organization when the control plane re-points it (within the registry's 250 ms)", async () => {
+  const { Database } = await import("bun:sqlite");
+  const g = await startGateway(["--upstream", up.url]);
+  try {
+    await createTenants(g, ["one", "two"]);
+    const token = await g.orgToken("one", ["read:users"]);
+    expect((await g.request("one.localhost", "/api/v2/users", { token })).status).toBe(200);
+    expect((await g.request("one.localhost", "/api/v2/users", { token })).status).toBe(200);
+    // As AuthHero would, on its own connection: organization "one" now names tenant "two".
+    const other = new Database(`${g.dataDir}/tenants/control_plane.sqlite`);
+    other.exec("PRAGMA busy_timeout = 5000");
+    const orgOne = g.gateway.cp.organizationOf("one")?.id as string;
+    other.query("DELETE FROM organizations WHERE name = 'two'").run();
+    other.query("UPDATE organizations SET name = 'two' WHERE id = ?").run(orgOne);
+    other.close();
+    await Bun.sleep(300);
+    await expectError(await g.request("one.localhost", "/api/v2/users", { token }), 403, 'token is for tenant "two"');
+    expect((await g.request("two.localhost", "/api/v2/users", { token })).status).toBe(200);
+    up.take();
+  } finally {
+    await g.stop();
+  }
+});
