@@ -1,72 +1,69 @@
 import type { Database } from "bun:sqlite";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { HandlePool, TenantFileError } from "../storage/pool.ts";
 import { openSqlite } from "../storage/sqlite.ts";
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export interface OpenTenant<A> {
-  db: Database;
-  adapters: A;
-}
-
 /**
- * The AuthHero process's side of the one-file-per-tenant layout: opens `<dataDir>/tenants/<id>.sqlite`
- * on demand through the caller's `open` factory and keeps a bounded LRU of them, closing what falls
- * out (bun:sqlite holds a file's descriptors until its handle is closed). It never creates a file:
- * provisioning is the gateway's job, and an unknown id must behave like a missing row.
+ * The AuthHero process's side of the one-file-per-tenant layout: the gateway's handle pool (bounded
+ * LRU, handles closed when they fall out) over `<dir>/<id>.sqlite`, each handle with the adapters the
+ * caller's `open` factory made over it. It never creates a file: provisioning is the gateway's job,
+ * and an unknown id must behave like a missing row. The control-plane file, read on every fallback,
+ * stays open beside the pool and counts toward `maxOpen`.
  */
 export class TenantFiles<A> {
-  private readonly open = new Map<string, OpenTenant<A>>();
+  private readonly pool: HandlePool;
+  private readonly adapters = new WeakMap<Database, A>();
+  private controlPlaneEntry?: { db: Database; adapters: A };
 
   constructor(
     private readonly dir: string,
     private readonly controlPlane: string,
     private readonly factory: (db: Database, tenantId: string) => A,
-    private readonly maxOpen: number,
+    maxOpen: number,
     private readonly busyTimeoutMs = 5000,
-  ) {}
+  ) {
+    this.pool = new HandlePool({ dir, maxOpen: Math.max(1, maxOpen - 1), busyTimeoutMs, isValidId: (id) => LABEL.test(id) });
+  }
 
   /** The tenant's adapters, or undefined when the id is not a tenant id or has no file. */
   get(tenantId: unknown): A | undefined {
-    if (typeof tenantId !== "string" || !(tenantId === this.controlPlane || LABEL.test(tenantId))) return undefined;
-    const held = this.open.get(tenantId);
-    if (held) {
-      this.open.delete(tenantId);
-      this.open.set(tenantId, held);
-      return held.adapters;
+    if (typeof tenantId !== "string") return undefined;
+    if (tenantId === this.controlPlane) return this.controlPlaneAdapters();
+    if (!LABEL.test(tenantId)) return undefined;
+    let db: Database;
+    try {
+      db = this.pool.get(tenantId);
+    } catch (err) {
+      if (err instanceof TenantFileError && err.problem === "missing") return undefined;
+      throw err;
     }
-    const path = join(this.dir, `${tenantId}.sqlite`);
-    if (!existsSync(path)) return undefined;
-    const db = openSqlite(path, { busyTimeoutMs: this.busyTimeoutMs });
-    const entry = { db, adapters: this.factory(db, tenantId) };
-    this.open.set(tenantId, entry);
-    while (this.open.size > this.maxOpen) {
-      const oldest = this.open.keys().next().value as string;
-      // The control plane is read on every fallback: it stays.
-      if (oldest === this.controlPlane) {
-        const cp = this.open.get(oldest) as OpenTenant<A>;
-        this.open.delete(oldest);
-        this.open.set(oldest, cp);
-        continue;
-      }
-      this.close(oldest);
-    }
-    return entry.adapters;
-  }
-
-  close(tenantId: string): void {
-    const entry = this.open.get(tenantId);
-    if (!entry) return;
-    this.open.delete(tenantId);
-    entry.db.close(false);
+    let adapters = this.adapters.get(db);
+    if (!adapters) this.adapters.set(db, (adapters = this.factory(db, tenantId)));
+    return adapters;
   }
 
   closeAll(): void {
-    for (const id of [...this.open.keys()]) this.close(id);
+    this.pool.closeAll();
+    this.controlPlaneEntry?.db.close(false);
+    this.controlPlaneEntry = undefined;
   }
 
-  get openCount(): number {
-    return this.open.size;
+  private controlPlaneAdapters(): A | undefined {
+    if (!this.controlPlaneEntry) {
+      const db = this.tryOpen(join(this.dir, `${this.controlPlane}.sqlite`));
+      if (!db) return undefined;
+      this.controlPlaneEntry = { db, adapters: this.factory(db, this.controlPlane) };
+    }
+    return this.controlPlaneEntry.adapters;
+  }
+
+  private tryOpen(path: string): Database | undefined {
+    try {
+      return openSqlite(path, { busyTimeoutMs: this.busyTimeoutMs });
+    } catch {
+      return undefined;
+    }
   }
 }

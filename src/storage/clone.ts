@@ -8,8 +8,6 @@ const BOOKKEEPING_TABLES = ["kysely_migration", "kysely_migration_lock"];
 const KIND_ORDER: Record<string, number> = { table: 0, view: 1, index: 2, trigger: 3 };
 
 export interface SchemaTemplate {
-  /** `PRAGMA schema_version` of the source when the template was read. */
-  version: number;
   ddl: string[];
   bookkeeping: { table: string; rows: Record<string, unknown>[] }[];
 }
@@ -19,7 +17,6 @@ export interface SchemaTemplate {
  * except SQLite's own and tenantgate's control-plane objects, plus AuthHero's migration rows.
  */
 export function readSchemaTemplate(source: Database): SchemaTemplate {
-  const version = (source.query("PRAGMA schema_version").get() as { schema_version: number }).schema_version;
   const objects = source
     .query(
       `SELECT type, name, sql FROM sqlite_master
@@ -32,7 +29,7 @@ export function readSchemaTemplate(source: Database): SchemaTemplate {
     table,
     rows: source.query(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[],
   }));
-  return { version, ddl: objects.map((o) => o.sql), bookkeeping };
+  return { ddl: objects.map((o) => o.sql), bookkeeping };
 }
 
 /**

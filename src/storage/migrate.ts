@@ -41,8 +41,3 @@ export function migrateControlPlane(db: Database): void {
   };
   inner.dialect.migrate(embeddedMigrations(), inner.session, { migrationsTable: MIGRATIONS_TABLE });
 }
-
-/** The newest migration this build knows, to compare with what a file has applied. */
-export function latestMigration(): number {
-  return Math.max(0, ...journal.entries.map((e) => e.when));
-}

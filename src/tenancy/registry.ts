@@ -102,11 +102,6 @@ export class TenantRegistry implements OrgDirectory {
     return [...this.known];
   }
 
-  isRegistered(id: string): boolean {
-    this.refresh();
-    return this.known.has(id);
-  }
-
   tenantOfOrg(orgId: string): string | undefined {
     return this.lookup(() => this.orgToTenant.get(orgId));
   }

@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { refusalOf } from "../support/refusal.ts";
 import type { JWTPayload } from "jose";
-import { HttpError } from "../../src/http-error.ts";
 import { authorize, bearerToken, principalOf, type OrgDirectory, type Principal } from "../../src/auth/index.ts";
 
 const CP = "control_plane";

@@ -9,7 +9,6 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { loadConfig } from "../../src/config.ts";
-import { HttpError } from "../../src/http-error.ts";
 import { BASELINE_SQL } from "../../src/storage/baseline.ts";
 import { closeTenancy, openTenancy, TenantLifecycle, type Tenancy } from "../../src/tenancy/index.ts";
 
