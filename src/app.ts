@@ -12,7 +12,9 @@ import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type P
 import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { FrontDoor, type Finished } from "./front/front-door.ts";
 import { createProxy, SyncedEntityGuard } from "./proxy/index.ts";
+import { createFastLane, type FastLane } from "./proxy/fast-lane.ts";
 import { hostTarget, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
 import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
@@ -38,9 +40,13 @@ const PRINCIPAL_CACHE = 10_000;
 export class Gateway {
   readonly app;
   private server?: Server<unknown>;
+  private front?: FrontDoor;
   private readonly peers = new WeakMap<Request, string | undefined>();
+  /** Connections the front door handed over, by their local port: the client each one carries. */
+  private readonly handedOver = new Map<number, string>();
   private readonly principals = new Map<string, { principal: Principal; generation: number; expiresAtMs: number }>();
   private readonly proxy: (request: Request, url?: URL) => Promise<Response>;
+  private readonly fastLane: FastLane;
 
   private constructor(
     readonly config: Config,
@@ -77,6 +83,17 @@ export class Gateway {
       protection: config.protection,
       maxBodyBytes: config.maxBodyBytes,
     }));
+
+    this.fastLane = createFastLane({
+      rules,
+      registry,
+      managementPaths: config.managementPaths,
+      accessControl: config.accessControl,
+      maxBodyBytes: config.maxBodyBytes,
+      ownedByGateway,
+      principal: (authorization) => this.principal(authorization),
+      requestId: (sent) => (sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID()),
+    });
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -142,7 +159,12 @@ export class Gateway {
   }
 
   async authenticate(request: Request): Promise<Principal> {
-    const token = bearerToken(request.headers.get("authorization"));
+    return this.principal(request.headers.get("authorization"));
+  }
+
+  /** The principal of an Authorization header: at once for a hot token, else once it is verified. */
+  principal(authorization: string | null): Principal | Promise<Principal> {
+    const token = bearerToken(authorization);
     // A hot client's principal is reused while its token is unexpired and the registry (which maps
     // its organization to a tenant) has not changed: the verify-and-derive path is the largest cost
     // of a management request after forwarding (bench/proxy.ts).
@@ -150,6 +172,10 @@ export class Gateway {
     const generation = this.registry.generation();
     const hit = this.principals.get(key);
     if (hit && hit.generation === generation && hit.expiresAtMs > Date.now()) return hit.principal;
+    return this.verified(token, key, generation);
+  }
+
+  private async verified(token: string, key: string, generation: number): Promise<Principal> {
     const claims = await this.verifier.verify(token);
     const principal = principalOf(claims, { controlPlane: this.config.controlPlane, orgs: this.registry, trustOrgName: this.config.trustOrgName });
     this.principals.delete(key);
@@ -179,37 +205,71 @@ export class Gateway {
       if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
     }
     response.headers.set("x-request-id", id);
-    const path = url?.pathname ?? "";
-    const seconds = (performance.now() - started) / 1000;
-    this.metrics.observe(routeClass(path, response.status), response.status, seconds);
-    this.log.info({ reqId: id, method: request.method, path, status: response.status, ms: Math.round(seconds * 10000) / 10, peer }, "request");
+    this.answered({ method: request.method, path: url?.pathname ?? "", status: response.status, seconds: (performance.now() - started) / 1000, peer, requestId: id });
     return response;
   }
 
-  listen(): Server<unknown> {
+  /** Metrics and the access log line, for requests answered here and those the front door forwarded. */
+  private answered(f: Omit<Finished, "peer"> & { peer: string | undefined }): void {
+    this.metrics.observe(routeClass(f.path, f.status), f.status, f.seconds);
+    this.log.info({ reqId: f.requestId, method: f.method, path: f.path, status: f.status, ms: Math.round(f.seconds * 10000) / 10, peer: f.peer }, "request");
+  }
+
+  /**
+   * Starts serving. With the front door (the default) the gateway's HTTP server listens on a private
+   * loopback port and the front door on the configured one, forwarding plain AuthHero requests itself
+   * and handing every other connection to that server.
+   */
+  listen(): void {
     this.watch.start();
     this.relay.start();
+    const front = this.config.frontDoor;
     this.server = Bun.serve({
-      hostname: this.config.host,
-      port: this.config.port,
+      hostname: front ? "127.0.0.1" : this.config.host,
+      port: front ? 0 : this.config.port,
       // The proxy enforces --max-body-bytes itself (with a JSON 413); Bun's own cut-off answers an
       // empty 413, so it is only the last resort.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch: (request, server) => this.handle(request, server.requestIP(request)?.address),
+      fetch: (request, server) => {
+        const ip = server.requestIP(request);
+        return this.handle(request, (ip && this.handedOver.get(ip.port)) ?? ip?.address);
+      },
       error: (err) => {
         this.log.error({ err }, "server error");
         return errorResponse(500, "internal error; see the gateway's log");
       },
     });
-    this.log.info({ url: this.server.url.href, dataDir: this.config.dataDir, dev: this.config.dev }, "tenantgate listening");
-    return this.server;
+    if (front) {
+      const inner = { hostname: "127.0.0.1", port: this.server.port as number };
+      const upstream = new URL(this.config.upstream);
+      this.front = new FrontDoor({
+        hostname: this.config.host,
+        port: this.config.port,
+        upstream: {
+          hostname: upstream.hostname.replace(/^\[|\]$/g, ""),
+          port: Number(upstream.port || 80),
+          basePath: upstream.pathname.replace(/\/+$/, ""),
+          host: upstream.host,
+        },
+        inner: () => inner,
+        timeoutMs: this.config.upstreamTimeoutMs,
+        idleTimeoutSeconds: 10,
+        decide: this.fastLane,
+        handedOver: (port, peer) => void this.handedOver.set(port, peer),
+        handOverEnded: (port) => void this.handedOver.delete(port),
+        answered: (f) => this.answered(f),
+      });
+      this.front.listen();
+    }
+    this.log.info({ url: `http://${this.config.host}:${this.port}/`, dataDir: this.config.dataDir, dev: this.config.dev, frontDoor: front }, "tenantgate listening");
   }
 
   get port(): number {
-    return this.server?.port ?? this.config.port;
+    return this.front?.port ?? this.server?.port ?? this.config.port;
   }
 
   async close(): Promise<void> {
+    this.front?.stop();
     await this.server?.stop(true);
     await this.watch.stop();
     await this.relay.stop();

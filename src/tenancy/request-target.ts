@@ -20,7 +20,12 @@ export interface RequestTarget {
 
 /** The host the request names, mapped to a tenant, or an error that says why it cannot be. */
 export function hostTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
-  const host = normalizeHost(requestedHost(headers, peer, rules.trustedProxies));
+  return targetOfHost(requestedHost(headers, peer, rules.trustedProxies), rules, registry);
+}
+
+/** `hostTarget` for a host the caller already knows (as the client sent it). */
+export function targetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
+  const host = normalizeHost(requested);
   if (!rules.routing) return { kind: "control-plane", host };
   return { ...resolveHost(host, { ...rules, customDomain: (h) => registry.customDomain(h) }), host };
 }
@@ -30,7 +35,12 @@ export function hostTarget(headers: Headers, peer: string | undefined, rules: Ta
  * missing, unreadable or mid-lifecycle (503, for that tenant only).
  */
 export function requestTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): RequestTarget {
-  const target = hostTarget(headers, peer, rules, registry);
+  return requestTargetOfHost(requestedHost(headers, peer, rules.trustedProxies), rules, registry);
+}
+
+/** `requestTarget` for a host the caller already knows (as the client sent it). */
+export function requestTargetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): RequestTarget {
+  const target = targetOfHost(requested, rules, registry);
   if (target.kind === "control-plane") return { tenant: rules.controlPlane, host: target.host, isControlPlane: true };
   if (target.kind === "unknown") throw new HttpError(404, `host "${target.host}" is not a tenant of ${rules.baseDomain} and no tenant claims it as a custom domain`);
   const status = registry.status(target.id);

@@ -1,0 +1,604 @@
+import type { Socket, TCPSocketListener } from "bun";
+import { errorBody } from "../http-error.ts";
+import { readPlainRequest, type PlainRequest } from "./request-head.ts";
+import { ChunkedScanner, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
+
+/** What the gateway decided for a plain request the front door forwards itself. */
+export interface Forward {
+  tenant: string;
+  requestId: string;
+}
+
+export interface Finished {
+  method: string;
+  path: string;
+  status: number;
+  seconds: number;
+  peer: string;
+  requestId: string;
+}
+
+export interface FrontDoorOptions {
+  hostname: string;
+  port: number;
+  upstream: { hostname: string; port: number; basePath: string; host: string };
+  /** The full gateway's own HTTP server, for every request the front door does not forward itself. */
+  inner: () => { hostname: string; port: number };
+  /** Time allowed until the upstream's response head arrives (restarted while a request body moves). */
+  timeoutMs: number;
+  idleTimeoutSeconds: number;
+  /** Undefined hands the connection to the full gateway, which answers (or refuses) the request itself. */
+  decide: (request: PlainRequest, peer: string) => Forward | undefined | Promise<Forward | undefined>;
+  /** A connection was handed over: the full gateway sees it come from `localPort` and must know its real peer. */
+  handedOver: (localPort: number, peer: string) => void;
+  handOverEnded: (localPort: number) => void;
+  /** A forwarded request has its response head (what the access log and metrics record). */
+  answered: (f: Finished) => void;
+}
+
+/** Longest request head the front door reads before handing the connection over (the full gateway answers 431). */
+const MAX_HEAD = 16 * 1024;
+const MAX_RESPONSE_HEAD = 64 * 1024;
+/** Pipelined bytes held while a request is in flight before the client is made to wait. */
+const MAX_INBOX = 256 * 1024;
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+const UPSTREAM_IDLE_MS = 4000;
+
+type Peer = Socket<Connection>;
+
+/** Bytes waiting for a socket that would not take them all (Bun's TCP sockets do not buffer). */
+class Outbox {
+  private queue: Uint8Array[] = [];
+
+  constructor(private readonly socket: () => Peer | undefined) {}
+
+  get empty(): boolean {
+    return this.queue.length === 0;
+  }
+
+  /** False when some bytes had to wait: the sender pauses its source until `flush` returns true. */
+  write(data: Uint8Array): boolean {
+    if (this.queue.length > 0) {
+      this.queue.push(data);
+      return false;
+    }
+    const socket = this.socket();
+    if (!socket) return true;
+    const n = socket.write(data);
+    if (n < data.length) {
+      this.queue.push(data.subarray(Math.max(n, 0)));
+      return false;
+    }
+    return true;
+  }
+
+  flush(): boolean {
+    const socket = this.socket();
+    if (!socket) {
+      this.queue = [];
+      return true;
+    }
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Uint8Array;
+      const n = socket.write(next);
+      if (n < next.length) {
+        this.queue[0] = next.subarray(Math.max(n, 0));
+        return false;
+      }
+      this.queue.shift();
+    }
+    return true;
+  }
+}
+
+/** One request in flight through the front door, from its head to the end of the response body. */
+interface Exchange {
+  request: PlainRequest;
+  forward: Forward;
+  /** The client's own bytes for the head, to hand over unchanged if the upstream cannot be reached. */
+  raw: Buffer;
+  /** The head as sent to the upstream (resent once when a reused connection turns out closed). */
+  head: Buffer;
+  bodyLeft: number;
+  bodySent: boolean;
+  started: number;
+  reused: boolean;
+  retried: boolean;
+  /** When the upstream's response head is overdue (performance.now() time). */
+  deadline: number;
+  upInbox: Buffer | null;
+  response?: UpstreamResponseHead;
+  /** Body bytes still to come (length framing). */
+  left: number;
+  chunks?: ChunkedScanner;
+}
+
+/** A client connection and what it is paired with: its own upstream connection, or the full gateway. */
+interface Connection {
+  client: Peer;
+  peer: string;
+  inbox: Buffer | null;
+  deciding: boolean;
+  exchange?: Exchange;
+  up?: Peer;
+  /** When the upstream connection last finished an exchange (an old idle one may be closing). */
+  upIdleSince: number;
+  connecting: boolean;
+  toUp: Outbox;
+  toClient: Outbox;
+  handedOver: boolean;
+  inner?: Peer;
+  innerPort?: number;
+  toInner: Outbox;
+  /** End the client connection once the current response is out. */
+  closeAfter: boolean;
+  /** A response head not yet written: it goes out with the first body bytes, in one write. */
+  heldHead?: Buffer;
+  closed: boolean;
+}
+
+/**
+ * The gateway's listening socket. Plain requests for AuthHero (most of the traffic) it forwards itself
+ * over an upstream connection paired with the client's, rewriting only the head; any other connection
+ * it hands, bytes unchanged, to the full gateway's HTTP server behind it, which answers it as before.
+ * Forwarding through `Bun.serve` and `fetch` cost about twice the CPU per request (docs/benchmarks.md).
+ */
+export class FrontDoor {
+  private listener?: TCPSocketListener<Connection>;
+  private readonly connections = new Set<Connection>();
+  /** Connections whose request awaits the upstream's response head. */
+  private readonly waiting = new Set<Connection>();
+  private sweeper?: ReturnType<typeof setInterval>;
+
+  constructor(private readonly o: FrontDoorOptions) {}
+
+  listen(): number {
+    this.listener = Bun.listen<Connection>({
+      hostname: this.o.hostname,
+      port: this.o.port,
+      socket: {
+        open: (client) => this.opened(client),
+        data: (client, data) => this.fromClient(client.data, data),
+        drain: (client) => this.clientDrained(client.data),
+        close: (client) => this.close(client.data),
+        error: (client) => this.close(client.data),
+        timeout: (client) => this.idle(client.data),
+      },
+    });
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(250, this.o.timeoutMs / 4)));
+    return this.listener.port;
+  }
+
+  get port(): number {
+    return this.listener?.port ?? this.o.port;
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.listener?.stop(true);
+    for (const c of this.connections) this.close(c);
+  }
+
+  private opened(client: Peer): void {
+    const c: Connection = {
+      client,
+      peer: client.remoteAddress,
+      inbox: null,
+      deciding: false,
+      upIdleSince: 0,
+      connecting: false,
+      toUp: new Outbox(() => c.up),
+      toClient: new Outbox(() => (c.closed ? undefined : c.client)),
+      handedOver: false,
+      toInner: new Outbox(() => c.inner),
+      closeAfter: false,
+      closed: false,
+    };
+    client.data = c;
+    client.timeout(this.o.idleTimeoutSeconds);
+    this.connections.add(c);
+  }
+
+  // --- from the client ---------------------------------------------------------------------------
+
+  private fromClient(c: Connection, data: Buffer): void {
+    if (c.closed) return;
+    if (c.handedOver) {
+      if (c.inner) {
+        if (!c.toInner.write(data)) c.client.pause();
+      } else c.inbox = append(c.inbox, data);
+      return;
+    }
+    c.inbox = append(c.inbox, data);
+    this.pump(c);
+  }
+
+  /** Moves the connection on: more body for the request in flight, or the next request's head. */
+  private pump(c: Connection): void {
+    const ex = c.exchange;
+    if (ex) {
+      if (ex.bodyLeft > 0 && c.up) this.sendBody(c, ex);
+      if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
+      return;
+    }
+    if (c.deciding || !c.inbox || c.closeAfter) return;
+    const end = c.inbox.indexOf(CRLFCRLF);
+    if (end === -1) {
+      if (c.inbox.length > MAX_HEAD) this.handOver(c);
+      return;
+    }
+    const request = readPlainRequest(c.inbox.toString("latin1", 0, end));
+    if (!request) return this.handOver(c);
+    let decided: ReturnType<FrontDoorOptions["decide"]>;
+    try {
+      decided = this.o.decide(request, c.peer);
+    } catch {
+      return this.handOver(c);
+    }
+    if (!(decided instanceof Promise)) return this.start(c, request, end, decided);
+    c.deciding = true;
+    c.client.pause();
+    decided
+      .catch(() => undefined)
+      .then((forward) => {
+        c.deciding = false;
+        if (c.closed) return;
+        c.client.resume();
+        this.start(c, request, end, forward);
+      });
+  }
+
+  private start(c: Connection, request: PlainRequest, headEnd: number, forward: Forward | undefined): void {
+    if (!forward) return this.handOver(c);
+    const inbox = c.inbox as Buffer;
+    const { upstream } = this.o;
+    const head =
+      `${request.method} ${upstream.basePath}${request.target} HTTP/1.1\r\nhost: ${upstream.host}\r\n` +
+      (request.lines.length > 0 ? `${request.lines.join("\r\n")}\r\n` : "") +
+      `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\nx-forwarded-for: ${c.peer}\r\nx-request-id: ${forward.requestId}\r\n\r\n`;
+    const ex: Exchange = {
+      request,
+      forward,
+      raw: inbox.subarray(0, headEnd + 4),
+      head: Buffer.from(head, "latin1"),
+      bodyLeft: request.contentLength,
+      bodySent: false,
+      started: performance.now(),
+      reused: c.up !== undefined,
+      retried: false,
+      deadline: 0,
+      upInbox: null,
+      left: 0,
+    };
+    c.inbox = rest(inbox, headEnd + 4);
+    c.exchange = ex;
+    if (request.close) c.closeAfter = true;
+    this.send(c, ex);
+  }
+
+  /** Sends the exchange's head, and what body there is, over the paired upstream connection (opened if needed). */
+  private send(c: Connection, ex: Exchange): void {
+    // The upstream may be closing a connection idle this long (Node's default keep-alive is 5 s):
+    // a fresh one avoids sending into a closing socket.
+    if (c.up && ex.reused && performance.now() - c.upIdleSince > UPSTREAM_IDLE_MS) {
+      this.dropUpstream(c, c.up);
+      ex.reused = false;
+    }
+    if (c.up) {
+      ex.deadline = performance.now() + this.o.timeoutMs;
+      this.waiting.add(c);
+      if (!c.toUp.write(ex.head)) c.client.pause();
+      this.sendBody(c, ex);
+      return;
+    }
+    if (c.connecting) return;
+    c.connecting = true;
+    const { hostname, port } = this.o.upstream;
+    Bun.connect<Connection>({
+      hostname,
+      port,
+      data: c,
+      socket: {
+        data: (up, data) => this.fromUpstream(up.data, up, data),
+        drain: (up) => this.upstreamDrained(up.data, up),
+        close: (up) => this.upstreamClosed(up.data, up),
+        error: (up) => this.upstreamClosed(up.data, up),
+      },
+    }).then(
+      (up) => {
+        c.connecting = false;
+        if (c.closed || c.exchange !== ex) return void up.end();
+        c.up = up;
+        ex.reused = false;
+        this.send(c, ex);
+      },
+      () => {
+        c.connecting = false;
+        if (c.closed || c.exchange !== ex) return;
+        // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
+        c.exchange = undefined;
+        c.inbox = c.inbox ? Buffer.concat([ex.raw, c.inbox]) : ex.raw;
+        this.handOver(c);
+      },
+    );
+  }
+
+  private sendBody(c: Connection, ex: Exchange): void {
+    if (ex.bodyLeft === 0 || !c.inbox) return;
+    const take = Math.min(ex.bodyLeft, c.inbox.length);
+    const chunk = c.inbox.subarray(0, take);
+    c.inbox = rest(c.inbox, take);
+    ex.bodyLeft -= take;
+    ex.bodySent = true;
+    // The upstream cannot answer before it has the body: a moving upload restarts the clock.
+    if (!ex.response) ex.deadline = performance.now() + this.o.timeoutMs;
+    if (!c.toUp.write(chunk)) c.client.pause();
+  }
+
+  private clientDrained(c: Connection): void {
+    if (!c.toClient.flush()) return;
+    if (c.closeAfter && !c.exchange) return this.close(c);
+    if (c.handedOver) c.inner?.resume();
+    else c.up?.resume();
+  }
+
+  private idle(c: Connection): void {
+    // A request in flight is the upstream timer's business; an idle connection ends.
+    if (c.exchange || c.deciding || c.handedOver) c.client.timeout(this.o.idleTimeoutSeconds);
+    else this.close(c);
+  }
+
+  // --- from the upstream -------------------------------------------------------------------------
+
+  /** One timer for every exchange still waiting for its response head (a timer per request cost ~1 µs). */
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.waiting) {
+      const ex = c.exchange;
+      if (!ex || ex.response) this.waiting.delete(c);
+      else if (ex.deadline <= now) this.fail(c, ex, 504, `the upstream did not answer within ${this.o.timeoutMs} ms`);
+    }
+  }
+
+  private fromUpstream(c: Connection, up: Peer, data: Buffer): void {
+    const ex = c.exchange;
+    if (!ex || c.up !== up) {
+      // Bytes nobody asked for: the connection's framing can no longer be trusted.
+      this.dropUpstream(c, up);
+      return;
+    }
+    let bytes: Buffer | null = data;
+    while (!ex.response) {
+      ex.upInbox = append(ex.upInbox, bytes as Buffer);
+      const end = ex.upInbox.indexOf(CRLFCRLF);
+      if (end === -1) {
+        if (ex.upInbox.length > MAX_RESPONSE_HEAD) this.fail(c, ex, 502, "the upstream's response head is over 64 KiB");
+        return;
+      }
+      const head = readResponseHead(ex.upInbox.toString("latin1", 0, end), ex.request.method);
+      if (head instanceof Error) return this.fail(c, ex, 502, head.message);
+      bytes = rest(ex.upInbox, end + 4);
+      ex.upInbox = null;
+      if (head.status < 200) {
+        // An interim response (103 Early Hints) passes on; the final one follows.
+        if (head.status === 101) return this.fail(c, ex, 502, "the upstream switched protocols, which the gateway did not ask for");
+        this.toClient(c, Buffer.from(`${head.statusLine}\r\n${joinLines(head.lines)}\r\n`, "latin1"));
+        if (!bytes) return;
+        continue;
+      }
+      this.answer(c, ex, head);
+      if (!bytes) {
+        this.bodyProgress(c, ex);
+        return this.releaseHead(c);
+      }
+    }
+    if (bytes) this.relayBody(c, ex, bytes);
+    this.releaseHead(c);
+  }
+
+  private answer(c: Connection, ex: Exchange, head: UpstreamResponseHead): void {
+    this.waiting.delete(c);
+    ex.response = head;
+    // A request body the upstream did not wait for leaves the client mid-message: close after.
+    if (head.framing.kind === "close" || ex.bodyLeft > 0) c.closeAfter = true;
+    if (head.framing.kind === "length") ex.left = head.framing.bytes;
+    if (head.framing.kind === "chunked") ex.chunks = new ChunkedScanner();
+    const lines = joinLines(head.lines);
+    // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
+    // it was most of the CPU per request (bench/proxy.ts).
+    c.heldHead = Buffer.from(`${head.statusLine}\r\n${lines}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`, "latin1");
+    this.o.answered({
+      method: ex.request.method,
+      path: ex.request.path,
+      status: head.status,
+      seconds: (performance.now() - ex.started) / 1000,
+      peer: c.peer,
+      requestId: ex.forward.requestId,
+    });
+  }
+
+  private relayBody(c: Connection, ex: Exchange, bytes: Buffer): void {
+    const framing = (ex.response as UpstreamResponseHead).framing;
+    switch (framing.kind) {
+      case "none":
+        // Bytes after a bodiless response: the upstream's framing is off; do not reuse it.
+        if (c.up) this.dropUpstream(c, c.up);
+        return this.complete(c, ex);
+      case "length": {
+        const take = Math.min(ex.left, bytes.length);
+        if (take > 0) this.toClient(c, bytes.subarray(0, take));
+        ex.left -= take;
+        if (take < bytes.length && c.up) this.dropUpstream(c, c.up);
+        return this.bodyProgress(c, ex);
+      }
+      case "chunked": {
+        const scanner = ex.chunks as ChunkedScanner;
+        const n = scanner.scan(bytes);
+        if (n < 0) return this.abort(c);
+        if (n > 0) this.toClient(c, bytes.subarray(0, n));
+        if (n < bytes.length && c.up) this.dropUpstream(c, c.up);
+        if (scanner.done) this.complete(c, ex);
+        return;
+      }
+      case "close":
+        this.toClient(c, bytes);
+        return;
+    }
+  }
+
+  private bodyProgress(c: Connection, ex: Exchange): void {
+    const framing = (ex.response as UpstreamResponseHead).framing;
+    if (framing.kind === "none" || (framing.kind === "length" && ex.left === 0)) this.complete(c, ex);
+  }
+
+  /** The response is out: the next pipelined request may go, or the connection ends. */
+  private complete(c: Connection, ex: Exchange): void {
+    if (c.exchange !== ex) return;
+    this.releaseHead(c);
+    c.exchange = undefined;
+    c.upIdleSince = performance.now();
+    if (ex.response?.close && c.up) this.dropUpstream(c, c.up);
+    if (c.closeAfter) {
+      if (c.toClient.empty) this.close(c);
+      return;
+    }
+    c.client.resume();
+    this.pump(c);
+  }
+
+  private toClient(c: Connection, bytes: Uint8Array): void {
+    const head = c.heldHead;
+    if (head) c.heldHead = undefined;
+    if (!c.toClient.write(head ? Buffer.concat([head, bytes]) : bytes)) c.up?.pause();
+  }
+
+  private releaseHead(c: Connection): void {
+    const head = c.heldHead;
+    if (!head) return;
+    c.heldHead = undefined;
+    if (!c.toClient.write(head)) c.up?.pause();
+  }
+
+  private upstreamDrained(c: Connection, up: Peer): void {
+    if (c.up !== up) return;
+    if (c.toUp.flush()) c.client.resume();
+  }
+
+  private upstreamClosed(c: Connection, up: Peer): void {
+    if (c.up !== up) return;
+    c.up = undefined;
+    c.toUp.flush();
+    const ex = c.exchange;
+    if (!ex || c.closed) return;
+    if (!ex.response) {
+      // A kept-alive connection the upstream closed just as the request went out: try once more on
+      // a new one when nothing but the head was sent (the upstream cannot have acted on it).
+      if (ex.reused && !ex.retried && !ex.bodySent) {
+        ex.retried = true;
+        ex.reused = false;
+        return this.send(c, ex);
+      }
+      return this.fail(c, ex, 502, `the upstream at ${this.o.upstream.hostname}:${this.o.upstream.port} closed the connection without answering`);
+    }
+    if (ex.response.framing.kind === "close") {
+      c.closeAfter = true;
+      return this.complete(c, ex);
+    }
+    // Mid-body: the client must see the response cut short, not a complete one.
+    this.abort(c);
+  }
+
+  private dropUpstream(c: Connection, up: Peer): void {
+    if (c.up === up) c.up = undefined;
+    up.end();
+  }
+
+  /** Answers the exchange with the gateway's JSON error and ends the connection (its framing is lost). */
+  private fail(c: Connection, ex: Exchange, status: number, message: string): void {
+    this.waiting.delete(c);
+    if (c.up) this.dropUpstream(c, c.up);
+    if (ex.response) return this.abort(c);
+    const body = JSON.stringify(errorBody(status, message));
+    c.closeAfter = true;
+    this.toClient(
+      c,
+      Buffer.from(
+        `HTTP/1.1 ${status} ${errorBody(status, message).error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${ex.forward.requestId}\r\nconnection: close\r\n\r\n${body}`,
+      ),
+    );
+    this.o.answered({ method: ex.request.method, path: ex.request.path, status, seconds: (performance.now() - ex.started) / 1000, peer: c.peer, requestId: ex.forward.requestId });
+    this.complete(c, ex);
+  }
+
+  // --- handing a connection to the full gateway --------------------------------------------------
+
+  private handOver(c: Connection): void {
+    if (c.handedOver) return;
+    c.handedOver = true;
+    if (c.up) this.dropUpstream(c, c.up);
+    c.client.pause();
+    const inner = this.o.inner();
+    Bun.connect<Connection>({
+      hostname: inner.hostname,
+      port: inner.port,
+      data: c,
+      socket: {
+        open: (s) => {
+          // Registered before any byte is written, so the gateway knows the peer of the first request.
+          c.innerPort = s.localPort;
+          this.o.handedOver(s.localPort, c.peer);
+        },
+        data: (s, data) => {
+          if (c.closed) return;
+          if (!c.toClient.write(data)) s.pause();
+        },
+        drain: (s) => {
+          if (c.inner === s && c.toInner.flush()) c.client.resume();
+        },
+        close: () => this.close(c),
+        error: () => this.close(c),
+      },
+    }).then(
+      (s) => {
+        if (c.closed) return void s.end();
+        c.inner = s;
+        const pending = c.inbox;
+        c.inbox = null;
+        if (pending && !c.toInner.write(pending)) return;
+        c.client.resume();
+      },
+      () => this.close(c),
+    );
+  }
+
+  private abort(c: Connection): void {
+    if (c.closed) return;
+    c.client.terminate();
+    this.close(c);
+  }
+
+  private close(c: Connection): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.connections.delete(c);
+    this.waiting.delete(c);
+    c.exchange = undefined;
+    c.up?.end();
+    c.up = undefined;
+    c.inner?.end();
+    if (c.innerPort !== undefined) this.o.handOverEnded(c.innerPort);
+    c.client.end();
+  }
+}
+
+function joinLines(lines: string[]): string {
+  return lines.length === 0 ? "" : `${lines.join("\r\n")}\r\n`;
+}
+
+function append(inbox: Buffer | null, data: Buffer): Buffer {
+  return inbox ? Buffer.concat([inbox, data]) : data;
+}
+
+function rest(buf: Buffer, from: number): Buffer | null {
+  return from >= buf.length ? null : buf.subarray(from);
+}

@@ -1,0 +1,92 @@
+/**
+ * The plain requests the front door forwards itself. Anything else (another HTTP version, a body in
+ * chunks, `Expect`, `Upgrade`, an odd path or header) is not refused here: the connection goes to the
+ * full gateway behind it, whose HTTP server judges it. So this reader may be strict and small; it only
+ * has to be right about what it accepts.
+ */
+export interface PlainRequest {
+  method: string;
+  /** Path and query exactly as sent (origin form). */
+  target: string;
+  path: string;
+  /** Header lines to pass on, as sent; those the gateway sets or drops are left out. */
+  lines: string[];
+  host: string;
+  authorization: string | null;
+  requestId: string | null;
+  contentLength: number;
+  /** `Connection: close`: the connection ends after this exchange. */
+  close: boolean;
+}
+
+const REQUEST_LINE = /^([A-Z]{1,20}) (\/[!-~]*) HTTP\/1\.1$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Control characters other than HTAB, and a CR or LF that is not part of a CRLF line end. */
+const FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+const LENGTH = /^[ \t]*(\d{1,15})[ \t]*$/;
+/**
+ * Paths and queries whose URL form is the same string (what the gateway's other checks read): no
+ * escapes, dot or empty segments or backslashes in the path, nothing a URL parser would re-encode.
+ */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_~!$&'()*+,;=:@.-]+)*\/?$/;
+const PLAIN_QUERY = /^[A-Za-z0-9_~!$&()*+,;=:@.\/?%-]*$/;
+
+/** Headers the gateway sets itself, or that ask the upstream for something it must not do. */
+const DROPPED = new Set(["host", "tenant-id", "x-tenant-id", "keep-alive", "te", "trailer", "proxy-connection", "proxy-authorization", "proxy-authenticate", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id", "connection"]);
+/** Headers that need the full gateway: other body framings, protocol switches, method overrides. */
+const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "x-http-method-override", "x-http-method", "x-method-override", "forwarded"]);
+
+/** The request in `head` (its bytes up to the blank line, as latin1), or undefined when it is not plain. */
+export function readPlainRequest(head: string): PlainRequest | undefined {
+  if (FORBIDDEN.test(head)) return undefined;
+  const lines = head.split("\r\n");
+  const first = REQUEST_LINE.exec(lines[0] as string);
+  if (!first) return undefined;
+  const method = first[1] as string;
+  const target = first[2] as string;
+  const q = target.indexOf("?");
+  const path = q === -1 ? target : target.slice(0, q);
+  if (!PLAIN_PATH.test(path)) return undefined;
+  if (q !== -1 && (!PLAIN_QUERY.test(target.slice(q + 1)) || /_method/i.test(target))) return undefined;
+
+  const out: string[] = [];
+  let host: string | undefined;
+  let authorization: string | null = null;
+  let requestId: string | null = null;
+  let contentLength: number | undefined;
+  let close = false;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).toLowerCase();
+    if (colon <= 0 || !TOKEN.test(name)) return undefined;
+    const raw = line.slice(colon + 1);
+    const value = raw.trim();
+    if (NOT_PLAIN.has(name)) return undefined;
+    if (name === "host") {
+      if (host !== undefined) return undefined;
+      host = value;
+    } else if (name === "content-length") {
+      // Read exactly as the upstream will: digits between spaces or tabs, nothing else.
+      const digits = LENGTH.exec(raw);
+      if (contentLength !== undefined || !digits) return undefined;
+      contentLength = Number(digits[1]);
+    } else if (name === "connection") {
+      // Only `close` and `keep-alive` are plain; a Connection header naming other headers makes them
+      // hop-by-hop, which the full gateway handles.
+      for (const token of value.toLowerCase().split(",")) {
+        const t = token.trim();
+        if (t === "close") close = true;
+        else if (t !== "keep-alive" && t !== "") return undefined;
+      }
+    } else if (name === "authorization") {
+      if (authorization !== null) return undefined;
+      authorization = value;
+    } else if (name === "x-request-id") {
+      requestId = value;
+    }
+    if (!DROPPED.has(name)) out.push(line);
+  }
+  if (host === undefined || host === "") return undefined;
+  return { method, target, path, lines: out, host, authorization, requestId, contentLength: contentLength ?? 0, close };
+}

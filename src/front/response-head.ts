@@ -1,0 +1,174 @@
+/** How the body of an upstream response ends (RFC 9112 §6.3). */
+export type Framing = { kind: "none" } | { kind: "length"; bytes: number } | { kind: "chunked" } | { kind: "close" };
+
+export interface UpstreamResponseHead {
+  status: number;
+  /** The status line for the client: HTTP/1.1, the upstream's code and reason. */
+  statusLine: string;
+  /** Header lines to pass to the client, hop-by-hop ones removed. */
+  lines: string[];
+  framing: Framing;
+  /** The upstream will close after this response: its connection cannot be reused. */
+  close: boolean;
+}
+
+const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d)(?: .*)?$/;
+/** NUL, and a CR or LF that is not part of a CRLF line end (a header the client would split). */
+const FORBIDDEN = /\0|\r(?!\n)|(?<!\r)\n/;
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization", "proxy-connection"]);
+/** First letters (lower case) of content-length, connection, transfer-encoding, te, trailer, keep-alive, upgrade, proxy-*, x-request-id. */
+const ACTED_ON = new Set([..."ctkupx"].map((ch) => ch.charCodeAt(0)));
+/** Set by the gateway on every answer; the upstream's own value would be a second one. */
+const GATEWAY_SET = "x-request-id";
+
+/**
+ * Reads an upstream response head (its bytes up to the blank line, as latin1). `Transfer-Encoding`
+ * stays when the body keeps its chunks on the way through; an Error says what is wrong with the head.
+ */
+export function readResponseHead(head: string, requestMethod: string): UpstreamResponseHead | Error {
+  if (FORBIDDEN.test(head)) return new Error("the upstream answered with a malformed head");
+  const lines = head.split("\r\n");
+  const first = lines[0] as string;
+  const status = STATUS_LINE.exec(first);
+  if (!status) return new Error(`the upstream answered with a malformed status line`);
+  const code = Number(status[1]);
+  const http10 = first.startsWith("HTTP/1.0");
+  const named = new Set<string>();
+  const kept: string[] = [];
+  let length: number | undefined;
+  let transferEncoding: string | undefined;
+  let close = http10;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const colon = line.indexOf(":");
+    if (colon <= 0) return new Error("the upstream answered with a malformed header line");
+    // Only names that start like one the gateway acts on are read (most lines pass untouched).
+    if (!ACTED_ON.has(line.charCodeAt(0) | 0x20)) {
+      kept.push(line);
+      continue;
+    }
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "content-length") {
+      if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) return new Error("the upstream answered with an invalid Content-Length");
+      if (length !== undefined) continue;
+      length = Number(value);
+    } else if (name === "transfer-encoding") {
+      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+    } else if (name === "connection") {
+      for (const token of value.toLowerCase().split(",")) {
+        const t = token.trim();
+        if (t === "close") close = true;
+        else if (t === "keep-alive" && http10) close = false;
+        else if (t !== "") named.add(t);
+      }
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || name === GATEWAY_SET) continue;
+    kept.push(line);
+  }
+  // Headers the upstream's Connection header names are hop-by-hop too.
+  const out = named.size === 0 ? kept : kept.filter((l) => !named.has(l.slice(0, l.indexOf(":")).toLowerCase()));
+
+  let framing: Framing;
+  if (requestMethod === "HEAD" || code < 200 || code === 204 || code === 304) framing = { kind: "none" };
+  else if (transferEncoding !== undefined) {
+    const codings = transferEncoding.toLowerCase().split(",").map((c) => c.trim());
+    if (codings.at(-1) !== "chunked") {
+      framing = { kind: "close" };
+      close = true;
+    } else framing = { kind: "chunked" };
+    // A message with both is framed by Transfer-Encoding; its Content-Length must not reach the client.
+    if (length !== undefined) return new Error("the upstream answered with both Transfer-Encoding and Content-Length");
+  } else if (length !== undefined) framing = { kind: "length", bytes: length };
+  else {
+    framing = { kind: "close" };
+    close = true;
+  }
+  return { status: code, statusLine: `HTTP/1.1${first.slice(8)}`, lines: out, framing, close };
+}
+
+/**
+ * Follows a chunked body through without changing it, to know where it ends: sizes, data, the
+ * CRLF after each chunk, and the trailer section after the last one.
+ */
+export class ChunkedScanner {
+  private state: "size" | "ext" | "size-lf" | "data" | "data-cr" | "data-lf" | "trailer" | "trailer-lf" | "done" = "size";
+  private remaining = 0;
+  private digits = 0;
+  private lineLength = 0;
+
+  /** Bytes of `chunk` that belong to the body: `chunk.length` while it goes on, fewer at its end; -1 when malformed. */
+  scan(chunk: Uint8Array): number {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.state === "data") {
+        const take = Math.min(this.remaining, chunk.length - i);
+        this.remaining -= take;
+        i += take;
+        if (this.remaining === 0) this.state = "data-cr";
+        continue;
+      }
+      const b = chunk[i++] as number;
+      switch (this.state) {
+        case "size": {
+          const v = hexValue(b);
+          if (v >= 0) {
+            if (++this.digits > 12) return -1;
+            this.remaining = this.remaining * 16 + v;
+          } else if (this.digits === 0) return -1;
+          else if (b === 0x0d) this.state = "size-lf";
+          else if (b === 0x3b || b === 0x20 || b === 0x09) this.state = "ext";
+          else return -1;
+          break;
+        }
+        case "ext":
+          if (b === 0x0d) this.state = "size-lf";
+          else if (b === 0x0a || ++this.lineLength > 4096) return -1;
+          break;
+        case "size-lf":
+          if (b !== 0x0a) return -1;
+          this.digits = 0;
+          this.lineLength = 0;
+          this.state = this.remaining === 0 ? "trailer" : "data";
+          break;
+        case "data-cr":
+          if (b !== 0x0d) return -1;
+          this.state = "data-lf";
+          break;
+        case "data-lf":
+          if (b !== 0x0a) return -1;
+          this.state = "size";
+          break;
+        case "trailer":
+          // An empty line ends the trailers; any other line is a trailer field, passed through.
+          if (b === 0x0d) this.state = "trailer-lf";
+          else if (++this.lineLength > 16384) return -1;
+          break;
+        case "trailer-lf":
+          if (b !== 0x0a) return -1;
+          if (this.lineLength === 0) {
+            this.state = "done";
+            return i;
+          }
+          this.lineLength = 0;
+          this.state = "trailer";
+          break;
+        case "done":
+          return i - 1;
+      }
+    }
+    return i;
+  }
+
+  get done(): boolean {
+    return this.state === "done";
+  }
+}
+
+function hexValue(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  return -1;
+}
