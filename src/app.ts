@@ -47,6 +47,8 @@ export class Gateway {
   private readonly principals = new Map<string, { principal: Principal; generation: number; expiresAtMs: number }>();
   private readonly proxy: (request: Request, url?: URL) => Promise<Response>;
   private readonly fastLane: FastLane;
+  /** The per-request line is logged at info; below that, its fields are not even gathered. */
+  private readonly accessLog: boolean;
 
   private constructor(
     readonly config: Config,
@@ -84,6 +86,7 @@ export class Gateway {
       maxBodyBytes: config.maxBodyBytes,
     }));
 
+    this.accessLog = log.isLevelEnabled("info");
     this.fastLane = createFastLane({
       rules,
       registry,
@@ -212,7 +215,7 @@ export class Gateway {
   /** Metrics and the access log line, for requests answered here and those the front door forwarded. */
   private answered(f: Omit<Finished, "peer"> & { peer: string | undefined }): void {
     this.metrics.observe(routeClass(f.path, f.status), f.status, f.seconds);
-    this.log.info({ reqId: f.requestId, method: f.method, path: f.path, status: f.status, ms: Math.round(f.seconds * 10000) / 10, peer: f.peer }, "request");
+    if (this.accessLog) this.log.info({ reqId: f.requestId, method: f.method, path: f.path, status: f.status, ms: Math.round(f.seconds * 10000) / 10, peer: f.peer }, "request");
   }
 
   /**

@@ -43,6 +43,7 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_INBOX = 256 * 1024;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const UPSTREAM_IDLE_MS = 4000;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 type Peer = Socket<Connection>;
 
@@ -56,17 +57,21 @@ class Outbox {
     return this.queue.length === 0;
   }
 
-  /** False when some bytes had to wait: the sender pauses its source until `flush` returns true. */
-  write(data: Uint8Array): boolean {
+  /**
+   * False when some bytes had to wait: the sender pauses its source until `flush` returns true. A
+   * string must be ASCII (Bun writes it as UTF-8, so its length is its byte count).
+   */
+  write(data: Uint8Array | string): boolean {
     if (this.queue.length > 0) {
-      this.queue.push(data);
+      this.queue.push(typeof data === "string" ? Buffer.from(data, "latin1") : data);
       return false;
     }
     const socket = this.socket();
     if (!socket) return true;
     const n = socket.write(data);
     if (n < data.length) {
-      this.queue.push(data.subarray(Math.max(n, 0)));
+      const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+      this.queue.push(bytes.subarray(Math.max(n, 0)));
       return false;
     }
     return true;
@@ -98,7 +103,7 @@ interface Exchange {
   /** The client's own bytes for the head, to hand over unchanged if the upstream cannot be reached. */
   raw: Buffer;
   /** The head as sent to the upstream (resent once when a reused connection turns out closed). */
-  head: Buffer;
+  head: Buffer | string;
   bodyLeft: number;
   bodySent: boolean;
   started: number;
@@ -132,8 +137,8 @@ interface Connection {
   toInner: Outbox;
   /** End the client connection once the current response is out. */
   closeAfter: boolean;
-  /** A response head not yet written: it goes out with the first body bytes, in one write. */
-  heldHead?: Buffer;
+  /** A response head (latin1) not yet written: it goes out with the first body bytes, in one write. */
+  heldHead?: string;
   closed: boolean;
 }
 
@@ -260,7 +265,7 @@ export class FrontDoor {
       request,
       forward,
       raw: inbox.subarray(0, headEnd + 4),
-      head: Buffer.from(head, "latin1"),
+      head: NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head,
       bodyLeft: request.contentLength,
       bodySent: false,
       started: performance.now(),
@@ -382,7 +387,8 @@ export class FrontDoor {
       if (head.status < 200) {
         // An interim response (103 Early Hints) passes on; the final one follows.
         if (head.status === 101) return this.fail(c, ex, 502, "the upstream switched protocols, which the gateway did not ask for");
-        this.toClient(c, Buffer.from(`${head.statusLine}\r\n${joinLines(head.lines)}\r\n`, "latin1"));
+        c.heldHead = `${head.statusLine}\r\n${joinLines(head.lines)}\r\n`;
+        this.releaseHead(c);
         if (!bytes) return;
         continue;
       }
@@ -406,7 +412,7 @@ export class FrontDoor {
     const lines = joinLines(head.lines);
     // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
     // it was most of the CPU per request (bench/proxy.ts).
-    c.heldHead = Buffer.from(`${head.statusLine}\r\n${lines}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`, "latin1");
+    c.heldHead = `${head.statusLine}\r\n${lines}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`;
     this.o.answered({
       method: ex.request.method,
       path: ex.request.path,
@@ -468,15 +474,22 @@ export class FrontDoor {
 
   private toClient(c: Connection, bytes: Uint8Array): void {
     const head = c.heldHead;
-    if (head) c.heldHead = undefined;
-    if (!c.toClient.write(head ? Buffer.concat([head, bytes]) : bytes)) c.up?.pause();
+    let out = bytes;
+    if (head !== undefined) {
+      c.heldHead = undefined;
+      const joined = Buffer.allocUnsafe(head.length + bytes.length);
+      joined.write(head, 0, "latin1");
+      joined.set(bytes, head.length);
+      out = joined;
+    }
+    if (!c.toClient.write(out)) c.up?.pause();
   }
 
   private releaseHead(c: Connection): void {
     const head = c.heldHead;
-    if (!head) return;
+    if (head === undefined) return;
     c.heldHead = undefined;
-    if (!c.toClient.write(head)) c.up?.pause();
+    if (!c.toClient.write(NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head)) c.up?.pause();
   }
 
   private upstreamDrained(c: Connection, up: Peer): void {
