@@ -256,6 +256,7 @@ export class Gateway {
         },
         inner: () => inner,
         timeoutMs: this.config.upstreamTimeoutMs,
+        upstreamIdleMs: this.config.upstreamIdleMs,
         idleTimeoutSeconds: 10,
         decide: this.fastLane,
         handedOver: (port, peer) => void this.handedOver.set(port, peer),

@@ -26,6 +26,8 @@ export interface FrontDoorOptions {
   inner: () => { hostname: string; port: number };
   /** Time allowed until the upstream's response head arrives (restarted while a request body moves). */
   timeoutMs: number;
+  /** An upstream connection idle longer than this is not reused: the upstream may be closing it. */
+  upstreamIdleMs: number;
   idleTimeoutSeconds: number;
   /** Undefined hands the connection to the full gateway, which answers (or refuses) the request itself. */
   decide: (request: PlainRequest, peer: string) => Forward | undefined | Promise<Forward | undefined>;
@@ -42,7 +44,6 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Pipelined bytes held while a request is in flight before the client is made to wait. */
 const MAX_INBOX = 256 * 1024;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
-const UPSTREAM_IDLE_MS = 4000;
 const NON_ASCII = /[^\x00-\x7f]/;
 
 type Peer = Socket<Connection>;
@@ -285,7 +286,7 @@ export class FrontDoor {
   private send(c: Connection, ex: Exchange): void {
     // The upstream may be closing a connection idle this long (Node's default keep-alive is 5 s):
     // a fresh one avoids sending into a closing socket.
-    if (c.up && ex.reused && performance.now() - c.upIdleSince > UPSTREAM_IDLE_MS) {
+    if (c.up && ex.reused && performance.now() - c.upIdleSince > this.o.upstreamIdleMs) {
       this.dropUpstream(c, c.up);
       ex.reused = false;
     }

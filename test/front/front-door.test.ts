@@ -1,0 +1,326 @@
+// The front door through a real gateway on 127.0.0.1: a scripted upstream (node:net, byte-exact
+// answers, counting its connections) and raw client sockets that read several responses from one
+// connection. What the gateway forwards and refuses is covered by test/proxy/*.test.ts (which now
+// runs through the front door too); this file covers what only the front door does: pipelining,
+// connection pairing and reuse, response framings, hand-over of everything that is not plain.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import pino from "pino";
+import { Writable } from "node:stream";
+import { Gateway } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { startGateway, tempDataDir, type TestGateway } from "../support/gateway.ts";
+import { createTenants } from "../support/upstream.ts";
+
+interface Scripted {
+  port: number;
+  /** Request heads received, in order. */
+  heads: string[];
+  connections: number;
+  /** The bytes to answer a request head with (default: 200 "ok"). */
+  answer: (head: string) => string | undefined;
+  closeAll(): void;
+  stop(): Promise<void>;
+}
+
+async function scriptedUpstream(): Promise<Scripted> {
+  const sockets = new Set<Socket>();
+  const s: Scripted = {
+    port: 0,
+    heads: [],
+    connections: 0,
+    answer: () => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
+    closeAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    stop: () => new Promise((resolve) => (s.closeAll(), server.close(() => resolve()))),
+  };
+  const server: Server = createServer((socket) => {
+    s.connections++;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    let buf = "";
+    socket.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, end);
+        let bodyEnd = end + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        // Chunked bodies here are small test bodies: they end at the first last-chunk.
+        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+          const last = buf.indexOf("0\r\n\r\n", end + 4);
+          if (last === -1) return;
+          bodyEnd = last + 5;
+        }
+        if (buf.length < bodyEnd) return;
+        buf = buf.slice(bodyEnd);
+        s.heads.push(head);
+        const answer = s.answer(head);
+        if (answer !== undefined) socket.write(Buffer.from(answer, "latin1"));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  s.port = (server.address() as { port: number }).port;
+  return s;
+}
+
+/** A client connection that keeps everything it receives. */
+async function client(port: number): Promise<{ send(text: string): void; received(): string; closed(): boolean; until(check: (text: string) => boolean, what: string): Promise<string>; end(): void }> {
+  const socket = connect(port, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  let text = "";
+  let closed = false;
+  socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+  socket.on("close", () => (closed = true));
+  socket.on("error", () => {});
+  return {
+    send: (t) => void socket.write(Buffer.from(t, "latin1")),
+    received: () => text,
+    closed: () => closed,
+    async until(check, what) {
+      const end = Date.now() + 3000;
+      while (Date.now() < end) {
+        if (check(text)) return text;
+        await Bun.sleep(5);
+      }
+      throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(text)}`);
+    },
+    end: () => socket.destroy(),
+  };
+}
+
+const count = (text: string, what: string) => text.split(what).length - 1;
+const get = (path: string, ...headers: string[]) => [`GET ${path} HTTP/1.1`, "Host: acme.localhost", ...headers, "", ""].join("\r\n");
+
+let up: Scripted;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  up = await scriptedUpstream();
+  gw = await startGateway(["--upstream", `http://127.0.0.1:${up.port}`, "--upstream-timeout-ms", "400", "--upstream-idle-ms", "200"]);
+  await createTenants(gw, ["acme"]);
+});
+
+afterAll(async () => {
+  await gw.stop();
+  await up.stop();
+});
+
+const reset = (answer?: Scripted["answer"]) => {
+  up.heads = [];
+  up.connections = 0;
+  up.answer = answer ?? (() => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+};
+
+describe("one client connection", () => {
+  test("pipelined requests are answered in order, over one upstream connection", async () => {
+    reset((h) => {
+      const path = h.split(" ")[1] as string;
+      return `HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`;
+    });
+    const c = await client(gw.gateway.port);
+    c.send(get("/first") + get("/second") + get("/third"));
+    const text = await c.until((t) => t.endsWith("/third"), "three answers");
+    expect(text.indexOf("/first")).toBeLessThan(text.indexOf("/second"));
+    expect(text.indexOf("/second")).toBeLessThan(text.indexOf("/third"));
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(3);
+    expect(up.heads.map((h) => h.split(" ")[1])).toEqual(["/first", "/second", "/third"]);
+    expect(up.connections).toBe(1);
+    c.end();
+  });
+
+  test("each request carries the gateway's headers, not the client's", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(get("/authorize?x=1", "Tenant-Id: evil", "X-Forwarded-For: 6.6.6.6", "X-Forwarded-Host: evil.example", "X-Request-Id: mine-1"));
+    const text = await c.until((t) => t.endsWith("ok"), "the answer");
+    const seen = up.heads[0] as string;
+    expect(seen.split("\r\n")[0]).toBe("GET /authorize?x=1 HTTP/1.1");
+    expect(seen).toContain(`\r\nhost: 127.0.0.1:${up.port}`);
+    expect(seen).toContain("\r\ntenant-id: acme");
+    expect(seen).toContain("\r\nx-forwarded-for: 127.0.0.1");
+    expect(seen).toContain("\r\nx-forwarded-host: acme.localhost");
+    expect(seen).toContain("\r\nx-request-id: mine-1");
+    expect(seen).not.toMatch(/evil|6\.6\.6\.6|Tenant-Id/);
+    expect(text).toContain("\r\nx-request-id: mine-1\r\n");
+    c.end();
+  });
+
+  test("an upstream connection idle past --upstream-idle-ms is replaced, and the request still goes through", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(get("/one"));
+    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    await Bun.sleep(300);
+    c.send(get("/two"));
+    await c.until((t) => count(t, "ok") === 2, "the second answer");
+    expect(up.connections).toBe(2);
+    c.end();
+  });
+
+  test("an upstream that closed a kept-alive connection is reconnected to; the client sees nothing of it", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(get("/one"));
+    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    up.closeAll();
+    await Bun.sleep(20);
+    c.send(get("/two"));
+    const text = await c.until((t) => count(t, "ok") === 2, "the second answer");
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(2);
+    expect(c.closed()).toBe(false);
+    c.end();
+  });
+});
+
+describe("response framings", () => {
+  test("a chunked body passes byte for byte (extensions, trailers) and the connection stays usable", async () => {
+    const chunked = "5;a=b\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+    reset((h) => (h.startsWith("GET /chunked") ? `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}` : undefined) ?? "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+    const c = await client(gw.gateway.port);
+    c.send(get("/chunked") + get("/after"));
+    const text = await c.until((t) => t.endsWith("next"), "both answers");
+    expect(text).toContain(`\r\n\r\n${chunked}HTTP/1.1 200 OK`);
+    expect(text).toMatch(/transfer-encoding: chunked/i);
+    c.end();
+  });
+
+  test("HEAD gets the head only (its Content-Length kept), then the next request is answered", async () => {
+    reset((h) => (h.startsWith("HEAD") ? "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    const c = await client(gw.gateway.port);
+    c.send(get("/x").replace("GET", "HEAD") + get("/y"));
+    const text = await c.until((t) => t.endsWith("ok"), "both answers");
+    expect(text).toContain("Content-Length: 1000");
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(2);
+    c.end();
+  });
+
+  test("204 and 304 end at their head", async () => {
+    reset((h) => (h.includes("/nc") ? "HTTP/1.1 204 No Content\r\n\r\n" : "HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\n\r\n"));
+    const c = await client(gw.gateway.port);
+    c.send(get("/nc") + get("/nm"));
+    const text = await c.until((t) => t.includes("304 Not Modified") && t.endsWith("\r\n\r\n"), "both answers");
+    expect(text.indexOf("204 No Content")).toBeLessThan(text.indexOf("304 Not Modified"));
+    c.end();
+  });
+
+  test("a 103 Early Hints passes before the final answer", async () => {
+    reset(() => "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    const c = await client(gw.gateway.port);
+    c.send(get("/hints"));
+    const text = await c.until((t) => t.endsWith("ok"), "the final answer");
+    expect(text.startsWith("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK")).toBe(true);
+    c.end();
+  });
+
+  test("a body that ends when the upstream closes reaches the client, then the client connection closes", async () => {
+    reset(() => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil-close");
+    const c = await client(gw.gateway.port);
+    c.send(get("/stream"));
+    await Bun.sleep(50);
+    up.closeAll();
+    await c.until(() => c.closed(), "the close");
+    expect(c.received()).toMatch(/\r\nconnection: close\r\n\r\nuntil-close$/);
+  });
+
+  test("a malformed upstream head is a 502 JSON, and the gateway goes on serving", async () => {
+    reset((h) => (h.includes("/bad") ? "HTTP/1.1 200 OK\r\nX-A: 1\nSet-Cookie: evil=1\r\n\r\n" : undefined) ?? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    const c = await client(gw.gateway.port);
+    c.send(get("/bad"));
+    const text = await c.until(() => c.closed(), "the 502 and the close");
+    expect(text).toStartWith("HTTP/1.1 502 Bad Gateway\r\n");
+    expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4))).toEqual({ statusCode: 502, error: "Bad Gateway", message: "the upstream answered with a malformed head" });
+    expect(text).not.toContain("evil");
+    const next = await gw.request("acme.localhost", "/fine");
+    expect(await next.text()).toBe("ok");
+  });
+
+  test("no response head within --upstream-timeout-ms is a 504", async () => {
+    reset(() => undefined);
+    const c = await client(gw.gateway.port);
+    const started = performance.now();
+    c.send(get("/silent"));
+    const text = await c.until(() => c.closed(), "the 504");
+    expect(text).toStartWith("HTTP/1.1 504 Gateway Timeout\r\n");
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe("hand-over to the full gateway", () => {
+  test.each([
+    ["HTTP/1.0", "GET /authorize HTTP/1.0\r\nHost: acme.localhost\r\n\r\n"],
+    ["a chunked request body", "POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nab\r\n0\r\n\r\n"],
+    ["Expect: 100-continue", "POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nab"],
+    ["an escaped path", "GET /u/%6Cogin HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n\r\n"],
+  ])("%s is still forwarded, by the full gateway", async (_name, raw) => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(raw);
+    const text = await c.until((t) => t.endsWith("ok"), "the answer");
+    expect(text).toContain(" 200 ");
+    expect(up.heads).toHaveLength(1);
+    expect(up.heads[0]).toMatch(/\r\ntenant-id: acme/);
+    c.end();
+  });
+
+  test.each([
+    ["Content-Length with Transfer-Encoding", "POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: acme.localhost\r\n\r\n"],
+    ["two Content-Lengths", "POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 0\r\nContent-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: acme.localhost\r\n\r\n"],
+    ["obs-fold", "GET /authorize HTTP/1.1\r\nHost: acme.localhost\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n"],
+    ["a bare LF", "GET /authorize HTTP/1.1\r\nHost: acme.localhost\nX-Smuggled: 1\r\n\r\n"],
+  ])("%s never reaches the upstream as a second request", async (_name, raw) => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(raw);
+    await c.until((t) => t.includes("HTTP/1.1 "), "an answer");
+    await Bun.sleep(100);
+    expect(up.heads.some((h) => h.includes("/smuggled"))).toBe(false);
+    c.end();
+  });
+
+  test("gateway-owned paths on the same connection as proxied ones: both answered, in order", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(get("/authorize") + get("/healthz") + get("/authorize"));
+    const text = await c.until((t) => count(t, "HTTP/1.1 200") === 3 && t.endsWith("ok"), "three answers");
+    expect(text.indexOf("ok")).toBeLessThan(text.indexOf('"status"'));
+    expect(up.heads).toHaveLength(2);
+    c.end();
+  });
+});
+
+test("forwarded requests are counted in /metrics and logged like the others", async () => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(...String(chunk).trimEnd().split("\n")), done()) });
+  const dataDir = tempDataDir();
+  const { config } = loadConfig({ argv: ["--dev", "--port", "0", "--data-dir", dataDir, "--upstream", `http://127.0.0.1:${up.port}`], env: {} });
+  const logged = await Gateway.open(config, pino({ level: "info" }, sink));
+  logged.listen();
+  try {
+    reset();
+    const c = await client(logged.port);
+    c.send(get("/authorize", "X-Request-Id: counted-1").replace("acme.localhost", "localhost"));
+    await c.until((t) => t.endsWith("ok"), "the answer");
+    c.end();
+    await Bun.sleep(20);
+    const line = lines.map((l) => JSON.parse(l)).find((l) => l.reqId === "counted-1");
+    expect(line).toMatchObject({ msg: "request", method: "GET", path: "/authorize", status: 200, peer: "127.0.0.1" });
+    const metrics = await (await fetch(`http://127.0.0.1:${logged.port}/metrics`)).text();
+    expect(metrics).toMatch(/tenantgate_http_requests_total\{class="proxy",status="200"\} 1\b/);
+  } finally {
+    await logged.close();
+  }
+});
+
+test("--no-front-door: the gateway's HTTP server listens itself and forwards as before", async () => {
+  const plain = await startGateway(["--upstream", `http://127.0.0.1:${up.port}`, "--no-front-door"]);
+  try {
+    reset();
+    const res = await plain.request("localhost", "/authorize");
+    expect(await res.text()).toBe("ok");
+    expect(up.heads[0]).toMatch(/\r\ntenant-id: control_plane/i);
+  } finally {
+    await plain.stop();
+  }
+});
