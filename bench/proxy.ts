@@ -4,8 +4,11 @@
 //   3. tenantgate on a management path (host routing, cached JWT verification, the access rule,
 //      the synced-entity guard's method check, forwarding)
 //   4. tenantgate on a public path (/authorize: host routing and forwarding only)
-//   5. for reference, the least a Bun proxy does: Bun.serve + fetch pass-through (no routing, no
-//      checks), the ceiling any Bun gateway is measured against
+//   5. tenantgate /authorize with --no-front-door (every request through Bun.serve and fetch, as before
+//      the front door)
+//   6. for reference, the least a Bun proxy does: Bun.serve + fetch pass-through (no routing, no
+//      checks), and a raw-socket relay that only rewrites the head (one upstream connection per
+//      client connection, content-length bodies), the floor any gateway on Bun sockets starts from
 // Each configuration gets a warm-up, then ROUNDS timed runs, interleaved round by round so machine
 // noise hits them alike; the table shows medians (and the spread, so noise is visible) and ratios.
 // Everything listens on 127.0.0.1; every child process and the temp dir are removed at the end.
@@ -274,13 +277,85 @@ Bun.serve({
   return port;
 }
 
-async function startGateway(upstreamPort: number): Promise<{ port: number; proc: Subprocess; token: string }> {
-  const data = join(work, "data");
+/**
+ * The floor for a proxy on Bun's raw sockets: per client connection one upstream connection; each
+ * request head has its Host replaced and tenant-id, X-Forwarded-* and a request id added; each
+ * response head gets the request id; content-length framing only. No routing, no checks.
+ */
+async function startRawRelay(upstreamPort: number): Promise<number> {
+  const port = freePort();
+  const script = join(work, "raw-relay.ts");
+  writeFileSync(
+    script,
+    `const UP = ${upstreamPort};
+const END = Buffer.from("\\r\\n\\r\\n");
+function onResponse(p, d) {
+  let buf = p.ubuf ? Buffer.concat([p.ubuf, d]) : d;
+  for (;;) {
+    const end = buf.indexOf(END);
+    if (end < 0) break;
+    const head = buf.toString("latin1", 0, end);
+    const len = Number(/\\r\\ncontent-length: *(\\d+)/i.exec(head)?.[1] ?? 0);
+    if (buf.length - end - 4 < len) break;
+    const out = head + "\\r\\nx-request-id: " + p.id + "\\r\\n\\r\\n";
+    const msg = Buffer.allocUnsafe(out.length + len);
+    msg.write(out, 0, "latin1");
+    buf.copy(msg, out.length, end + 4, end + 4 + len);
+    p.client.write(msg);
+    if (p.close) return void p.client.end();
+    buf = buf.subarray(end + 4 + len);
+    if (buf.length === 0) { p.ubuf = null; return; }
+  }
+  p.ubuf = Buffer.from(buf);
+}
+Bun.listen({ hostname: ${JSON.stringify(HOST)}, port: ${port}, socket: {
+  open(client) {
+    const p = { client, up: null, cbuf: null, ubuf: null, pending: [], id: "", close: false };
+    client.data = p;
+    Bun.connect({ hostname: ${JSON.stringify(HOST)}, port: UP, data: p, socket: {
+      data: (up, d) => onResponse(up.data, d), close: (up) => up.data.client.end(), error() {},
+    } }).then((up) => { p.up = up; for (const s of p.pending) up.write(s); p.pending = null; }, () => client.end());
+  },
+  data(client, d) {
+    const p = client.data;
+    let buf = p.cbuf ? Buffer.concat([p.cbuf, d]) : d;
+    for (;;) {
+      const end = buf.indexOf(END);
+      if (end < 0) break;
+      const lines = buf.toString("latin1", 0, end).split("\\r\\n");
+      let out = lines[0] + "\\r\\nhost: ${HOST}:" + UP + "\\r\\n";
+      let host = "";
+      for (let i = 1; i < lines.length; i++) {
+        const name = lines[i].slice(0, lines[i].indexOf(":")).toLowerCase();
+        if (name === "host") host = lines[i].slice(5).trim();
+        else if (name === "connection") p.close = /close/i.test(lines[i]);
+        else if (name !== "tenant-id") out += lines[i] + "\\r\\n";
+      }
+      p.id = crypto.randomUUID();
+      out += "tenant-id: acme\\r\\nx-forwarded-host: " + host + "\\r\\nx-forwarded-proto: http\\r\\nx-forwarded-for: ${HOST}\\r\\nx-request-id: " + p.id + "\\r\\n\\r\\n";
+      if (p.up) p.up.write(out); else p.pending.push(out);
+      buf = buf.subarray(end + 4);
+      if (buf.length === 0) { p.cbuf = null; return; }
+    }
+    p.cbuf = Buffer.from(buf);
+  },
+  close(client) { client.data.up?.end(); },
+  error() {},
+} });
+`,
+  );
+  spawn("raw-relay", [BUN, script]);
+  await waitFor(`http://${HOST}:${port}/`, "raw-relay");
+  return port;
+}
+
+async function startGateway(upstreamPort: number, name = "gateway", extra: string[] = []): Promise<{ port: number; proc: Subprocess; token: string }> {
+  const data = join(work, name);
   const common = ["--data-dir", data];
   await run([BUN, "src/main.ts", "tenants", "create", "acme", ...common]);
   const token = (await run([BUN, "src/main.ts", "token", "--org", "acme", ...common])).trim();
   const port = freePort();
-  const proc = spawn("gateway", [
+  const proc = spawn(name, [
     BUN,
     "src/main.ts",
     "serve",
@@ -294,8 +369,9 @@ async function startGateway(upstreamPort: number): Promise<{ port: number; proc:
     `http://${HOST}:${upstreamPort}`,
     "--log-level",
     "warn",
+    ...extra,
   ]);
-  await waitFor(`http://${HOST}:${port}/readyz`, "gateway");
+  await waitFor(`http://${HOST}:${port}/readyz`, name);
   return { port, proc, token };
 }
 
@@ -319,6 +395,9 @@ async function main(): Promise<void> {
   const gw = await startGateway(upstreamPort);
   const passPort = await startBunPassThrough(upstreamPort);
   const passPid = children.find((c) => c.name === "passthrough")?.proc.pid;
+  const relayPort = await startRawRelay(upstreamPort);
+  const relayPid = children.find((c) => c.name === "raw-relay")?.proc.pid;
+  const old = await startGateway(upstreamPort, "gateway-no-front-door", ["--no-front-door"]);
 
   const tenantHeaders = ["Host: acme.localhost", `Authorization: Bearer ${gw.token}`];
   const targets: Target[] = [
@@ -326,7 +405,9 @@ async function main(): Promise<void> {
     { name: "nginx", url: `http://${HOST}:${nginx.port}/api/v2/users`, headers: [], pid: () => childPids(nginx.master.pid)[0] },
     { name: "tenantgate /api/v2/users", url: `http://${HOST}:${gw.port}/api/v2/users`, headers: tenantHeaders, pid: () => gw.proc.pid },
     { name: "tenantgate /authorize", url: `http://${HOST}:${gw.port}/authorize?client_id=x`, headers: ["Host: acme.localhost"], pid: () => gw.proc.pid },
+    { name: "tenantgate --no-front-door", url: `http://${HOST}:${old.port}/authorize?client_id=x`, headers: ["Host: acme.localhost"], pid: () => old.proc.pid },
     { name: "bun fetch pass-through", url: `http://${HOST}:${passPort}/api/v2/users`, headers: [], pid: () => passPid },
+    { name: "bun raw-socket relay", url: `http://${HOST}:${relayPort}/api/v2/users`, headers: ["Host: acme.localhost"], pid: () => relayPid },
   ];
 
   // Every path must answer the upstream's 200 body before anything is timed (a 401 or 404 is fast
@@ -380,6 +461,8 @@ async function main(): Promise<void> {
   const direct = summary.get("upstream direct")!;
   const ngx = summary.get("nginx")!;
   const pass = summary.get("bun fetch pass-through")!;
+  const relay = summary.get("bun raw-socket relay")!;
+  const before = summary.get("tenantgate --no-front-door")!;
   console.log("");
   for (const name of ["tenantgate /api/v2/users", "tenantgate /authorize"]) {
     const g = summary.get(name)!;
@@ -389,9 +472,12 @@ async function main(): Promise<void> {
     console.log(`  req/s vs nginx   ${f2(rpsRatio)}x   (target >= 0.80x)  ${rpsRatio >= 0.8 ? "met" : "NOT met"}`);
     console.log(`  p99   vs nginx   ${f2(p99Ratio)}x   (target <= 1.50x)  ${p99Ratio <= 1.5 ? "met" : "NOT met"}`);
     console.log(`  req/s vs direct  ${f2(g.rps / direct.rps)}x   p99 vs direct ${f2(g.p99 / direct.p99)}x`);
-    console.log(`  req/s vs bun fetch pass-through  ${f2(g.rps / pass.rps)}x`);
+    console.log(`  req/s vs bun fetch pass-through  ${f2(g.rps / pass.rps)}x, vs bun raw-socket relay ${f2(g.rps / relay.rps)}x`);
   }
+  const front = summary.get("tenantgate /authorize")!;
+  console.log(`front door on /authorize: req/s ${f2(front.rps / before.rps)}x, CPU per request ${f1(before.cpu)} -> ${f1(front.cpu)} µs`);
   console.log(`bun fetch pass-through vs nginx: req/s ${f2(pass.rps / ngx.rps)}x, p99 ${f2(pass.p99 / ngx.p99)}x`);
+  console.log(`bun raw-socket relay vs nginx:   req/s ${f2(relay.rps / ngx.rps)}x, p99 ${f2(relay.p99 / ngx.p99)}x`);
   console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
