@@ -66,8 +66,8 @@ async function scriptedUpstream(): Promise<Scripted> {
 }
 
 /** A client connection that keeps everything it receives. */
-async function client(port: number): Promise<{ send(text: string): void; received(): string; closed(): boolean; until(check: (text: string) => boolean, what: string): Promise<string>; end(): void }> {
-  const socket = connect(port, "127.0.0.1");
+async function client(port: number, localAddress?: string): Promise<{ send(text: string): void; received(): string; closed(): boolean; until(check: (text: string) => boolean, what: string): Promise<string>; end(): void }> {
+  const socket = connect({ port, host: "127.0.0.1", localAddress });
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let text = "";
   let closed = false;
@@ -276,6 +276,18 @@ describe("hand-over to the full gateway", () => {
     await c.until((t) => t.includes("HTTP/1.1 "), "an answer");
     await Bun.sleep(100);
     expect(up.heads.some((h) => h.includes("/smuggled"))).toBe(false);
+    c.end();
+  });
+
+  test("the full gateway sees the real client address of a handed-over connection", async () => {
+    // Linux routes all of 127/8 to loopback: a client bound to 127.0.0.2 is told apart from the
+    // front door's own connections, which come from 127.0.0.1.
+    reset();
+    const c = await client(gw.gateway.port, "127.0.0.2");
+    c.send(get("/authorize") + "GET /authorize HTTP/1.1\r\nHost: acme.localhost\r\nExpect: 100-continue\r\n\r\n");
+    await c.until((t) => count(t, "ok") === 2, "both answers");
+    expect(up.heads).toHaveLength(2);
+    for (const h of up.heads) expect(h.toLowerCase()).toContain("\r\nx-forwarded-for: 127.0.0.2");
     c.end();
   });
 
