@@ -51,7 +51,10 @@ function stdoutLines(): BatchedLines {
   if (stdout) return stdout;
   const sonic = pino.destination({ sync: false });
   const lines = new BatchedLines(sonic);
-  process.on("exit", () => {
+  // pino ends its destination on `beforeExit` and flushes it on `exit`: the batch must reach it
+  // first, so these run ahead of pino's own listeners.
+  process.prependListener("beforeExit", () => lines.flush());
+  process.prependListener("exit", () => {
     lines.flush();
     try {
       sonic.flushSync();
