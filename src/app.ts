@@ -234,6 +234,7 @@ export class Gateway {
       // The proxy enforces --max-body-bytes itself (with a JSON 413); Bun's own cut-off answers an
       // empty 413, so it is only the last resort.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      idleTimeout: this.config.clientTimeoutSeconds,
       fetch: (request, server) => {
         const ip = server.requestIP(request);
         return this.handle(request, (ip && this.handedOver.get(ip.port)) ?? ip?.address);
@@ -258,7 +259,7 @@ export class Gateway {
         inner: () => inner,
         timeoutMs: this.config.upstreamTimeoutMs,
         upstreamIdleMs: this.config.upstreamIdleMs,
-        idleTimeoutSeconds: 10,
+        idleTimeoutSeconds: this.config.clientTimeoutSeconds,
         decide: this.fastLane,
         handedOver: (port, peer) => void this.handedOver.set(port, peer),
         handOverEnded: (port) => void this.handedOver.delete(port),

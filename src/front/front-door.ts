@@ -28,6 +28,7 @@ export interface FrontDoorOptions {
   timeoutMs: number;
   /** An upstream connection idle longer than this is not reused: the upstream may be closing it. */
   upstreamIdleMs: number;
+  /** A client connection idle this long closes, and a request head must arrive within it. */
   idleTimeoutSeconds: number;
   /** Undefined hands the connection to the full gateway, which answers (or refuses) the request itself. */
   decide: (request: PlainRequest, peer: string) => Forward | undefined | Promise<Forward | undefined>;
@@ -138,6 +139,8 @@ interface Connection {
   toInner: Outbox;
   /** End the client connection once the current response is out. */
   closeAfter: boolean;
+  /** When the first bytes of a head still incomplete arrived (0: none pending). */
+  headSince: number;
   /** A response head (latin1) not yet written: it goes out with the first body bytes, in one write. */
   heldHead?: string;
   closed: boolean;
@@ -154,6 +157,8 @@ export class FrontDoor {
   private readonly connections = new Set<Connection>();
   /** Connections whose request awaits the upstream's response head. */
   private readonly waiting = new Set<Connection>();
+  /** Connections with a request head still arriving (a trickle must not hold a connection forever). */
+  private readonly reading = new Set<Connection>();
   private sweeper?: ReturnType<typeof setInterval>;
 
   constructor(private readonly o: FrontDoorOptions) {}
@@ -198,6 +203,7 @@ export class FrontDoor {
       handedOver: false,
       toInner: new Outbox(() => c.inner),
       closeAfter: false,
+      headSince: 0,
       closed: false,
     };
     client.data = c;
@@ -230,8 +236,16 @@ export class FrontDoor {
     if (c.deciding || !c.inbox || c.closeAfter) return;
     const end = c.inbox.indexOf(CRLFCRLF);
     if (end === -1) {
-      if (c.inbox.length > MAX_HEAD) this.handOver(c);
+      if (c.inbox.length > MAX_HEAD) return this.handOver(c);
+      if (c.headSince === 0) {
+        c.headSince = performance.now();
+        this.reading.add(c);
+      }
       return;
+    }
+    if (c.headSince !== 0) {
+      c.headSince = 0;
+      this.reading.delete(c);
     }
     const request = readPlainRequest(c.inbox.toString("latin1", 0, end));
     if (!request) return this.handOver(c);
@@ -362,8 +376,25 @@ export class FrontDoor {
     for (const c of this.waiting) {
       const ex = c.exchange;
       if (!ex || ex.response) this.waiting.delete(c);
-      else if (ex.deadline <= now) this.fail(c, ex, 504, `the upstream did not answer within ${this.o.timeoutMs} ms`);
+      else if (ex.deadline > now) continue;
+      // The clock restarts with each body chunk: a body still owed means the client stopped sending.
+      else if (ex.bodyLeft > 0) this.fail(c, ex, 408, `the request body stopped arriving: nothing for ${this.o.timeoutMs} ms`);
+      else this.fail(c, ex, 504, `the upstream did not answer within ${this.o.timeoutMs} ms`);
     }
+    const headLimit = this.o.idleTimeoutSeconds * 1000;
+    for (const c of this.reading) {
+      if (c.closed || c.headSince === 0) this.reading.delete(c);
+      else if (now - c.headSince > headLimit) this.refuse(c, 408, `the request head did not arrive within ${this.o.idleTimeoutSeconds} s`);
+    }
+  }
+
+  /** An error answer to a request the front door could not even read; the connection ends after it. */
+  private refuse(c: Connection, status: number, message: string): void {
+    const body = JSON.stringify(errorBody(status, message));
+    c.closeAfter = true;
+    c.inbox = null;
+    this.toClient(c, Buffer.from(`HTTP/1.1 ${status} ${errorBody(status, message).error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`));
+    if (c.toClient.empty) this.close(c);
   }
 
   private fromUpstream(c: Connection, up: Peer, data: Buffer): void {
@@ -596,6 +627,7 @@ export class FrontDoor {
     c.closed = true;
     this.connections.delete(c);
     this.waiting.delete(c);
+    this.reading.delete(c);
     c.exchange = undefined;
     c.up?.end();
     c.up = undefined;

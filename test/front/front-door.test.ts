@@ -247,6 +247,35 @@ describe("response framings", () => {
   });
 });
 
+describe("slow clients", () => {
+  test("a body that stops arriving is a 408 naming the client, not a 504 blaming the upstream", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send("POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    const text = await c.until(() => c.closed(), "the 408");
+    expect(text).toStartWith("HTTP/1.1 408 Request Timeout\r\n");
+    expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).message).toBe("the request body stopped arriving: nothing for 400 ms");
+  });
+
+  test("a request head trickled in byte by byte ends with a 408 after --client-timeout-seconds", async () => {
+    const strict = await startGateway(["--upstream", `http://127.0.0.1:${up.port}`, "--client-timeout-seconds", "1"]);
+    try {
+      const c = await client(strict.gateway.port);
+      const started = performance.now();
+      const head = "GET /authorize HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + "x".repeat(100);
+      let i = 0;
+      const trickle = setInterval(() => (i < head.length && !c.closed() ? c.send(head[i++] as string) : clearInterval(trickle)), 50);
+      const text = await c.until(() => c.closed(), "the 408");
+      clearInterval(trickle);
+      expect(text).toStartWith("HTTP/1.1 408 Request Timeout\r\n");
+      expect(text).toContain("the request head did not arrive within 1 s");
+      expect(performance.now() - started).toBeLessThan(2500);
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
 describe("hand-over to the full gateway", () => {
   test.each([
     ["HTTP/1.0", "GET /authorize HTTP/1.0\r\nHost: acme.localhost\r\n\r\n"],
