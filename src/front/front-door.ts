@@ -102,8 +102,9 @@ class Outbox {
 interface Exchange {
   request: PlainRequest;
   forward: Forward;
-  /** The client's own bytes for the head, to hand over unchanged if the upstream cannot be reached. */
-  raw: Buffer;
+  /** Where the client's own bytes for the head are (`source` up to `headBytes`), to hand them over unchanged if the upstream cannot be reached. */
+  source: Buffer;
+  headBytes: number;
   /** The head as sent to the upstream (resent once when a reused connection turns out closed). */
   head: Buffer | string;
   bodyLeft: number;
@@ -279,7 +280,8 @@ export class FrontDoor {
     const ex: Exchange = {
       request,
       forward,
-      raw: inbox.subarray(0, headEnd + 4),
+      source: inbox,
+      headBytes: headEnd + 4,
       head: NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head,
       bodyLeft: request.contentLength,
       bodySent: false,
@@ -337,7 +339,8 @@ export class FrontDoor {
         if (c.closed || c.exchange !== ex) return;
         // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
         c.exchange = undefined;
-        c.inbox = c.inbox ? Buffer.concat([ex.raw, c.inbox]) : ex.raw;
+        const raw = ex.source.subarray(0, ex.headBytes);
+        c.inbox = c.inbox ? Buffer.concat([raw, c.inbox]) : raw;
         this.handOver(c);
       },
     );
@@ -419,7 +422,7 @@ export class FrontDoor {
       if (head.status < 200) {
         // An interim response (103 Early Hints) passes on; the final one follows.
         if (head.status === 101) return this.fail(c, ex, 502, "the upstream switched protocols, which the gateway did not ask for");
-        c.heldHead = `${head.statusLine}\r\n${joinLines(head.lines)}\r\n`;
+        c.heldHead = `${head.statusLine}\r\n${head.block}\r\n`;
         this.releaseHead(c);
         if (!bytes) return;
         continue;
@@ -441,7 +444,7 @@ export class FrontDoor {
     if (head.framing.kind === "close" || ex.bodyLeft > 0) c.closeAfter = true;
     if (head.framing.kind === "length") ex.left = head.framing.bytes;
     if (head.framing.kind === "chunked") ex.chunks = new ChunkedScanner();
-    const lines = joinLines(head.lines);
+    const lines = head.block;
     // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
     // it was most of the CPU per request (bench/proxy.ts).
     c.heldHead = `${head.statusLine}\r\n${lines}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`;
@@ -464,7 +467,7 @@ export class FrontDoor {
         return this.complete(c, ex);
       case "length": {
         const take = Math.min(ex.left, bytes.length);
-        if (take > 0) this.toClient(c, bytes.subarray(0, take));
+        if (take > 0) this.toClient(c, take === bytes.length ? bytes : bytes.subarray(0, take));
         ex.left -= take;
         if (take < bytes.length && c.up) this.dropUpstream(c, c.up);
         return this.bodyProgress(c, ex);
@@ -635,10 +638,6 @@ export class FrontDoor {
     if (c.innerPort !== undefined) this.o.handOverEnded(c.innerPort);
     c.client.end();
   }
-}
-
-function joinLines(lines: string[]): string {
-  return lines.length === 0 ? "" : `${lines.join("\r\n")}\r\n`;
 }
 
 function append(inbox: Buffer | null, data: Buffer): Buffer {

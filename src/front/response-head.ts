@@ -5,21 +5,23 @@ export interface UpstreamResponseHead {
   status: number;
   /** The status line for the client: HTTP/1.1, the upstream's code and reason. */
   statusLine: string;
-  /** Header lines to pass to the client, hop-by-hop ones removed. */
-  lines: string[];
+  /** The header lines to pass to the client, each ending in CRLF, hop-by-hop ones removed. */
+  block: string;
   framing: Framing;
   /** The upstream will close after this response: its connection cannot be reused. */
   close: boolean;
 }
 
-const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d)(?: .*)?$/;
+const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d)(?: [^\r]*)?$/;
 /** NUL, and a CR or LF that is not part of a CRLF line end (a header the client would split). */
 const FORBIDDEN = /\0|\r(?!\n)|(?<!\r)\n/;
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization", "proxy-connection"]);
-/** First letters (lower case) of content-length, connection, transfer-encoding, te, trailer, keep-alive, upgrade, proxy-*, x-request-id. */
-const ACTED_ON = new Set([..."ctkupx"].map((ch) => ch.charCodeAt(0)));
-/** Set by the gateway on every answer; the upstream's own value would be a second one. */
-const GATEWAY_SET = "x-request-id";
+/** A header line without a colon. */
+const NO_COLON = /\r\n[^:\r]*(?:\r|$)/;
+/**
+ * The headers the gateway acts on: framing, hop-by-hop ones, and `x-request-id`, which the gateway
+ * sets on every answer (the upstream's own would be a second one). All other lines pass untouched.
+ */
+const ACTED_ON = /\r\n(content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|proxy-[!#$%&'*+.^_`|~0-9a-z-]*|x-request-id)[ \t]*:([^\r]*)/gi;
 
 /**
  * Reads an upstream response head (its bytes up to the blank line, as latin1). `Transfer-Encoding`
@@ -27,48 +29,44 @@ const GATEWAY_SET = "x-request-id";
  */
 export function readResponseHead(head: string, requestMethod: string): UpstreamResponseHead | Error {
   if (FORBIDDEN.test(head)) return new Error("the upstream answered with a malformed head");
-  const lines = head.split("\r\n");
-  const first = lines[0] as string;
+  const eol = head.indexOf("\r\n");
+  const first = eol === -1 ? head : head.slice(0, eol);
   const status = STATUS_LINE.exec(first);
-  if (!status) return new Error(`the upstream answered with a malformed status line`);
+  if (!status) return new Error("the upstream answered with a malformed status line");
+  if (NO_COLON.test(head)) return new Error("the upstream answered with a malformed header line");
   const code = Number(status[1]);
   const http10 = first.startsWith("HTTP/1.0");
-  const named = new Set<string>();
-  const kept: string[] = [];
   let length: number | undefined;
   let transferEncoding: string | undefined;
   let close = http10;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(":");
-    if (colon <= 0) return new Error("the upstream answered with a malformed header line");
-    // Only names that start like one the gateway acts on are read (most lines pass untouched).
-    if (!ACTED_ON.has(line.charCodeAt(0) | 0x20)) {
-      kept.push(line);
-      continue;
-    }
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
+  /** Lower-case names of lines to leave out (hop-by-hop, named by Connection, x-request-id). */
+  let drop: Set<string> | undefined;
+  ACTED_ON.lastIndex = 0;
+  for (let m = ACTED_ON.exec(head); m !== null; m = ACTED_ON.exec(head)) {
+    const name = (m[1] as string).toLowerCase();
+    const value = (m[2] as string).trim();
     if (name === "content-length") {
       if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) return new Error("the upstream answered with an invalid Content-Length");
-      if (length !== undefined) continue;
-      length = Number(value);
-    } else if (name === "transfer-encoding") {
+      if (length === undefined) length = Number(value);
+      else (drop ??= new Set()).add(name); // equal duplicates: pass one
+      continue;
+    }
+    if (name === "transfer-encoding") {
       transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-    } else if (name === "connection") {
+      continue;
+    }
+    if (name === "connection") {
       for (const token of value.toLowerCase().split(",")) {
         const t = token.trim();
         if (t === "close") close = true;
         else if (t === "keep-alive" && http10) close = false;
-        else if (t !== "") named.add(t);
+        else if (t !== "") (drop ??= new Set()).add(t);
       }
-      continue;
     }
-    if (HOP_BY_HOP.has(name) || name === GATEWAY_SET) continue;
-    kept.push(line);
+    (drop ??= new Set()).add(name);
   }
-  // Headers the upstream's Connection header names are hop-by-hop too.
-  const out = named.size === 0 ? kept : kept.filter((l) => !named.has(l.slice(0, l.indexOf(":")).toLowerCase()));
+  let block = eol === -1 ? "" : `${head.slice(eol + 2)}\r\n`;
+  if (drop) block = withoutLines(block, drop);
 
   let framing: Framing;
   if (requestMethod === "HEAD" || code < 200 || code === 204 || code === 304) framing = { kind: "none" };
@@ -85,7 +83,23 @@ export function readResponseHead(head: string, requestMethod: string): UpstreamR
     framing = { kind: "close" };
     close = true;
   }
-  return { status: code, statusLine: `HTTP/1.1${first.slice(8)}`, lines: out, framing, close };
+  return { status: code, statusLine: `HTTP/1.1${first.slice(8)}`, block, framing, close };
+}
+
+/** `block` without the lines whose names are in `names`; of `content-length`, only repeats go. */
+function withoutLines(block: string, names: Set<string>): string {
+  let out = "";
+  let lengthSeen = false;
+  for (const line of block.split("\r\n")) {
+    if (line === "") continue;
+    const name = line.slice(0, line.indexOf(":")).trim().toLowerCase();
+    if (name === "content-length") {
+      if (lengthSeen) continue;
+      lengthSeen = true;
+    } else if (names.has(name)) continue;
+    out += `${line}\r\n`;
+  }
+  return out;
 }
 
 /**

@@ -92,9 +92,21 @@ describe("readResponseHead", () => {
     );
     if (r instanceof Error) throw r;
     expect(r.statusLine).toBe("HTTP/1.1 200 OK");
-    expect(r.lines).toEqual(["Content-Type: text/plain", "Set-Cookie: a=1", "Set-Cookie: b=2", "Content-Length: 2"]);
+    expect(r.block).toBe("Content-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n");
     expect(r.framing).toEqual({ kind: "length", bytes: 2 });
     expect(r.close).toBe(false);
+  });
+
+  test("a head the gateway has nothing to change passes as it came; equal repeated lengths pass once", () => {
+    const plain = readResponseHead(head("HTTP/1.1 404 Not Found", "Content-Type: application/json", "Date: x", "Content-Length: 9"), "GET");
+    if (plain instanceof Error) throw plain;
+    expect([plain.statusLine, plain.block]).toEqual(["HTTP/1.1 404 Not Found", "Content-Type: application/json\r\nDate: x\r\nContent-Length: 9\r\n"]);
+    const twice = readResponseHead(head("HTTP/1.1 200 OK", "Content-Length: 9", "TE-Like: 1", "Content-Length: 9"), "GET");
+    if (twice instanceof Error) throw twice;
+    expect(twice.block).toBe("Content-Length: 9\r\nTE-Like: 1\r\n");
+    const bare = readResponseHead("HTTP/1.0 200 OK", "GET");
+    if (bare instanceof Error) throw bare;
+    expect([bare.statusLine, bare.block, bare.framing.kind, bare.close]).toEqual(["HTTP/1.1 200 OK", "", "close", true]);
   });
 
   test.each([
