@@ -407,9 +407,12 @@ export class FrontDoor {
       this.dropUpstream(c, up);
       return;
     }
-    let bytes: Buffer | null = data;
+    // `bytes` from `from` on are still to be read (offsets, not views: a Buffer view costs more
+    // than the copy it would save).
+    let bytes = data;
+    let from = 0;
     while (!ex.response) {
-      ex.upInbox = append(ex.upInbox, bytes as Buffer);
+      ex.upInbox = append(ex.upInbox, from === 0 ? bytes : bytes.subarray(from));
       const end = ex.upInbox.indexOf(CRLFCRLF);
       if (end === -1) {
         if (ex.upInbox.length > MAX_RESPONSE_HEAD) this.fail(c, ex, 502, "the upstream's response head is over 64 KiB");
@@ -417,23 +420,24 @@ export class FrontDoor {
       }
       const head = readResponseHead(ex.upInbox.toString("latin1", 0, end), ex.request.method);
       if (head instanceof Error) return this.fail(c, ex, 502, head.message);
-      bytes = rest(ex.upInbox, end + 4);
+      bytes = ex.upInbox;
+      from = end + 4;
       ex.upInbox = null;
       if (head.status < 200) {
         // An interim response (103 Early Hints) passes on; the final one follows.
         if (head.status === 101) return this.fail(c, ex, 502, "the upstream switched protocols, which the gateway did not ask for");
         c.heldHead = `${head.statusLine}\r\n${head.block}\r\n`;
         this.releaseHead(c);
-        if (!bytes) return;
+        if (from >= bytes.length) return;
         continue;
       }
       this.answer(c, ex, head);
-      if (!bytes) {
+      if (from >= bytes.length) {
         this.bodyProgress(c, ex);
         return this.releaseHead(c);
       }
     }
-    if (bytes) this.relayBody(c, ex, bytes);
+    this.relayBody(c, ex, bytes, from);
     this.releaseHead(c);
   }
 
@@ -458,7 +462,8 @@ export class FrontDoor {
     });
   }
 
-  private relayBody(c: Connection, ex: Exchange, bytes: Buffer): void {
+  /** Body bytes of the response, `bytes` from `from` on. */
+  private relayBody(c: Connection, ex: Exchange, bytes: Buffer, from = 0): void {
     const framing = (ex.response as UpstreamResponseHead).framing;
     switch (framing.kind) {
       case "none":
@@ -466,23 +471,24 @@ export class FrontDoor {
         if (c.up) this.dropUpstream(c, c.up);
         return this.complete(c, ex);
       case "length": {
-        const take = Math.min(ex.left, bytes.length);
-        if (take > 0) this.toClient(c, take === bytes.length ? bytes : bytes.subarray(0, take));
+        const take = Math.min(ex.left, bytes.length - from);
+        if (take > 0) this.toClient(c, bytes, from, from + take);
         ex.left -= take;
-        if (take < bytes.length && c.up) this.dropUpstream(c, c.up);
+        if (from + take < bytes.length && c.up) this.dropUpstream(c, c.up);
         return this.bodyProgress(c, ex);
       }
       case "chunked": {
+        const part = from === 0 ? bytes : bytes.subarray(from);
         const scanner = ex.chunks as ChunkedScanner;
-        const n = scanner.scan(bytes);
+        const n = scanner.scan(part);
         if (n < 0) return this.abort(c);
-        if (n > 0) this.toClient(c, bytes.subarray(0, n));
-        if (n < bytes.length && c.up) this.dropUpstream(c, c.up);
+        if (n > 0) this.toClient(c, part, 0, n);
+        if (n < part.length && c.up) this.dropUpstream(c, c.up);
         if (scanner.done) this.complete(c, ex);
         return;
       }
       case "close":
-        this.toClient(c, bytes);
+        this.toClient(c, bytes, from);
         return;
     }
   }
@@ -507,16 +513,16 @@ export class FrontDoor {
     this.pump(c);
   }
 
-  private toClient(c: Connection, bytes: Uint8Array): void {
+  /** `bytes` from `from` to `to` for the client, after the held response head if there is one. */
+  private toClient(c: Connection, bytes: Buffer, from = 0, to = bytes.length): void {
     const head = c.heldHead;
-    let out = bytes;
+    let out: Buffer;
     if (head !== undefined) {
       c.heldHead = undefined;
-      const joined = Buffer.allocUnsafe(head.length + bytes.length);
-      joined.write(head, 0, "latin1");
-      joined.set(bytes, head.length);
-      out = joined;
-    }
+      out = Buffer.allocUnsafe(head.length + to - from);
+      out.write(head, 0, "latin1");
+      bytes.copy(out, head.length, from, to);
+    } else out = from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to);
     if (!c.toClient.write(out)) c.up?.pause();
   }
 

@@ -30,9 +30,11 @@ export function createFastLane(o: FastLaneOptions): FastLane {
   // A plain path has no escapes, dot or empty segments (request-head.ts), so its one reading is the
   // path itself: a management path is one that is, in lower case, a prefix or starts with it and "/".
   const prefixes = o.managementPaths.map((p) => `/${prefixSegments(p).join("/")}`);
+  const below = prefixes.map((p) => (p === "/" ? p : `${p}/`));
   const isManagement = (path: string) => {
     const lower = path.toLowerCase();
-    return prefixes.some((p) => lower === p || lower.startsWith(p === "/" ? p : `${p}/`));
+    for (let i = 0; i < prefixes.length; i++) if (lower === prefixes[i] || lower.startsWith(below[i] as string)) return true;
+    return false;
   };
   const tenants = new TenantOfHost(o.rules, o.registry);
   return (request, peer) => {
