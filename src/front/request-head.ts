@@ -9,8 +9,12 @@ export interface PlainRequest {
   /** Path and query exactly as sent (origin form). */
   target: string;
   path: string;
-  /** Header lines to pass on, as sent; those the gateway sets or drops are left out. */
-  lines: string[];
+  /**
+   * Where the header lines to pass on are in the head, as [start, end) pairs of offsets (CRLF
+   * included; adjacent lines merged): they go on as the client's own bytes. Those the gateway sets
+   * or drops are left out.
+   */
+  kept: number[];
   host: string;
   authorization: string | null;
   requestId: string | null;
@@ -39,8 +43,8 @@ const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "x-http-met
 /** The request in `head` (its bytes up to the blank line, as latin1), or undefined when it is not plain. */
 export function readPlainRequest(head: string): PlainRequest | undefined {
   if (FORBIDDEN.test(head)) return undefined;
-  const lines = head.split("\r\n");
-  const first = REQUEST_LINE.exec(lines[0] as string);
+  let at = head.indexOf("\r\n");
+  const first = REQUEST_LINE.exec(at === -1 ? head : head.slice(0, at));
   if (!first) return undefined;
   const method = first[1] as string;
   const target = first[2] as string;
@@ -49,14 +53,17 @@ export function readPlainRequest(head: string): PlainRequest | undefined {
   if (!PLAIN_PATH.test(path)) return undefined;
   if (q !== -1 && (!PLAIN_QUERY.test(target.slice(q + 1)) || /_method/i.test(target))) return undefined;
 
-  const out: string[] = [];
+  const kept: number[] = [];
   let host: string | undefined;
   let authorization: string | null = null;
   let requestId: string | null = null;
   let contentLength: number | undefined;
   let close = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
+  while (at !== -1) {
+    const start = at + 2;
+    at = head.indexOf("\r\n", start);
+    const stop = at === -1 ? head.length : at;
+    const line = head.slice(start, stop);
     const colon = line.indexOf(":");
     const name = line.slice(0, colon).toLowerCase();
     if (colon <= 0 || !TOKEN.test(name)) return undefined;
@@ -85,8 +92,12 @@ export function readPlainRequest(head: string): PlainRequest | undefined {
     } else if (name === "x-request-id") {
       requestId = value;
     }
-    if (!DROPPED.has(name)) out.push(line);
+    if (!DROPPED.has(name)) {
+      // The head's last line ends in the blank line's first CRLF, which follows `head`.
+      if (kept.at(-1) === start) kept[kept.length - 1] = stop + 2;
+      else kept.push(start, stop + 2);
+    }
   }
   if (host === undefined || host === "") return undefined;
-  return { method, target, path, lines: out, host, authorization, requestId, contentLength: contentLength ?? 0, close };
+  return { method, target, path, kept, host, authorization, requestId, contentLength: contentLength ?? 0, close };
 }

@@ -147,6 +147,15 @@ describe("one client connection", () => {
     c.end();
   });
 
+  test("the client's other header lines reach the upstream byte for byte, obs-text included", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send(get("/authorize", "Accept: */*", "X-Name: caf\xe9", "Cookie: a=1; b=2"));
+    await c.until((t) => t.endsWith("ok"), "the answer");
+    expect(up.heads[0]).toContain("\r\nAccept: */*\r\nX-Name: caf\xe9\r\nCookie: a=1; b=2\r\n");
+    c.end();
+  });
+
   test("an upstream connection idle past --upstream-idle-ms is replaced, and the request still goes through", async () => {
     reset();
     const c = await client(gw.gateway.port);
