@@ -21,9 +21,12 @@ RUN groupadd --system --gid 10001 tenantgate \
 COPY --from=build /src/dist/tenantgate /usr/local/bin/tenantgate
 USER tenantgate
 WORKDIR /data
+# One garbage-collection marker thread: a sidecar shares its cores with AuthHero, and parallel
+# markers competing for them lengthened the collector's pauses (p99 2.07 -> 1.84 ms, docs/benchmarks.md).
 ENV TENANTGATE_HOST=0.0.0.0 \
     TENANTGATE_PORT=8080 \
-    TENANTGATE_DATA_DIR=/data
+    TENANTGATE_DATA_DIR=/data \
+    BUN_JSC_numberOfGCMarkers=1
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 CMD ["tenantgate", "health"]
