@@ -4,11 +4,16 @@ import { HttpError } from "../http-error.ts";
  * Passes a request body through while counting it; past `max` bytes the stream fails, which aborts
  * the upstream request, and `exceeded` tells the proxy to answer 413 instead of 502. Used for bodies
  * without a Content-Length (chunked); a declared length over the limit is refused before any byte.
- * `onProgress` is called after each chunk passes and when the body ends.
+ * `onProgress` is called after each chunk passes and when the body ends; `ended` says whether it has.
  */
-export function limitBody(body: ReadableStream<Uint8Array>, max: number, onProgress?: () => void): { body: ReadableStream<Uint8Array>; exceeded: () => boolean } {
+export function limitBody(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  onProgress?: () => void,
+): { body: ReadableStream<Uint8Array>; exceeded: () => boolean; ended: () => boolean } {
   let seen = 0;
   let over = false;
+  let done = false;
   const counted = body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
@@ -22,11 +27,12 @@ export function limitBody(body: ReadableStream<Uint8Array>, max: number, onProgr
         onProgress?.();
       },
       flush() {
+        done = true;
         onProgress?.();
       },
     }),
   );
-  return { body: counted, exceeded: () => over };
+  return { body: counted, exceeded: () => over, ended: () => done };
 }
 
 /** Reads a whole body that the gateway must look at, refusing (413) once it passes `max` bytes. */

@@ -77,6 +77,8 @@ export async function forwardToUpstream(
     return res;
   } catch (err) {
     if (streamed?.exceeded()) return errorResponse(413, `request body is over the limit of ${out.maxBodyBytes} bytes`);
+    // The clock restarts with each body chunk: a body still owed means the client stopped sending.
+    if (abort.signal.aborted && streamed && !streamed.ended()) return errorResponse(408, `the request body stopped arriving: nothing for ${o.timeoutMs} ms`);
     if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);
     return errorResponse(502, `the upstream at ${o.upstream.origin} cannot be reached (${(err as { code?: string }).code ?? "connection failed"})`);
   } finally {

@@ -266,6 +266,16 @@ describe("slow clients", () => {
     expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).message).toBe("the request body stopped arriving: nothing for 400 ms");
   });
 
+  test("a chunked body that stops arriving (handed over) is a 408 from the full gateway too", async () => {
+    reset();
+    const c = await client(gw.gateway.port);
+    c.send("POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    const text = await c.until((t) => t.includes("\r\n\r\n{"), "the 408");
+    expect(text).toStartWith("HTTP/1.1 408 ");
+    expect(text).toContain("the request body stopped arriving: nothing for 400 ms");
+    c.end();
+  });
+
   test("a request head trickled in byte by byte ends with a 408 after --client-timeout-seconds", async () => {
     const strict = await startGateway(["--upstream", `http://127.0.0.1:${up.port}`, "--client-timeout-seconds", "1"]);
     try {
