@@ -1,5 +1,6 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { errorBody } from "../http-error.ts";
+import { Outbox } from "./outbox.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
 import { ChunkedScanner, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
 
@@ -49,55 +50,6 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 type Peer = Socket<Connection>;
 
-/** Bytes waiting for a socket that would not take them all (Bun's TCP sockets do not buffer). */
-class Outbox {
-  private queue: Uint8Array[] = [];
-
-  constructor(private readonly socket: () => Peer | undefined) {}
-
-  get empty(): boolean {
-    return this.queue.length === 0;
-  }
-
-  /**
-   * False when some bytes had to wait: the sender pauses its source until `flush` returns true. A
-   * string must be ASCII (Bun writes it as UTF-8, so its length is its byte count).
-   */
-  write(data: Uint8Array | string): boolean {
-    if (this.queue.length > 0) {
-      this.queue.push(typeof data === "string" ? Buffer.from(data, "latin1") : data);
-      return false;
-    }
-    const socket = this.socket();
-    if (!socket) return true;
-    const n = socket.write(data);
-    if (n < data.length) {
-      const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-      this.queue.push(bytes.subarray(Math.max(n, 0)));
-      return false;
-    }
-    return true;
-  }
-
-  flush(): boolean {
-    const socket = this.socket();
-    if (!socket) {
-      this.queue = [];
-      return true;
-    }
-    while (this.queue.length > 0) {
-      const next = this.queue[0] as Uint8Array;
-      const n = socket.write(next);
-      if (n < next.length) {
-        this.queue[0] = next.subarray(Math.max(n, 0));
-        return false;
-      }
-      this.queue.shift();
-    }
-    return true;
-  }
-}
-
 /** One request in flight through the front door, from its head to the end of the response body. */
 interface Exchange {
   request: PlainRequest;
@@ -132,12 +84,12 @@ interface Connection {
   /** When the upstream connection last finished an exchange (an old idle one may be closing). */
   upIdleSince: number;
   connecting: boolean;
-  toUp: Outbox;
-  toClient: Outbox;
+  toUp: Outbox<Connection>;
+  toClient: Outbox<Connection>;
   handedOver: boolean;
   inner?: Peer;
   innerPort?: number;
-  toInner: Outbox;
+  toInner: Outbox<Connection>;
   /** End the client connection once the current response is out. */
   closeAfter: boolean;
   /** When the first bytes of a head still incomplete arrived (0: none pending). */
@@ -400,10 +352,9 @@ export class FrontDoor {
 
   /** An error answer to a request the front door could not even read; the connection ends after it. */
   private refuse(c: Connection, status: number, message: string): void {
-    const body = JSON.stringify(errorBody(status, message));
     c.closeAfter = true;
     c.inbox = null;
-    this.toClient(c, Buffer.from(`HTTP/1.1 ${status} ${errorBody(status, message).error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`));
+    this.toClient(c, errorAnswer(status, message));
     if (c.toClient.empty) this.close(c);
   }
 
@@ -579,14 +530,8 @@ export class FrontDoor {
     this.waiting.delete(c);
     if (c.up) this.dropUpstream(c, c.up);
     if (ex.response) return this.abort(c);
-    const body = JSON.stringify(errorBody(status, message));
     c.closeAfter = true;
-    this.toClient(
-      c,
-      Buffer.from(
-        `HTTP/1.1 ${status} ${errorBody(status, message).error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${ex.forward.requestId}\r\nconnection: close\r\n\r\n${body}`,
-      ),
-    );
+    this.toClient(c, errorAnswer(status, message, ex.forward.requestId));
     this.o.answered({ method: ex.request.method, path: ex.request.path, status, seconds: (performance.now() - ex.started) / 1000, peer: c.peer, requestId: ex.forward.requestId });
     this.complete(c, ex);
   }
@@ -651,6 +596,14 @@ export class FrontDoor {
     if (c.innerPort !== undefined) this.o.handOverEnded(c.innerPort);
     c.client.end();
   }
+}
+
+/** The gateway's JSON error as a whole HTTP/1.1 answer, after which the connection closes. */
+function errorAnswer(status: number, message: string, requestId?: string): Buffer {
+  const body = errorBody(status, message);
+  const json = JSON.stringify(body);
+  const id = requestId === undefined ? "" : `x-request-id: ${requestId}\r\n`;
+  return Buffer.from(`HTTP/1.1 ${status} ${body.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n${id}connection: close\r\n\r\n${json}`);
 }
 
 function append(inbox: Buffer | null, data: Buffer): Buffer {
