@@ -94,6 +94,8 @@ interface Connection {
   closeAfter: boolean;
   /** When the first bytes of a head still incomplete arrived (0: none pending). */
   headSince: number;
+  /** The client shut its side (FIN): no more requests will come. */
+  ended: boolean;
   /** A response head (latin1) not yet written: it goes out with the first body bytes, in one write. */
   heldHead?: string;
   closed: boolean;
@@ -120,6 +122,8 @@ export class FrontDoor {
     this.listener = Bun.listen<Connection>({
       hostname: this.o.hostname,
       port: this.o.port,
+      // A client may send its requests and then shut its side (FIN): it still gets its answers.
+      allowHalfOpen: true,
       socket: {
         open: (client) => this.opened(client),
         data: (client, data) => this.fromClient(client.data, data),
@@ -127,6 +131,7 @@ export class FrontDoor {
         close: (client) => this.close(client.data),
         error: (client) => this.close(client.data),
         timeout: (client) => this.idle(client.data),
+        end: (client) => this.clientEnded(client.data),
       },
     });
     this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(250, this.o.timeoutMs / 4)));
@@ -156,6 +161,7 @@ export class FrontDoor {
       handedOver: false,
       toInner: new Outbox(() => c.inner),
       closeAfter: false,
+      ended: false,
       headSince: 0,
       closed: false,
     };
@@ -186,10 +192,16 @@ export class FrontDoor {
       if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
       return;
     }
-    if (c.deciding || !c.inbox || c.closeAfter) return;
+    if (c.deciding || c.closeAfter) return;
+    if (!c.inbox) {
+      if (c.ended) this.close(c);
+      return;
+    }
     const end = c.inbox.indexOf(CRLFCRLF);
     if (end === -1) {
       if (c.inbox.length > MAX_HEAD) return this.handOver(c);
+      // A head the client will never finish: nothing to answer.
+      if (c.ended) return this.close(c);
       if (c.headSince === 0) {
         c.headSince = performance.now();
         this.reading.add(c);
@@ -315,6 +327,17 @@ export class FrontDoor {
     // The upstream cannot answer before it has the body: a moving upload restarts the clock.
     if (!ex.response) ex.deadline = performance.now() + this.o.timeoutMs;
     if (!c.toUp.write(chunk)) c.client.pause();
+  }
+
+  /** The client sent FIN: what it sent is still answered, then the connection ends. */
+  private clientEnded(c: Connection): void {
+    if (c.closed) return;
+    c.ended = true;
+    if (c.handedOver) {
+      if (c.inner) c.inner.end();
+      return;
+    }
+    if (!c.exchange) this.pump(c);
   }
 
   private clientDrained(c: Connection): void {

@@ -66,7 +66,10 @@ async function scriptedUpstream(): Promise<Scripted> {
 }
 
 /** A client connection that keeps everything it receives. */
-async function client(port: number, localAddress?: string): Promise<{ send(text: string): void; received(): string; closed(): boolean; until(check: (text: string) => boolean, what: string): Promise<string>; end(): void }> {
+async function client(
+  port: number,
+  localAddress?: string,
+): Promise<{ send(text: string): void; shut(): void; received(): string; closed(): boolean; until(check: (text: string) => boolean, what: string): Promise<string>; end(): void }> {
   const socket = connect({ port, host: "127.0.0.1", localAddress });
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let text = "";
@@ -76,6 +79,8 @@ async function client(port: number, localAddress?: string): Promise<{ send(text:
   socket.on("error", () => {});
   return {
     send: (t) => void socket.write(Buffer.from(t, "latin1")),
+    /** Shuts the client's sending side (FIN), keeping the receiving side open. */
+    shut: () => void socket.end(),
     received: () => text,
     closed: () => closed,
     async until(check, what) {
@@ -128,6 +133,19 @@ describe("one client connection", () => {
     expect(up.heads.map((h) => h.split(" ")[1])).toEqual(["/first", "/second", "/third"]);
     expect(up.connections).toBe(1);
     c.end();
+  });
+
+  test("a client that shuts its side after sending (FIN) still gets every answer, then the close", async () => {
+    reset((h) => {
+      const path = h.split(" ")[1] as string;
+      return `HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`;
+    });
+    const c = await client(gw.gateway.port);
+    c.send(get("/one") + get("/two"));
+    c.shut();
+    const text = await c.until(() => c.closed(), "the answers and the close");
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(2);
+    expect(text.endsWith("/two")).toBe(true);
   });
 
   test("each request carries the gateway's headers, not the client's", async () => {
