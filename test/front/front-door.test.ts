@@ -4,66 +4,14 @@
 // runs through the front door too); this file covers what only the front door does: pipelining,
 // connection pairing and reuse, response framings, hand-over of everything that is not plain.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect } from "node:net";
 import pino from "pino";
 import { Writable } from "node:stream";
 import { Gateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startGateway, tempDataDir, type TestGateway } from "../support/gateway.ts";
+import { startScriptedUpstream, type ScriptedUpstream } from "../support/proxy-upstream.ts";
 import { createTenants } from "../support/upstream.ts";
-
-interface Scripted {
-  port: number;
-  /** Request heads received, in order. */
-  heads: string[];
-  connections: number;
-  /** The bytes to answer a request head with (default: 200 "ok"). */
-  answer: (head: string) => string | undefined;
-  closeAll(): void;
-  stop(): Promise<void>;
-}
-
-async function scriptedUpstream(): Promise<Scripted> {
-  const sockets = new Set<Socket>();
-  const s: Scripted = {
-    port: 0,
-    heads: [],
-    connections: 0,
-    answer: () => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
-    closeAll: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-    stop: () => new Promise((resolve) => (s.closeAll(), server.close(() => resolve()))),
-  };
-  const server: Server = createServer((socket) => {
-    s.connections++;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    let buf = "";
-    socket.on("data", (d: Buffer) => {
-      buf += d.toString("latin1");
-      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
-        const head = buf.slice(0, end);
-        let bodyEnd = end + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        // Chunked bodies here are small test bodies: they end at the first last-chunk.
-        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
-          const last = buf.indexOf("0\r\n\r\n", end + 4);
-          if (last === -1) return;
-          bodyEnd = last + 5;
-        }
-        if (buf.length < bodyEnd) return;
-        buf = buf.slice(bodyEnd);
-        s.heads.push(head);
-        const answer = s.answer(head);
-        if (answer !== undefined) socket.write(Buffer.from(answer, "latin1"));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  s.port = (server.address() as { port: number }).port;
-  return s;
-}
 
 /** A client connection that keeps everything it receives. */
 async function client(
@@ -98,11 +46,11 @@ async function client(
 const count = (text: string, what: string) => text.split(what).length - 1;
 const get = (path: string, ...headers: string[]) => [`GET ${path} HTTP/1.1`, "Host: acme.localhost", ...headers, "", ""].join("\r\n");
 
-let up: Scripted;
+let up: ScriptedUpstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  up = await scriptedUpstream();
+  up = await startScriptedUpstream(() => undefined);
   gw = await startGateway(["--upstream", `http://127.0.0.1:${up.port}`, "--upstream-timeout-ms", "400", "--upstream-idle-ms", "200"]);
   await createTenants(gw, ["acme"]);
 });
@@ -112,7 +60,7 @@ afterAll(async () => {
   await up.stop();
 });
 
-const reset = (answer?: Scripted["answer"]) => {
+const reset = (answer?: ScriptedUpstream["answer"]) => {
   up.heads = [];
   up.connections = 0;
   up.answer = answer ?? (() => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");

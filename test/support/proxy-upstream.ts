@@ -199,9 +199,49 @@ export const HOP_RESPONSE =
   "Content-Length: 2\r\n\r\nok";
 
 export async function startRawUpstream(mode: RawMode, port = 0): Promise<RawUpstream> {
+  const scripted = await startScriptedUpstream((_head, socket) => {
+    switch (state.mode) {
+      case "silent":
+        return undefined;
+      case "ok":
+        return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+      case "hop":
+        return HOP_RESPONSE;
+      case "partial-head":
+        setTimeout(() => socket.destroy(), 20);
+        return "HTTP/1.1 200 OK\r\nContent-Type: te";
+      case "partial-body":
+        setTimeout(() => socket.destroy(), 50);
+        return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789";
+    }
+  }, port);
+  const state: RawUpstream = { url: scripted.url, port: scripted.port, mode, heads: scripted.heads, stop: () => scripted.stop() };
+  return state;
+}
+
+export interface ScriptedUpstream {
+  url: string;
+  port: number;
+  /** Request heads received, in order (each up to the blank line). */
+  heads: string[];
+  /** Connections accepted so far. */
+  connections: number;
+  /** The bytes (latin1) to answer a request head with; undefined answers nothing. Replaceable. */
+  answer: (head: string, socket: Socket) => string | undefined;
+  /** Drops every open connection (as an upstream closing its kept-alive connections would). */
+  closeAll(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A node:net upstream that answers each request byte for byte with what `answer` returns. It reads
+ * a request's body (by Content-Length, or small chunked bodies up to their last chunk) before
+ * answering, so pipelined and kept-alive requests are told apart.
+ */
+export async function startScriptedUpstream(answer: ScriptedUpstream["answer"], port = 0): Promise<ScriptedUpstream> {
   const sockets = new Set<Socket>();
-  const state: RawUpstream = { url: "", port: 0, mode, heads: [], stop: async () => {} };
   const server: NetServer = createServer((socket) => {
+    s.connections++;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
@@ -210,39 +250,38 @@ export async function startRawUpstream(mode: RawMode, port = 0): Promise<RawUpst
       buf += d.toString("latin1");
       for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
         const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        state.heads.push(head);
-        switch (state.mode) {
-          case "silent":
-            break;
-          case "ok":
-            socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
-            break;
-          case "hop":
-            socket.write(HOP_RESPONSE);
-            break;
-          case "partial-head":
-            socket.write("HTTP/1.1 200 OK\r\nContent-Type: te");
-            setTimeout(() => socket.destroy(), 20);
-            break;
-          case "partial-body":
-            socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789");
-            setTimeout(() => socket.destroy(), 50);
-            break;
+        let bodyEnd = end + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+          const last = buf.indexOf("0\r\n\r\n", end + 4);
+          if (last === -1) return;
+          bodyEnd = last + 5;
         }
+        if (buf.length < bodyEnd) return;
+        buf = buf.slice(bodyEnd);
+        s.heads.push(head);
+        const bytes = s.answer(head, socket);
+        if (bytes !== undefined) socket.write(Buffer.from(bytes, "latin1"));
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const p = (server.address() as { port: number }).port;
-  state.port = p;
-  state.url = `http://127.0.0.1:${p}`;
-  state.stop = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-  return state;
+  const s: ScriptedUpstream = {
+    url: `http://127.0.0.1:${p}`,
+    port: p,
+    heads: [],
+    connections: 0,
+    answer,
+    closeAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        s.closeAll();
+        server.close(() => resolve());
+      }),
+  };
+  return s;
 }
 
 /** A port that nothing listens on (bound, read, released). */
