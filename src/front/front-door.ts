@@ -47,6 +47,7 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_INBOX = 256 * 1024;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
 type Peer = Socket<Connection>;
 
@@ -526,9 +527,10 @@ export class FrontDoor {
     const ex = c.exchange;
     if (!ex || c.closed) return;
     if (!ex.response) {
-      // A kept-alive connection the upstream closed just as the request went out: try once more on
-      // a new one when nothing but the head was sent (the upstream cannot have acted on it).
-      if (ex.reused && !ex.retried && !ex.bodySent) {
+      // A kept-alive connection the upstream closed just as the request went out (its idle timeout
+      // racing ours): try once more on a new one, when nothing but the head was sent and doing it
+      // twice is harmless (an idempotent method, RFC 9110 §9.2.2). The upstream may have acted on it.
+      if (ex.reused && !ex.retried && !ex.bodySent && IDEMPOTENT.has(ex.request.method)) {
         ex.retried = true;
         ex.reused = false;
         return this.send(c, ex);

@@ -149,6 +149,63 @@ describe("one client connection", () => {
   });
 });
 
+describe("an upstream that closes a kept-alive connection under a request", () => {
+  test("a request that sent only its head is sent again, once, on a new connection", async () => {
+    let dropped = false;
+    reset((head, socket) => {
+      if (head.includes("/two") && !dropped) {
+        dropped = true;
+        socket.destroy();
+        return undefined;
+      }
+      return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    });
+    const c = await client(gw.gateway.port);
+    c.send(get("/one"));
+    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    c.send(get("/two"));
+    const text = await c.until((t) => count(t, "ok") === 2, "the second answer");
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(2);
+    expect(up.heads.filter((h) => h.includes("/two"))).toHaveLength(2);
+    expect(up.connections).toBe(2);
+    c.end();
+  });
+
+  test("a POST without a body is not sent again either (it may have been acted on): 502", async () => {
+    reset((head, socket) => {
+      if (head.startsWith("POST")) {
+        socket.destroy();
+        return undefined;
+      }
+      return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    });
+    const c = await client(gw.gateway.port);
+    c.send(get("/one"));
+    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    c.send("POST /passwordless/start HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 0\r\n\r\n");
+    const text = await c.until(() => c.closed(), "the 502");
+    expect(text.slice(text.indexOf("ok") + 2)).toStartWith("HTTP/1.1 502 Bad Gateway\r\n");
+    expect(up.heads.filter((h) => h.startsWith("POST"))).toHaveLength(1);
+  });
+
+  test("a request that sent a body is not sent again: 502", async () => {
+    reset((head, socket) => {
+      if (head.startsWith("POST")) {
+        socket.destroy();
+        return undefined;
+      }
+      return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    });
+    const c = await client(gw.gateway.port);
+    c.send(get("/one"));
+    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    c.send("POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 2\r\n\r\nab");
+    const text = await c.until(() => c.closed(), "the 502");
+    expect(text.slice(text.indexOf("ok") + 2)).toStartWith("HTTP/1.1 502 Bad Gateway\r\n");
+    expect(up.heads.filter((h) => h.startsWith("POST"))).toHaveLength(1);
+  });
+});
+
 describe("response framings", () => {
   test("a chunked body passes byte for byte (extensions, trailers) and the connection stays usable", async () => {
     const chunked = "5;a=b\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
