@@ -63,34 +63,32 @@ export function readPlainRequest(head: string): PlainRequest | undefined {
     const start = at + 2;
     at = head.indexOf("\r\n", start);
     const stop = at === -1 ? head.length : at;
-    const line = head.slice(start, stop);
-    const colon = line.indexOf(":");
-    const name = line.slice(0, colon).toLowerCase();
-    if (colon <= 0 || !TOKEN.test(name)) return undefined;
-    const raw = line.slice(colon + 1);
-    const value = raw.trim();
-    if (NOT_PLAIN.has(name)) return undefined;
+    // Offsets into `head`, not a string per line: values are cut out only for the headers read.
+    const colon = head.indexOf(":", start);
+    if (colon <= start || colon > stop) return undefined;
+    const name = head.slice(start, colon).toLowerCase();
+    if (!TOKEN.test(name) || NOT_PLAIN.has(name)) return undefined;
     if (name === "host") {
       if (host !== undefined) return undefined;
-      host = value;
+      host = head.slice(colon + 1, stop).trim();
     } else if (name === "content-length") {
       // Read exactly as the upstream will: digits between spaces or tabs, nothing else.
-      const digits = LENGTH.exec(raw);
+      const digits = LENGTH.exec(head.slice(colon + 1, stop));
       if (contentLength !== undefined || !digits) return undefined;
       contentLength = Number(digits[1]);
     } else if (name === "connection") {
       // Only `close` and `keep-alive` are plain; a Connection header naming other headers makes them
       // hop-by-hop, which the full gateway handles.
-      for (const token of value.toLowerCase().split(",")) {
+      for (const token of head.slice(colon + 1, stop).toLowerCase().split(",")) {
         const t = token.trim();
         if (t === "close") close = true;
         else if (t !== "keep-alive" && t !== "") return undefined;
       }
     } else if (name === "authorization") {
       if (authorization !== null) return undefined;
-      authorization = value;
+      authorization = head.slice(colon + 1, stop).trim();
     } else if (name === "x-request-id") {
-      requestId = value;
+      requestId = head.slice(colon + 1, stop).trim();
     }
     if (!DROPPED.has(name)) {
       // The head's last line ends in the blank line's first CRLF, which follows `head`.
