@@ -152,7 +152,7 @@ export class FrontDoor {
   private opened(client: Peer): void {
     const c: Connection = {
       client,
-      peer: client.remoteAddress,
+      peer: client.remoteAddress ?? "",
       inbox: null,
       deciding: false,
       upIdleSince: 0,
@@ -241,7 +241,7 @@ export class FrontDoor {
     // The head for the upstream: the gateway's lines (all ASCII: validated or generated) around the
     // client's kept lines, copied as bytes (no string to build, encode or check again).
     const first = `${request.method} ${upstream.basePath}${request.target} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
-    const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\nx-forwarded-for: ${c.peer}\r\nx-request-id: ${forward.requestId}\r\n\r\n`;
+    const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\n${c.peer ? `x-forwarded-for: ${c.peer}\r\n` : ""}x-request-id: ${forward.requestId}\r\n\r\n`;
     const { kept } = request;
     let size = first.length + last.length;
     for (let i = 0; i < kept.length; i += 2) size += (kept[i + 1] as number) - (kept[i] as number);
