@@ -38,8 +38,7 @@ export function requestTarget(headers: Headers, peer: string | undefined, rules:
   return requestTargetOfHost(requestedHost(headers, peer, rules.trustedProxies), rules, registry);
 }
 
-/** `requestTarget` for a host the caller already knows (as the client sent it). */
-export function requestTargetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): RequestTarget {
+function requestTargetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): RequestTarget {
   const target = targetOfHost(requested, rules, registry);
   if (target.kind === "control-plane") return { tenant: rules.controlPlane, host: target.host, isControlPlane: true };
   if (target.kind === "unknown") throw new HttpError(404, `host "${target.host}" is not a tenant of ${rules.baseDomain} and no tenant claims it as a custom domain`);
