@@ -227,7 +227,9 @@ export class Gateway {
   listen(): void {
     this.watch.start();
     this.relay.start();
-    const front = this.config.frontDoor;
+    const upstream = new URL(this.config.upstream);
+    // The front door speaks plain HTTP to the upstream: an https upstream is fetch's (TLS) alone.
+    const front = this.config.frontDoor && upstream.protocol === "http:";
     this.server = Bun.serve({
       hostname: front ? "127.0.0.1" : this.config.host,
       port: front ? 0 : this.config.port,
@@ -246,7 +248,6 @@ export class Gateway {
     });
     if (front) {
       const inner = { hostname: "127.0.0.1", port: this.server.port as number };
-      const upstream = new URL(this.config.upstream);
       this.front = new FrontDoor({
         hostname: this.config.host,
         port: this.config.port,

@@ -396,6 +396,20 @@ test("forwarded requests are counted in /metrics and logged like the others", as
   }
 });
 
+test("an https upstream is never spoken to in plain text: requests go through fetch, over TLS", async () => {
+  // A plain-HTTP server named as https: a TLS client cannot talk to it, a plain-text one could.
+  const plain = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("plaintext reached") });
+  const tls = await startGateway(["--upstream", `https://127.0.0.1:${plain.port}`]);
+  try {
+    const res = await tls.request("localhost", "/authorize");
+    expect(res.status).toBe(502);
+    expect(await res.text()).not.toContain("plaintext reached");
+  } finally {
+    await tls.stop();
+    plain.stop(true);
+  }
+});
+
 test("--no-front-door: the gateway's HTTP server listens itself and forwards as before", async () => {
   const plain = await startGateway(["--upstream", `http://127.0.0.1:${up.port}`, "--no-front-door"]);
   try {
