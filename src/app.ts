@@ -29,6 +29,8 @@ import type { TenantRegistry } from "./tenancy/registry.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** The request id: the client's `x-request-id` when it is sane, a new one otherwise. */
+const requestIdOf = (sent: string | null): string => (sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID());
 /** Principals kept for hot tokens (bounded; oldest out). */
 const PRINCIPAL_CACHE = 10_000;
 
@@ -95,7 +97,7 @@ export class Gateway {
       maxBodyBytes: config.maxBodyBytes,
       ownedByGateway,
       principal: (authorization) => this.principal(authorization),
-      requestId: (sent) => (sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID()),
+      requestId: requestIdOf,
     });
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
@@ -191,8 +193,7 @@ export class Gateway {
   /** Answers one request: request id, peer address, access log and metrics around the Elysia app. */
   async handle(request: Request, peer?: string): Promise<Response> {
     const started = performance.now();
-    const incoming = request.headers.get("x-request-id");
-    const id = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    const id = requestIdOf(request.headers.get("x-request-id"));
     request.headers.set("x-request-id", id);
     this.peers.set(request, peer);
     let response: Response;

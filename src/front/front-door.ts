@@ -430,18 +430,16 @@ export class FrontDoor {
     if (head.framing.kind === "close" || ex.bodyLeft > 0) c.closeAfter = true;
     if (head.framing.kind === "length") ex.left = head.framing.bytes;
     if (head.framing.kind === "chunked") ex.chunks = new ChunkedScanner();
-    const lines = head.block;
     // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
     // it was most of the CPU per request (bench/proxy.ts).
-    c.heldHead = `${head.statusLine}\r\n${lines}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`;
-    this.o.answered({
-      method: ex.request.method,
-      path: ex.request.path,
-      status: head.status,
-      seconds: (performance.now() - ex.started) / 1000,
-      peer: c.peer,
-      requestId: ex.forward.requestId,
-    });
+    c.heldHead = `${head.statusLine}\r\n${head.block}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`;
+    this.record(c, ex, head.status);
+  }
+
+  /** The exchange's access record (metrics, log line), once its status is known. */
+  private record(c: Connection, ex: Exchange, status: number): void {
+    const seconds = (performance.now() - ex.started) / 1000;
+    this.o.answered({ method: ex.request.method, path: ex.request.path, status, seconds, peer: c.peer, requestId: ex.forward.requestId });
   }
 
   /** Body bytes of the response, `bytes` from `from` on. */
@@ -557,7 +555,7 @@ export class FrontDoor {
     if (ex.response) return this.abort(c);
     c.closeAfter = true;
     this.toClient(c, errorAnswer(status, message, ex.forward.requestId));
-    this.o.answered({ method: ex.request.method, path: ex.request.path, status, seconds: (performance.now() - ex.started) / 1000, peer: c.peer, requestId: ex.forward.requestId });
+    this.record(c, ex, status);
     this.complete(c, ex);
   }
 
