@@ -1,3 +1,5 @@
+import { HOP_BY_HOP, METHOD_OVERRIDES } from "../proxy/forward.ts";
+
 /**
  * The plain requests the front door forwards itself. Anything else (another HTTP version, a body in
  * chunks, `Expect`, `Upgrade`, an odd path or header) is not refused here: the connection goes to the
@@ -35,10 +37,10 @@ const LENGTH = /^[ \t]*(\d{1,15})[ \t]*$/;
 const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_~!$&'()*+,;=:@.-]+)*\/?$/;
 const PLAIN_QUERY = /^[A-Za-z0-9_~!$&()*+,;=:@.\/?%-]*$/;
 
-/** Headers the gateway sets itself, or that ask the upstream for something it must not do. */
-const DROPPED = new Set(["host", "tenant-id", "x-tenant-id", "keep-alive", "te", "trailer", "proxy-connection", "proxy-authorization", "proxy-authenticate", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id", "connection"]);
-/** Headers that need the full gateway: other body framings, protocol switches, method overrides. */
-const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "x-http-method-override", "x-http-method", "x-method-override", "forwarded"]);
+/** Headers the gateway sets itself, and hop-by-hop ones (the same as on the fetch path). */
+const DROPPED = new Set([...HOP_BY_HOP, "host", "tenant-id", "x-tenant-id", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id"]);
+/** Headers that need the full gateway (checked first): other body framings, protocol switches, method overrides. */
+const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", ...METHOD_OVERRIDES, "forwarded"]);
 
 /** The request in `head` (its bytes up to the blank line, as latin1), or undefined when it is not plain. */
 export function readPlainRequest(head: string): PlainRequest | undefined {

@@ -44,19 +44,19 @@ export function createFastLane(o: FastLaneOptions): FastLane {
     if (request.contentLength > o.maxBodyBytes || (bodiless && request.contentLength > 0)) return undefined;
     const tenant = tenants.ready(request.host);
     if (tenant === undefined) return undefined;
-    const management = isManagement(request.path);
-    if (!management) return { tenant, requestId: o.requestId(request.requestId) };
+    const forward = (): Forward => ({ tenant, requestId: o.requestId(request.requestId) });
+    if (!isManagement(request.path)) return forward();
     // Management writes go through the synced-entity guard and CORS preflights carry no token: both
     // are the full gateway's.
     if (!bodiless) return undefined;
-    if (!o.accessControl) return { tenant, requestId: o.requestId(request.requestId) };
+    if (!o.accessControl) return forward();
     const allowed = (principal: Principal): Forward | undefined => {
       try {
         authorize(principal, tenant);
       } catch {
         return undefined;
       }
-      return { tenant, requestId: o.requestId(request.requestId) };
+      return forward();
     };
     const principal = o.principal(request.authorization);
     return principal instanceof Promise ? principal.then(allowed, () => undefined) : allowed(principal);

@@ -7,7 +7,7 @@ export interface UpstreamOptions {
   timeoutMs: number;
 }
 
-const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
+export const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
 /** Headers that ask a server to treat the request as another method: never passed on (see protect-synced.ts). */
 export const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
 
