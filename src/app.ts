@@ -248,7 +248,6 @@ export class Gateway {
       },
     });
     if (front) {
-      const inner = { hostname: "127.0.0.1", port: this.server.port as number };
       this.front = new FrontDoor({
         hostname: this.config.host,
         port: this.config.port,
@@ -258,7 +257,7 @@ export class Gateway {
           basePath: upstream.pathname.replace(/\/+$/, ""),
           host: upstream.host,
         },
-        inner: () => inner,
+        inner: { hostname: "127.0.0.1", port: this.server.port as number },
         timeoutMs: this.config.upstreamTimeoutMs,
         upstreamIdleMs: this.config.upstreamIdleMs,
         idleTimeoutSeconds: this.config.clientTimeoutSeconds,

@@ -24,7 +24,7 @@ export interface FrontDoorOptions {
   port: number;
   upstream: { hostname: string; port: number; basePath: string; host: string };
   /** The full gateway's own HTTP server, for every request the front door does not forward itself. */
-  inner: () => { hostname: string; port: number };
+  inner: { hostname: string; port: number };
   /** Time allowed until the upstream's response head arrives (restarted while a request body moves). */
   timeoutMs: number;
   /** An upstream connection idle longer than this is not reused: the upstream may be closing it. */
@@ -566,10 +566,9 @@ export class FrontDoor {
     c.handedOver = true;
     if (c.up) this.dropUpstream(c, c.up);
     c.client.pause();
-    const inner = this.o.inner();
     Bun.connect<Connection>({
-      hostname: inner.hostname,
-      port: inner.port,
+      hostname: this.o.inner.hostname,
+      port: this.o.inner.port,
       data: c,
       socket: {
         open: (s) => {
