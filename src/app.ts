@@ -13,7 +13,7 @@ import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { FrontDoor, type Finished } from "./front/front-door.ts";
-import { createProxy, SyncedEntityGuard } from "./proxy/index.ts";
+import { createProxy, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
 import { createFastLane, type FastLane } from "./proxy/fast-lane.ts";
 import { hostTarget, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
@@ -49,6 +49,7 @@ export class Gateway {
   private readonly principals = new Map<string, { principal: Principal; generation: number; expiresAtMs: number }>();
   private readonly proxy: (request: Request, url?: URL) => Promise<Response>;
   private readonly fastLane: FastLane;
+  private readonly upstream: UpstreamOptions;
   /** The per-request line is logged at info; below that, its fields are not even gathered. */
   private readonly accessLog: boolean;
 
@@ -72,7 +73,7 @@ export class Gateway {
       trustedProxies: new TrustedProxies(config.trustedProxies),
       routing: config.routing,
     };
-    const upstream = { upstream: new URL(config.upstream), timeoutMs: config.upstreamTimeoutMs };
+    const upstream = (this.upstream = upstreamOptions(config.upstream, config.upstreamTimeoutMs));
     const peer = (request: Request) => this.peers.get(request);
 
     const proxy = (this.proxy = createProxy({
@@ -228,7 +229,7 @@ export class Gateway {
   listen(): void {
     this.watch.start();
     this.relay.start();
-    const upstream = new URL(this.config.upstream);
+    const { upstream, basePath } = this.upstream;
     // The front door speaks plain HTTP to the upstream: an https upstream is fetch's (TLS) alone.
     const front = this.config.frontDoor && upstream.protocol === "http:";
     this.server = Bun.serve({
@@ -254,7 +255,7 @@ export class Gateway {
         upstream: {
           hostname: upstream.hostname.replace(/^\[|\]$/g, ""),
           port: Number(upstream.port || 80),
-          basePath: upstream.pathname.replace(/\/+$/, ""),
+          basePath,
           host: upstream.host,
         },
         inner: { hostname: "127.0.0.1", port: this.server.port as number },

@@ -1,8 +1,16 @@
 import { errorResponse } from "../http-error.ts";
 import { limitBody } from "./body-limit.ts";
 
+/** Where requests go, read once from `--upstream`. */
+export function upstreamOptions(url: string, timeoutMs: number): UpstreamOptions {
+  const upstream = new URL(url);
+  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs };
+}
+
 export interface UpstreamOptions {
   upstream: URL;
+  /** The upstream's base path without its trailing slash (`http://authhero:3000/auth` → `/auth`). */
+  basePath: string;
   /** Time allowed until the upstream's response headers arrive. */
   timeoutMs: number;
 }
@@ -41,7 +49,7 @@ export async function forwardToUpstream(
   // Concatenated, never resolved against the upstream: a path like `//evil.example.com/x` is a
   // network-path reference and would replace the upstream's host. An upstream mounted under a base
   // path (`http://authhero:3000/auth`) keeps it.
-  const target = new URL(o.upstream.origin + o.upstream.pathname.replace(/\/+$/, "") + incoming.pathname + incoming.search);
+  const target = new URL(o.upstream.origin + o.basePath + incoming.pathname + incoming.search);
   const headers = new Headers(request.headers);
   for (const h of [...hopByHop(headers), ...METHOD_OVERRIDES, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
   headers.set("tenant-id", tenant);

@@ -10,7 +10,7 @@ import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.t
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
 export { SyncedEntityGuard } from "./protect-synced.ts";
-export { forwardToUpstream, type UpstreamOptions } from "./forward.ts";
+export { forwardToUpstream, upstreamOptions, type UpstreamOptions } from "./forward.ts";
 export { pathReadings } from "./management-path.ts";
 
 export interface ProxyOptions {
