@@ -46,6 +46,14 @@ async function client(
 const count = (text: string, what: string) => text.split(what).length - 1;
 const get = (path: string, ...headers: string[]) => [`GET ${path} HTTP/1.1`, "Host: acme.localhost", ...headers, "", ""].join("\r\n");
 
+/** A client that has had its first answer ("/one", "ok"): its upstream connection is open and idle. */
+async function warmClient(): ReturnType<typeof client> {
+  const c = await client(gw.gateway.port);
+  c.send(get("/one"));
+  await c.until((t) => count(t, "ok") === 1, "the first answer");
+  return c;
+}
+
 let up: ScriptedUpstream;
 let gw: TestGateway;
 
@@ -124,9 +132,7 @@ describe("one client connection", () => {
 
   test("an upstream connection idle past --upstream-idle-ms is replaced, and the request still goes through", async () => {
     reset();
-    const c = await client(gw.gateway.port);
-    c.send(get("/one"));
-    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    const c = await warmClient();
     await Bun.sleep(300);
     c.send(get("/two"));
     await c.until((t) => count(t, "ok") === 2, "the second answer");
@@ -136,9 +142,7 @@ describe("one client connection", () => {
 
   test("an upstream that closed a kept-alive connection is reconnected to; the client sees nothing of it", async () => {
     reset();
-    const c = await client(gw.gateway.port);
-    c.send(get("/one"));
-    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    const c = await warmClient();
     up.closeAll();
     await Bun.sleep(20);
     c.send(get("/two"));
@@ -160,9 +164,7 @@ describe("an upstream that closes a kept-alive connection under a request", () =
       }
       return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     });
-    const c = await client(gw.gateway.port);
-    c.send(get("/one"));
-    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    const c = await warmClient();
     c.send(get("/two"));
     const text = await c.until((t) => count(t, "ok") === 2, "the second answer");
     expect(count(text, "HTTP/1.1 200 OK")).toBe(2);
@@ -182,9 +184,7 @@ describe("an upstream that closes a kept-alive connection under a request", () =
       }
       return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     });
-    const c = await client(gw.gateway.port);
-    c.send(get("/one"));
-    await c.until((t) => count(t, "ok") === 1, "the first answer");
+    const c = await warmClient();
     c.send(request);
     const text = await c.until(() => c.closed(), "the 502");
     expect(text.slice(text.indexOf("ok") + 2)).toStartWith("HTTP/1.1 502 Bad Gateway\r\n");
