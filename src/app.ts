@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { errorHandling } from "./api/errors.ts";
 import { docs } from "./api/docs.ts";
 import { operationsApi } from "./api/health.ts";
-import { GatewayMetrics, type RouteClass } from "./api/metrics.ts";
+import { GatewayMetrics } from "./api/metrics.ts";
 import { tenantsApi } from "./api/tenants.ts";
 import { syncApi } from "./api/sync.ts";
 import { effectiveSettingsApi } from "./api/effective-settings.ts";
@@ -12,10 +12,13 @@ import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type P
 import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { FrontDoor, type Finished } from "./front/front-door.ts";
+import type { TokenAnswer } from "./front/answers.ts";
+import type { Finished } from "./front/front-door.ts";
+import { FrontDoorThread } from "./front/front-door-thread.ts";
+import { ownedByGateway, routeClass } from "./gateway-paths.ts";
 import { createProxy, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
-import { createFastLane, type FastLane } from "./proxy/fast-lane.ts";
-import { hostTarget, type TargetRules } from "./tenancy/request-target.ts";
+import { requestIdOf } from "./request-id.ts";
+import { hostTarget, servingTenantOfHost, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
 import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
 import { DataDirWatch } from "./tenancy/watch.ts";
@@ -28,9 +31,6 @@ import type { TenantLifecycle } from "./tenancy/lifecycle.ts";
 import type { TenantRegistry } from "./tenancy/registry.ts";
 import pkg from "../package.json" with { type: "json" };
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-/** The request id: the client's `x-request-id` when it is sane, a new one otherwise. */
-const requestIdOf = (sent: string | null): string => (sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID());
 /** Principals kept for hot tokens (bounded; oldest out). */
 const PRINCIPAL_CACHE = 10_000;
 
@@ -42,13 +42,11 @@ const PRINCIPAL_CACHE = 10_000;
 export class Gateway {
   readonly app;
   private server?: Server<unknown>;
-  private front?: FrontDoor;
+  private front?: FrontDoorThread;
   private readonly peers = new WeakMap<Request, string | undefined>();
-  /** Connections the front door handed over, by their local port: the client each one carries. */
-  private readonly handedOver = new Map<number, string>();
-  private readonly principals = new Map<string, { principal: Principal; generation: number; expiresAtMs: number }>();
+  private readonly principals = new Map<string, TokenAnswer & { generation: number }>();
+  private readonly rules: TargetRules;
   private readonly proxy: (request: Request, url?: URL) => Promise<Response>;
-  private readonly fastLane: FastLane;
   private readonly upstream: UpstreamOptions;
   /** The per-request line is logged at info; below that, its fields are not even gathered. */
   private readonly accessLog: boolean;
@@ -66,13 +64,13 @@ export class Gateway {
     private readonly verifier: TokenVerifier,
     readonly metrics: GatewayMetrics,
   ) {
-    const rules: TargetRules = {
+    const rules: TargetRules = (this.rules = {
       baseDomain: config.baseDomain,
       reserved: new Set(config.reserved),
       controlPlane: config.controlPlane,
       trustedProxies: new TrustedProxies(config.trustedProxies),
       routing: config.routing,
-    };
+    });
     const upstream = (this.upstream = upstreamOptions(config.upstream, config.upstreamTimeoutMs));
     const peer = (request: Request) => this.peers.get(request);
 
@@ -90,16 +88,6 @@ export class Gateway {
     }));
 
     this.accessLog = log.isLevelEnabled("info");
-    this.fastLane = createFastLane({
-      rules,
-      registry,
-      managementPaths: config.managementPaths,
-      accessControl: config.accessControl,
-      maxBodyBytes: config.maxBodyBytes,
-      ownedByGateway,
-      principal: (authorization) => this.principal(authorization),
-      requestId: requestIdOf,
-    });
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -165,11 +153,11 @@ export class Gateway {
   }
 
   async authenticate(request: Request): Promise<Principal> {
-    return this.principal(request.headers.get("authorization"));
+    return (await this.tokenAnswer(request.headers.get("authorization"))).principal;
   }
 
-  /** The principal of an Authorization header: at once for a hot token, else once it is verified. */
-  principal(authorization: string | null): Principal | Promise<Principal> {
+  /** The principal of an Authorization header and when its token expires, verifying the token unless it is hot. */
+  async tokenAnswer(authorization: string | null): Promise<TokenAnswer> {
     const token = bearerToken(authorization);
     // A hot client's principal is reused while its token is unexpired and the registry (which maps
     // its organization to a tenant) has not changed: the verify-and-derive path is the largest cost
@@ -178,17 +166,14 @@ export class Gateway {
     // 1.3 µs of the ~22 µs a management request takes.
     const generation = this.registry.generation();
     const hit = this.principals.get(token);
-    if (hit && hit.generation === generation && hit.expiresAtMs > Date.now()) return hit.principal;
-    return this.verified(token, generation);
-  }
-
-  private async verified(token: string, generation: number): Promise<Principal> {
+    if (hit && hit.generation === generation && hit.expiresAtMs > Date.now()) return { principal: hit.principal, expiresAtMs: hit.expiresAtMs };
     const claims = await this.verifier.verify(token);
     const principal = principalOf(claims, { controlPlane: this.config.controlPlane, orgs: this.registry, trustOrgName: this.config.trustOrgName });
+    const expiresAtMs = (claims.exp as number) * 1000;
     this.principals.delete(token);
-    this.principals.set(token, { principal, generation, expiresAtMs: (claims.exp as number) * 1000 });
+    this.principals.set(token, { principal, generation, expiresAtMs });
     if (this.principals.size > PRINCIPAL_CACHE) this.principals.delete(this.principals.keys().next().value as string);
-    return principal;
+    return { principal, expiresAtMs };
   }
 
   /** Answers one request: request id, peer address, access log and metrics around the Elysia app. */
@@ -215,18 +200,23 @@ export class Gateway {
     return response;
   }
 
-  /** Metrics and the access log line, for requests answered here and those the front door forwarded. */
+  /** Metrics and the access log line of a request answered here. */
   private answered(f: Omit<Finished, "peer"> & { peer: string | undefined }): void {
     this.metrics.observe(routeClass(f.path, f.status), f.status, f.seconds);
+    this.logged(f);
+  }
+
+  /** The access log line (requests answered here and those the front door forwarded). */
+  private logged(f: Omit<Finished, "peer"> & { peer: string | undefined }): void {
     if (this.accessLog) this.log.info({ reqId: f.requestId, method: f.method, path: f.path, status: f.status, ms: Math.round(f.seconds * 10000) / 10, peer: f.peer }, "request");
   }
 
   /**
    * Starts serving. With the front door (the default) the gateway's HTTP server listens on a private
-   * loopback port and the front door on the configured one, forwarding plain AuthHero requests itself
-   * and handing every other connection to that server.
+   * loopback port and the front door, on a thread of its own, on the configured one: it forwards
+   * plain AuthHero requests itself and hands every other connection to that server.
    */
-  listen(): void {
+  async listen(): Promise<void> {
     this.watch.start();
     this.relay.start();
     const { upstream, basePath } = this.upstream;
@@ -241,7 +231,7 @@ export class Gateway {
       idleTimeout: this.config.clientTimeoutSeconds,
       fetch: (request, server) => {
         const ip = server.requestIP(request);
-        return this.handle(request, (ip && this.handedOver.get(ip.port)) ?? ip?.address);
+        return this.handle(request, (ip && this.front?.peers.read(ip.port)) ?? ip?.address);
       },
       error: (err) => {
         this.log.error({ err }, "server error");
@@ -249,25 +239,36 @@ export class Gateway {
       },
     });
     if (front) {
-      this.front = new FrontDoor({
-        hostname: this.config.host,
-        port: this.config.port,
-        upstream: {
-          hostname: upstream.hostname.replace(/^\[|\]$/g, ""),
-          port: Number(upstream.port || 80),
-          basePath,
-          host: upstream.host,
+      const thread = (this.front = new FrontDoorThread({
+        door: {
+          hostname: this.config.host,
+          port: this.config.port,
+          upstream: {
+            hostname: upstream.hostname.replace(/^\[|\]$/g, ""),
+            port: Number(upstream.port || 80),
+            basePath,
+            host: upstream.host,
+          },
+          inner: { hostname: "127.0.0.1", port: this.server.port as number },
+          timeoutMs: this.config.upstreamTimeoutMs,
+          upstreamIdleMs: this.config.upstreamIdleMs,
+          idleTimeoutSeconds: this.config.clientTimeoutSeconds,
+          managementPaths: this.config.managementPaths,
+          accessControl: this.config.accessControl,
+          maxBodyBytes: this.config.maxBodyBytes,
+          trustedProxies: this.config.trustedProxies,
+          accessLog: this.accessLog,
         },
-        inner: { hostname: "127.0.0.1", port: this.server.port as number },
-        timeoutMs: this.config.upstreamTimeoutMs,
-        upstreamIdleMs: this.config.upstreamIdleMs,
-        idleTimeoutSeconds: this.config.clientTimeoutSeconds,
-        decide: this.fastLane,
-        handedOver: (port, peer) => void this.handedOver.set(port, peer),
-        handOverEnded: (port) => void this.handedOver.delete(port),
-        answered: (f) => this.answered(f),
-      });
-      this.front.listen();
+        generation: () => this.registry.generation(),
+        tenantOf: (host) => servingTenantOfHost(host, this.rules, this.registry),
+        principal: (authorization) => this.tokenAnswer(authorization),
+        counted: (tally) => this.metrics.add(tally),
+        logged: (f) => this.logged(f),
+        log: this.log,
+      }));
+      this.registry.onChange((generation) => thread.publishGeneration(generation));
+      this.metrics.gatherBeforeScrape(() => thread.flush());
+      await thread.start();
     }
     this.log.info({ url: `http://${this.config.host}:${this.port}/`, dataDir: this.config.dataDir, dev: this.config.dev, frontDoor: front }, "tenantgate listening");
   }
@@ -277,7 +278,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    this.front?.stop();
+    await this.front?.stop();
     await this.server?.stop(true);
     await this.watch.stop();
     await this.relay.stop();
@@ -293,26 +294,4 @@ function unparsableRequest(request: Request): HttpError {
     if (err instanceof HttpError) return err;
   }
   return new HttpError(400, "the request's Host header and target do not form a valid URL");
-}
-
-/** Paths the gateway may answer itself; everything else goes straight to the proxy. */
-function ownedByGateway(path: string): boolean {
-  return (
-    path === "/healthz" ||
-    path === "/readyz" ||
-    path === "/metrics" ||
-    path === "/docs" ||
-    path.startsWith("/docs/") ||
-    path.startsWith("/api/v2/tenants") ||
-    path.startsWith("/api/v2/sync")
-  );
-}
-
-function routeClass(path: string, status: number): RouteClass {
-  if (path === "/healthz" || path === "/readyz") return "health";
-  if (path === "/metrics") return "metrics";
-  if (path === "/docs" || path.startsWith("/docs/")) return "docs";
-  if (status === 400 || status === 404) return "rejected";
-  if (path.startsWith("/api/v2/tenants") && !path.startsWith("/api/v2/tenants/settings")) return "tenants-api";
-  return "proxy";
 }

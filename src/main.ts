@@ -118,7 +118,7 @@ async function health(config: Config): Promise<number> {
 
 async function serve(config: Config): Promise<number> {
   const gateway = await Gateway.open(config);
-  gateway.listen();
+  await gateway.listen();
   const stop = async (signal: string) => {
     gateway.log.info({ signal }, "stopping");
     await gateway.close();

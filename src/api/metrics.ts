@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
+import { DURATION_BUCKETS, RequestTally, type TallySnapshot } from "./request-tally.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { DESCRIPTORS_PER_HANDLE, openFileLimit } from "../storage/descriptors.ts";
@@ -9,12 +10,13 @@ export type RouteClass = "health" | "metrics" | "docs" | "tenants-api" | "proxy"
 /** The gateway's Prometheus metrics, in a registry of its own (two gateways in one process never clash). */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  /** Requests by "class status", counted on the hot path and handed to prom-client at scrape time. */
-  private readonly counted = new Map<string, number>();
-  private readonly durations = new RequestDurations();
+  /** Requests counted on the hot path, handed to prom-client at scrape time. */
+  private readonly tally = new RequestTally();
+  /** Counts held elsewhere (the front door's thread) that must arrive before a scrape reads them. */
+  private readonly pending: (() => Promise<void>)[] = [];
 
   constructor(tenants: TenantRegistry, pool: HandlePool) {
-    const counted = this.counted;
+    const counted = this.tally.counts;
     new Counter({
       name: "tenantgate_http_requests_total",
       help: "Requests answered, by route class and status code",
@@ -28,7 +30,7 @@ export class GatewayMetrics {
         }
       },
     });
-    this.registry.registerMetric(this.durations as unknown as Metric);
+    this.registry.registerMetric(new RequestDurations(this.tally) as unknown as Metric);
     new Gauge({
       name: "tenantgate_tenants",
       help: "Child tenants by state; orphan = a tenant file the control plane does not list",
@@ -131,47 +133,42 @@ export class GatewayMetrics {
     });
   }
 
-  /**
-   * One answered request. Plain counters here, prom-client's objects only at scrape time: its
-   * counters and histograms hash their labels on every call, which cost about 1 µs per request.
-   */
-  observe(routeClass: RouteClass, status: number, seconds: number): void {
-    const key = `${routeClass} ${status}`;
-    this.counted.set(key, (this.counted.get(key) ?? 0) + 1);
-    this.durations.observe(routeClass, seconds);
+  /** Requests counted elsewhere (the front door's thread). */
+  add(tally: TallySnapshot): void {
+    this.tally.add(tally);
   }
 
-  text(): Promise<string> {
+  /** One answered request. */
+  observe(routeClass: RouteClass, status: number, seconds: number): void {
+    this.tally.observe(routeClass, status, seconds);
+  }
+
+  /** `gather` is awaited before each scrape. */
+  gatherBeforeScrape(gather: () => Promise<void>): void {
+    this.pending.push(gather);
+  }
+
+  async text(): Promise<string> {
+    await Promise.all(this.pending.map((gather) => gather()));
     return this.registry.metrics();
   }
 }
 
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
 /**
- * `tenantgate_http_request_duration_seconds`: a Prometheus histogram by route class, kept as plain
- * bucket counts and exported in prom-client's metric shape when the registry is scraped.
+ * `tenantgate_http_request_duration_seconds`: a Prometheus histogram by route class, read from the
+ * tally and exported in prom-client's metric shape when the registry is scraped.
  */
 class RequestDurations {
   readonly name = "tenantgate_http_request_duration_seconds";
   readonly help = "Time to answer, by route class (headers sent, for proxied requests)";
   readonly type = "histogram";
   readonly aggregator = "sum";
-  private readonly classes = new Map<string, { buckets: Float64Array; sum: number; count: number }>();
 
-  observe(routeClass: string, seconds: number): void {
-    let c = this.classes.get(routeClass);
-    if (!c) this.classes.set(routeClass, (c = { buckets: new Float64Array(DURATION_BUCKETS.length), sum: 0, count: 0 }));
-    let i = 0;
-    while (i < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[i] as number)) i++;
-    if (i < DURATION_BUCKETS.length) c.buckets[i]!++;
-    c.sum += seconds;
-    c.count++;
-  }
+  constructor(private readonly tally: RequestTally) {}
 
   get() {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-    for (const [cls, c] of this.classes) {
+    for (const [cls, c] of this.tally.durations) {
       let cumulative = 0;
       DURATION_BUCKETS.forEach((le, i) => {
         cumulative += c.buckets[i] as number;
@@ -184,7 +181,5 @@ class RequestDurations {
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
-  reset(): void {
-    this.classes.clear();
-  }
+  reset(): void {}
 }

@@ -33,9 +33,8 @@ export interface FrontDoorOptions {
   idleTimeoutSeconds: number;
   /** Undefined hands the connection to the full gateway, which answers (or refuses) the request itself. */
   decide: (request: PlainRequest, peer: string) => Forward | undefined | Promise<Forward | undefined>;
-  /** A connection was handed over: the full gateway sees it come from `localPort` and must know its real peer. */
+  /** A connection is being handed over: the full gateway will see it come from `localPort` and must know its real peer. */
   handedOver: (localPort: number, peer: string) => void;
-  handOverEnded: (localPort: number) => void;
   /** A forwarded request has its response head (what the access log and metrics record). */
   answered: (f: Finished) => void;
 }
@@ -89,7 +88,6 @@ interface Connection {
   toClient: Outbox<Connection>;
   handedOver: boolean;
   inner?: Peer;
-  innerPort?: number;
   toInner: Outbox<Connection>;
   /** End the client connection once the current response is out. */
   closeAfter: boolean;
@@ -573,7 +571,6 @@ export class FrontDoor {
       socket: {
         open: (s) => {
           // Registered before any byte is written, so the gateway knows the peer of the first request.
-          c.innerPort = s.localPort;
           this.o.handedOver(s.localPort, c.peer);
         },
         data: (s, data) => {
@@ -615,7 +612,6 @@ export class FrontDoor {
     c.up?.end();
     c.up = undefined;
     c.inner?.end();
-    if (c.innerPort !== undefined) this.o.handOverEnded(c.innerPort);
     c.client.end();
   }
 }

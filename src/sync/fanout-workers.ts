@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { workerEntry } from "../worker-entry.ts";
 import type { SyncRules } from "./entities.ts";
 import type { WorkerReply, WorkerRequest } from "./fanout-worker.ts";
 import type { Job, Plan } from "./plan.ts";
@@ -44,7 +45,7 @@ export class FanoutWorkers {
   private start(): void {
     if (this.workers.length > 0) return;
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(workerUrl());
+      const worker = new Worker(workerEntry("sync/fanout-worker.ts"));
       (worker as unknown as { unref(): void }).unref();
       this.workers.push(worker);
     }
@@ -72,13 +73,4 @@ export class FanoutWorkers {
       worker.postMessage({ batch, dir: this.dir, busyTimeoutMs: this.busyTimeoutMs, rules: this.rules, plan, jobs } satisfies WorkerRequest);
     });
   }
-}
-
-/**
- * Where the worker's entry is. Run from source, next to this file. In a `bun build --compile` binary
- * every module shares the bundle's URL (`/$bunfs/root/<binary>`) and each entry point sits at its path
- * below the build's common root (`src/`), so the worker is `sync/fanout-worker.ts` there.
- */
-function workerUrl(): string {
-  return import.meta.url.includes("/$bunfs/") ? new URL("./sync/fanout-worker.ts", import.meta.url).href : new URL("./fanout-worker.ts", import.meta.url).href;
 }

@@ -32,6 +32,7 @@ export class TenantRegistry implements OrgDirectory {
   private readonly busy = new Map<string, BusyState>();
   private seenVersion = -1;
   private changes = 0;
+  private readonly listeners: ((generation: number) => void)[] = [];
   private checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -55,7 +56,7 @@ export class TenantRegistry implements OrgDirectory {
     const version = this.cp.dataVersion();
     if (mode !== "reload" && version === this.seenVersion) return;
     this.seenVersion = version;
-    this.changes++;
+    this.changed();
     this.known = new Set(this.cp.tenantIds());
     const orgToTenant = new Map<string, string>();
     const tenantToOrg = new Map<string, string>();
@@ -124,27 +125,38 @@ export class TenantRegistry implements OrgDirectory {
   }
 
   /**
-   * tenantgate's own registration, applied without a reload: commits on this process's connection do
-   * not move `data_version`, and a full reload per provision would make provisioning O(tenants).
-   */
-  /**
-   * A number that changes whenever what the registry knows of tenants and organizations may have
-   * changed: anything derived from it (a token's principal) is stale once it moves.
+   * A number that changes whenever anything the registry answers may have changed (a tenant's
+   * status, an organization, a custom domain): whatever was derived from it (a token's principal, a
+   * host's tenant) is stale once it moves.
    */
   generation(): number {
     this.refresh();
     return this.changes;
   }
 
-  tenantRegistered(id: string, orgId: string): void {
+  /** Called with the new generation each time it moves (the front door's thread keeps answers until then). */
+  onChange(listener: (generation: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
     this.changes++;
+    for (const listener of this.listeners) listener(this.changes);
+  }
+
+  /**
+   * tenantgate's own registration, applied without a reload: commits on this process's connection do
+   * not move `data_version`, and a full reload per provision would make provisioning O(tenants).
+   */
+  tenantRegistered(id: string, orgId: string): void {
+    this.changed();
     this.known.add(id);
     this.orgToTenant.set(orgId, id);
     this.tenantToOrg.set(id, orgId);
   }
 
   tenantUnregistered(id: string): void {
-    this.changes++;
+    this.changed();
     this.known.delete(id);
     const orgId = this.tenantToOrg.get(id);
     if (orgId) this.orgToTenant.delete(orgId);
@@ -154,10 +166,12 @@ export class TenantRegistry implements OrgDirectory {
 
   markBusy(id: string, state: BusyState): void {
     this.busy.set(id, state);
+    this.changed();
   }
 
   clearBusy(id: string): void {
     this.busy.delete(id);
+    this.changed();
   }
 
   isBusy(id: string): boolean {
@@ -168,11 +182,13 @@ export class TenantRegistry implements OrgDirectory {
     if (!isFileTenantId(id, this.cp.id)) return;
     this.files.add(id);
     this.readable.delete(id);
+    this.changed();
   }
 
   fileRemoved(id: string): void {
     this.files.delete(id);
     this.readable.delete(id);
+    this.changed();
   }
 
   /** Re-reads the folder: the truth that corrects any event the watcher missed. */
@@ -184,6 +200,7 @@ export class TenantRegistry implements OrgDirectory {
     }
     this.files = present;
     this.readable.clear();
+    this.changed();
   }
 
   /** Files named like a tenant that the control plane does not list and no operation is handling. */

@@ -58,3 +58,15 @@ function requestTargetOfHost(requested: string | null, rules: TargetRules, regis
       throw new HttpError(503, `tenant "${target.id}" is being deleted`);
   }
 }
+
+/**
+ * The tenant a Host header names when that tenant can serve now; null for anything `requestTarget`
+ * would refuse (the full gateway then answers with the reason).
+ */
+export function servingTenantOfHost(host: string, rules: TargetRules, registry: TenantRegistry): string | null {
+  try {
+    return requestTargetOfHost(host, rules, registry).tenant;
+  } catch {
+    return null;
+  }
+}

@@ -365,18 +365,19 @@ test("forwarded requests are counted in /metrics and logged like the others", as
   const dataDir = tempDataDir();
   const { config } = loadConfig({ argv: ["--dev", "--port", "0", "--data-dir", dataDir, "--upstream", `http://127.0.0.1:${up.port}`], env: {} });
   const logged = await Gateway.open(config, pino({ level: "info" }, sink));
-  logged.listen();
+  await logged.listen();
   try {
     reset();
     const c = await client(logged.port);
     c.send(get("/authorize", "X-Request-Id: counted-1").replace("acme.localhost", "localhost"));
     await c.until((t) => t.endsWith("ok"), "the answer");
     c.end();
+    // The front door's thread hands its records over in batches; a scrape collects them first.
+    const metrics = await (await fetch(`http://127.0.0.1:${logged.port}/metrics`)).text();
+    expect(metrics).toMatch(/tenantgate_http_requests_total\{class="proxy",status="200"\} 1\b/);
     await Bun.sleep(20);
     const line = lines.map((l) => JSON.parse(l)).find((l) => l.reqId === "counted-1");
     expect(line).toMatchObject({ msg: "request", method: "GET", path: "/authorize", status: 200, peer: "127.0.0.1" });
-    const metrics = await (await fetch(`http://127.0.0.1:${logged.port}/metrics`)).text();
-    expect(metrics).toMatch(/tenantgate_http_requests_total\{class="proxy",status="200"\} 1\b/);
   } finally {
     await logged.close();
   }

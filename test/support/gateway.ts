@@ -31,7 +31,7 @@ export function tempDataDir(prefix = "tenantgate-test-"): string {
 export async function startGateway(argv: string[] = [], dataDir = tempDataDir()): Promise<TestGateway> {
   const { config } = loadConfig({ argv: ["--dev", "--port", "0", "--data-dir", dataDir, "--log-level", "silent", "--rescan-seconds", "1", ...argv], env: {} });
   const gateway = await Gateway.open(config, pino({ level: "silent" }));
-  gateway.listen();
+  await gateway.listen();
   const url = `http://127.0.0.1:${gateway.port}`;
   const key = await loadDevKey(dataDir);
   const token = (claims: DevTokenClaims = {}) =>

@@ -1,0 +1,141 @@
+// The front door's own thread. Its heap holds little more than the connections in flight, so its
+// garbage collections are short: on the main thread, beside the control plane, the tenant files
+// and the HTTP framework, every young-generation collection paused the forwarding for 1-2 ms and
+// set the p99 (docs/benchmarks.md). What only the main thread knows (which tenant a host names,
+// whom a token speaks for) it asks once and keeps while the registry's generation stands.
+import { RequestTally, type TallySnapshot } from "../api/request-tally.ts";
+import { routeClass } from "../gateway-paths.ts";
+import { createFastLane } from "../proxy/fast-lane.ts";
+import { TrustedProxies } from "../tenancy/trusted-proxies.ts";
+import { Answers, type TokenAnswer } from "./answers.ts";
+import { FrontDoor, type Finished, type FrontDoorOptions } from "./front-door.ts";
+import { PeerSlots } from "./peer-slots.ts";
+
+export interface FrontWorkerOptions extends Omit<FrontDoorOptions, "decide" | "handedOver" | "answered"> {
+  managementPaths: readonly string[];
+  accessControl: boolean;
+  maxBodyBytes: number;
+  trustedProxies: readonly string[];
+  /** One Int32: the registry's generation. */
+  generation: SharedArrayBuffer;
+  /** PeerSlots' memory. */
+  peers: SharedArrayBuffer;
+  /** Whether the main thread logs a line per request (it then gets each request's record). */
+  accessLog: boolean;
+}
+
+export type ToFrontWorker =
+  | { type: "start"; options: FrontWorkerOptions }
+  | { type: "answer"; id: number; answer: string | TokenAnswer | null }
+  | { type: "flush"; id: number }
+  | { type: "stop" };
+
+export type FromFrontWorker =
+  | { type: "listening"; port: number }
+  | { type: "failed"; message: string }
+  | { type: "ask"; id: number; host: string }
+  | { type: "ask"; id: number; authorization: string }
+  | { type: "answered"; records: string }
+  | { type: "flushed"; id: number; tally: TallySnapshot }
+  | { type: "stopped" };
+
+/** Access records wait this long at most before going to the main thread, in one message. */
+const RECORDS_EVERY_MS = 25;
+
+/**
+ * Access records as one string, a line per request and its fields between tabs (none of them can
+ * hold a tab or a line break: a plain request's method and path, an address, a request id). One
+ * string crosses threads as one copy; a list of objects cost several microseconds per request.
+ */
+export function recordLine(f: Finished): string {
+  return `${f.method}\t${f.path}\t${f.status}\t${f.seconds}\t${f.peer}\t${f.requestId}\n`;
+}
+
+export function* recordsOf(lines: string): Generator<Finished> {
+  for (const line of lines.split("\n")) {
+    if (line === "") continue;
+    const [method = "", path = "", status, seconds, peer = "", requestId = ""] = line.split("\t");
+    yield { method, path, status: Number(status), seconds: Number(seconds), peer, requestId };
+  }
+}
+
+declare const self: Worker;
+const post = (message: FromFrontWorker) => self.postMessage(message);
+
+let door: FrontDoor | undefined;
+let records = "";
+const tally = new RequestTally();
+let recordsTimer: ReturnType<typeof setTimeout> | undefined;
+let asked = 0;
+const waiting = new Map<number, (answer: unknown) => void>();
+
+function ask<T>(question: { host: string } | { authorization: string }): Promise<T> {
+  const id = ++asked;
+  const { promise, resolve } = Promise.withResolvers<T>();
+  waiting.set(id, resolve as (answer: unknown) => void);
+  post({ type: "ask", id, ...question });
+  return promise;
+}
+
+function flushRecords(): void {
+  clearTimeout(recordsTimer);
+  recordsTimer = undefined;
+  if (records === "") return;
+  post({ type: "answered", records });
+  records = "";
+}
+
+function start(o: FrontWorkerOptions): void {
+  const answers = new Answers(new Int32Array(o.generation), {
+    tenantOf: (host) => ask<string | null>({ host }),
+    principal: (authorization) => ask<TokenAnswer | null>({ authorization }),
+  });
+  const peers = new PeerSlots(o.peers);
+  door = new FrontDoor({
+    ...o,
+    decide: createFastLane({
+      managementPaths: o.managementPaths,
+      accessControl: o.accessControl,
+      maxBodyBytes: o.maxBodyBytes,
+      trustedProxies: new TrustedProxies(o.trustedProxies),
+      tenantOf: (host) => answers.tenantOf(host),
+      principal: (authorization) => answers.principal(authorization),
+    }),
+    handedOver: (localPort, peer) => peers.write(localPort, peer),
+    answered: (f) => {
+      // Counted here and handed over when the metrics are scraped; the log needs every record.
+      tally.observe(routeClass(f.path, f.status), f.status, f.seconds);
+      if (!o.accessLog) return;
+      records += recordLine(f);
+      recordsTimer ??= setTimeout(flushRecords, RECORDS_EVERY_MS);
+    },
+  });
+  try {
+    post({ type: "listening", port: door.listen() });
+  } catch (err) {
+    post({ type: "failed", message: (err as Error).message });
+  }
+}
+
+self.onmessage = (event: MessageEvent<ToFrontWorker>) => {
+  const m = event.data;
+  switch (m.type) {
+    case "start":
+      return start(m.options);
+    case "answer": {
+      const resolve = waiting.get(m.id);
+      waiting.delete(m.id);
+      return resolve?.(m.answer);
+    }
+    case "flush":
+      flushRecords();
+      return post({ type: "flushed", id: m.id, tally: tally.take() });
+    case "stop":
+      door?.stop();
+      flushRecords();
+      post({ type: "flushed", id: 0, tally: tally.take() });
+      for (const resolve of waiting.values()) resolve(null);
+      waiting.clear();
+      return post({ type: "stopped" });
+  }
+};
