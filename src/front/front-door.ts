@@ -47,6 +47,12 @@ const MAX_INBOX = 256 * 1024;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/**
+ * Where heads are put together before they go out: a write hands its bytes to the kernel at once,
+ * or the outbox copies what must wait, so one buffer serves every connection of this thread and no
+ * request allocates one.
+ */
+const scratch = Buffer.allocUnsafe(64 * 1024);
 
 type Peer = Socket<Connection>;
 
@@ -57,8 +63,6 @@ interface Exchange {
   /** Where the client's own bytes for the head are (`source` up to `headBytes`), to hand them over unchanged if the upstream cannot be reached. */
   source: Buffer;
   headBytes: number;
-  /** The head as sent to the upstream (resent once when a reused connection turns out closed). */
-  head: Buffer;
   bodyLeft: number;
   bodySent: boolean;
   started: number;
@@ -235,24 +239,11 @@ export class FrontDoor {
   private start(c: Connection, request: PlainRequest, headEnd: number, forward: Forward | undefined): void {
     if (!forward) return this.handOver(c);
     const inbox = c.inbox as Buffer;
-    const { upstream } = this.o;
-    // The head for the upstream: the gateway's lines (all ASCII: validated or generated) around the
-    // client's kept lines, copied as bytes (no string to build, encode or check again).
-    const first = `${request.method} ${upstream.basePath}${request.target} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
-    const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\n${c.peer ? `x-forwarded-for: ${c.peer}\r\n` : ""}x-request-id: ${forward.requestId}\r\n\r\n`;
-    const { kept } = request;
-    let size = first.length + last.length;
-    for (let i = 0; i < kept.length; i += 2) size += (kept[i + 1] as number) - (kept[i] as number);
-    const head = Buffer.allocUnsafe(size);
-    let at = head.write(first, 0, "latin1");
-    for (let i = 0; i < kept.length; i += 2) at += inbox.copy(head, at, kept[i], kept[i + 1]);
-    head.write(last, at, "latin1");
     const ex: Exchange = {
       request,
       forward,
       source: inbox,
       headBytes: headEnd + 4,
-      head,
       bodyLeft: request.contentLength,
       bodySent: false,
       started: performance.now(),
@@ -279,7 +270,7 @@ export class FrontDoor {
     if (c.up) {
       ex.deadline = performance.now() + this.o.timeoutMs;
       this.waiting.add(c);
-      if (!c.toUp.write(ex.head)) c.client.pause();
+      if (!c.toUp.writeCopy(scratch, this.upstreamHead(c, ex))) c.client.pause();
       this.sendBody(c, ex);
       return;
     }
@@ -314,6 +305,22 @@ export class FrontDoor {
         this.handOver(c);
       },
     );
+  }
+
+  /**
+   * Puts the head for the upstream in `scratch` and says how long it is: the gateway's lines (all
+   * ASCII: validated or generated) around the client's kept lines, copied as bytes (no string to
+   * build, encode or check again).
+   */
+  private upstreamHead(c: Connection, ex: Exchange): number {
+    const { request, forward, source } = ex;
+    const { upstream } = this.o;
+    const first = `${request.method} ${upstream.basePath}${request.target} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
+    const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\n${c.peer ? `x-forwarded-for: ${c.peer}\r\n` : ""}x-request-id: ${forward.requestId}\r\n\r\n`;
+    const { kept } = request;
+    let at = scratch.write(first, 0, "latin1");
+    for (let i = 0; i < kept.length; i += 2) at += source.copy(scratch, at, kept[i], kept[i + 1]);
+    return at + scratch.write(last, at, "latin1");
   }
 
   private sendBody(c: Connection, ex: Exchange): void {
@@ -494,14 +501,16 @@ export class FrontDoor {
   /** `bytes` from `from` to `to` for the client, after the held response head if there is one. */
   private toClient(c: Connection, bytes: Buffer, from = 0, to = bytes.length): void {
     const head = c.heldHead;
-    let out: Buffer;
+    let sent: boolean;
     if (head !== undefined) {
       c.heldHead = undefined;
-      out = Buffer.allocUnsafe(head.length + to - from);
+      const size = head.length + to - from;
+      const out = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
       out.write(head, 0, "latin1");
       bytes.copy(out, head.length, from, to);
-    } else out = from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to);
-    if (!c.toClient.write(out)) c.up?.pause();
+      sent = c.toClient.writeCopy(out, size);
+    } else sent = c.toClient.write(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+    if (!sent) c.up?.pause();
   }
 
   private releaseHead(c: Connection): void {

@@ -33,6 +33,22 @@ export class Outbox<Data> {
     return true;
   }
 
+  /** `write` for the first `length` bytes of a buffer about to be reused: what must wait is copied. */
+  writeCopy(bytes: Buffer, length: number): boolean {
+    if (this.queue.length > 0) {
+      this.queue.push(Buffer.from(bytes.subarray(0, length)));
+      return false;
+    }
+    const socket = this.socket();
+    if (!socket) return true;
+    const n = socket.write(bytes, 0, length);
+    if (n < length) {
+      this.queue.push(Buffer.from(bytes.subarray(Math.max(n, 0), length)));
+      return false;
+    }
+    return true;
+  }
+
   flush(): boolean {
     const socket = this.socket();
     if (!socket) {
