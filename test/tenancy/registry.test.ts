@@ -57,3 +57,35 @@ test("another process's commits to the control plane are seen through data_versi
     other.close();
   }
 });
+
+test("every change to what the registry answers moves the generation and tells its listeners", async () => {
+  const { lifecycle, registry, cp } = open();
+  const heard: number[] = [];
+  registry.onChange((g) => heard.push(g));
+  const step = (what: () => unknown) => {
+    const before = heard.length;
+    what();
+    expect(heard.length).toBeGreaterThan(before);
+    expect(heard.at(-1)).toBe(registry.generation());
+  };
+  step(() => lifecycle.create({ id: "acme", friendly_name: "Acme" }));
+  step(() => registry.markBusy("acme", "deleting"));
+  step(() => registry.clearBusy("acme"));
+  step(() => registry.fileRemoved("acme"));
+  step(() => registry.fileAdded("acme"));
+  step(() => registry.rescan());
+  step(() => lifecycle.delete("acme"));
+  // Another process's commit: heard when the registry next looks (at most 250 ms later).
+  const other = new Database(cp.path);
+  try {
+    other.exec("PRAGMA busy_timeout = 5000");
+    const now = new Date().toISOString();
+    other.query("INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('ext', 'External', ?, ?)").run(now, now);
+  } finally {
+    other.close();
+  }
+  const before = heard.length;
+  await Bun.sleep(300);
+  registry.generation();
+  expect(heard.length).toBe(before + 1);
+});
