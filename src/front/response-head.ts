@@ -13,10 +13,15 @@ export interface UpstreamResponseHead {
 }
 
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d)(?: [^\r]*)?$/;
-/** NUL, and a CR or LF that is not part of a CRLF line end (a header the client would split). */
+/**
+ * A well-formed head in one pass: the status line, then lines of a token name, a colon and a value
+ * without NUL, CR or LF (a bare CR or LF would let the client split a header in two). Whitespace
+ * before the colon, or a folded line, does not match either: the gateway answers 502 rather than
+ * pass on a header the client could read otherwise.
+ */
+const HEAD_SHAPE = /^HTTP\/1\.[01] [1-5]\d\d(?: [^\r\n\0]*)?(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\r\n\0]*)*$/;
+/** NUL, and a CR or LF that is not part of a CRLF line end. */
 const FORBIDDEN = /\0|\r(?!\n)|(?<!\r)\n/;
-/** A header line without a colon. */
-const NO_COLON = /\r\n[^:\r]*(?:\r|$)/;
 /**
  * The headers the gateway acts on: framing, hop-by-hop ones, and `x-request-id`, which the gateway
  * sets on every answer (the upstream's own would be a second one). All other lines pass untouched.
@@ -28,13 +33,10 @@ const ACTED_ON = /\r\n(content-length|transfer-encoding|connection|keep-alive|te
  * stays when the body keeps its chunks on the way through; an Error says what is wrong with the head.
  */
 export function readResponseHead(head: string, requestMethod: string): UpstreamResponseHead | Error {
-  if (FORBIDDEN.test(head)) return new Error("the upstream answered with a malformed head");
+  if (!HEAD_SHAPE.test(head)) return malformed(head);
   const eol = head.indexOf("\r\n");
   const first = eol === -1 ? head : head.slice(0, eol);
-  const status = STATUS_LINE.exec(first);
-  if (!status) return new Error("the upstream answered with a malformed status line");
-  if (NO_COLON.test(head)) return new Error("the upstream answered with a malformed header line");
-  const code = Number(status[1]);
+  const code = Number(first.slice(9, 12));
   const http10 = first.startsWith("HTTP/1.0");
   let length: number | undefined;
   let transferEncoding: string | undefined;
@@ -84,6 +86,14 @@ export function readResponseHead(head: string, requestMethod: string): UpstreamR
     close = true;
   }
   return { status: code, statusLine: `HTTP/1.1${first.slice(8)}`, block, framing, close };
+}
+
+/** What is wrong with a head that is not well formed (the failure path only: the message for the 502). */
+function malformed(head: string): Error {
+  if (FORBIDDEN.test(head)) return new Error("the upstream answered with a malformed head");
+  const eol = head.indexOf("\r\n");
+  if (!STATUS_LINE.test(eol === -1 ? head : head.slice(0, eol))) return new Error("the upstream answered with a malformed status line");
+  return new Error("the upstream answered with a malformed header line");
 }
 
 /** `block` without the lines whose names are in `names`; of `content-length`, only repeats go. */
