@@ -27,6 +27,8 @@ const GENERATION_POLL_MS = 250;
 const RESTART_MS = 500;
 /** A scrape waits this long at most for the front door's records. */
 const FLUSH_WAIT_MS = 1000;
+/** Closing waits this long at most for the front door to close its connections. */
+const STOP_WAIT_MS = 2000;
 
 /**
  * The front door, run on a thread of its own (front-worker.ts), as seen from the main thread: starts
@@ -96,8 +98,11 @@ export class FrontDoorThread {
     if (!worker) return;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.onStopped = resolve;
+    // A thread that does not answer (stuck, or gone) is ended anyway.
+    const timer = setTimeout(resolve, STOP_WAIT_MS);
     this.send({ type: "stop" });
-    await Promise.race([promise, Bun.sleep(2000)]);
+    await promise;
+    clearTimeout(timer);
     worker.terminate();
     this.worker = undefined;
     this.endFlushes();
