@@ -14,7 +14,7 @@ export interface FrontDoorThreadOptions {
   tenantOf: (host: string) => string | null;
   /** Rejects when the token does not verify. */
   principal: (authorization: string) => Promise<TokenAnswer>;
-  /** Requests the front door answered, counted by its thread (at scrape time, and when it stops). */
+  /** Requests the front door answered, counted by its thread (every second, at each scrape, and when it stops). */
   counted: (tally: TallySnapshot) => void;
   /** Each request the front door answered, when `door.accessLog` is on. */
   logged: (f: Finished) => void;
@@ -137,6 +137,8 @@ export class FrontDoorThread {
         case "answered":
           for (const f of recordsOf(m.records)) this.o.logged(f);
           return;
+        case "counted":
+          return this.o.counted(m.tally);
         case "flushed":
           this.o.counted(m.tally);
           this.flushing.get(m.id)?.();

@@ -36,11 +36,14 @@ export type FromFrontWorker =
   | { type: "ask"; id: number; host: string }
   | { type: "ask"; id: number; authorization: string }
   | { type: "answered"; records: string }
+  | { type: "counted"; tally: TallySnapshot }
   | { type: "flushed"; id: number; tally: TallySnapshot }
   | { type: "stopped" };
 
 /** Access records wait this long at most before going to the main thread, in one message. */
 const RECORDS_EVERY_MS = 25;
+/** Counts go to the main thread at least this often (and at each scrape): a thread that dies loses at most this much. */
+const COUNTS_EVERY_MS = 1000;
 
 /**
  * Access records as one string, a line per request and its fields between tabs (none of them can
@@ -66,6 +69,7 @@ let door: FrontDoor | undefined;
 let records = "";
 const tally = new RequestTally();
 let recordsTimer: ReturnType<typeof setTimeout> | undefined;
+let countsTimer: ReturnType<typeof setInterval> | undefined;
 let asked = 0;
 const waiting = new Map<number, (answer: unknown) => void>();
 
@@ -110,6 +114,9 @@ function start(o: FrontWorkerOptions): void {
       recordsTimer ??= setTimeout(flushRecords, RECORDS_EVERY_MS);
     },
   });
+  countsTimer = setInterval(() => {
+    if (tally.counts.size > 0) post({ type: "counted", tally: tally.take() });
+  }, COUNTS_EVERY_MS);
   try {
     post({ type: "listening", port: door.listen() });
   } catch (err) {
@@ -131,6 +138,7 @@ self.onmessage = (event: MessageEvent<ToFrontWorker>) => {
       flushRecords();
       return post({ type: "flushed", id: m.id, tally: tally.take() });
     case "stop":
+      clearInterval(countsTimer);
       door?.stop();
       flushRecords();
       post({ type: "flushed", id: 0, tally: tally.take() });

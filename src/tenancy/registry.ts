@@ -180,8 +180,18 @@ export class TenantRegistry implements OrgDirectory {
 
   fileAdded(id: string): void {
     if (!isFileTenantId(id, this.cp.id)) return;
+    const present = this.files.has(id);
+    const wasReadable = this.readable.get(id);
     this.files.add(id);
     this.readable.delete(id);
+    // A file already known changed its content (SQLite checkpoints do so all the time): the answers
+    // change only if whether it can be read did. Moving the generation for every write would make
+    // every host and token be asked about again.
+    if (present && wasReadable !== undefined) {
+      const readable = hasSqliteHeader(this.pathOf(id));
+      this.readable.set(id, readable);
+      if (readable === wasReadable) return;
+    }
     this.changed();
   }
 

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -88,4 +88,19 @@ test("every change to what the registry answers moves the generation and tells i
   await Bun.sleep(300);
   registry.generation();
   expect(heard.length).toBe(before + 1);
+});
+
+test("a tenant file whose content changes keeps the generation; one that can no longer be read moves it", async () => {
+  const { lifecycle, registry } = open();
+  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  expect(registry.status("acme")).toBe("ready");
+  const generation = registry.generation();
+  // As the watcher reports a write (a checkpoint) to a file it knows.
+  registry.fileAdded("acme");
+  expect(registry.generation()).toBe(generation);
+  // Overwritten with something that is no SQLite file.
+  writeFileSync(registry.pathOf("acme"), "not a database");
+  registry.fileAdded("acme");
+  expect(registry.generation()).toBeGreaterThan(generation);
+  expect(registry.status("acme")).toBe("unreadable");
 });
