@@ -3,7 +3,7 @@ import { workerEntry } from "../worker-entry.ts";
 import type { TokenAnswer } from "./answers.ts";
 import type { TallySnapshot } from "../api/request-tally.ts";
 import type { Finished } from "./front-door.ts";
-import { recordsOf, type FromFrontWorker, type FrontWorkerOptions, type ToFrontWorker } from "./front-worker.ts";
+import { recordsOf, type FromFrontWorker, type FrontWorkerOptions, type ToFrontWorker } from "./thread-messages.ts";
 import { PeerSlots } from "./peer-slots.ts";
 
 export interface FrontDoorThreadOptions {

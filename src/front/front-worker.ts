@@ -3,64 +3,19 @@
 // and the HTTP framework, every young-generation collection paused the forwarding for 1-2 ms and
 // set the p99 (docs/benchmarks.md). What only the main thread knows (which tenant a host names,
 // whom a token speaks for) it asks once and keeps while the registry's generation stands.
-import { RequestTally, type TallySnapshot } from "../api/request-tally.ts";
+import { RequestTally } from "../api/request-tally.ts";
 import { routeClass } from "../gateway-paths.ts";
 import { createFastLane } from "../proxy/fast-lane.ts";
 import { TrustedProxies } from "../tenancy/trusted-proxies.ts";
 import { Answers, type TokenAnswer } from "./answers.ts";
-import { FrontDoor, type Finished, type FrontDoorOptions } from "./front-door.ts";
+import { FrontDoor } from "./front-door.ts";
 import { PeerSlots } from "./peer-slots.ts";
-
-export interface FrontWorkerOptions extends Omit<FrontDoorOptions, "decide" | "handedOver" | "answered"> {
-  managementPaths: readonly string[];
-  accessControl: boolean;
-  maxBodyBytes: number;
-  trustedProxies: readonly string[];
-  /** One Int32: the registry's generation. */
-  generation: SharedArrayBuffer;
-  /** PeerSlots' memory. */
-  peers: SharedArrayBuffer;
-  /** Whether the main thread logs a line per request (it then gets each request's record). */
-  accessLog: boolean;
-}
-
-export type ToFrontWorker =
-  | { type: "start"; options: FrontWorkerOptions }
-  | { type: "answer"; id: number; answer: string | TokenAnswer | null }
-  | { type: "flush"; id: number }
-  | { type: "stop" };
-
-export type FromFrontWorker =
-  | { type: "listening"; port: number }
-  | { type: "failed"; message: string }
-  | { type: "ask"; id: number; host: string }
-  | { type: "ask"; id: number; authorization: string }
-  | { type: "answered"; records: string }
-  | { type: "counted"; tally: TallySnapshot }
-  | { type: "flushed"; id: number; tally: TallySnapshot }
-  | { type: "stopped" };
+import { recordLine, type FromFrontWorker, type FrontWorkerOptions, type ToFrontWorker } from "./thread-messages.ts";
 
 /** Access records wait this long at most before going to the main thread, in one message. */
 const RECORDS_EVERY_MS = 25;
 /** Counts go to the main thread at least this often (and at each scrape): a thread that dies loses at most this much. */
 const COUNTS_EVERY_MS = 1000;
-
-/**
- * Access records as one string, a line per request and its fields between tabs (none of them can
- * hold a tab or a line break: a plain request's method and path, an address, a request id). One
- * string crosses threads as one copy; a list of objects cost several microseconds per request.
- */
-export function recordLine(f: Finished): string {
-  return `${f.method}\t${f.path}\t${f.status}\t${f.seconds}\t${f.peer}\t${f.requestId}\n`;
-}
-
-export function* recordsOf(lines: string): Generator<Finished> {
-  for (const line of lines.split("\n")) {
-    if (line === "") continue;
-    const [method = "", path = "", status, seconds, peer = "", requestId = ""] = line.split("\t");
-    yield { method, path, status: Number(status), seconds: Number(seconds), peer, requestId };
-  }
-}
 
 declare const self: Worker;
 const post = (message: FromFrontWorker) => self.postMessage(message);
@@ -107,7 +62,7 @@ function start(o: FrontWorkerOptions): void {
     }),
     handedOver: (localPort, peer) => peers.write(localPort, peer),
     answered: (f) => {
-      // Counted here and handed over when the metrics are scraped; the log needs every record.
+      // Counted here and handed over every second and at each scrape; the log needs every record.
       tally.observe(routeClass(f.path, f.status), f.status, f.seconds);
       if (!o.accessLog) return;
       records += recordLine(f);
