@@ -18,32 +18,24 @@ export class Outbox<Data> {
    * string must be ASCII (Bun writes it as UTF-8, so its length is its byte count).
    */
   write(data: Uint8Array | string): boolean {
-    if (this.queue.length > 0) {
-      this.queue.push(typeof data === "string" ? Buffer.from(data, "latin1") : data);
-      return false;
-    }
-    const socket = this.socket();
-    if (!socket) return true;
-    const n = socket.write(data);
-    if (n < data.length) {
-      const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-      this.queue.push(bytes.subarray(Math.max(n, 0)));
-      return false;
-    }
-    return true;
+    return this.send(data, data.length, false);
   }
 
   /** `write` for the first `length` bytes of a buffer about to be reused: what must wait is copied. */
   writeCopy(bytes: Buffer, length: number): boolean {
+    return this.send(bytes, length, true);
+  }
+
+  private send(data: Uint8Array | string, length: number, reused: boolean): boolean {
     if (this.queue.length > 0) {
-      this.queue.push(Buffer.from(bytes.subarray(0, length)));
+      this.queue.push(waiting(data, 0, length, reused));
       return false;
     }
     const socket = this.socket();
     if (!socket) return true;
-    const n = socket.write(bytes, 0, length);
+    const n = typeof data === "string" ? socket.write(data) : socket.write(data, 0, length);
     if (n < length) {
-      this.queue.push(Buffer.from(bytes.subarray(Math.max(n, 0), length)));
+      this.queue.push(waiting(data, Math.max(n, 0), length, reused));
       return false;
     }
     return true;
@@ -66,4 +58,11 @@ export class Outbox<Data> {
     }
     return true;
   }
+}
+
+/** Bytes `from` to `to` of `data`, to wait in the queue: a copy when the buffer will be reused. */
+function waiting(data: Uint8Array | string, from: number, to: number, reused: boolean): Uint8Array {
+  const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+  const part = from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to);
+  return reused ? Buffer.from(part) : part;
 }

@@ -7,8 +7,9 @@ function tightSocket(room: number): { socket: Socket<unknown>; written: () => st
   let text = "";
   let limit = room;
   const socket = {
-    write(data: Uint8Array | string) {
-      const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
+    write(data: Uint8Array | string, offset = 0, length?: number) {
+      const all = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
+      const bytes = all.subarray(offset, length === undefined ? undefined : offset + length);
       const n = Math.min(limit, bytes.length);
       limit -= n;
       text += bytes.subarray(0, n).toString("latin1");
@@ -41,4 +42,17 @@ test("a socket that is gone takes nothing and holds nothing", () => {
   expect(out.write("abc")).toBe(true);
   expect(out.flush()).toBe(true);
   expect(out.empty).toBe(true);
+});
+
+test("bytes from a buffer about to be reused wait as a copy: reusing it changes nothing queued", () => {
+  const s = tightSocket(3);
+  const out = new Outbox(() => s.socket);
+  const scratch = Buffer.from("abcdefXXXX");
+  expect(out.writeCopy(scratch, 6)).toBe(false); // "def" waits
+  scratch.write("ghiYYYYYYY", "latin1");
+  expect(out.writeCopy(scratch, 3)).toBe(false); // queued behind, copied
+  scratch.fill("Z");
+  s.widen(100);
+  expect(out.flush()).toBe(true);
+  expect(s.written()).toBe("abcdefghi");
 });
