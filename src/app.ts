@@ -259,14 +259,13 @@ export class Gateway {
           trustedProxies: this.config.trustedProxies,
           accessLog: this.accessLog,
         },
-        generation: () => this.registry.generation(),
+        registry: this.registry,
         tenantOf: (host) => servingTenantOfHost(host, this.rules, this.registry),
         principal: (authorization) => this.tokenAnswer(authorization),
         counted: (tally) => this.metrics.add(tally),
         logged: (f) => this.logged(f),
         log: this.log,
       }));
-      this.registry.onChange((generation) => thread.publishGeneration(generation));
       this.metrics.gatherBeforeScrape(() => thread.flush());
       await thread.start();
     }

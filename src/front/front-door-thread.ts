@@ -8,8 +8,11 @@ import { PeerSlots } from "./peer-slots.ts";
 
 export interface FrontDoorThreadOptions {
   door: Omit<FrontWorkerOptions, "generation" | "peers">;
-  /** The registry's generation now (looking at the control plane if it is due). */
-  generation: () => number;
+  /**
+   * The registry's generation: `generation()` is the number now (looking at the control plane if that
+   * is due), `onChange` calls back each time it moves.
+   */
+  registry: { generation(): number; onChange(listener: (generation: number) => void): void };
   /** The tenant a Host header names when it can serve now; null for anything else. */
   tenantOf: (host: string) => string | null;
   /** Rejects when the token does not verify. */
@@ -49,6 +52,8 @@ export class FrontDoorThread {
 
   constructor(private readonly o: FrontDoorThreadOptions) {
     this.listening = o.door.port;
+    // Told at once: answers from before a change are stale for the very next request.
+    o.registry.onChange((generation) => this.publish(generation));
   }
 
   /** The port the front door listens on (the configured one until it has started). */
@@ -58,8 +63,9 @@ export class FrontDoorThread {
 
   /** Resolves with the listening port once the thread listens; rejects if it cannot (the port is taken). */
   async start(): Promise<number> {
-    this.publishGeneration(this.o.generation());
-    this.poll ??= setInterval(() => this.publishGeneration(this.o.generation()), GENERATION_POLL_MS);
+    this.publish(this.o.registry.generation());
+    // Asking makes the registry look at the control plane; a change found there comes back through onChange.
+    this.poll ??= setInterval(() => this.o.registry.generation(), GENERATION_POLL_MS);
     this.poll.unref();
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     this.onStarted = { resolve, reject };
@@ -71,8 +77,8 @@ export class FrontDoorThread {
     return promise;
   }
 
-  /** The registry's generation moved: the front door's answers from before are stale. */
-  publishGeneration(generation: number): void {
+  /** The generation the front door's thread compares its answers against. */
+  private publish(generation: number): void {
     Atomics.store(this.generation, 0, generation);
   }
 

@@ -56,7 +56,6 @@ export class TenantRegistry implements OrgDirectory {
     const version = this.cp.dataVersion();
     if (mode !== "reload" && version === this.seenVersion) return;
     this.seenVersion = version;
-    this.changed();
     this.known = new Set(this.cp.tenantIds());
     const orgToTenant = new Map<string, string>();
     const tenantToOrg = new Map<string, string>();
@@ -67,6 +66,7 @@ export class TenantRegistry implements OrgDirectory {
     this.orgToTenant = orgToTenant;
     this.tenantToOrg = tenantToOrg;
     this.domainToTenant = new Map(this.cp.domains().map((d) => [d.domain, d.tenant_id]));
+    this.changed();
   }
 
   status(id: string): TenantStatus {
@@ -149,19 +149,19 @@ export class TenantRegistry implements OrgDirectory {
    * not move `data_version`, and a full reload per provision would make provisioning O(tenants).
    */
   tenantRegistered(id: string, orgId: string): void {
-    this.changed();
     this.known.add(id);
     this.orgToTenant.set(orgId, id);
     this.tenantToOrg.set(id, orgId);
+    this.changed();
   }
 
   tenantUnregistered(id: string): void {
-    this.changed();
     this.known.delete(id);
     const orgId = this.tenantToOrg.get(id);
     if (orgId) this.orgToTenant.delete(orgId);
     this.tenantToOrg.delete(id);
     for (const [domain, owner] of this.domainToTenant) if (owner === id) this.domainToTenant.delete(domain);
+    this.changed();
   }
 
   markBusy(id: string, state: BusyState): void {

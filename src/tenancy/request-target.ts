@@ -24,7 +24,7 @@ export function hostTarget(headers: Headers, peer: string | undefined, rules: Ta
 }
 
 /** `hostTarget` for a host the caller already knows (as the client sent it). */
-export function targetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
+function targetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
   const host = normalizeHost(requested);
   if (!rules.routing) return { kind: "control-plane", host };
   return { ...resolveHost(host, { ...rules, customDomain: (h) => registry.customDomain(h) }), host };
