@@ -44,6 +44,12 @@ function flushRecords(): void {
   records = "";
 }
 
+/** Every record and count held here, to the main thread; `flushed` with `id` says they have all gone. */
+function handOverAll(id: number): void {
+  flushRecords();
+  post({ type: "flushed", id, tally: tally.take() });
+}
+
 function start(o: FrontWorkerOptions): void {
   const answers = new Answers(new Int32Array(o.generation), {
     tenantOf: (host) => ask<string | null>({ host }),
@@ -90,13 +96,11 @@ self.onmessage = (event: MessageEvent<ToFrontWorker>) => {
       return resolve?.(m.answer);
     }
     case "flush":
-      flushRecords();
-      return post({ type: "flushed", id: m.id, tally: tally.take() });
+      return handOverAll(m.id);
     case "stop":
       clearInterval(countsTimer);
       door?.stop();
-      flushRecords();
-      post({ type: "flushed", id: 0, tally: tally.take() });
+      handOverAll(0);
       for (const resolve of waiting.values()) resolve(null);
       waiting.clear();
       return post({ type: "stopped" });
