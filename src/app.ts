@@ -147,6 +147,7 @@ export class Gateway {
       rescanMs: config.rescanSeconds * 1000,
       log,
       onReplaced: (id) => relay.fileReplaced(id),
+      onRescan: () => relay.recheckFiles(),
     });
     metrics.watchRelay(relay);
     return new Gateway(config, log, cp, pool, registry, journal, lifecycle, watch, relay, verifier, metrics);

@@ -7,7 +7,8 @@ import { createLogger } from "../log.ts";
 import { REQUIRED_COLUMNS } from "../storage/baseline.ts";
 import { assertColumns } from "../storage/columns.ts";
 import { handleBudget, openFileLimit } from "../storage/descriptors.ts";
-import { hasSqliteHeader, openSqlite } from "../storage/sqlite.ts";
+import { probeDatabase } from "../storage/file-probe.ts";
+import { openSqlite } from "../storage/sqlite.ts";
 import { openRelay, type OutboxRelay } from "../sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../tenancy/index.ts";
 import { isFileTenantId } from "../tenancy/tenant-id.ts";
@@ -29,6 +30,8 @@ function withTenancy<T>(config: Config, fn: (t: Tenancy & { relay: OutboxRelay }
 /** `tenantgate sync status`: the outbox head and every tenant's cursor, lag and last error. */
 export function syncStatusCommand(config: Config, out: Out): number {
   return withTenancy(config, ({ relay, registry, cp }) => {
+    // The files' own cursors, not the mirror the gateway last wrote: this is what AuthHero reads.
+    relay.verifyAll();
     const summary = relay.summary();
     out(`head ${summary.head}: ${summary.in_sync} in sync, ${summary.lagging} lagging, ${summary.failing} failing, ${summary.unavailable} unavailable`);
     for (const id of registry.tenantIds().filter((t) => t !== cp.id).sort()) {
@@ -132,7 +135,8 @@ export function backupCommand(config: Config, id: string, file: string, out: Out
  */
 export function restoreCommand(config: Config, id: string, file: string, out: Out): void {
   const backup = resolve(file);
-  if (!hasSqliteHeader(backup)) throw new Error(`${backup} is not a SQLite database`);
+  const probe = probeDatabase(backup);
+  if (probe.state !== "database") throw new Error(`${backup} is not a SQLite database${probe.state === "missing" ? " (no such file)" : ` (${probe.reason})`}`);
   const check = integrity(backup);
   if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
   withTenancy(config, ({ cp, lifecycle, pool, registry, relay }) => {
@@ -200,7 +204,7 @@ export function doctorCommand(config: Config, deep: boolean, out: Out): number {
       let checked = 0;
       for (const id of ids) {
         const status = registry.status(id);
-        if (status !== "ready") bad(`tenant ${id}: file is ${status}`);
+        if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
         else if (deep) {
           const result = integrity(registry.pathOf(id));
           if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);

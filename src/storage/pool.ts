@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
-import { statSync } from "node:fs";
 import { join } from "node:path";
+import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 
 export type TenantFileProblem = "missing" | "unreadable";
@@ -33,8 +33,11 @@ export interface HandlePoolOptions {
  */
 export class HandlePool {
   private readonly handles = new Map<string, Database>();
-  /** The file (inode) each handle was opened on: a file replaced by rename keeps old handles on the old one. */
-  private readonly inodes = new Map<string, number>();
+  /**
+   * The file (inode) and WAL each handle was opened on: a file replaced by rename keeps old handles on
+   * the old one, and a handle whose WAL was deleted writes where no other process reads.
+   */
+  private readonly opened = new Map<string, OpenedOn>();
   private opens = 0;
 
   constructor(private readonly opts: HandlePoolOptions) {
@@ -66,7 +69,7 @@ export class HandlePool {
     }
     this.opens++;
     this.handles.set(id, db);
-    this.inodes.set(id, inodeOf(path));
+    this.opened.set(id, openedOn(path));
     while (this.handles.size > this.opts.maxOpen) this.closeOldest();
     return db;
   }
@@ -76,14 +79,19 @@ export class HandlePool {
     const db = this.handles.get(id);
     if (!db) return;
     this.handles.delete(id);
-    this.inodes.delete(id);
+    this.opened.delete(id);
     db.close(false);
   }
 
-  /** Closes the handle if the tenant's path now names another file (or none). Returns whether it did. */
+  /**
+   * Closes the handle if the tenant's path now names another file (or none), or the WAL beside it is
+   * not the one the handle writes to. Returns whether it did.
+   */
   evictIfReplaced(id: string): boolean {
-    const opened = this.inodes.get(id);
-    if (opened === undefined || opened === inodeOf(this.pathOf(id))) return false;
+    const opened = this.opened.get(id);
+    if (opened === undefined) return false;
+    const now = openedOn(this.pathOf(id));
+    if (now.ino === opened.ino && now.walIno === opened.walIno) return false;
     this.evict(id);
     return true;
   }
@@ -121,10 +129,13 @@ export class HandlePool {
   }
 }
 
-function inodeOf(path: string): number {
-  try {
-    return statSync(path).ino;
-  } catch {
-    return -1;
-  }
+interface OpenedOn {
+  ino: number;
+  /** SQLite opens (and creates) the WAL on a handle's first read, and no client deletes it while the handle holds its lock. */
+  walIno: number;
+}
+
+function openedOn(path: string): OpenedOn {
+  const identity = identityOf(path);
+  return { ino: identity?.ino ?? -1, walIno: identity?.wal?.ino ?? -1 };
 }

@@ -1,5 +1,4 @@
 import { Database } from "bun:sqlite";
-import { closeSync, openSync, readSync } from "node:fs";
 
 export interface OpenOptions {
   /** Create the file when it does not exist. Off for tenant files: a missing tenant is never re-created by a read. */
@@ -24,22 +23,6 @@ export function openSqlite(path: string, opts: OpenOptions = {}): Database {
     throw err;
   }
   return db;
-}
-
-const MAGIC = Buffer.from("SQLite format 3\0", "latin1");
-
-/** True when `path` starts with SQLite's file header. Reads 16 bytes; never opens a connection. */
-export function hasSqliteHeader(path: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const head = Buffer.alloc(16);
-    return readSync(fd, head, 0, 16, 0) === 16 && head.equals(MAGIC);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** Runs `fn` in an IMMEDIATE transaction so a writer takes the lock up front instead of failing on upgrade. */

@@ -2,6 +2,7 @@
 // turn. Writing a tenant file is bound by I/O latency (the checkpoint's fsyncs when it closes), so a
 // few threads at once multiply the fan-out's throughput even on two cores (docs/benchmarks.md).
 import { join } from "node:path";
+import { identityOf, type FileIdentity } from "../storage/file-probe.ts";
 import { openSqlite } from "../storage/sqlite.ts";
 import type { SyncRules } from "./entities.ts";
 import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
@@ -17,7 +18,8 @@ export interface WorkerRequest {
 
 export interface WorkerReply {
   batch: number;
-  results: { tenantId: string; outcome?: Outcome; error?: { message: string; code?: string } }[];
+  /** `identity`: the file's, taken before its cursor was read (see OutboxRelay.recheckFiles). */
+  results: { tenantId: string; outcome?: Outcome; identity?: FileIdentity; error?: { message: string; code?: string } }[];
 }
 
 declare const self: Worker;
@@ -28,9 +30,11 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const results: WorkerReply["results"] = [];
   for (const job of jobs) {
     try {
-      const db = openSqlite(join(dir, `${job.tenantId}.sqlite`), { busyTimeoutMs });
+      const path = join(dir, `${job.tenantId}.sqlite`);
+      const identity = identityOf(path);
+      const db = openSqlite(path, { busyTimeoutMs });
       try {
-        results.push({ tenantId: job.tenantId, outcome: applier.apply(db, job) });
+        results.push({ tenantId: job.tenantId, outcome: applier.apply(db, job), identity });
       } finally {
         db.close(false);
       }

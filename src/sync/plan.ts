@@ -23,7 +23,9 @@ export interface Job {
 export type Outcome =
   | { kind: "applied"; from: number; result: ApplyResult }
   /** The file is behind what the relay remembered (a restored backup): re-plan from its own cursor. */
-  | { kind: "behind"; cursor: number };
+  | { kind: "behind"; cursor: number }
+  /** The file already holds the plan's head: checked, nothing written. */
+  | { kind: "current"; cursor: number };
 
 /** Applies a plan to one tenant file. Pure over its arguments, so the main thread and workers share it. */
 export class PlanApplier {
@@ -42,6 +44,7 @@ export class PlanApplier {
     if (!job.needsReconcile && cursor < (job.remembered ?? 0)) return { kind: "behind", cursor };
     // A reconcile marker past the cursor: writes went uncaptured meanwhile, only a full copy is right.
     const full = job.needsReconcile || this.plan.events.some((e) => e.entity === RECONCILE_ENTITY && e.seq > cursor);
+    if (!full && cursor >= this.plan.head) return { kind: "current", cursor };
     const states = full ? (this.plan.all ?? []) : this.touchedSince(cursor);
     return { kind: "applied", from: cursor, result: applyStates(db, job.tenantId, states, this.plan.head, this.rules, full) };
   }

@@ -4,6 +4,7 @@ import { eq } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/control-plane.ts";
+import { identityOf, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { syncState } from "../storage/schema.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
@@ -55,6 +56,14 @@ export interface TenantSyncStatus {
 
 interface TenantSync {
   cursor?: number;
+  /**
+   * The cursor was read from the file as it is now, or committed to it by this relay since the file
+   * last changed under it. A cursor only remembered (the mirror at start, a file that changed at a
+   * rescan) is checked against the file before the tenant is reported in sync.
+   */
+  verified: boolean;
+  /** The file's identity just before the cursor was last read or written: a file that changed since is checked again. */
+  identity?: FileIdentity;
   attempts: number;
   lastError: string | null;
   lastErrorAt: string | null;
@@ -120,6 +129,7 @@ export class OutboxRelay {
         nextAttemptAt: row.nextAttemptAt,
         conflicts: row.conflicts,
         needsReconcile: false,
+        verified: false,
         dirty: false,
       });
     }
@@ -216,8 +226,9 @@ export class OutboxRelay {
     const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
     const state = this.stateOf(tenantId);
     try {
+      const identity = this.identityOf(tenantId);
       const result = this.applyTo(tenantId, snap.all, snap.head, true);
-      this.succeeded(state, snap.head, result);
+      this.succeeded(state, snap.head, result, identity);
       return { ...result, cursor: snap.head };
     } catch (err) {
       this.failedWith(tenantId, state, err as Error);
@@ -233,9 +244,47 @@ export class OutboxRelay {
    */
   fileReplaced(tenantId: string): void {
     const s = this.tenants.get(tenantId);
-    if (s) Object.assign(s, { cursor: undefined, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: false });
+    if (s) Object.assign(s, { cursor: undefined, verified: false, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: false });
     this.orm.delete(syncState).where(eq(syncState.tenantId, tenantId)).run();
     this.wake();
+  }
+
+  /**
+   * For the periodic rescan: a tenant whose file changed since its cursor was last read or written
+   * (another process rewrote, rolled back, truncated or replaced it, or its WAL went; the relay's own
+   * commits count too) has its cursor read from the file again, and is caught up if it is behind.
+   */
+  recheckFiles(): void {
+    let changed = false;
+    for (const [id, s] of this.tenants) {
+      if (!s.verified || sameIdentity(s.identity, this.identityOf(id))) continue;
+      s.verified = false;
+      changed = true;
+    }
+    if (changed) this.wake();
+  }
+
+  private identityOf(tenantId: string): FileIdentity | undefined {
+    try {
+      return identityOf(this.o.pool.pathOf(tenantId));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Reads every ready tenant's cursor from its file, for a process whose relay does not run (the
+   * CLI): its summary then reports the files, not the mirror another process last wrote.
+   */
+  verifyAll(): void {
+    for (const id of this.childTenants()) {
+      if (this.o.registry.status(id) !== "ready") continue;
+      try {
+        Object.assign(this.stateOf(id), { cursor: cursorOf(this.o.pool.get(id)), verified: true });
+      } catch {
+        // Reported as the relay last knew it, unverified.
+      }
+    }
   }
 
   reconcileEveryone(why: string): void {
@@ -261,15 +310,24 @@ export class OutboxRelay {
     const head = this.head();
     const s = this.stateOf(tenantId);
     let cursor = s.cursor;
+    let fromFile = false;
     let conflictList: Conflict[] = [];
     try {
+      // The file as other processes read it now, not a handle on one that was replaced.
+      this.o.pool.evictIfReplaced(tenantId);
       const db = this.o.pool.get(tenantId);
       cursor = cursorOf(db);
       conflictList = conflictsOf(db);
+      fromFile = true;
     } catch {
       // Unreadable right now: report what the relay last knew.
     }
-    return { ...this.describe(tenantId, s, head, this.syncHead(), cursor), conflict_list: conflictList };
+    if (fromFile && s.cursor !== undefined && cursor !== undefined && cursor < s.cursor) {
+      // The file is behind what the relay committed: repair it now, not at the next change.
+      s.verified = false;
+      this.wake();
+    }
+    return { ...this.describe(tenantId, s, head, this.syncHead(), cursor, fromFile || s.verified), conflict_list: conflictList };
   }
 
   summary(): { head: number; tenants: number; in_sync: number; lagging: number; failing: number; unavailable: number; oldest_lag_events: number; oldest_lag_seconds: number } {
@@ -280,7 +338,7 @@ export class OutboxRelay {
     const ids = this.childTenants();
     for (const id of ids) {
       const s = this.stateOf(id);
-      counts[this.describe(id, s, head, target, s.cursor).state]++;
+      counts[this.describe(id, s, head, target, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
     const oldest = this.o.cp.db.query("SELECT created_at FROM tenantgate_outbox WHERE seq > ? ORDER BY seq LIMIT 1").get(minCursor) as { created_at: string } | null;
@@ -288,9 +346,10 @@ export class OutboxRelay {
     return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
   }
 
-  private describe(tenantId: string, s: TenantSync, head: number, target: number, cursor: number | undefined): TenantSyncStatus {
+  /** `verified`: `cursor` is the file's own; a cursor only remembered never counts as in sync. */
+  private describe(tenantId: string, s: TenantSync, head: number, target: number, cursor: number | undefined, verified: boolean): TenantSyncStatus {
     const status = this.o.registry.status(tenantId);
-    const caughtUp = cursor !== undefined && cursor >= target && !s.needsReconcile;
+    const caughtUp = verified && cursor !== undefined && cursor >= target && !s.needsReconcile;
     const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : caughtUp ? "in_sync" : "lagging";
     return {
       tenant_id: tenantId,
@@ -300,7 +359,7 @@ export class OutboxRelay {
       lag: cursor === undefined ? null : caughtUp ? 0 : Math.max(0, head - cursor),
       state,
       attempts: s.attempts,
-      last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}` : null),
+      last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}${status === "unreadable" ? `: ${this.o.registry.unreadableReason(tenantId) ?? "not a database"}` : ""}` : null),
       last_error_at: s.lastErrorAt,
       next_attempt_at: s.nextAttemptAt ? new Date(s.nextAttemptAt).toISOString() : null,
       conflicts: s.conflicts,
@@ -332,14 +391,16 @@ export class OutboxRelay {
       if (s.nextAttemptAt !== null && s.nextAttemptAt > now) continue;
       if (s.cursor === undefined) {
         try {
+          s.identity = this.identityOf(id);
           s.cursor = cursorOf(this.o.pool.get(id));
+          s.verified = true;
           if (s.cursor === 0) s.needsReconcile = true;
         } catch (err) {
           this.failedWith(id, s, err as Error);
           continue;
         }
       }
-      if (s.needsReconcile || s.cursor < target) due.push(id);
+      if (s.needsReconcile || !s.verified || s.cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
     this.persist();
@@ -372,7 +433,8 @@ export class OutboxRelay {
     for (const id of here) {
       const started = performance.now();
       try {
-        this.record(id, applier.apply(this.o.pool.get(id), job(id)), plan.head, started);
+        const identity = this.identityOf(id);
+        this.record(id, applier.apply(this.o.pool.get(id), job(id)), plan.head, started, identity);
       } catch (err) {
         this.failedWith(id, this.stateOf(id), err as Error);
       }
@@ -382,22 +444,28 @@ export class OutboxRelay {
     }
     const started = performance.now();
     for (const r of await away) {
-      if (r.outcome) this.record(r.tenantId, r.outcome, plan.head, started);
+      if (r.outcome) this.record(r.tenantId, r.outcome, plan.head, started, r.identity);
       else this.failedWith(r.tenantId, this.stateOf(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
     }
   }
 
-  private record(id: string, outcome: Outcome, head: number, started: number): void {
+  /** `identity`: the file's, taken before the outcome's cursor was read. */
+  private record(id: string, outcome: Outcome, head: number, started: number, identity: FileIdentity | undefined): void {
     const s = this.stateOf(id);
+    if (outcome.kind === "current") {
+      // Checked, and nothing to apply: the file holds every change.
+      Object.assign(s, { cursor: outcome.cursor, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: true });
+      return;
+    }
     if (outcome.kind === "behind") {
       // The file's cursor is the truth; what the relay remembered was ahead of it (a backup put back).
       // The events it misses may be older than this snapshot's: look again in the next pass.
       this.o.log.warn({ tenant: id, remembered: s.cursor, cursor: outcome.cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
-      Object.assign(s, { cursor: outcome.cursor, dirty: true });
+      Object.assign(s, { cursor: outcome.cursor, verified: true, identity, dirty: true });
       this.pending = true;
       return;
     }
-    this.succeeded(s, head, outcome.result);
+    this.succeeded(s, head, outcome.result, identity);
     this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
   }
 
@@ -421,8 +489,8 @@ export class OutboxRelay {
     return applyStates(this.o.pool.get(tenantId), tenantId, states, head, this.o.rules, complete);
   }
 
-  private succeeded(s: TenantSync, head: number, result: ApplyResult): void {
-    Object.assign(s, { cursor: head, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: result.conflicts, needsReconcile: false, dirty: true });
+  private succeeded(s: TenantSync, head: number, result: ApplyResult, identity: FileIdentity | undefined): void {
+    Object.assign(s, { cursor: head, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: result.conflicts, needsReconcile: false, dirty: true });
   }
 
   private failedWith(tenantId: string, s: TenantSync, err: Error): void {
@@ -435,6 +503,8 @@ export class OutboxRelay {
     s.dirty = true;
     // A handle that hit corruption or a vanished file is not to be reused.
     if (reason !== "busy") this.o.pool.evict(tenantId);
+    // A file SQLite finds corrupt is unreadable for everyone (503) until it changes.
+    if (reason === "corrupt") this.o.registry.fileUnreadable(tenantId, err.message);
     this.o.observer?.failed(tenantId, reason);
     this.o.log.warn({ tenant: tenantId, reason, attempts: s.attempts, err: err.message }, "tenant sync failed; backing off");
   }
@@ -498,14 +568,14 @@ export class OutboxRelay {
   private stateOf(tenantId: string): TenantSync {
     let s = this.tenants.get(tenantId);
     if (!s) {
-      s = { attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: false };
+      s = { verified: false, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: false };
       this.tenants.set(tenantId, s);
     }
     return s;
   }
 
   private fresh(cursor: number): TenantSync {
-    return { cursor, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: true };
+    return { cursor, verified: true, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: true };
   }
 }
 

@@ -7,7 +7,8 @@ import { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "../
 import { insertRow } from "../storage/columns.ts";
 import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
 import type { HandlePool } from "../storage/pool.ts";
-import { hasSqliteHeader, immediate, openSqlite } from "../storage/sqlite.ts";
+import { probeDatabase } from "../storage/file-probe.ts";
+import { immediate, openSqlite } from "../storage/sqlite.ts";
 import { crashPoint } from "./crash-point.ts";
 import { isOwnerAlive } from "./process-owner.ts";
 import { newMembershipId, newOrganizationId, newTenantId } from "./ids.ts";
@@ -340,7 +341,8 @@ export class TenantLifecycle {
   }
 
   private adoptionProblem(path: string, id: string): string | null {
-    if (!hasSqliteHeader(path)) return "not a SQLite database";
+    const probe = probeDatabase(path);
+    if (probe.state !== "database") return probe.state === "missing" ? "the file is gone" : `not a SQLite database (${probe.reason})`;
     try {
       const db = openSqlite(path);
       try {

@@ -2,11 +2,22 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { OrgDirectory } from "../auth/principal.ts";
 import type { ControlPlane } from "../storage/control-plane.ts";
-import { hasSqliteHeader } from "../storage/sqlite.ts";
+import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
 import { isFileTenantId } from "./tenant-id.ts";
 
 export type TenantStatus = "ready" | "unknown" | "missing" | "unreadable" | "provisioning" | "deleting";
 export type BusyState = "provisioning" | "deleting";
+
+/** A database file does not shrink in normal use (only VACUUM shrinks it): a cut-short one must be checked in full. */
+function shrank(before: FileIdentity, now: FileIdentity | undefined): boolean {
+  return now !== undefined && now.size < before.size;
+}
+
+interface Verdict {
+  identity: FileIdentity;
+  ok: boolean;
+  reason?: string;
+}
 
 const FILE = /^(.+)\.sqlite$/;
 /**
@@ -28,7 +39,10 @@ export class TenantRegistry implements OrgDirectory {
   private tenantToOrg = new Map<string, string>();
   private domainToTenant = new Map<string, string>();
   private files = new Set<string>();
-  private readable = new Map<string, boolean>();
+  /** Whether each file is a database, and the identity it had when that was decided. */
+  private verdicts = new Map<string, Verdict>();
+  /** Files whose next look is a full check: they shrank, or were found unreadable before they changed. */
+  private readonly suspects = new Set<string>();
   private readonly busy = new Map<string, BusyState>();
   private seenVersion = -1;
   private changes = 0;
@@ -83,18 +97,41 @@ export class TenantRegistry implements OrgDirectory {
       if (!existsSync(this.pathOf(id))) return "missing";
       this.fileAdded(id);
     }
-    let ok = this.readable.get(id);
-    if (ok === undefined) {
-      const path = this.pathOf(id);
-      ok = hasSqliteHeader(path);
+    const verdict = this.verdicts.get(id) ?? this.judge(id);
+    if (!verdict) {
       // Gone before the watcher said so: that is a missing file, not an unreadable one.
-      if (!ok && !existsSync(path)) {
-        this.fileRemoved(id);
-        return "missing";
-      }
-      this.readable.set(id, ok);
+      this.fileRemoved(id);
+      return "missing";
     }
-    return ok ? "ready" : "unreadable";
+    return verdict.ok ? "ready" : "unreadable";
+  }
+
+  /** Why a tenant's file is unreadable, when it is. */
+  unreadableReason(id: string): string | undefined {
+    const verdict = this.verdicts.get(id);
+    return verdict && !verdict.ok ? verdict.reason : undefined;
+  }
+
+  /**
+   * SQLite said the file is not a database or is corrupt while it was being used: the tenant is
+   * unreadable (503) until the file changes (is replaced or repaired), when it is looked at again.
+   */
+  fileUnreadable(id: string, reason: string): void {
+    const identity = identityOf(this.pathOf(id));
+    if (!identity) return this.fileRemoved(id);
+    const was = this.verdicts.get(id);
+    this.verdicts.set(id, { identity, ok: false, reason });
+    if (was?.ok !== false) this.changed();
+  }
+
+  /** Probes the file through SQLite; a file that shrank or was unreadable gets a full quick_check. */
+  private judge(id: string, earlier?: Verdict): Verdict | undefined {
+    const deep = this.suspects.delete(id) || (earlier !== undefined && (!earlier.ok || shrank(earlier.identity, identityOf(this.pathOf(id)))));
+    const probe = probeDatabase(this.pathOf(id), { deep });
+    if (probe.state === "missing") return undefined;
+    const verdict: Verdict = probe.state === "database" ? { identity: probe.identity, ok: true } : { identity: probe.identity, ok: false, reason: probe.reason };
+    this.verdicts.set(id, verdict);
+    return verdict;
   }
 
   /** Every tenant the control plane lists (the control plane included). */
@@ -181,35 +218,45 @@ export class TenantRegistry implements OrgDirectory {
   fileAdded(id: string): void {
     if (!isFileTenantId(id, this.cp.id)) return;
     const present = this.files.has(id);
-    const wasReadable = this.readable.get(id);
+    const earlier = this.verdicts.get(id);
     this.files.add(id);
-    this.readable.delete(id);
     // A file already known changed its content (SQLite checkpoints do so all the time): the answers
     // change only if whether it can be read did. Moving the generation for every write would make
     // every host and token be asked about again.
-    if (present && wasReadable !== undefined) {
-      const readable = hasSqliteHeader(this.pathOf(id));
-      this.readable.set(id, readable);
-      if (readable === wasReadable) return;
+    if (present && earlier) {
+      if (sameIdentity(earlier.identity, identityOf(this.pathOf(id)))) return;
+      const now = this.judge(id, earlier);
+      if (now?.ok === earlier.ok) return;
+      if (!now) this.verdicts.delete(id);
+    } else {
+      this.verdicts.delete(id);
     }
     this.changed();
   }
 
   fileRemoved(id: string): void {
     this.files.delete(id);
-    this.readable.delete(id);
+    this.verdicts.delete(id);
     this.changed();
   }
 
-  /** Re-reads the folder: the truth that corrects any event the watcher missed. */
+  /**
+   * Re-reads the folder: the truth that corrects any event the watcher missed. A file whose identity
+   * changed since it was judged is judged again when next asked about.
+   */
   rescan(): void {
     const present = new Set<string>();
     for (const name of readdirSync(this.dir)) {
       const m = FILE.exec(name);
       if (m?.[1] && isFileTenantId(m[1], this.cp.id)) present.add(m[1]);
     }
+    for (const [id, verdict] of this.verdicts) {
+      const identity = present.has(id) ? identityOf(this.pathOf(id)) : undefined;
+      if (sameIdentity(verdict.identity, identity)) continue;
+      if (!verdict.ok || shrank(verdict.identity, identity)) this.suspects.add(id);
+      this.verdicts.delete(id);
+    }
     this.files = present;
-    this.readable.clear();
     this.changed();
   }
 

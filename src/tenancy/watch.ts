@@ -20,6 +20,8 @@ export interface DataDirWatchOptions {
    * about its contents (the relay's cursor) must be read again.
    */
   onReplaced?: (id: string) => void;
+  /** After each rescan: what is known about the files' contents is checked against them again. */
+  onRescan?: () => void;
 }
 
 const TENANT_FILE = /^([^.]+)\.sqlite$/;
@@ -64,6 +66,7 @@ export class DataDirWatch {
       if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
       this.o.registry.rescan();
       for (const id of this.o.pool.evictReplaced()) this.o.onReplaced?.(id);
+      this.o.onRescan?.();
       this.handleOrphans();
     } catch (err) {
       this.o.log.error({ err }, "rescan of the data directory failed");

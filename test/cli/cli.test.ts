@@ -228,11 +228,11 @@ describe("tenants, token, doctor, backup and restore on one data dir", () => {
       copyFileSync(aside, tenantFile(dir, "beta"));
     }
 
-    // --deep reads every page: a file with a good header and broken pages is found.
+    // --deep reads every page: a file with a readable schema and broken data pages is found.
     const corrupt = tenantFile(dir, "beta");
     const good = await Bun.file(aside).bytes();
     const bad = new Uint8Array(good);
-    for (let i = 4096 * 2; i < bad.length; i += 97) bad[i] = 0xa5;
+    for (let i = bad.length - 4096 * 6; i < bad.length; i += 97) bad[i] = 0xa5;
     writeFileSync(corrupt, bad);
     try {
       const shallow = await cli(dir, ["doctor"]);
@@ -240,6 +240,13 @@ describe("tenants, token, doctor, backup and restore on one data dir", () => {
       const deep = await cli(dir, ["doctor", "--deep"]);
       expect(deep.code).not.toBe(0);
       expect(deep.stdout).toMatch(/tenant beta: integrity_check says /);
+      // Broken pages under the schema itself make the file unreadable for any use: even the
+      // shallow check (which reads the schema through SQLite) finds that.
+      for (let i = 4096 * 2; i < bad.length; i += 97) bad[i] = 0xa5;
+      writeFileSync(corrupt, bad);
+      const schema = await cli(dir, ["doctor"]);
+      expect(schema.code).not.toBe(0);
+      expect(schema.stdout).toMatch(/tenant beta: file is unreadable \(malformed database schema/);
     } finally {
       writeFileSync(corrupt, good);
     }
