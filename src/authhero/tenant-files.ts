@@ -4,6 +4,11 @@ import { HandlePool, TenantFileError } from "../storage/pool.ts";
 import { openSqlite } from "../storage/sqlite.ts";
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/**
+ * How often a held file is compared with its path (two stats): a file moved to the trash, restored or
+ * renamed over is let go within this long, so writes never go on into a file nobody else reads.
+ */
+const REPLACED_CHECK_MS = 100;
 
 /**
  * The AuthHero process's side of the one-file-per-tenant layout: the gateway's handle pool (bounded
@@ -16,6 +21,7 @@ export class TenantFiles<A> {
   private readonly pool: HandlePool;
   private readonly adapters = new WeakMap<Database, A>();
   private controlPlaneEntry?: { db: Database; adapters: A };
+  private readonly checkedAt = new Map<string, number>();
 
   constructor(
     private readonly dir: string,
@@ -32,6 +38,11 @@ export class TenantFiles<A> {
     if (typeof tenantId !== "string") return undefined;
     if (tenantId === this.controlPlane) return this.controlPlaneAdapters();
     if (!LABEL.test(tenantId)) return undefined;
+    const now = performance.now();
+    if (now - (this.checkedAt.get(tenantId) ?? Number.NEGATIVE_INFINITY) >= REPLACED_CHECK_MS) {
+      this.pool.evictIfReplaced(tenantId);
+      this.checkedAt.set(tenantId, now);
+    }
     let db: Database;
     try {
       db = this.pool.get(tenantId);

@@ -46,6 +46,20 @@ describe("per-tenant dispatch", () => {
     expect(existsSync(join(f.dataDir, "tenants", `${id}.sqlite`))).toBe(false);
   });
 
+  test("a file moved to the trash or replaced is let go: no writes into it, no old rows under a re-created id", async () => {
+    await a.connections.create("acme", conn("con_old", "oidc", {}));
+    expect(await a.raw.connections.get("acme", "con_old")).not.toBeNull();
+    f.lifecycle.delete("acme");
+    await Bun.sleep(150);
+    expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
+    expect(a.connections.create("acme", conn("con_lost", "oidc", {}))).rejects.toBeInstanceOf(UnknownTenantError);
+    f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
+    await Bun.sleep(150);
+    expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
+    await a.connections.create("acme", conn("con_new", "oidc", {}));
+    expect(f.tenantFile("acme").query("SELECT id FROM connections WHERE id LIKE 'con_%'").all()).toEqual([{ id: "con_new" }]);
+  });
+
   test("tenants and keys live in the control-plane file", async () => {
     const { tenants } = (await a.tenants.list()) as unknown as { tenants: { id: string }[] };
     expect(tenants.map((t) => t.id)).toEqual(["acme", "beta", CP]);

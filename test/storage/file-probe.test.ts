@@ -7,6 +7,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { watch as chokidar } from "chokidar";
+import { watch } from "node:fs";
 import { identityOf, probeDatabase, sameIdentity } from "../../src/storage/file-probe.ts";
 import { ROOT } from "../cli/spawn.ts";
 import { foreignClientsMissing } from "../shared-files/foreign.ts";
@@ -35,6 +37,17 @@ describe.skipIf(foreignClientsMissing)("looking at a held database keeps this pr
     ["probeDatabase", (p) => probeDatabase(p)],
     ["probeDatabase, deep", (p) => probeDatabase(p, { deep: true })],
     ["identityOf", (p) => identityOf(p)],
+    // The relay watches the control plane and its WAL with chokidar, the data directory with fs.watch:
+    // a watch opens the path (O_PATH, which carries no locks), never a descriptor that drops them.
+    [
+      "chokidar on the file and its WAL, started and closed",
+      async (p) => {
+        const w = chokidar([p, `${p}-wal`], { ignoreInitial: true, persistent: false });
+        await new Promise((r) => w.on("ready", r));
+        await w.close();
+      },
+    ],
+    ["fs.watch on the file, started and closed", (p) => watch(p).close()],
     [
       "probeDatabase on another thread",
       (p) => {
