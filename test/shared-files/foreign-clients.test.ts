@@ -10,11 +10,8 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pino from "pino";
 import { loadDevKey, signDevToken } from "../../src/auth/index.ts";
-import { loadConfig } from "../../src/config.ts";
-import { openRelay } from "../../src/sync/index.ts";
-import { closeTenancy, openTenancy } from "../../src/tenancy/index.ts";
+import { provisionOffline } from "../support/data-dir.ts";
 import { cli, controlPlanePath, removeDir, ROOT, serve, tempDir, type Served } from "../cli/spawn.ts";
 import { cursorIn, divergences, emptyOwnRows, readOnly, type Row } from "../sync/convergence.ts";
 import { foreignClientsMissing, requireForeignClients } from "./foreign.ts";
@@ -23,7 +20,6 @@ const TENANTS = 200;
 /** Tenants the gateway's pool holds open (their fan-out runs on the main thread); the rest go to workers. */
 const HELD = 100;
 const CP_CHANGES = 24;
-const log = pino({ level: "silent" });
 
 beforeAll(() => requireForeignClients());
 
@@ -46,16 +42,7 @@ describe.skipIf(foreignClientsMissing).each([
   test(
     "never lose a committed change, across a SIGKILL and a restart",
     async () => {
-      {
-        const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} });
-        const t = openTenancy(config, log);
-        try {
-          openRelay(t, config, log);
-          for (const id of ids) t.lifecycle.create({ id, friendly_name: id });
-        } finally {
-          closeTenancy(t);
-        }
-      }
+      provisionOffline(dir, ids);
       const args = ["--sync-workers", "2", "--max-open-files", "256", ...flags];
       gateway = await serve(dir, args);
       const key = await loadDevKey(dir);

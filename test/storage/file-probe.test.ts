@@ -43,7 +43,7 @@ describe.skipIf(foreignClientsMissing)("looking at a held database keeps this pr
       "chokidar on the file and its WAL, started and closed",
       async (p) => {
         const w = chokidar([p, `${p}-wal`], { ignoreInitial: true, persistent: false });
-        await new Promise((r) => w.on("ready", r));
+        await new Promise<void>((r) => w.on("ready", () => r()));
         await w.close();
       },
     ],

@@ -5,11 +5,8 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import pino from "pino";
 import { loadDevKey, signDevToken } from "../../src/auth/index.ts";
-import { loadConfig } from "../../src/config.ts";
-import { openRelay } from "../../src/sync/index.ts";
-import { closeTenancy, openTenancy } from "../../src/tenancy/index.ts";
+import { provisionOffline } from "../support/data-dir.ts";
 import { controlPlanePath, removeDir, serve, tempDir, type Served } from "../cli/spawn.ts";
 import { divergences, headOf } from "./convergence.ts";
 
@@ -17,7 +14,6 @@ const TENANTS = 200;
 const ROLES = 60;
 const PERMISSIONS_PER_ROLE = 5;
 const CP = "control_plane";
-const log = pino({ level: "silent" });
 
 test(
   "a gateway killed (SIGKILL) mid fan-out to 200 tenants converges after a restart, with nothing lost or doubled",
@@ -27,17 +23,7 @@ test(
     let s: Served | undefined;
     const readers: Database[] = [];
     try {
-      // 200 tenants in-process (one CLI process per tenant would take minutes), seeded like the server's.
-      {
-        const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} });
-        const t = openTenancy(config, log);
-        try {
-          openRelay(t, config, log);
-          for (const id of ids) t.lifecycle.create({ id, friendly_name: id });
-        } finally {
-          closeTenancy(t);
-        }
-      }
+      provisionOffline(dir, ids);
       s = await serve(dir);
       const files = ids.map((id) => join(dir, "tenants", `${id}.sqlite`));
       for (const f of files) {

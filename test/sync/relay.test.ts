@@ -12,6 +12,7 @@ import { openRelay, TRIGGER_COUNT } from "../../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../../src/tenancy/index.ts";
 import { BUN, cli, controlPlanePath, removeDir, ROOT, serve, tempDir, type Served } from "../cli/spawn.ts";
 import { startGateway } from "../support/gateway.ts";
+import { provisionOffline } from "../support/data-dir.ts";
 import { divergences, headOf, readOnly, rebuildTable } from "./convergence.ts";
 
 const CP = "control_plane";
@@ -24,14 +25,7 @@ const tenantPath = (dir: string, id: string) => join(dir, "tenants", `${id}.sqli
 /** A data dir with child tenants made in-process (seeded from the outbox snapshot), closed again. */
 function prepareDataDir(tenants: string[], argv: string[] = []): string {
   const dir = tempDir("tenantgate-relay-");
-  const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir, ...argv], env: {} });
-  const t = openTenancy(config, log);
-  try {
-    openRelay(t, config, log);
-    for (const id of tenants) t.lifecycle.create({ id, friendly_name: id });
-  } finally {
-    closeTenancy(t);
-  }
+  provisionOffline(dir, tenants, argv);
   return dir;
 }
 
