@@ -136,7 +136,9 @@ export function backupCommand(config: Config, id: string, file: string, out: Out
 export function restoreCommand(config: Config, id: string, file: string, out: Out): void {
   const backup = resolve(file);
   const probe = probeDatabase(backup);
-  if (probe.state !== "database") throw new Error(`${backup} is not a SQLite database${probe.state === "missing" ? " (no such file)" : ` (${probe.reason})`}`);
+  if (probe.state === "missing") throw new Error(`${backup} does not exist`);
+  if (probe.state === "busy") throw new Error(`${backup} is locked by another process (${probe.reason}); try again`);
+  if (probe.state === "unreadable") throw new Error(`${backup} is not a SQLite database (${probe.reason})`);
   const check = integrity(backup);
   if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
   withTenancy(config, ({ cp, lifecycle, pool, registry, relay }) => {

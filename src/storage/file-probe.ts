@@ -37,7 +37,15 @@ export function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | unde
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.wal?.ino === b.wal?.ino && a.wal?.size === b.wal?.size && a.wal?.mtimeMs === b.wal?.mtimeMs;
 }
 
-export type Probe = { state: "missing" } | { state: "unreadable"; reason: string; identity: FileIdentity } | { state: "database"; identity: FileIdentity };
+export type Probe =
+  | { state: "missing" }
+  /** Another process held a lock longer than the probe waits (a checkpoint at its close): no verdict. */
+  | { state: "busy"; reason: string }
+  | { state: "unreadable"; reason: string; identity: FileIdentity }
+  | { state: "database"; identity: FileIdentity };
+
+/** A probe runs on the gateway's main thread: it waits this long for a lock, not the writers' timeout. */
+const PROBE_BUSY_MS = 100;
 
 /**
  * Whether `path` is a SQLite database with tables, read through SQLite (never a raw descriptor, see
@@ -51,6 +59,7 @@ export function probeDatabase(path: string, opts: { deep?: boolean } = {}): Prob
   let db: Database | undefined;
   try {
     db = new Database(path, { readonly: true });
+    db.exec(`PRAGMA busy_timeout = ${PROBE_BUSY_MS}`);
     const tables = (db.query("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
     if (tables === 0) return { state: "unreadable", reason: "the database holds no tables", identity };
     if (opts.deep) {
@@ -60,6 +69,8 @@ export function probeDatabase(path: string, opts: { deep?: boolean } = {}): Prob
     return { state: "database", identity };
   } catch (err) {
     if (!identityOf(path)) return { state: "missing" };
+    const code = (err as { code?: string }).code ?? "";
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return { state: "busy", reason: (err as Error).message };
     return { state: "unreadable", reason: (err as Error).message, identity };
   } finally {
     db?.close(false);

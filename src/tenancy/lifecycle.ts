@@ -342,7 +342,9 @@ export class TenantLifecycle {
 
   private adoptionProblem(path: string, id: string): string | null {
     const probe = probeDatabase(path);
-    if (probe.state !== "database") return probe.state === "missing" ? "the file is gone" : `not a SQLite database (${probe.reason})`;
+    if (probe.state === "missing") return "the file is gone";
+    if (probe.state === "busy") return `the file is locked by another process right now (${probe.reason}); it is looked at again at the next rescan`;
+    if (probe.state === "unreadable") return `not a SQLite database (${probe.reason})`;
     try {
       const db = openSqlite(path);
       try {

@@ -129,6 +129,12 @@ export class TenantRegistry implements OrgDirectory {
     const deep = this.suspects.delete(id) || (earlier !== undefined && (!earlier.ok || shrank(earlier.identity, identityOf(this.pathOf(id)))));
     const probe = probeDatabase(this.pathOf(id), { deep });
     if (probe.state === "missing") return undefined;
+    // Locked by a writer for a moment: a database being written is no sign of a bad file. Ask again next time.
+    if (probe.state === "busy") {
+      if (deep) this.suspects.add(id);
+      const identity = identityOf(this.pathOf(id));
+      return identity && { identity, ok: true };
+    }
     const verdict: Verdict = probe.state === "database" ? { identity: probe.identity, ok: true } : { identity: probe.identity, ok: false, reason: probe.reason };
     this.verdicts.set(id, verdict);
     return verdict;

@@ -110,6 +110,15 @@ describe("probeDatabase tells a database from anything else, by SQLite", () => {
     expect(probeDatabase(path)).toMatchObject({ state: "unreadable", reason: "database disk image is malformed" });
   });
 
+  test("a file locked by a writer is busy, not unreadable (no verdict is drawn from a lock)", () => {
+    const { path, db } = walDatabase();
+    // A connection in exclusive locking mode keeps the file locked after its write: readers wait.
+    db.exec("PRAGMA locking_mode = EXCLUSIVE; INSERT INTO t VALUES (2);");
+    expect(probeDatabase(path)).toMatchObject({ state: "busy" });
+    db.close(false);
+    expect(probeDatabase(path).state).toBe("database");
+  });
+
   test("an identity changes with a rewrite, a truncation and a WAL that goes, not with a read", () => {
     const { path, db } = walDatabase();
     const before = identityOf(path);
