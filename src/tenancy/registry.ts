@@ -124,9 +124,9 @@ export class TenantRegistry implements OrgDirectory {
     if (was?.ok !== false) this.changed();
   }
 
-  /** Probes the file through SQLite; a file that shrank or was unreadable gets a full quick_check. */
-  private judge(id: string, earlier?: Verdict): Verdict | undefined {
-    const deep = this.suspects.delete(id) || (earlier !== undefined && (!earlier.ok || shrank(earlier.identity, identityOf(this.pathOf(id)))));
+  /** Probes the file through SQLite; a suspect (see `forget`) gets a full quick_check. */
+  private judge(id: string): Verdict | undefined {
+    const deep = this.suspects.delete(id);
     const probe = probeDatabase(this.pathOf(id), { deep });
     if (probe.state === "missing") return undefined;
     // Locked by a writer for a moment: a database being written is no sign of a bad file. Ask again next time.
@@ -138,6 +138,15 @@ export class TenantRegistry implements OrgDirectory {
     const verdict: Verdict = probe.state === "database" ? { identity: probe.identity, ok: true } : { identity: probe.identity, ok: false, reason: probe.reason };
     this.verdicts.set(id, verdict);
     return verdict;
+  }
+
+  /**
+   * Drops a verdict whose file no longer has the identity it was judged on. A file that shrank, or was
+   * unreadable, is suspect: its next look is a full check, since a file cut short keeps a readable schema.
+   */
+  private forget(id: string, verdict: Verdict, now: FileIdentity | undefined): void {
+    if (!verdict.ok || shrank(verdict.identity, now)) this.suspects.add(id);
+    this.verdicts.delete(id);
   }
 
   /** Every tenant the control plane lists (the control plane included). */
@@ -230,10 +239,10 @@ export class TenantRegistry implements OrgDirectory {
     // change only if whether it can be read did. Moving the generation for every write would make
     // every host and token be asked about again.
     if (present && earlier) {
-      if (sameIdentity(earlier.identity, identityOf(this.pathOf(id)))) return;
-      const now = this.judge(id, earlier);
-      if (now?.ok === earlier.ok) return;
-      if (!now) this.verdicts.delete(id);
+      const identity = identityOf(this.pathOf(id));
+      if (sameIdentity(earlier.identity, identity)) return;
+      this.forget(id, earlier, identity);
+      if (this.judge(id)?.ok === earlier.ok) return;
     } else {
       this.verdicts.delete(id);
     }
@@ -258,9 +267,7 @@ export class TenantRegistry implements OrgDirectory {
     }
     for (const [id, verdict] of this.verdicts) {
       const identity = present.has(id) ? identityOf(this.pathOf(id)) : undefined;
-      if (sameIdentity(verdict.identity, identity)) continue;
-      if (!verdict.ok || shrank(verdict.identity, identity)) this.suspects.add(id);
-      this.verdicts.delete(id);
+      if (!sameIdentity(verdict.identity, identity)) this.forget(id, verdict, identity);
     }
     this.files = present;
     this.changed();
