@@ -11,7 +11,7 @@ import { Gateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { cli } from "../cli/spawn.ts";
 import { startGateway, tempDataDir, type TestGateway } from "../support/gateway.ts";
-import { readOnly } from "../sync/convergence.ts";
+import { until } from "../support/until.ts";
 import { foreignClientsMissing } from "./foreign.ts";
 
 const running: TestGateway[] = [];
@@ -51,16 +51,6 @@ function sqlite3(path: string, command: string): void {
   if (r.exitCode !== 0) throw new Error(`sqlite3 ${command}: ${r.stderr.toString()}`);
 }
 
-async function until<T>(what: string, probe: () => T | Promise<T>, check: (v: T) => boolean, timeoutMs = 4000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (check(value)) return value;
-    if (performance.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await Bun.sleep(25);
-  }
-}
-
 async function syncStatus(g: TestGateway, id: string): Promise<{ state: string; cursor: number | null }> {
   const res = await g.request("localhost", `/api/v2/tenants/${id}/sync`, { token: await g.token() });
   expect(res.status).toBe(200);
@@ -81,11 +71,11 @@ async function acmeWithBackup(g: TestGateway): Promise<string> {
   // wait for that, so it cannot be what repairs the changes below.
   await Bun.sleep(400);
   addControlPlaneRole(g, "rol_a");
-  await until("rol_a in acme", () => seenByAnotherProcess(fileOf(g, "acme")).roles, (r) => r.includes("rol_a"));
+  await until("rol_a in acme", () => seenByAnotherProcess(fileOf(g, "acme")).roles, (r) => r.includes("rol_a"), 4000);
   const backup = join(g.dataDir, "acme-before-rol_b.sqlite");
   sqlite3(fileOf(g, "acme"), `.backup ${backup}`);
   addControlPlaneRole(g, "rol_b");
-  await until("rol_b in acme", () => seenByAnotherProcess(fileOf(g, "acme")).roles, (r) => r.includes("rol_b"));
+  await until("rol_b in acme", () => seenByAnotherProcess(fileOf(g, "acme")).roles, (r) => r.includes("rol_b"), 4000);
   // The gateway holds acme open, as it does for a tenant it serves.
   expect((await syncStatus(g, "acme")).state).toBe("in_sync");
   return backup;
@@ -160,13 +150,13 @@ describe.skipIf(foreignClientsMissing)("a tenant file changed under the gateway"
     expect(await proxiedStatus(g, "acme")).toBe(502);
     const size = Bun.file(fileOf(g, "acme")).size;
     expect(Bun.spawnSync(["truncate", "-s", String(Math.floor(size / 2)), fileOf(g, "acme")]).exitCode).toBe(0);
-    await until("acme to answer 503", () => proxiedStatus(g, "acme"), (s) => s === 503);
+    await until("acme to answer 503", () => proxiedStatus(g, "acme"), (s) => s === 503, 4000);
     expect(await proxiedStatus(g, "beta")).toBe(502);
     expect((await syncStatus(g, "acme")).state).toBe("unavailable");
 
     const restored = await cli(g.dataDir, ["restore", "acme", backup]);
     expect(restored.code).toBe(0);
-    await until("acme to serve again", () => proxiedStatus(g, "acme"), (s) => s === 502);
+    await until("acme to serve again", () => proxiedStatus(g, "acme"), (s) => s === 502, 4000);
     await until("acme repaired", () => seenByAnotherProcess(fileOf(g, "acme")).roles, (r) => r.includes("rol_b"), 3000);
     await until("acme in sync", () => syncStatus(g, "acme"), (s) => s.state === "in_sync", 2000);
   });
