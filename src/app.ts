@@ -16,7 +16,7 @@ import type { TokenAnswer } from "./front/answers.ts";
 import type { Finished } from "./front/front-door.ts";
 import { FrontDoorThread } from "./front/front-door-thread.ts";
 import { ownedByGateway, routeClass } from "./gateway-paths.ts";
-import { createProxy, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
+import { checkMethod, createProxy, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
 import { requestIdOf } from "./request-id.ts";
 import { hostTarget, servingTenantOfHost, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
@@ -188,12 +188,13 @@ export class Gateway {
     // request.url unparsable; every later `new URL(request.url)` would throw, so refuse it here.
     const url = URL.parse(request.url);
     try {
+      checkMethod(request.method);
       if (!url) throw unparsableRequest(request);
       // Requests for AuthHero skip Elysia's routing and context: most traffic is proxied, and every
       // microsecond here is the gateway's overhead on top of AuthHero's own.
       response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
     } catch (err) {
-      response = err instanceof HttpError ? errorResponse(err.status, err.message) : errorResponse(500, "internal error; see the gateway's log");
+      response = err instanceof HttpError ? err.toResponse() : errorResponse(500, "internal error; see the gateway's log");
       if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
     }
     response.headers.set("x-request-id", id);

@@ -6,10 +6,12 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
   408: "Request Timeout",
   409: "Conflict",
   411: "Length Required",
   413: "Payload Too Large",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",
   502: "Bad Gateway",
@@ -23,10 +25,12 @@ export interface ErrorBody {
   message: string;
 }
 
+/** A refusal with its whole answer: status, message, and the headers that go with it (such as `Allow`). */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = "HttpError";
@@ -34,6 +38,10 @@ export class HttpError extends Error {
 
   toBody(): ErrorBody {
     return errorBody(this.status, this.message);
+  }
+
+  toResponse(): Response {
+    return errorResponse(this.status, this.message, this.headers);
   }
 }
 

@@ -10,7 +10,7 @@ import { TenantFileError } from "../storage/pool.ts";
  */
 export function errorHandling(log: Logger) {
   return new Elysia({ name: "tenantgate/errors" }).onError({ as: "global" }, ({ code, error, request }) => {
-    if (error instanceof HttpError) return errorResponse(error.status, error.message);
+    if (error instanceof HttpError) return error.toResponse();
     if (error instanceof TenantFileError) return errorResponse(503, `tenant "${error.tenantId}" is unavailable: its file is ${error.problem}`);
     switch (code) {
       case "VALIDATION":

@@ -1,5 +1,6 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { errorBody } from "../http-error.ts";
+import { forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
 import { Outbox } from "./outbox.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
 import { ChunkedScanner, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
@@ -39,8 +40,6 @@ export interface FrontDoorOptions {
   answered: (f: Finished) => void;
 }
 
-/** Longest request head the front door reads before handing the connection over (the full gateway answers 431). */
-const MAX_HEAD = 16 * 1024;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Pipelined bytes held while a request is in flight before the client is made to wait. */
 const MAX_INBOX = 256 * 1024;
@@ -202,7 +201,8 @@ export class FrontDoor {
     }
     const end = c.inbox.indexOf(CRLFCRLF);
     if (end === -1) {
-      if (c.inbox.length > MAX_HEAD) return this.handOver(c);
+      // Past the policy's head limit: the full gateway answers 431.
+      if (c.inbox.length >= MAX_HEAD_BYTES) return this.handOver(c);
       // A head the client will never finish: nothing to answer.
       if (c.ended) return this.close(c);
       if (c.headSince === 0) {
@@ -270,7 +270,7 @@ export class FrontDoor {
     if (c.up) {
       ex.deadline = performance.now() + this.o.timeoutMs;
       this.waiting.add(c);
-      if (!c.toUp.writeCopy(scratch, this.upstreamHead(c, ex))) c.client.pause();
+      if (!c.toUp.writeCopy(...this.upstreamHead(c, ex))) c.client.pause();
       this.sendBody(c, ex);
       return;
     }
@@ -308,19 +308,24 @@ export class FrontDoor {
   }
 
   /**
-   * Puts the head for the upstream in `scratch` and says how long it is: the gateway's lines (all
-   * ASCII: validated or generated) around the client's kept lines, copied as bytes (no string to
-   * build, encode or check again).
+   * The head for the upstream, in `scratch` unless it is larger (it is never cut), and its length:
+   * the gateway's lines (all ASCII: validated or generated) around the client's kept lines, copied
+   * as bytes (no string to build, encode or check again).
    */
-  private upstreamHead(c: Connection, ex: Exchange): number {
+  private upstreamHead(c: Connection, ex: Exchange): [Buffer, number] {
     const { request, forward, source } = ex;
     const { upstream } = this.o;
-    const first = `${request.method} ${upstream.basePath}${request.target} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
+    const first = `${request.method} ${upstreamRequestTarget(upstream.basePath, request.target)} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
     const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\n${c.peer ? `x-forwarded-for: ${c.peer}\r\n` : ""}x-request-id: ${forward.requestId}\r\n\r\n`;
     const { kept } = request;
-    let at = scratch.write(first, 0, "latin1");
-    for (let i = 0; i < kept.length; i += 2) at += source.copy(scratch, at, kept[i], kept[i + 1]);
-    return at + scratch.write(last, at, "latin1");
+    let size = first.length + last.length;
+    for (let i = 0; i < kept.length; i += 2) size += (kept[i + 1] as number) - (kept[i] as number);
+    const out = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
+    let at = out.write(first, 0, "latin1");
+    for (let i = 0; i < kept.length; i += 2) at += source.copy(out, at, kept[i], kept[i + 1]);
+    at += out.write(last, at, "latin1");
+    if (at !== size) throw new Error(`upstream head of ${size} bytes was written as ${at}`);
+    return [out, at];
   }
 
   private sendBody(c: Connection, ex: Exchange): void {
@@ -340,7 +345,7 @@ export class FrontDoor {
     if (c.closed) return;
     c.ended = true;
     if (c.handedOver) {
-      if (c.inner) c.inner.end();
+      if (c.inner) c.toInner.shutdown();
       return;
     }
     if (!c.exchange) this.pump(c);
@@ -369,13 +374,13 @@ export class FrontDoor {
       if (!ex || ex.response) this.waiting.delete(c);
       else if (ex.deadline > now) continue;
       // The clock restarts with each body chunk: a body still owed means the client stopped sending.
-      else if (ex.bodyLeft > 0) this.fail(c, ex, 408, `the request body stopped arriving: nothing for ${this.o.timeoutMs} ms`);
-      else this.fail(c, ex, 504, `the upstream did not answer within ${this.o.timeoutMs} ms`);
+      else if (ex.bodyLeft > 0) this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
+      else this.fail(c, ex, ...forwardingFailure.timeout(this.o.timeoutMs));
     }
     const headLimit = this.o.idleTimeoutSeconds * 1000;
     for (const c of this.reading) {
       if (c.closed || c.headSince === 0) this.reading.delete(c);
-      else if (now - c.headSince > headLimit) this.refuse(c, 408, `the request head did not arrive within ${this.o.idleTimeoutSeconds} s`);
+      else if (now - c.headSince > headLimit) this.refuse(c, ...forwardingFailure.headStalled(this.o.idleTimeoutSeconds));
     }
   }
 
@@ -540,7 +545,7 @@ export class FrontDoor {
         ex.reused = false;
         return this.send(c, ex);
       }
-      return this.fail(c, ex, 502, `the upstream at ${this.o.upstream.hostname}:${this.o.upstream.port} closed the connection without answering`);
+      return this.fail(c, ex, ...forwardingFailure.closed(`http://${this.o.upstream.host}`));
     }
     if (ex.response.framing.kind === "close") {
       c.closeAfter = true;
@@ -598,8 +603,9 @@ export class FrontDoor {
         c.inner = s;
         const pending = c.inbox;
         c.inbox = null;
-        if (pending && !c.toInner.write(pending)) return;
-        c.client.resume();
+        const sent = !pending || c.toInner.write(pending);
+        if (c.ended) c.toInner.shutdown();
+        if (sent) c.client.resume();
       },
       () => this.close(c),
     );

@@ -6,6 +6,7 @@ import type { Socket } from "bun";
  */
 export class Outbox<Data> {
   private queue: Uint8Array[] = [];
+  private ending = false;
 
   constructor(private readonly socket: () => Socket<Data> | undefined) {}
 
@@ -41,6 +42,15 @@ export class Outbox<Data> {
     return true;
   }
 
+  /**
+   * Sends FIN once every waiting byte is out (one sent before them would cut them off), keeping the
+   * socket's reading side open: the peer still answers what it got.
+   */
+  shutdown(): void {
+    this.ending = true;
+    if (this.queue.length === 0) this.socket()?.shutdown();
+  }
+
   flush(): boolean {
     const socket = this.socket();
     if (!socket) {
@@ -56,6 +66,7 @@ export class Outbox<Data> {
       }
       this.queue.shift();
     }
+    if (this.ending) socket.shutdown();
     return true;
   }
 }

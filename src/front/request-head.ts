@@ -1,4 +1,4 @@
-import { HOP_BY_HOP, METHOD_OVERRIDES } from "../proxy/forward.ts";
+import { MAX_HEAD_BYTES, requestHeaderFate } from "../proxy/policy.ts";
 
 /**
  * The plain requests the front door forwards itself. Anything else (another HTTP version, a body in
@@ -37,14 +37,16 @@ const LENGTH = /^[ \t]*(\d{1,15})[ \t]*$/;
 const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_~!$&'()*+,;=:@.-]+)*\/?$/;
 const PLAIN_QUERY = /^[A-Za-z0-9_~!$&()*+,;=:@.\/?%-]*$/;
 
-/** Headers the gateway sets itself, and hop-by-hop ones (the same as on the fetch path). */
-const DROPPED = new Set([...HOP_BY_HOP, "host", "tenant-id", "x-tenant-id", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id"]);
-/** Headers that need the full gateway (checked first): other body framings, protocol switches, method overrides. */
-const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", ...METHOD_OVERRIDES, "forwarded"]);
+/** Headers that need the full gateway (checked first): protocol switches and `Expect`. */
+const NOT_PLAIN = new Set(["expect", "upgrade"]);
 
-/** The request in `head` (its bytes up to the blank line, as latin1), or undefined when it is not plain. */
+/**
+ * The request in `head` (its bytes up to the blank line, as latin1), or undefined when it is not
+ * plain. Which headers pass is the forwarding policy's (src/proxy/policy.ts); a head over its size
+ * limit is not plain (the full gateway answers 431).
+ */
 export function readPlainRequest(head: string): PlainRequest | undefined {
-  if (FORBIDDEN.test(head)) return undefined;
+  if (head.length + 4 > MAX_HEAD_BYTES || FORBIDDEN.test(head)) return undefined;
   let at = head.indexOf("\r\n");
   const first = REQUEST_LINE.exec(at === -1 ? head : head.slice(0, at));
   if (!first) return undefined;
@@ -70,6 +72,9 @@ export function readPlainRequest(head: string): PlainRequest | undefined {
     if (colon <= start || colon > stop) return undefined;
     const name = head.slice(start, colon).toLowerCase();
     if (!TOKEN.test(name) || NOT_PLAIN.has(name)) return undefined;
+    const fate = requestHeaderFate(name);
+    // Other body framings, and method overrides (the synced-entity guard reads them), are the full gateway's.
+    if (fate === "override" || name === "transfer-encoding") return undefined;
     if (name === "host") {
       if (host !== undefined) return undefined;
       host = head.slice(colon + 1, stop).trim();
@@ -92,7 +97,7 @@ export function readPlainRequest(head: string): PlainRequest | undefined {
     } else if (name === "x-request-id") {
       requestId = head.slice(colon + 1, stop).trim();
     }
-    if (!DROPPED.has(name)) {
+    if (fate !== "drop") {
       // The head's last line ends in the blank line's first CRLF, which follows `head`.
       if (kept.at(-1) === start) kept[kept.length - 1] = stop + 2;
       else kept.push(start, stop + 2);

@@ -1,3 +1,5 @@
+import { RESPONSE_DROPPED } from "../proxy/policy.ts";
+
 /** How the body of an upstream response ends (RFC 9112 §6.3). */
 export type Framing = { kind: "none" } | { kind: "length"; bytes: number } | { kind: "chunked" } | { kind: "close" };
 
@@ -23,10 +25,10 @@ const HEAD_SHAPE = /^HTTP\/1\.[01] [1-5]\d\d(?: [^\r\n\0]*)?(?:\r\n[!#$%&'*+.^_`
 /** NUL, and a CR or LF that is not part of a CRLF line end. */
 const FORBIDDEN = /\0|\r(?!\n)|(?<!\r)\n/;
 /**
- * The headers the gateway acts on: framing, hop-by-hop ones, and `x-request-id`, which the gateway
- * sets on every answer (the upstream's own would be a second one). All other lines pass untouched.
+ * The headers the gateway acts on: framing, and those the forwarding policy drops from responses
+ * (hop-by-hop ones, and `x-request-id`, which the gateway sets itself). All other lines pass untouched.
  */
-const ACTED_ON = /\r\n(content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|proxy-[!#$%&'*+.^_`|~0-9a-z-]*|x-request-id)[ \t]*:([^\r]*)/gi;
+const ACTED_ON = new RegExp(`\\r\\n(content-length|${RESPONSE_DROPPED.join("|")})[ \\t]*:([^\\r]*)`, "gi");
 
 /**
  * Reads an upstream response head (its bytes up to the blank line, as latin1). `Transfer-Encoding`

@@ -1,23 +1,8 @@
 import { errorResponse } from "../http-error.ts";
 import { limitBody } from "./body-limit.ts";
+import { connectionNamed, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamUrl, type UpstreamOptions } from "./policy.ts";
 
-/** Where requests go, read once from `--upstream`. */
-export function upstreamOptions(url: string, timeoutMs: number): UpstreamOptions {
-  const upstream = new URL(url);
-  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs };
-}
-
-export interface UpstreamOptions {
-  upstream: URL;
-  /** The upstream's base path without its trailing slash (`http://authhero:3000/auth` → `/auth`). */
-  basePath: string;
-  /** Time allowed until the upstream's response headers arrive. */
-  timeoutMs: number;
-}
-
-export const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
-/** Headers that ask a server to treat the request as another method: never passed on (see protect-synced.ts). */
-export const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
+export { upstreamOptions, type UpstreamOptions } from "./policy.ts";
 
 export interface Outgoing {
   /** The method the gateway checked; the upstream gets exactly that one. */
@@ -31,6 +16,8 @@ export interface Outgoing {
    * Host and scheme, and a For chain that starts at our peer (a client's own chain is not believed).
    */
   forwarded: { host?: string; proto?: string; for?: string };
+  /** A CORS preflight (policy.ts): forwarded with no body. */
+  preflight?: boolean;
 }
 
 /**
@@ -46,18 +33,20 @@ export async function forwardToUpstream(
   out: Outgoing,
 ): Promise<Response> {
   const { forwarded } = out;
-  // Concatenated, never resolved against the upstream: a path like `//evil.example.com/x` is a
-  // network-path reference and would replace the upstream's host. An upstream mounted under a base
-  // path (`http://authhero:3000/auth`) keeps it.
-  const target = new URL(o.upstream.origin + o.basePath + incoming.pathname + incoming.search);
-  const headers = new Headers(request.headers);
-  for (const h of [...hopByHop(headers), ...METHOD_OVERRIDES, "host", "tenant-id", "x-tenant-id"]) headers.delete(h);
+  const target = upstreamUrl(o, incoming.pathname, incoming.search);
+  const named = new Set(connectionNamed(request.headers.get("connection")));
+  const headers = new Headers();
+  for (const [name, value] of request.headers) {
+    // Framing is fetch's own: it sends the body with its own Content-Length or chunks.
+    if (requestHeaderFate(name) === "keep" && !named.has(name) && !(out.preflight && name === "authorization")) headers.append(name, value);
+  }
   headers.set("tenant-id", tenant);
   headers.set("x-forwarded-host", forwarded.host ?? request.headers.get("host") ?? incoming.host);
   headers.set("x-forwarded-proto", forwarded.proto ?? incoming.protocol.replace(":", ""));
-  headers.delete("x-forwarded-for");
   const chain = [forwarded.for, clientIp].filter((v) => v !== undefined && v !== "");
   if (chain.length > 0) headers.set("x-forwarded-for", chain.join(", "));
+  const x = request.headers.get("x-request-id");
+  if (x !== null) headers.set("x-request-id", x);
 
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), o.timeoutMs);
@@ -67,12 +56,13 @@ export async function forwardToUpstream(
   const progress = () => {
     if (!answered) timer.refresh();
   };
-  const streamed = out.body === undefined && request.body && out.method !== "GET" && out.method !== "HEAD" ? limitBody(request.body, out.maxBodyBytes, progress) : undefined;
+  const bodiless = out.method === "GET" || out.method === "HEAD" || out.preflight === true;
+  const streamed = out.body === undefined && request.body && !bodiless ? limitBody(request.body, out.maxBodyBytes, progress) : undefined;
   try {
     const res = await fetch(target, {
       method: out.method,
       headers,
-      body: out.method === "GET" || out.method === "HEAD" ? undefined : (out.body ?? streamed?.body),
+      body: bodiless ? undefined : (out.body ?? streamed?.body),
       redirect: "manual",
       signal: abort.signal,
       decompress: false,
@@ -81,22 +71,16 @@ export async function forwardToUpstream(
     answered = true;
     // The upstream's response goes back itself, its body streamed natively by Bun (wrapping it in a
     // new Response cost ~10% of throughput, bench/proxy.ts); fetch responses' headers are mutable.
-    for (const h of hopByHop(res.headers)) res.headers.delete(h);
+    for (const h of [...RESPONSE_DROPPED, ...connectionNamed(res.headers.get("connection"))]) res.headers.delete(h);
     return res;
   } catch (err) {
-    if (streamed?.exceeded()) return errorResponse(413, `request body is over the limit of ${out.maxBodyBytes} bytes`);
+    if (streamed?.exceeded()) return errorResponse(...forwardingFailure.bodyTooLarge(out.maxBodyBytes));
     // The clock restarts with each body chunk: a body still owed means the client stopped sending.
-    if (abort.signal.aborted && streamed && !streamed.ended()) return errorResponse(408, `the request body stopped arriving: nothing for ${o.timeoutMs} ms`);
-    if (abort.signal.aborted) return errorResponse(504, `the upstream did not answer within ${o.timeoutMs} ms`);
-    return errorResponse(502, `the upstream at ${o.upstream.origin} cannot be reached (${(err as { code?: string }).code ?? "connection failed"})`);
+    if (abort.signal.aborted && streamed && !streamed.ended()) return errorResponse(...forwardingFailure.bodyStalled(o.timeoutMs));
+    if (abort.signal.aborted) return errorResponse(...forwardingFailure.timeout(o.timeoutMs));
+    return errorResponse(...forwardingFailure.unreachable(o.upstream.origin, (err as { code?: string }).code ?? "connection failed"));
   } finally {
     answered = true;
     clearTimeout(timer);
   }
-}
-
-/** The standard hop-by-hop headers and those a message's own `Connection` header names (both directions). */
-function hopByHop(headers: Headers): string[] {
-  const named = headers.get("connection")?.split(",").map((h) => h.trim().toLowerCase()).filter((h) => h !== "") ?? [];
-  return [...HOP_BY_HOP, ...named];
 }

@@ -4,13 +4,15 @@ import { HttpError } from "../http-error.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { requestTarget, type TargetRules } from "../tenancy/request-target.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
-import { forwardToUpstream, METHOD_OVERRIDES, type UpstreamOptions } from "./forward.ts";
+import { forwardToUpstream } from "./forward.ts";
+import { isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
 import { readBodyLimited } from "./body-limit.ts";
 import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
 export { SyncedEntityGuard } from "./protect-synced.ts";
-export { forwardToUpstream, upstreamOptions, type UpstreamOptions } from "./forward.ts";
+export { forwardToUpstream } from "./forward.ts";
+export { checkMethod, upstreamOptions, type UpstreamOptions } from "./policy.ts";
 export { pathReadings } from "./management-path.ts";
 
 export interface ProxyOptions {
@@ -43,8 +45,8 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     const method = request.method.toUpperCase();
     const readings = pathReadings(url.pathname);
     const management = matchesPrefix(readings, prefixes);
-    // A CORS preflight never carries credentials; AuthHero answers it and the real request is checked.
-    const preflight = method === "OPTIONS" && request.headers.has("access-control-request-method");
+    // A CORS preflight carries no credentials; AuthHero answers it and the real request is checked.
+    const preflight = isPreflight(method, (h) => request.headers.has(h), length > 0 || request.headers.has("transfer-encoding"));
     if (o.accessControl && management && !preflight) authorize(await o.authenticate(request), target.tenant);
 
     let body: ArrayBuffer | undefined;
@@ -69,6 +71,7 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
       body,
       maxBodyBytes: o.maxBodyBytes,
       forwarded: forwardedBy(request.headers, peer, o.rules),
+      preflight,
     });
   };
 }

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { connect } from "node:net";
 import { startGateway, type TestGateway } from "../support/gateway.ts";
-import { startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
+import { MAX_HEAD_BYTES } from "../../src/proxy/policy.ts";
+import { startRecordingUpstream, startScriptedUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
 import { createTenants } from "../support/upstream.ts";
 
 let up: RecordingUpstream;
@@ -92,4 +93,47 @@ test("mangled requests get an answer or a closed connection, and the gateway kee
     { numRuns: 60, seed: 20261129 },
   );
   expect(silent).toBe(0);
+}, 120_000);
+
+test("heads of every size up to past the limit: whole with the gateway's headers, or a 431, never cut", async () => {
+  // An upstream with no head limit of its own, recording each head exactly.
+  const raw = await startScriptedUpstream(() => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  const door = await startGateway(["--upstream", raw.url]);
+  await createTenants(door, ["acme"]);
+  const smuggled = "GET /api/v2/users HTTP/1.1\r\nHost: beta.localhost\r\ntenant-id: beta\r\n\r\n";
+  const body = `\r\n\r\n${smuggled}`;
+  const start = "POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nX-Pad: ";
+  const tail = `\r\nContent-Length: ${body.length}\r\n\r\n`;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.integer({ min: 100, max: 80_000 }), fc.integer({ min: 16_370, max: 16_400 })), async (size) => {
+        const pad = Math.max(1, size - start.length - tail.length);
+        const total = start.length + pad + tail.length;
+        raw.heads = [];
+        const text = await new Promise<string>((resolve) => {
+          const socket = connect(door.gateway.port, "127.0.0.1");
+          let got = "";
+          socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
+          socket.on("close", () => resolve(got));
+          socket.on("error", () => {});
+          socket.on("connect", () => socket.end(Buffer.from(start + "p".repeat(pad) + tail + body, "latin1")));
+        });
+        await Bun.sleep(20);
+        if (total <= MAX_HEAD_BYTES) {
+          expect(text.startsWith("HTTP/1.1 200")).toBe(true);
+          expect(raw.heads).toHaveLength(1);
+          expect(raw.heads[0]).toContain("\r\ntenant-id: acme\r\n");
+          expect(raw.heads[0]).toContain(`\r\nX-Pad: ${"p".repeat(pad)}\r\n`);
+          expect(raw.heads[0]).toContain(`\r\nContent-Length: ${body.length}\r\n`);
+        } else {
+          expect(text.startsWith("HTTP/1.1 431")).toBe(true);
+          expect(raw.heads).toEqual([]);
+        }
+      }),
+      { numRuns: 40, seed: 20261201 },
+    );
+  } finally {
+    await door.stop();
+    await raw.stop();
+  }
 }, 120_000);

@@ -1,0 +1,125 @@
+import { HttpError } from "../http-error.ts";
+
+/**
+ * The forwarding policy: what may be forwarded to AuthHero and how. Both transports obey it: the
+ * front door (raw sockets, src/front/) and the fetch path (Bun.serve and fetch, forward.ts). Neither
+ * keeps a rule of its own; what one transport cannot judge it hands to the other.
+ */
+
+/** The methods the gateway forwards. Any other (CONNECT, TRACE, extension methods) is refused before routing. */
+export const FORWARDED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+const FORWARDED = new Set<string>(FORWARDED_METHODS);
+
+/**
+ * The largest request head (request line, header lines and the blank line), in bytes. It is
+ * Bun.serve's own limit, so the front door and the fetch path refuse (431) at the same size; a
+ * head is never cut to fit.
+ */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1), in both directions, with those a message's `Connection` names. */
+export const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
+/** Headers that ask a server to treat the request as another method: never passed on (see protect-synced.ts). */
+export const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
+/** Request headers only the gateway writes: a client's are dropped, the gateway sets its own. */
+export const GATEWAY_SET = ["host", "tenant-id", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id"];
+/**
+ * Request headers that say where a request came from or which tenant it is for, dropped whatever
+ * the peer: the gateway states these facts itself (GATEWAY_SET), from a trusted proxy's word at most.
+ */
+export const CLIENT_CLAIMS = ["x-tenant-id", "forwarded", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl", "x-forwarded-scheme", "x-real-ip", "x-original-url", "x-rewrite-url"];
+
+const OWNED = new Set([...HOP_BY_HOP, ...METHOD_OVERRIDES, ...GATEWAY_SET, ...CLIENT_CLAIMS, "content-length"]);
+
+/**
+ * What becomes of a request header. Names are compared as some upstream stacks read them (case,
+ * `_` and `.` alike to `-`), so `tenant_id` or `X.Forwarded.For` is dropped like the real one.
+ * - `keep`: passed on as the client sent it.
+ * - `drop`: not passed on (the gateway may set its own).
+ * - `framing`: `content-length` and `transfer-encoding` spelled exactly: the transport frames the body.
+ * - `override`: a method override spelled exactly: the synced-entity guard reads it, then it is dropped.
+ */
+export function requestHeaderFate(name: string): "keep" | "drop" | "framing" | "override" {
+  const lower = name.toLowerCase();
+  const normal = lower.replace(/[_.]/g, "-");
+  if (!OWNED.has(normal)) return "keep";
+  if (lower !== normal) return "drop";
+  if (lower === "content-length" || lower === "transfer-encoding") return "framing";
+  if (METHOD_OVERRIDES.includes(lower)) return "override";
+  return "drop";
+}
+
+/** Response headers the gateway does not pass to the client: hop-by-hop ones, and `x-request-id` (it sets its own). */
+export const RESPONSE_DROPPED = [...HOP_BY_HOP, "x-request-id"];
+
+/** Headers a `Connection` header names, which are hop-by-hop for that message. */
+export function connectionNamed(value: string | null | undefined): string[] {
+  if (!value) return [];
+  return value
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== "" && h !== "close" && h !== "keep-alive");
+}
+
+/** Refuses, before routing, a method the gateway does not forward. */
+export function checkMethod(method: string): void {
+  if (!FORWARDED.has(method)) throw new HttpError(405, `the gateway does not forward ${method} requests`, { allow: FORWARDED_METHODS.join(", ") });
+}
+
+/**
+ * A CORS preflight, which passes the access rule without a token: `OPTIONS` with `Origin` and
+ * `Access-Control-Request-Method`, and nothing a preflight never has (a body, credentials). Anything
+ * else is an ordinary OPTIONS request and needs a token like any other.
+ */
+export function isPreflight(method: string, has: (name: string) => boolean, hasBody: boolean): boolean {
+  return method === "OPTIONS" && has("origin") && has("access-control-request-method") && !has("authorization") && !hasBody;
+}
+
+/** Where requests go: the configured upstream, its base path, and how long it may take to answer. */
+export interface UpstreamOptions {
+  upstream: URL;
+  /** The upstream's base path without its trailing slash (`http://authhero:3000/auth` → `/auth`). */
+  basePath: string;
+  /** Time allowed until the upstream's response headers arrive. */
+  timeoutMs: number;
+}
+
+export function upstreamOptions(url: string, timeoutMs: number): UpstreamOptions {
+  const upstream = new URL(url);
+  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs };
+}
+
+/**
+ * The upstream URL for a request's path and query: the configured upstream's URL with its path
+ * replaced, never a string put together, so no path can name another host (`//evil.example/x`,
+ * `x:@host:port/`). A path that is not origin-form is refused (400); the result's origin is the
+ * upstream's or this throws.
+ */
+export function upstreamUrl(o: UpstreamOptions, pathname: string, search: string): URL {
+  if (!pathname.startsWith("/")) throw new HttpError(400, "the request target must be a path (origin-form)");
+  const url = new URL(o.upstream.href);
+  url.pathname = o.basePath + pathname;
+  url.search = search;
+  if (url.origin !== o.upstream.origin) throw new Error(`upstream URL for ${JSON.stringify(pathname)} left the upstream's origin`);
+  return url;
+}
+
+/**
+ * The same rule for a transport that writes the request line itself (the front door): the base
+ * path, then the client's origin-form target. In a request line a path is always a path, so no URL
+ * is built (it cost about 1.4 µs a request); a target that is not origin-form still throws.
+ */
+export function upstreamRequestTarget(basePath: string, target: string): string {
+  if (!target.startsWith("/")) throw new HttpError(400, "the request target must be a path (origin-form)");
+  return basePath + target;
+}
+
+/** The gateway's answers when forwarding fails: the same status and words whichever transport fails. */
+export const forwardingFailure = {
+  timeout: (ms: number) => [504, `the upstream did not answer within ${ms} ms`] as const,
+  bodyStalled: (ms: number) => [408, `the request body stopped arriving: nothing for ${ms} ms`] as const,
+  headStalled: (seconds: number) => [408, `the request head did not arrive within ${seconds} s`] as const,
+  unreachable: (where: string, code: string) => [502, `the upstream at ${where} cannot be reached (${code})`] as const,
+  closed: (where: string) => [502, `the upstream at ${where} closed the connection without answering`] as const,
+  bodyTooLarge: (max: number) => [413, `request body is over the limit of ${max} bytes`] as const,
+};
