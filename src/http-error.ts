@@ -49,6 +49,9 @@ export function errorBody(status: number, message: string): ErrorBody {
   return { statusCode: status, error: REASONS[status] ?? "Error", message };
 }
 
+/** The Content-Type of every error answer (Response.json's), on either transport. */
+export const ERROR_TYPE = "application/json;charset=utf-8";
+
 export function errorResponse(status: number, message: string, headers?: HeadersInit): Response {
   return Response.json(errorBody(status, message), { status, headers });
 }

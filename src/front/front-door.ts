@@ -1,5 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
-import { errorBody } from "../http-error.ts";
+import { ERROR_TYPE, errorBody } from "../http-error.ts";
 import { forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
 import { Outbox } from "./outbox.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
@@ -411,15 +411,15 @@ export class FrontDoor {
         return;
       }
       const head = readResponseHead(ex.upInbox.toString("latin1", 0, end), ex.request.method);
-      if (head instanceof Error) return this.fail(c, ex, 502, head.message);
+      // What is wrong is the upstream's business; the client gets the answer the fetch path gives.
+      if (head instanceof Error) return this.fail(c, ex, ...forwardingFailure.malformed());
       bytes = ex.upInbox;
       from = end + 4;
       ex.upInbox = null;
       if (head.status < 200) {
-        // An interim response (103 Early Hints) passes on; the final one follows.
-        if (head.status === 101) return this.fail(c, ex, 502, "the upstream switched protocols, which the gateway did not ask for");
-        c.heldHead = `${head.statusLine}\r\n${head.block}\r\n`;
-        this.releaseHead(c);
+        // An interim response (103 Early Hints) is not passed on, as on the fetch path, which cannot;
+        // the final one follows.
+        if (head.status === 101) return this.fail(c, ex, ...forwardingFailure.malformed());
         if (from >= bytes.length) return;
         continue;
       }
@@ -636,7 +636,7 @@ function errorAnswer(status: number, message: string, requestId?: string): Buffe
   const body = errorBody(status, message);
   const json = JSON.stringify(body);
   const id = requestId === undefined ? "" : `x-request-id: ${requestId}\r\n`;
-  return Buffer.from(`HTTP/1.1 ${status} ${body.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n${id}connection: close\r\n\r\n${json}`);
+  return Buffer.from(`HTTP/1.1 ${status} ${body.error}\r\ncontent-type: ${ERROR_TYPE}\r\ncontent-length: ${Buffer.byteLength(json)}\r\n${id}connection: close\r\n\r\n${json}`);
 }
 
 function append(inbox: Buffer | null, data: Buffer): Buffer {

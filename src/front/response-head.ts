@@ -1,4 +1,4 @@
-import { RESPONSE_DROPPED } from "../proxy/policy.ts";
+import { RESPONSE_DROPPED, UNTYPED_BODY } from "../proxy/policy.ts";
 
 /** How the body of an upstream response ends (RFC 9112 §6.3). */
 export type Framing = { kind: "none" } | { kind: "length"; bytes: number } | { kind: "chunked" } | { kind: "close" };
@@ -28,7 +28,7 @@ const FORBIDDEN = /\0|\r(?!\n)|(?<!\r)\n/;
  * The headers the gateway acts on: framing, and those the forwarding policy drops from responses
  * (hop-by-hop ones, and `x-request-id`, which the gateway sets itself). All other lines pass untouched.
  */
-const ACTED_ON = new RegExp(`\\r\\n(content-length|${RESPONSE_DROPPED.join("|")})[ \\t]*:([^\\r]*)`, "gi");
+const ACTED_ON = new RegExp(`\\r\\n(content-length|content-type|${RESPONSE_DROPPED.join("|")})[ \\t]*:([^\\r]*)`, "gi");
 
 /**
  * Reads an upstream response head (its bytes up to the blank line, as latin1). `Transfer-Encoding`
@@ -42,6 +42,7 @@ export function readResponseHead(head: string, requestMethod: string): UpstreamR
   const http10 = first.startsWith("HTTP/1.0");
   let length: number | undefined;
   let transferEncoding: string | undefined;
+  let typed = false;
   let close = http10;
   /** Lower-case names of lines to leave out (hop-by-hop, named by Connection, x-request-id). */
   let drop: Set<string> | undefined;
@@ -53,6 +54,10 @@ export function readResponseHead(head: string, requestMethod: string): UpstreamR
       if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) return new Error("the upstream answered with an invalid Content-Length");
       if (length === undefined) length = Number(value);
       else (drop ??= new Set()).add(name); // equal duplicates: pass one
+      continue;
+    }
+    if (name === "content-type") {
+      typed = true;
       continue;
     }
     if (name === "transfer-encoding") {
@@ -87,6 +92,7 @@ export function readResponseHead(head: string, requestMethod: string): UpstreamR
     framing = { kind: "close" };
     close = true;
   }
+  if (!typed && (framing.kind === "chunked" || framing.kind === "close" || (framing.kind === "length" && framing.bytes > 0))) block += `content-type: ${UNTYPED_BODY}\r\n`;
   return { status: code, statusLine: `HTTP/1.1${first.slice(8)}`, block, framing, close };
 }
 

@@ -1,6 +1,6 @@
 import { errorResponse } from "../http-error.ts";
 import { limitBody } from "./body-limit.ts";
-import { connectionNamed, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamUrl, type UpstreamOptions } from "./policy.ts";
+import { connectionNamed, fetchFailure, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamUrl, type UpstreamOptions } from "./policy.ts";
 
 export { upstreamOptions, type UpstreamOptions } from "./policy.ts";
 
@@ -78,7 +78,7 @@ export async function forwardToUpstream(
     // The clock restarts with each body chunk: a body still owed means the client stopped sending.
     if (abort.signal.aborted && streamed && !streamed.ended()) return errorResponse(...forwardingFailure.bodyStalled(o.timeoutMs));
     if (abort.signal.aborted) return errorResponse(...forwardingFailure.timeout(o.timeoutMs));
-    return errorResponse(...forwardingFailure.unreachable(o.upstream.origin, (err as { code?: string }).code ?? "connection failed"));
+    return errorResponse(...fetchFailure((err as { code?: string }).code, o.upstream.origin));
   } finally {
     answered = true;
     clearTimeout(timer);

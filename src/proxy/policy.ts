@@ -122,4 +122,19 @@ export const forwardingFailure = {
   unreachable: (where: string, code: string) => [502, `the upstream at ${where} cannot be reached (${code})`] as const,
   closed: (where: string) => [502, `the upstream at ${where} closed the connection without answering`] as const,
   bodyTooLarge: (max: number) => [413, `request body is over the limit of ${max} bytes`] as const,
+  malformed: () => [502, "the upstream's answer is not valid HTTP"] as const,
 };
+
+/** fetch's error codes for an answer that is not HTTP, and for a connection that ended without one. */
+const MALFORMED_CODES = /^(Malformed|Invalid|Unexpected|Response)/i;
+const CLOSED_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE", "ERR_SOCKET_CLOSED"]);
+
+/** The failure answer for a fetch error, as the front door gives it for the same event. */
+export function fetchFailure(code: string | undefined, where: string): readonly [number, string] {
+  if (code !== undefined && MALFORMED_CODES.test(code)) return forwardingFailure.malformed();
+  if (code !== undefined && CLOSED_CODES.has(code)) return forwardingFailure.closed(where);
+  return forwardingFailure.unreachable(where, code ?? "connection failed");
+}
+
+/** What a body-carrying response without a Content-Type is sent as (Bun.serve adds it; RFC 9110 §8.3 lets a recipient assume it). */
+export const UNTYPED_BODY = "application/octet-stream";

@@ -406,7 +406,7 @@ describe("upstream failures", () => {
     raw.mode = "partial-head";
     try {
       const res = await slow.request("acme.localhost", "/authorize");
-      await expectError(res, 502, `the upstream at ${raw.url} cannot be reached`);
+      await expectError(res, 502, `the upstream at ${raw.url} closed the connection without answering`);
     } finally {
       raw.mode = "ok";
     }
