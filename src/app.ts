@@ -254,6 +254,7 @@ export class Gateway {
           inner: { hostname: "127.0.0.1", port: this.server.port as number },
           timeoutMs: this.config.upstreamTimeoutMs,
           upstreamIdleMs: this.config.upstreamIdleMs,
+          upstreamConnections: this.config.upstreamConnections,
           idleTimeoutSeconds: this.config.clientTimeoutSeconds,
           managementPaths: this.config.managementPaths,
           accessControl: this.config.accessControl,

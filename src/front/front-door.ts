@@ -2,6 +2,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { ERROR_TYPE, errorBody } from "../http-error.ts";
 import { forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
 import { Outbox } from "./outbox.ts";
+import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
 import { ChunkedScanner, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
 
@@ -30,6 +31,8 @@ export interface FrontDoorOptions {
   timeoutMs: number;
   /** An upstream connection idle longer than this is not reused: the upstream may be closing it. */
   upstreamIdleMs: number;
+  /** Most connections open to the upstream at once (shared by all client connections). */
+  upstreamConnections: number;
   /** A client connection idle this long closes, and a request head must arrive within it. */
   idleTimeoutSeconds: number;
   /** Undefined hands the connection to the full gateway, which answers (or refuses) the request itself. */
@@ -43,6 +46,12 @@ export interface FrontDoorOptions {
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Pipelined bytes held while a request is in flight before the client is made to wait. */
 const MAX_INBOX = 256 * 1024;
+/**
+ * A request body up to this size arrives whole before an upstream connection is taken for it: a
+ * slow upload then holds no upstream connection (nginx buffers bodies the same way). Larger
+ * bodies stream, holding one.
+ */
+export const BUFFERED_BODY_BYTES = 64 * 1024;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -54,6 +63,7 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 const scratch = Buffer.allocUnsafe(64 * 1024);
 
 type Peer = Socket<Connection>;
+type Link = UpstreamLink<Connection>;
 
 /** One request in flight through the front door, from its head to the end of the response body. */
 interface Exchange {
@@ -67,8 +77,12 @@ interface Exchange {
   started: number;
   reused: boolean;
   retried: boolean;
-  /** When the upstream's response head is overdue (performance.now() time). */
+  /** When the body, the upstream connection or the response head is overdue (performance.now() time). */
   deadline: number;
+  /** The body is still arriving, before an upstream connection is taken (BUFFERED_BODY_BYTES). */
+  buffering: boolean;
+  /** An upstream connection has been asked for and not yet given. */
+  linking: boolean;
   upInbox: Buffer | null;
   response?: UpstreamResponseHead;
   /** Body bytes still to come (length framing). */
@@ -76,18 +90,15 @@ interface Exchange {
   chunks?: ChunkedScanner;
 }
 
-/** A client connection and what it is paired with: its own upstream connection, or the full gateway. */
+/** A client connection, and what carries its exchange: an upstream connection lent by the pool, or the full gateway. */
 interface Connection {
   client: Peer;
   peer: string;
   inbox: Buffer | null;
   deciding: boolean;
   exchange?: Exchange;
-  up?: Peer;
-  /** When the upstream connection last finished an exchange (an old idle one may be closing). */
-  upIdleSince: number;
-  connecting: boolean;
-  toUp: Outbox<Connection>;
+  /** The upstream connection lent for the exchange in flight. */
+  link?: Link;
   toClient: Outbox<Connection>;
   handedOver: boolean;
   inner?: Peer;
@@ -117,8 +128,26 @@ export class FrontDoor {
   /** Connections with a request head still arriving (a trickle must not hold a connection forever). */
   private readonly reading = new Set<Connection>();
   private sweeper?: ReturnType<typeof setInterval>;
+  private readonly pool: UpstreamPool<Connection>;
 
-  constructor(private readonly o: FrontDoorOptions) {}
+  constructor(private readonly o: FrontDoorOptions) {
+    this.pool = new UpstreamPool<Connection>({
+      hostname: o.upstream.hostname,
+      port: o.upstream.port,
+      max: o.upstreamConnections,
+      idleMs: o.upstreamIdleMs,
+      data: (c, link, data) => this.fromUpstream(c, link, data),
+      drained: (c, link) => {
+        if (c.link === link) c.client.resume();
+      },
+      closed: (c, link) => this.upstreamClosed(c, link),
+    });
+  }
+
+  /** Upstream connections open (lent and idle), and idle ones. */
+  get upstreamConnections(): { open: number; idle: number } {
+    return { open: this.pool.size, idle: this.pool.idleCount };
+  }
 
   listen(): number {
     this.listener = Bun.listen<Connection>({
@@ -148,6 +177,7 @@ export class FrontDoor {
     clearInterval(this.sweeper);
     this.listener?.stop(true);
     for (const c of this.connections) this.close(c);
+    this.pool.stop();
   }
 
   private opened(client: Peer): void {
@@ -156,9 +186,6 @@ export class FrontDoor {
       peer: client.remoteAddress ?? "",
       inbox: null,
       deciding: false,
-      upIdleSince: 0,
-      connecting: false,
-      toUp: new Outbox(() => c.up),
       toClient: new Outbox(() => (c.closed ? undefined : c.client)),
       handedOver: false,
       toInner: new Outbox(() => c.inner),
@@ -190,7 +217,10 @@ export class FrontDoor {
   private pump(c: Connection): void {
     const ex = c.exchange;
     if (ex) {
-      if (ex.bodyLeft > 0 && c.up) this.sendBody(c, ex);
+      if (ex.buffering) {
+        if ((c.inbox?.length ?? 0) >= ex.bodyLeft) this.send(c, ex);
+        else ex.deadline = performance.now() + this.o.timeoutMs;
+      } else if (ex.bodyLeft > 0 && c.link) this.sendBody(c, ex);
       if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
       return;
     }
@@ -247,9 +277,11 @@ export class FrontDoor {
       bodyLeft: request.contentLength,
       bodySent: false,
       started: performance.now(),
-      reused: c.up !== undefined,
+      reused: false,
       retried: false,
       deadline: 0,
+      buffering: false,
+      linking: false,
       upInbox: null,
       left: 0,
     };
@@ -259,52 +291,38 @@ export class FrontDoor {
     this.send(c, ex);
   }
 
-  /** Sends the exchange's head, and what body there is, over the paired upstream connection (opened if needed). */
+  /**
+   * Moves the exchange on to the upstream: once a small body is whole, an upstream connection from
+   * the pool, then the head and what body there is.
+   */
   private send(c: Connection, ex: Exchange): void {
-    // The upstream may be closing a connection idle this long (Node's default keep-alive is 5 s):
-    // a fresh one avoids sending into a closing socket.
-    if (c.up && ex.reused && performance.now() - c.upIdleSince > this.o.upstreamIdleMs) {
-      this.dropUpstream(c, c.up);
-      ex.reused = false;
-    }
-    if (c.up) {
-      ex.deadline = performance.now() + this.o.timeoutMs;
-      this.waiting.add(c);
-      if (!c.toUp.writeCopy(...this.upstreamHead(c, ex))) c.client.pause();
-      this.sendBody(c, ex);
+    ex.deadline = performance.now() + this.o.timeoutMs;
+    this.waiting.add(c);
+    ex.buffering = ex.bodyLeft <= BUFFERED_BODY_BYTES && (c.inbox?.length ?? 0) < ex.bodyLeft;
+    if (ex.buffering) return;
+    ex.linking = true;
+    this.pool.acquire(c, (link) => this.linked(c, ex, link));
+  }
+
+  private linked(c: Connection, ex: Exchange, link: Link | undefined): void {
+    ex.linking = false;
+    if (c.closed || c.exchange !== ex) {
+      if (link) this.pool.release(link, true);
       return;
     }
-    if (c.connecting) return;
-    c.connecting = true;
-    const { hostname, port } = this.o.upstream;
-    Bun.connect<Connection>({
-      hostname,
-      port,
-      data: c,
-      socket: {
-        data: (up, data) => this.fromUpstream(up.data, up, data),
-        drain: (up) => this.upstreamDrained(up.data, up),
-        close: (up) => this.upstreamClosed(up.data, up),
-        error: (up) => this.upstreamClosed(up.data, up),
-      },
-    }).then(
-      (up) => {
-        c.connecting = false;
-        if (c.closed || c.exchange !== ex) return void up.end();
-        c.up = up;
-        ex.reused = false;
-        this.send(c, ex);
-      },
-      () => {
-        c.connecting = false;
-        if (c.closed || c.exchange !== ex) return;
-        // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
-        c.exchange = undefined;
-        const raw = ex.source.subarray(0, ex.headBytes);
-        c.inbox = c.inbox ? Buffer.concat([raw, c.inbox]) : raw;
-        this.handOver(c);
-      },
-    );
+    if (!link) {
+      // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
+      this.waiting.delete(c);
+      c.exchange = undefined;
+      const raw = ex.source.subarray(0, ex.headBytes);
+      c.inbox = c.inbox ? Buffer.concat([raw, c.inbox]) : raw;
+      return this.handOver(c);
+    }
+    c.link = link;
+    ex.reused = link.uses > 0;
+    ex.deadline = performance.now() + this.o.timeoutMs;
+    if (!link.out.writeCopy(...this.upstreamHead(c, ex))) c.client.pause();
+    this.sendBody(c, ex);
   }
 
   /**
@@ -337,7 +355,7 @@ export class FrontDoor {
     ex.bodySent = true;
     // The upstream cannot answer before it has the body: a moving upload restarts the clock.
     if (!ex.response) ex.deadline = performance.now() + this.o.timeoutMs;
-    if (!c.toUp.write(chunk)) c.client.pause();
+    if (!(c.link as Link).out.write(chunk)) c.client.pause();
   }
 
   /** The client sent FIN: what it sent is still answered, then the connection ends. */
@@ -355,7 +373,7 @@ export class FrontDoor {
     if (!c.toClient.flush()) return;
     if (c.closeAfter && !c.exchange) return this.close(c);
     if (c.handedOver) c.inner?.resume();
-    else c.up?.resume();
+    else c.link?.socket?.resume();
   }
 
   private idle(c: Connection): void {
@@ -374,7 +392,7 @@ export class FrontDoor {
       if (!ex || ex.response) this.waiting.delete(c);
       else if (ex.deadline > now) continue;
       // The clock restarts with each body chunk: a body still owed means the client stopped sending.
-      else if (ex.bodyLeft > 0) this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
+      else if (ex.bodyLeft > 0 && !ex.linking) this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
       else this.fail(c, ex, ...forwardingFailure.timeout(this.o.timeoutMs));
     }
     const headLimit = this.o.idleTimeoutSeconds * 1000;
@@ -392,11 +410,11 @@ export class FrontDoor {
     if (c.toClient.empty) this.close(c);
   }
 
-  private fromUpstream(c: Connection, up: Peer, data: Buffer): void {
+  private fromUpstream(c: Connection, link: Link, data: Buffer): void {
     const ex = c.exchange;
-    if (!ex || c.up !== up) {
+    if (!ex || c.link !== link) {
       // Bytes nobody asked for: the connection's framing can no longer be trusted.
-      this.dropUpstream(c, up);
+      this.pool.release(link, false);
       return;
     }
     // `bytes` from `from` on are still to be read (offsets, not views: a Buffer view costs more
@@ -458,13 +476,13 @@ export class FrontDoor {
     switch (framing.kind) {
       case "none":
         // Bytes after a bodiless response: the upstream's framing is off; do not reuse it.
-        if (c.up) this.dropUpstream(c, c.up);
+        this.dropLink(c);
         return this.complete(c, ex);
       case "length": {
         const take = Math.min(ex.left, bytes.length - from);
         if (take > 0) this.toClient(c, bytes, from, from + take);
         ex.left -= take;
-        if (from + take < bytes.length && c.up) this.dropUpstream(c, c.up);
+        if (from + take < bytes.length) this.dropLink(c);
         return this.bodyProgress(c, ex);
       }
       case "chunked": {
@@ -473,7 +491,7 @@ export class FrontDoor {
         const n = scanner.scan(part);
         if (n < 0) return this.abort(c);
         if (n > 0) this.toClient(c, part, 0, n);
-        if (n < part.length && c.up) this.dropUpstream(c, c.up);
+        if (n < part.length) this.dropLink(c);
         if (scanner.done) this.complete(c, ex);
         return;
       }
@@ -493,8 +511,11 @@ export class FrontDoor {
     if (c.exchange !== ex) return;
     this.releaseHead(c);
     c.exchange = undefined;
-    c.upIdleSince = performance.now();
-    if (ex.response?.close && c.up) this.dropUpstream(c, c.up);
+    const link = c.link;
+    c.link = undefined;
+    // A request body the upstream did not read whole, or bytes still queued for it, would be read
+    // as the next request on that connection: it is reused only after a clean exchange.
+    if (link) this.pool.release(link, !ex.response?.close && ex.bodyLeft === 0);
     if (c.closeAfter) {
       if (c.toClient.empty) this.close(c);
       return;
@@ -515,25 +536,19 @@ export class FrontDoor {
       bytes.copy(out, head.length, from, to);
       sent = c.toClient.writeCopy(out, size);
     } else sent = c.toClient.write(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
-    if (!sent) c.up?.pause();
+    if (!sent) c.link?.socket?.pause();
   }
 
   private releaseHead(c: Connection): void {
     const head = c.heldHead;
     if (head === undefined) return;
     c.heldHead = undefined;
-    if (!c.toClient.write(NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head)) c.up?.pause();
+    if (!c.toClient.write(NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head)) c.link?.socket?.pause();
   }
 
-  private upstreamDrained(c: Connection, up: Peer): void {
-    if (c.up !== up) return;
-    if (c.toUp.flush()) c.client.resume();
-  }
-
-  private upstreamClosed(c: Connection, up: Peer): void {
-    if (c.up !== up) return;
-    c.up = undefined;
-    c.toUp.flush();
+  private upstreamClosed(c: Connection, link: Link): void {
+    if (c.link !== link) return;
+    c.link = undefined;
     const ex = c.exchange;
     if (!ex || c.closed) return;
     if (!ex.response) {
@@ -555,15 +570,18 @@ export class FrontDoor {
     this.abort(c);
   }
 
-  private dropUpstream(c: Connection, up: Peer): void {
-    if (c.up === up) c.up = undefined;
-    up.end();
+  /** Closes the exchange's upstream connection rather than lend it again (its framing is off). */
+  private dropLink(c: Connection): void {
+    const link = c.link;
+    c.link = undefined;
+    if (link) this.pool.release(link, false);
   }
 
   /** Answers the exchange with the gateway's JSON error and ends the connection (its framing is lost). */
   private fail(c: Connection, ex: Exchange, status: number, message: string): void {
     this.waiting.delete(c);
-    if (c.up) this.dropUpstream(c, c.up);
+    if (ex.linking) this.pool.cancel(c);
+    this.dropLink(c);
     if (ex.response) return this.abort(c);
     c.closeAfter = true;
     this.toClient(c, errorAnswer(status, message, ex.forward.requestId));
@@ -576,7 +594,7 @@ export class FrontDoor {
   private handOver(c: Connection): void {
     if (c.handedOver) return;
     c.handedOver = true;
-    if (c.up) this.dropUpstream(c, c.up);
+    this.dropLink(c);
     c.client.pause();
     Bun.connect<Connection>({
       hostname: this.o.inner.hostname,
@@ -624,8 +642,8 @@ export class FrontDoor {
     this.waiting.delete(c);
     this.reading.delete(c);
     c.exchange = undefined;
-    c.up?.end();
-    c.up = undefined;
+    this.pool.cancel(c);
+    this.dropLink(c);
     c.inner?.end();
     c.client.end();
   }

@@ -133,10 +133,11 @@ describe("one client connection", () => {
   test("an upstream connection idle past --upstream-idle-ms is replaced, and the request still goes through", async () => {
     reset();
     const c = await warmClient();
+    const opened = up.connections;
     await Bun.sleep(300);
     c.send(get("/two"));
     await c.until((t) => count(t, "ok") === 2, "the second answer");
-    expect(up.connections).toBe(2);
+    expect(up.connections).toBe(opened + 1);
     c.end();
   });
 
@@ -165,11 +166,12 @@ describe("an upstream that closes a kept-alive connection under a request", () =
       return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     });
     const c = await warmClient();
+    const opened = up.connections;
     c.send(get("/two"));
     const text = await c.until((t) => count(t, "ok") === 2, "the second answer");
     expect(count(text, "HTTP/1.1 200 OK")).toBe(2);
     expect(up.heads.filter((h) => h.includes("/two"))).toHaveLength(2);
-    expect(up.connections).toBe(2);
+    expect(up.connections).toBe(opened + 1);
     c.end();
   });
 
