@@ -232,6 +232,9 @@ export class Gateway {
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: this.config.clientTimeoutSeconds,
       fetch: (request, server) => {
+        // Bun's idle timeout would cut an upload that is still moving: a body's stalls are timed by
+        // the proxy itself, chunk by chunk (policy.ts, bodyStalled).
+        if (request.body) server.timeout(request, 0);
         const ip = server.requestIP(request);
         return this.handle(request, (ip && this.front?.peers.read(ip.port)) ?? ip?.address);
       },

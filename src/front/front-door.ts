@@ -1,6 +1,6 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { ERROR_TYPE, errorBody } from "../http-error.ts";
-import { forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
+import { BUFFERED_BODY_BYTES, forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
 import { Outbox } from "./outbox.ts";
 import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
@@ -46,12 +46,7 @@ export interface FrontDoorOptions {
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Pipelined bytes held while a request is in flight before the client is made to wait. */
 const MAX_INBOX = 256 * 1024;
-/**
- * A request body up to this size arrives whole before an upstream connection is taken for it: a
- * slow upload then holds no upstream connection (nginx buffers bodies the same way). Larger
- * bodies stream, holding one.
- */
-export const BUFFERED_BODY_BYTES = 64 * 1024;
+
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -79,7 +74,7 @@ interface Exchange {
   retried: boolean;
   /** When the body, the upstream connection or the response head is overdue (performance.now() time). */
   deadline: number;
-  /** The body is still arriving, before an upstream connection is taken (BUFFERED_BODY_BYTES). */
+  /** The body is still arriving, before an upstream connection is taken (policy.ts, BUFFERED_BODY_BYTES). */
   buffering: boolean;
   /** An upstream connection has been asked for and not yet given. */
   linking: boolean;

@@ -1,4 +1,5 @@
 import { HttpError } from "../http-error.ts";
+import { forwardingFailure } from "./policy.ts";
 
 /**
  * Passes a request body through while counting it; past `max` bytes the stream fails, which aborts
@@ -35,17 +36,39 @@ export function limitBody(
   return { body: counted, exceeded: () => over, ended: () => done };
 }
 
-/** Reads a whole body that the gateway must look at, refusing (413) once it passes `max` bytes. */
-export async function readBodyLimited(request: Request, max: number): Promise<ArrayBuffer> {
+/**
+ * Reads a whole body that the gateway must look at, or that is small enough to arrive whole before
+ * the upstream is contacted (policy.ts): 413 once it passes `max` bytes, 408 when no byte arrives
+ * for `stallMs` (the clock restarts with each chunk, so a slow upload that moves is never cut).
+ */
+export async function readBodyLimited(request: Request, max: number, stallMs: number): Promise<ArrayBuffer> {
   const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > max) throw new HttpError(413, `request body of ${declared} bytes is over the limit of ${max}`);
+  if (declared > max) throw new HttpError(...forwardingFailure.declaredTooLarge(declared, max));
   if (!request.body) return new ArrayBuffer(0);
+  const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let seen = 0;
-  for await (const chunk of request.body) {
-    seen += chunk.byteLength;
-    if (seen > max) throw new HttpError(413, `request body is over the limit of ${max} bytes`);
-    chunks.push(chunk);
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HttpError(...forwardingFailure.bodyStalled(stallMs))), stallMs);
+    });
+    let next: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      next = await Promise.race([reader.read(), stalled]);
+    } catch (err) {
+      void reader.cancel().catch(() => {});
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (next.done) break;
+    seen += next.value.byteLength;
+    if (seen > max) {
+      void reader.cancel().catch(() => {});
+      throw new HttpError(...forwardingFailure.bodyTooLarge(max));
+    }
+    chunks.push(next.value);
   }
   const all = new Uint8Array(seen);
   let at = 0;

@@ -5,7 +5,7 @@ import type { TenantRegistry } from "../tenancy/registry.ts";
 import { requestTarget, type TargetRules } from "../tenancy/request-target.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream } from "./forward.ts";
-import { isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
+import { BUFFERED_BODY_BYTES, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
 import { readBodyLimited } from "./body-limit.ts";
 import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
@@ -39,7 +39,7 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     const peer = o.peer(request);
     const target = requestTarget(request.headers, peer, o.rules, o.registry);
     const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > o.maxBodyBytes) throw new HttpError(413, `request body of ${length} bytes is over the limit of ${o.maxBodyBytes}`);
+    if (length > o.maxBodyBytes) throw new HttpError(...forwardingFailure.declaredTooLarge(length, o.maxBodyBytes));
 
     const url = parsed ?? new URL(request.url);
     const method = request.method.toUpperCase();
@@ -57,7 +57,7 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
         methods,
         readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
         body: async () => {
-          body ??= await readBodyLimited(request, o.maxBodyBytes);
+          body ??= await readBodyLimited(request, o.maxBodyBytes, o.upstream.timeoutMs);
           try {
             return JSON.parse(new TextDecoder().decode(body));
           } catch {
@@ -65,6 +65,10 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
           }
         },
       });
+    }
+    // A small body arrives whole before the upstream is contacted, as through the front door.
+    if (body === undefined && !preflight && length > 0 && length <= BUFFERED_BODY_BYTES && method !== "GET" && method !== "HEAD") {
+      body = await readBodyLimited(request, o.maxBodyBytes, o.upstream.timeoutMs);
     }
     return forwardToUpstream(request, url, target.tenant, peer, o.upstream, {
       method,

@@ -17,6 +17,13 @@ const FORWARDED = new Set<string>(FORWARDED_METHODS);
  */
 export const MAX_HEAD_BYTES = 16 * 1024;
 
+/**
+ * A request body up to this size arrives whole before the upstream is contacted, on either
+ * transport: a slow upload then holds no upstream connection (nginx buffers bodies the same way).
+ * Larger bodies stream, holding one while they move.
+ */
+export const BUFFERED_BODY_BYTES = 64 * 1024;
+
 /** Hop-by-hop headers (RFC 9110 §7.6.1), in both directions, with those a message's `Connection` names. */
 export const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
 /** Headers that ask a server to treat the request as another method: never passed on (see protect-synced.ts). */
@@ -122,6 +129,7 @@ export const forwardingFailure = {
   unreachable: (where: string, code: string) => [502, `the upstream at ${where} cannot be reached (${code})`] as const,
   closed: (where: string) => [502, `the upstream at ${where} closed the connection without answering`] as const,
   bodyTooLarge: (max: number) => [413, `request body is over the limit of ${max} bytes`] as const,
+  declaredTooLarge: (length: number, max: number) => [413, `request body of ${length} bytes is over the limit of ${max}`] as const,
   malformed: () => [502, "the upstream's answer is not valid HTTP"] as const,
 };
 
