@@ -1,6 +1,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { ERROR_TYPE, errorBody } from "../http-error.ts";
 import { BUFFERED_BODY_BYTES, forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
+import { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
 import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
@@ -98,6 +99,8 @@ interface Connection {
   handedOver: boolean;
   inner?: Peer;
   toInner: Outbox<Connection>;
+  /** Which of a handed-over connection's bytes may go to the full gateway yet (one request at a time). */
+  serial?: OneAtATime;
   /** End the client connection once the current response is out. */
   closeAfter: boolean;
   /** When the first bytes of a head still incomplete arrived (0: none pending). */
@@ -199,10 +202,8 @@ export class FrontDoor {
   private fromClient(c: Connection, data: Buffer): void {
     if (c.closed) return;
     if (c.handedOver) {
-      if (c.inner) {
-        if (!c.toInner.write(data)) c.client.pause();
-      } else c.inbox = append(c.inbox, data);
-      return;
+      c.inbox = append(c.inbox, data);
+      return this.relay(c);
     }
     c.inbox = append(c.inbox, data);
     this.pump(c);
@@ -357,10 +358,7 @@ export class FrontDoor {
   private clientEnded(c: Connection): void {
     if (c.closed) return;
     c.ended = true;
-    if (c.handedOver) {
-      if (c.inner) c.toInner.shutdown();
-      return;
-    }
+    if (c.handedOver) return this.relay(c);
     if (!c.exchange) this.pump(c);
   }
 
@@ -589,6 +587,7 @@ export class FrontDoor {
   private handOver(c: Connection): void {
     if (c.handedOver) return;
     c.handedOver = true;
+    c.serial = new OneAtATime();
     this.dropLink(c);
     c.client.pause();
     Bun.connect<Connection>({
@@ -602,7 +601,9 @@ export class FrontDoor {
         },
         data: (s, data) => {
           if (c.closed) return;
+          const next = (c.serial as OneAtATime).answered(data);
           if (!c.toClient.write(data)) s.pause();
+          if (next || c.serial?.open) this.relay(c);
         },
         drain: (s) => {
           if (c.inner === s && c.toInner.flush()) c.client.resume();
@@ -614,14 +615,27 @@ export class FrontDoor {
       (s) => {
         if (c.closed) return void s.end();
         c.inner = s;
-        const pending = c.inbox;
-        c.inbox = null;
-        const sent = !pending || c.toInner.write(pending);
-        if (c.ended) c.toInner.shutdown();
-        if (sent) c.client.resume();
+        this.relay(c);
       },
       () => this.close(c),
     );
+  }
+
+  /** Passes what the client sent on to the full gateway, as far as the request in flight allows. */
+  private relay(c: Connection): void {
+    if (!c.inner) return;
+    const pending = c.inbox;
+    if (pending) {
+      const n = (c.serial as OneAtATime).take(pending);
+      if (n > 0) {
+        c.inbox = rest(pending, n);
+        if (!c.toInner.write(n === pending.length ? pending : pending.subarray(0, n))) return void c.client.pause();
+      }
+    }
+    // Held bytes (the next requests) wait for the answer; past MAX_INBOX the client waits too.
+    if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
+    else c.client.resume();
+    if (c.ended && !c.inbox) c.toInner.shutdown();
   }
 
   private abort(c: Connection): void {

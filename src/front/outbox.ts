@@ -47,6 +47,7 @@ export class Outbox<Data> {
    * socket's reading side open: the peer still answers what it got.
    */
   shutdown(): void {
+    if (this.ending) return;
     this.ending = true;
     if (this.queue.length === 0) this.socket()?.shutdown();
   }

@@ -339,6 +339,28 @@ describe("hand-over to the full gateway", () => {
     c.end();
   });
 
+  test.each([
+    ["escaped paths", (p: string) => `GET /u/%6C${p} HTTP/1.1\r\nHost: acme.localhost\r\n\r\n`],
+    ["chunked bodies", (p: string) => `POST /u/${p} HTTP/1.1\r\nHost: acme.localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+    ["method overrides", (p: string) => `GET /u/${p} HTTP/1.1\r\nHost: acme.localhost\r\nX-HTTP-Method-Override: GET\r\n\r\n`],
+  ])("pipelined requests on a handed-over connection (%s) are all answered, in order", async (_name, make) => {
+    // The upstream answers late: each answer is still pending when the next request has arrived.
+    reset((head, socket) => {
+      const path = head.split(" ")[1] as string;
+      setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`), 30);
+      return undefined;
+    });
+    const c = await client(gw.gateway.port);
+    c.send(make("one") + make("two") + make("three"));
+    const text = await c.until((t) => t.endsWith("three"), "three answers");
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(3);
+    expect(text.indexOf("one")).toBeLessThan(text.indexOf("two"));
+    expect(text.indexOf("two")).toBeLessThan(text.indexOf("three"));
+    expect(up.heads).toHaveLength(3);
+    expect(c.closed()).toBe(false);
+    c.end();
+  });
+
   test("the full gateway sees the real client address of a handed-over connection", async () => {
     // Linux routes all of 127/8 to loopback: a client bound to 127.0.0.2 is told apart from the
     // front door's own connections, which come from 127.0.0.1.
