@@ -603,7 +603,7 @@ export class FrontDoor {
           if (c.closed) return;
           const next = (c.serial as OneAtATime).answered(data);
           if (!c.toClient.write(data)) s.pause();
-          if (next || c.serial?.open) this.relay(c);
+          if (next || c.serial?.passingAll) this.relay(c);
         },
         drain: (s) => {
           if (c.inner === s && c.toInner.flush()) c.client.resume();

@@ -26,7 +26,7 @@ export class OneAtATime {
   private answerChunks?: ChunkedScanner;
 
   /** No longer judging: every byte passes as it comes. */
-  get open(): boolean {
+  get passingAll(): boolean {
     return this.request === "open";
   }
 

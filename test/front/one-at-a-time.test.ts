@@ -51,17 +51,17 @@ describe("OneAtATime", () => {
     const s = new OneAtATime();
     const all = b(head + GET);
     expect(s.take(all)).toBe(all.length);
-    expect(s.open).toBe(true);
+    expect(s.passingAll).toBe(true);
   });
 
   test("an answer before the request is whole, or one that closes, leaves the rest to the server", () => {
     const early = new OneAtATime();
     expect(early.take(b("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"))).toBeGreaterThan(0);
     early.answered(b("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n"));
-    expect(early.open).toBe(true);
+    expect(early.passingAll).toBe(true);
     const closing = new OneAtATime();
     closing.take(b(GET));
     closing.answered(b("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"));
-    expect(closing.open).toBe(true);
+    expect(closing.passingAll).toBe(true);
   });
 });

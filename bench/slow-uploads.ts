@@ -1,0 +1,367 @@
+// Slow-upload benchmark (issue: "Under 600 slow uploads, other clients' management requests keep
+// their latency within a small multiple of nginx's on the same test"). In one run, in front of the
+// same small Bun upstream (it reads the whole request body, then answers a small JSON):
+//   1. nginx as a plain keep-alive reverse proxy (worker_processes 1)
+//   2. tenantgate, default (the front door)
+//   3. tenantgate --no-front-door (every request through Bun.serve and fetch)
+// For each, one client on one keep-alive connection sends, one after another, SAMPLES management
+// writes (PATCH /api/v2/roles/<id> on the tenant acme, with a dev token the gateway accepts; the
+// role is not a synced one, so the guard lets it through and the upstream answers 200) and SAMPLES
+// plain GETs (/authorize?client_id=x): first idle, then while UPLOADS other connections each have
+// sent `POST /oauth/token` with Content-Length: 4096 and trickle its body, 64 bytes every 500 ms
+// (32 s in all, longer than the measurement; they are cut off when it ends). nginx is sent the same
+// bytes (Host acme.localhost and the same token). The table shows p50, p99 and max per series and
+// tenantgate's p99 under load against nginx's. Everything listens on 127.0.0.1; every child process
+// and the temp dir are removed at the end. Needs ulimit -n of about 4 x UPLOADS + 1024 (checked).
+//
+//   bun bench/slow-uploads.ts [--root <checkout>] [--uploads 600] [--samples 200]
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+const flag = (name: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
+const UPLOADS = Number(flag("uploads") ?? 600);
+const SAMPLES = Number(flag("samples") ?? 200);
+const ROOT = resolve(flag("root") ?? resolve(import.meta.dir, ".."));
+const NGINX = "/usr/sbin/nginx";
+const BUN = process.execPath;
+const HOST = "127.0.0.1";
+const [UPLOAD_BYTES, CHUNK, CHUNK_MS] = [4096, 64, 500]; // each upload's body, sent CHUNK bytes every CHUNK_MS
+const TIMEOUT_MS = 10_000; // one request's answer, at most
+
+const work = mkdtempSync(join(tmpdir(), "bench-slow-uploads-"));
+const children: { name: string; proc: Subprocess }[] = [];
+let cleaned = false;
+
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  for (const { proc } of children.reverse()) {
+    if (proc.exitCode !== null || proc.signalCode !== null) continue;
+    proc.kill("SIGTERM");
+    const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+    if (!done) proc.kill("SIGKILL");
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+// Whatever happens, the run ends by itself: 3 configurations, each 4 series of SAMPLES requests
+// that could all time out at worst, plus the uploads' own time.
+const watchdog = setTimeout(
+  () => {
+    console.error("bench/slow-uploads.ts: watchdog fired, stopping");
+    void cleanup().finally(() => process.exit(1));
+  },
+  Math.min(60 + 3 * (60 + (UPLOAD_BYTES / CHUNK) * (CHUNK_MS / 1000)) + 3 * 4 * SAMPLES, 1800) * 1000,
+);
+watchdog.unref();
+
+function spawn(name: string, cmd: string[]): Subprocess {
+  const log = join(work, `${name}.log`);
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: Bun.file(log), stderr: Bun.file(`${log}.err`), stdin: "ignore" });
+  children.push({ name, proc });
+  return proc;
+}
+
+function logTail(name: string): string {
+  const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : "");
+  return (read(join(work, `${name}.log`)) + read(join(work, `${name}.log.err`))).split("\n").slice(-20).join("\n");
+}
+
+async function run(cmd: string[]): Promise<string> {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${err}${out}`);
+  return out || err; // nginx -v prints to stderr
+}
+
+function freePort(): number {
+  const s = Bun.serve({ hostname: HOST, port: 0, fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+async function waitFor(url: string, name: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const child = children.find((c) => c.name === name)?.proc;
+    if (child && child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${logTail(name)}`);
+    const r = await fetch(url, { signal: AbortSignal.timeout(1000) }).catch(() => undefined); // not up yet
+    if ((await r?.arrayBuffer().then(() => r.status)) === 200) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`${name} did not answer 200 at ${url} within ${timeoutMs} ms:\n${logTail(name)}`);
+}
+
+// --- the processes -----------------------------------------------------------------------------
+
+const BODY = JSON.stringify({ ok: true, id: "rol_0123456789abcdef", name: "bench" });
+
+async function startUpstream(): Promise<number> {
+  const port = freePort();
+  const script = join(work, "upstream.ts");
+  writeFileSync(
+    script,
+    `const body = ${JSON.stringify(BODY)};
+Bun.serve({ hostname: ${JSON.stringify(HOST)}, port: ${port}, idleTimeout: 0, async fetch(request) {
+  await request.arrayBuffer();
+  return new Response(body, { headers: { "content-type": "application/json" } });
+} });
+`,
+  );
+  spawn("upstream", [BUN, script]);
+  await waitFor(`http://${HOST}:${port}/`, "upstream");
+  return port;
+}
+
+const TEMPS = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"];
+
+async function startNginx(upstreamPort: number): Promise<number> {
+  const port = freePort();
+  const dir = join(work, "nginx");
+  mkdirSync(dir);
+  for (const d of TEMPS) mkdirSync(join(dir, d));
+  const conf = join(dir, "nginx.conf");
+  const asRoot = process.getuid?.() === 0;
+  writeFileSync(
+    conf,
+    `${asRoot ? "user root;\n" : ""}worker_processes 1;
+worker_rlimit_nofile ${4 * UPLOADS + 1024};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections ${2 * UPLOADS + 1024}; }
+http {
+  access_log off;
+  ${TEMPS.map((d) => `${d}_temp_path ${dir}/${d};`).join(" ")}
+  upstream app { server ${HOST}:${upstreamPort}; keepalive 64; }
+  server {
+    listen ${HOST}:${port} backlog=4096;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }
+  }
+}
+`,
+  );
+  spawn("nginx", [NGINX, "-p", dir, "-e", join(dir, "error.log"), "-c", conf]);
+  await waitFor(`http://${HOST}:${port}/`, "nginx");
+  return port;
+}
+
+async function startGateway(upstreamPort: number, name: string, extra: string[] = []): Promise<{ port: number; token: string }> {
+  const main = join(ROOT, "src/main.ts");
+  const common = ["--data-dir", join(work, name)];
+  await run([BUN, main, "tenants", "create", "acme", ...common]);
+  const token = (await run([BUN, main, "token", "--org", "acme", ...common])).trim();
+  const port = freePort();
+  const args = ["--host", HOST, "--port", String(port), "--upstream", `http://${HOST}:${upstreamPort}`, "--log-level", "warn"];
+  spawn(name, [BUN, main, "serve", "--dev", ...common, ...args, ...extra]);
+  await waitFor(`http://${HOST}:${port}/readyz`, name);
+  return { port, token };
+}
+
+// --- the clients -------------------------------------------------------------------------------
+
+const patch = (token: string) => {
+  const body = JSON.stringify({ description: "changed by bench/slow-uploads.ts" });
+  return `PATCH /api/v2/roles/rol_bench_not_synced HTTP/1.1\r\nHost: acme.localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+};
+const GET = "GET /authorize?client_id=x HTTP/1.1\r\nHost: acme.localhost\r\n\r\n";
+
+type Answer = { status: number; body: string };
+
+/** One keep-alive connection, one request at a time (a new one when the server closed the last). */
+function client(port: number) {
+  let socket: Socket | undefined;
+  let buf = Buffer.alloc(0);
+  let waiting: ((r: Answer | Error) => void) | undefined;
+  const open = () =>
+    new Promise<Socket>((ok, fail) => {
+      const s = connect({ host: HOST, port, noDelay: true }, () => ok(s));
+      s.on("error", (e) => (socket === s && waiting ? waiting(e) : fail(e)));
+      s.on("close", () => socket === s && ((socket = undefined), waiting?.(new Error("closed before the answer"))));
+      s.on("data", (d) => {
+        buf = Buffer.concat([buf, d as Buffer]);
+        const end = buf.indexOf("\r\n\r\n");
+        if (end < 0 || !waiting) return;
+        const head = buf.toString("latin1", 0, end);
+        const chunked = /\r\ntransfer-encoding: *chunked/i.test(head);
+        const len = chunked ? buf.indexOf("0\r\n\r\n", end + 4) + 5 - (end + 4) : Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if ((chunked && len < 5) || buf.length < end + 4 + len) return; // not all there yet
+        const body = buf.toString("utf8", end + 4, end + 4 + len);
+        buf = Buffer.alloc(0);
+        if (/\r\nconnection: *close/i.test(head)) socket = undefined;
+        waiting({ status: Number(/^HTTP\/1\.\d (\d+)/.exec(head)?.[1]), body });
+      });
+    });
+  const close = () => {
+    [waiting, buf] = [undefined, Buffer.alloc(0)];
+    socket?.destroy();
+    socket = undefined;
+  };
+  /** Milliseconds from writing the request to its whole answer; status 0 for no answer. */
+  const request = async (bytes: string): Promise<Answer & { ms: number }> => {
+    const t0 = performance.now();
+    try {
+      socket ??= await open();
+      const { promise, resolve: done } = Promise.withResolvers<Answer | Error>();
+      waiting = done;
+      const timer = setTimeout(() => done(new Error("timed out")), TIMEOUT_MS);
+      socket.write(bytes);
+      const r = await promise;
+      clearTimeout(timer);
+      waiting = undefined;
+      if (r instanceof Error) throw r;
+      return { ms: performance.now() - t0, ...r };
+    } catch (err) {
+      close();
+      return { ms: performance.now() - t0, status: 0, body: (err as Error).message };
+    }
+  };
+  return { request, close };
+}
+type Client = ReturnType<typeof client>;
+
+const count = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
+
+/** n requests one after another: each one's milliseconds, and what answered other than the upstream's 200. */
+async function series(c: Client, bytes: string, n: number): Promise<{ ms: number[]; bad: Map<string, number> }> {
+  const s = { ms: [] as number[], bad: new Map<string, number>() };
+  for (let i = 0; i < n; i++) {
+    const r = await c.request(bytes);
+    s.ms.push(r.ms);
+    if (r.status !== 200 || r.body !== BODY) count(s.bad, r.status ? `${r.status}` : r.body);
+  }
+  return s;
+}
+
+/** UPLOADS connections, each with its POST head sent and its body trickling; `stop` cuts them all. */
+async function startUploads(port: number) {
+  const head = `POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${UPLOAD_BYTES}\r\n\r\n`;
+  const chunk = "a".repeat(CHUNK);
+  const events = new Map<string, number>(); // what happened to uploads before the end: answers, closes, errors
+  const sockets: Socket[] = [];
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  let stopping = false;
+  const open = (i: number) =>
+    new Promise<void>((done) => {
+      const s = connect({ host: HOST, port, noDelay: true }, () => {
+        let sent = 0;
+        const tick = () => {
+          if (sent >= UPLOAD_BYTES || stopping) return;
+          s.write(chunk);
+          if ((sent += CHUNK) >= UPLOAD_BYTES) count(events, "body completed");
+        };
+        s.write(head);
+        // The chunks of all uploads spread evenly over each 500 ms.
+        timers.push(setTimeout(() => (tick(), timers.push(setInterval(tick, CHUNK_MS))), (i * CHUNK_MS) / UPLOADS));
+        done();
+      });
+      s.on("data", (d) => count(events, `answered ${/^HTTP\/1\.\d (\d+)/.exec(d.toString("latin1"))?.[1] ?? "?"}`));
+      s.on("error", (e) => (count(events, `error ${(e as NodeJS.ErrnoException).code ?? e.message}`), done()));
+      s.on("close", () => stopping || count(events, "closed by the proxy"));
+      sockets.push(s);
+    });
+  // 50 at a time, so no listen backlog overflows (a dropped SYN would come back a second later).
+  for (let i = 0; i < UPLOADS; i += 50) await Promise.all(Array.from({ length: Math.min(50, UPLOADS - i) }, (_, j) => open(i + j)));
+  const began = performance.now();
+  return {
+    events,
+    /** Seconds until the first upload's body would be complete. */
+    leftSeconds: () => (UPLOAD_BYTES / CHUNK) * (CHUNK_MS / 1000) - (performance.now() - began) / 1000,
+    stop: () => {
+      stopping = true;
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+// --- the run -----------------------------------------------------------------------------------
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)] as number;
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+const lpad = (s: string, n: number) => s.padStart(n);
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const limit = Number((await run(["sh", "-c", "ulimit -n"])).trim());
+  if (limit < 4 * UPLOADS + 1024) throw new Error(`ulimit -n is ${limit}; run under \`ulimit -n ${Math.max(65536, 4 * UPLOADS + 1024)}\``);
+  const upstreamPort = await startUpstream();
+  const nginxPort = await startNginx(upstreamPort);
+  const gw = await startGateway(upstreamPort, "gateway");
+  const old = await startGateway(upstreamPort, "gateway-no-front-door", ["--no-front-door"]);
+  const configs = [
+    { name: "nginx", port: nginxPort, token: gw.token }, // the same request bytes tenantgate gets
+    { name: "tenantgate", port: gw.port, token: gw.token },
+    { name: "tenantgate --no-front-door", port: old.port, token: old.token },
+  ];
+  const rev = (await run(["git", "-C", ROOT, "log", "-1", "--format=%h %s"]).catch(() => "?")).trim().slice(0, 90);
+  console.log(`slow-upload benchmark: ${UPLOADS} uploads (Content-Length ${UPLOAD_BYTES}, ${CHUNK} B every ${CHUNK_MS} ms), ${SAMPLES} sequential PATCH + ${SAMPLES} GET per series`);
+  console.log(`root ${ROOT} (${rev})`);
+  console.log(`bun ${(await run([BUN, "--version"])).trim()}, ${(await run([NGINX, "-v"])).trim()}, ulimit -n ${limit}, ${cpus().length} CPUs`);
+
+  const rows: { name: string; phase: string; write: Awaited<ReturnType<typeof series>>; get: Awaited<ReturnType<typeof series>> }[] = [];
+  for (const c of configs) {
+    const cl = client(c.port);
+    const write = patch(c.token);
+    // Both paths must answer the upstream's 200 body before anything is timed (a 401 or 403 is fast).
+    for (const [what, bytes] of [["PATCH", write], ["GET", GET]] as const) {
+      const r = await cl.request(bytes);
+      if (r.status !== 200 || r.body !== BODY) throw new Error(`${c.name} ${what}: expected the upstream's 200 body, got ${r.status} ${r.body.slice(0, 300)}`);
+    }
+    await series(cl, write, 50); // warm-up
+    await series(cl, GET, 50);
+    rows.push({ name: c.name, phase: "idle", write: await series(cl, write, SAMPLES), get: await series(cl, GET, SAMPLES) });
+
+    const uploads = await startUploads(c.port);
+    await Bun.sleep(1000); // every upload has its head and a chunk or two in
+    const t0 = performance.now();
+    const row = { name: c.name, phase: `${UPLOADS} uploads`, write: await series(cl, write, SAMPLES), get: await series(cl, GET, SAMPLES) };
+    const seconds = (performance.now() - t0) / 1000;
+    const left = uploads.leftSeconds();
+    uploads.stop();
+    rows.push(row);
+    const events = [...uploads.events].map(([k, n]) => `${k}: ${n}`).join(", ");
+    console.log(`  ${c.name}: measured under load in ${seconds.toFixed(1)} s, ${left.toFixed(1)} s of trickle left${left < 0 ? " !! uploads completed during the measurement" : ""}; uploads before the end: ${events || "none answered, none closed"}`);
+    cl.close();
+    await Bun.sleep(2000); // let the proxy drop the cut-off uploads
+  }
+
+  console.log("");
+  const cols = ["p50", "p99", "max"];
+  console.log(`${"configuration".padEnd(27)}${"phase".padEnd(13)}${cols.map((h) => lpad(`PATCH ${h}`, 11)).join("")}  ${cols.map((h) => lpad(`GET ${h}`, 9)).join("")}  (ms)`);
+  for (const r of rows) {
+    const bad = [...r.write.bad].map(([k, n]) => `PATCH ${k} x${n}`).concat([...r.get.bad].map(([k, n]) => `GET ${k} x${n}`));
+    const w = [50, 99, 100].map((p) => lpad(f2(pct(r.write.ms, p)), 11)).join("");
+    const g = [50, 99, 100].map((p) => lpad(f2(pct(r.get.ms, p)), 9)).join("");
+    console.log(`${r.name.padEnd(27)}${r.phase.padEnd(13)}${w}  ${g}${bad.length ? `  !! ${bad.join(", ")}` : ""}`);
+  }
+  console.log("");
+  const loaded = (name: string) => rows.find((r) => r.name === name && r.phase !== "idle")!;
+  const ngx = loaded("nginx");
+  for (const name of ["tenantgate", "tenantgate --no-front-door"]) {
+    const g = loaded(name);
+    const w = pct(g.write.ms, 99) / pct(ngx.write.ms, 99);
+    const q = pct(g.get.ms, 99) / pct(ngx.get.ms, 99);
+    console.log(`${name.padEnd(27)} p99 under load vs nginx under load: PATCH ${f2(w)}x, GET ${f2(q)}x`);
+  }
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
