@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { UpstreamPool, type UpstreamLink } from "../../src/front/upstream-pool.ts";
 import { startGateway, type TestGateway } from "../support/gateway.ts";
-import { rawHttp, startScriptedUpstream, type ScriptedUpstream } from "../support/proxy-upstream.ts";
+import { openClient, rawHttp, startScriptedUpstream, type ScriptedUpstream } from "../support/proxy-upstream.ts";
 import { createTenants } from "../support/upstream.ts";
 import { until } from "../support/until.ts";
 
@@ -95,14 +95,10 @@ describe("through the front door", () => {
 
   /** A kept-alive client connection that sent one request and has its answer. */
   async function servedClient(i: number): Promise<Socket> {
-    const socket = connect(gw.gateway.port, "127.0.0.1");
-    socket.on("error", () => {});
-    let text = "";
-    socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write(request(`/idle-${i}`));
-    await holds(() => text.endsWith("ok"), `the answer of client ${i}`);
-    return socket;
+    const c = await openClient(gw.gateway.port);
+    c.socket.write(request(`/idle-${i}`));
+    await holds(() => c.text().endsWith("ok"), `the answer of client ${i}`);
+    return c.socket;
   }
 
   test("200 kept-alive clients share at most --upstream-connections upstream connections", async () => {
@@ -114,15 +110,11 @@ describe("through the front door", () => {
   });
 
   test("slow small uploads hold no upstream connection while their bodies arrive: other requests are answered meanwhile", async () => {
-    const uploads: { socket: Socket; text: () => string }[] = [];
+    const uploads: Awaited<ReturnType<typeof openClient>>[] = [];
     for (let i = 0; i < 40; i++) {
-      const socket = connect(gw.gateway.port, "127.0.0.1");
-      socket.on("error", () => {});
-      let text = "";
-      socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
-      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-      socket.write(`POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 1000\r\n\r\n${"a".repeat(500)}`);
-      uploads.push({ socket, text: () => text });
+      const c = await openClient(gw.gateway.port);
+      c.socket.write(`POST /oauth/token HTTP/1.1\r\nHost: acme.localhost\r\nContent-Length: 1000\r\n\r\n${"a".repeat(500)}`);
+      uploads.push(c);
     }
     // 40 uploads half sent, with a pool of 4: a read still gets an upstream connection.
     const res = await rawHttp(gw.gateway.port, request("/authorize?during=uploads"));

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
 import { startGateway, type TestGateway } from "../support/gateway.ts";
-import { rawHttp, startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
+import { openClient as open, rawHttp, startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
 import { createTenants } from "../support/upstream.ts";
 import { until } from "../support/until.ts";
 
@@ -24,16 +23,6 @@ afterAll(async () => {
   await Promise.all(Object.values(gateways).map((g) => g.stop()));
   up.stop();
 });
-
-/** A client connection keeping what it receives. */
-async function open(port: number): Promise<{ socket: Socket; text: () => string }> {
-  const socket = connect(port, "127.0.0.1");
-  socket.on("error", () => {});
-  let text = "";
-  socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
-  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-  return { socket, text: () => text };
-}
 
 describe.each(["front door", "--no-front-door"])("through the %s", (transport) => {
   const gw = () => gateways[transport] as TestGateway;

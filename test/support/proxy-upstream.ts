@@ -378,6 +378,16 @@ export function rawHttp(port: number, request: string | Uint8Array, opts: { time
   });
 }
 
+/** A client connection to 127.0.0.1:`port` that keeps everything it receives (latin1), for requests written by hand. */
+export async function openClient(port: number): Promise<{ socket: Socket; text: () => string }> {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  let text = "";
+  socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  return { socket, text: () => text };
+}
+
 /** An HTTP/1.1 request head (and optional body) as a string, CRLF line ends. */
 export function rawHead(method: string, target: string, headers: [string, string][], body = ""): string {
   return [`${method} ${target} HTTP/1.1`, ...headers.map(([k, v]) => `${k}: ${v}`), "", body].join("\r\n");
