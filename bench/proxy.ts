@@ -16,10 +16,11 @@
 // Everything listens on 127.0.0.1; every child process and the temp dir are removed at the end.
 //
 //   bun bench/proxy.ts [--duration 10] [--warmup 2] [--rounds 3] [--connections 50]
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { benchProcesses, freePort, HOST } from "./processes.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,87 +34,12 @@ const WRK = "/usr/bin/wrk";
 const NGINX = "/usr/sbin/nginx";
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
-const HOST = "127.0.0.1";
 
-const work = mkdtempSync(join(tmpdir(), "bench-proxy-"));
-const children: { name: string; proc: Subprocess }[] = [];
-let cleaned = false;
-
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  for (const { proc } of children.reverse()) {
-    if (proc.exitCode !== null || proc.signalCode !== null) continue;
-    proc.kill("SIGTERM");
-    const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
-    if (!done) proc.kill("SIGKILL");
-  }
-  rmSync(work, { recursive: true, force: true });
-}
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-// Whatever happens, the run ends by itself.
-const watchdog = setTimeout(
-  () => {
-    console.error("bench/proxy.ts: watchdog fired, stopping");
-    void cleanup().finally(() => process.exit(1));
-  },
-  (60 + (WARMUP + DURATION * ROUNDS) * 5 + 60) * 1000,
-);
-watchdog.unref();
-
-function spawn(name: string, cmd: string[], opts: { cwd?: string } = {}): Subprocess {
-  const log = join(work, `${name}.log`);
-  const proc = Bun.spawn(cmd, { cwd: opts.cwd ?? ROOT, stdout: Bun.file(log), stderr: Bun.file(`${log}.err`), stdin: "ignore" });
-  children.push({ name, proc });
-  return proc;
-}
-
-function logTail(name: string): string {
-  const read = (p: string) => {
-    try {
-      return readFileSync(p, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  return (read(join(work, `${name}.log`)) + read(join(work, `${name}.log.err`))).split("\n").slice(-20).join("\n");
-}
-
-async function run(cmd: string[]): Promise<string> {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${err}${out}`);
-  return out || err; // nginx -v prints to stderr
-}
-
-function freePort(): number {
-  const s = Bun.serve({ hostname: HOST, port: 0, fetch: () => new Response() });
-  const port = s.port as number;
-  s.stop(true);
-  return port;
-}
-
-async function waitFor(url: string, name: string, init?: RequestInit, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const child = children.find((c) => c.name === name)?.proc;
-    if (child && child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${logTail(name)}`);
-    try {
-      const r = await fetch(url, { ...init, signal: AbortSignal.timeout(1000) });
-      await r.arrayBuffer();
-      if (r.status === 200) return;
-    } catch {
-      // not up yet
-    }
-    await Bun.sleep(50);
-  }
-  throw new Error(`${name} did not answer 200 at ${url} within ${timeoutMs} ms:\n${logTail(name)}`);
-}
+const { work, spawn, track, child, run, waitFor, startBunServer, runAndCleanUp } = benchProcesses({
+  bench: "proxy",
+  cwd: ROOT,
+  watchdogMs: (60 + (WARMUP + DURATION * ROUNDS) * 5 + 60) * 1000,
+});
 
 /** utime + stime of a process, in seconds (Linux /proc). */
 function cpuSeconds(pid: number): number {
@@ -178,8 +104,7 @@ async function wrk(t: Target, seconds: number): Promise<WrkResult> {
   cmd.push(t.url);
   const pid = t.pid();
   const cpu0 = pid ? cpuSeconds(pid) : Number.NaN;
-  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  children.push({ name: "wrk", proc });
+  const proc = track("wrk", Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const killer = setTimeout(() => proc.kill("SIGKILL"), (seconds + 15) * 1000);
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(killer);
@@ -202,18 +127,13 @@ const BODY = JSON.stringify({
 });
 const PADDED = BODY.replace('"pad":""', `"pad":"${"x".repeat(Math.max(0, 200 - BODY.length))}"`);
 
-async function startUpstream(): Promise<number> {
-  const port = freePort();
-  const script = join(work, "upstream.ts");
-  writeFileSync(
-    script,
-    `const body = ${JSON.stringify(PADDED)};
+function startUpstream(): Promise<number> {
+  return startBunServer(
+    "upstream",
+    (port) => `const body = ${JSON.stringify(PADDED)};
 Bun.serve({ hostname: ${JSON.stringify(HOST)}, port: ${port}, fetch: () => new Response(body, { headers: { "content-type": "application/json" } }) });
 `,
   );
-  spawn("upstream", [BUN, script]);
-  await waitFor(`http://${HOST}:${port}/`, "upstream");
-  return port;
 }
 
 async function startNginx(upstreamPort: number): Promise<{ port: number; master: Subprocess }> {
@@ -256,12 +176,10 @@ http {
 }
 
 /** Bun.serve forwarding every request with fetch: copy the headers, drop Host, return the upstream's Response. */
-async function startBunPassThrough(upstreamPort: number): Promise<number> {
-  const port = freePort();
-  const script = join(work, "passthrough.ts");
-  writeFileSync(
-    script,
-    `const origin = "http://${HOST}:${upstreamPort}";
+function startBunPassThrough(upstreamPort: number): Promise<number> {
+  return startBunServer(
+    "passthrough",
+    (port) => `const origin = "http://${HOST}:${upstreamPort}";
 Bun.serve({
   hostname: ${JSON.stringify(HOST)},
   port: ${port},
@@ -274,9 +192,6 @@ Bun.serve({
 });
 `,
   );
-  spawn("passthrough", [BUN, script]);
-  await waitFor(`http://${HOST}:${port}/`, "passthrough");
-  return port;
 }
 
 /**
@@ -284,12 +199,10 @@ Bun.serve({
  * request head has its Host replaced and tenant-id, X-Forwarded-* and a request id added; each
  * response head gets the request id; content-length framing only. No routing, no checks.
  */
-async function startRawRelay(upstreamPort: number): Promise<number> {
-  const port = freePort();
-  const script = join(work, "raw-relay.ts");
-  writeFileSync(
-    script,
-    `const UP = ${upstreamPort};
+function startRawRelay(upstreamPort: number): Promise<number> {
+  return startBunServer(
+    "raw-relay",
+    (port) => `const UP = ${upstreamPort};
 const END = Buffer.from("\\r\\n\\r\\n");
 function onResponse(p, d) {
   let buf = p.ubuf ? Buffer.concat([p.ubuf, d]) : d;
@@ -346,9 +259,6 @@ Bun.listen({ hostname: ${JSON.stringify(HOST)}, port: ${port}, socket: {
 } });
 `,
   );
-  spawn("raw-relay", [BUN, script]);
-  await waitFor(`http://${HOST}:${port}/`, "raw-relay");
-  return port;
 }
 
 async function startGateway(upstreamPort: number, name = "gateway", extra: string[] = []): Promise<{ port: number; proc: Subprocess; token: string }> {
@@ -392,13 +302,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   const bunVersion = (await run([BUN, "--version"])).trim();
   const upstreamPort = await startUpstream();
-  const upstreamPid = children.find((c) => c.name === "upstream")?.proc.pid;
+  const upstreamPid = child("upstream")?.pid;
   const nginx = await startNginx(upstreamPort);
   const gw = await startGateway(upstreamPort);
   const passPort = await startBunPassThrough(upstreamPort);
-  const passPid = children.find((c) => c.name === "passthrough")?.proc.pid;
+  const passPid = child("passthrough")?.pid;
   const relayPort = await startRawRelay(upstreamPort);
-  const relayPid = children.find((c) => c.name === "raw-relay")?.proc.pid;
+  const relayPid = child("raw-relay")?.pid;
   const old = await startGateway(upstreamPort, "gateway-no-front-door", ["--no-front-door"]);
 
   const tenantHeaders = ["Host: acme.localhost", `Authorization: Bearer ${gw.token}`];
@@ -530,11 +440,4 @@ function dechunk(s: string): string {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runAndCleanUp(main);

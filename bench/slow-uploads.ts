@@ -16,11 +16,11 @@
 // removed at the end. Needs ulimit -n of at least 4 x UPLOADS + 1024 (checked; 20000 is plenty).
 //
 //   bun bench/slow-uploads.ts [--root <checkout>] [--uploads 600] [--samples 200]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus } from "node:os";
 import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
+import { benchProcesses, freePort, HOST } from "./processes.ts";
 
 const flag = (name: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
 const UPLOADS = Number(flag("uploads") ?? 600);
@@ -28,91 +28,29 @@ const SAMPLES = Number(flag("samples") ?? 200);
 const ROOT = resolve(flag("root") ?? resolve(import.meta.dir, "..")); // the checkout whose src/main.ts runs
 const NGINX = "/usr/sbin/nginx";
 const BUN = process.execPath;
-const HOST = "127.0.0.1";
 const [UPLOAD_BYTES, CHUNK, CHUNK_MS] = [4096, 64, 500]; // each upload's body, sent CHUNK bytes every CHUNK_MS
 const TIMEOUT_MS = 10_000; // one request's answer, at most
 
-const work = mkdtempSync(join(tmpdir(), "bench-slow-uploads-"));
-const children: { name: string; proc: Subprocess }[] = [];
-let cleaned = false;
-
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  for (const { proc } of children.reverse()) {
-    if (proc.exitCode !== null || proc.signalCode !== null) continue;
-    proc.kill("SIGTERM");
-    const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
-    if (!done) proc.kill("SIGKILL");
-  }
-  rmSync(work, { recursive: true, force: true });
-}
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
-// Whatever happens, the run ends by itself (even if every request of 3 x 4 series timed out).
-const watchdog = setTimeout(() => {
-  console.error("bench/slow-uploads.ts: watchdog fired, stopping");
-  void cleanup().finally(() => process.exit(1));
-}, Math.min(120 + 3 * 4 * SAMPLES, 1800) * 1000);
-watchdog.unref();
-
-function spawn(name: string, cmd: string[]): Subprocess {
-  const log = join(work, `${name}.log`);
-  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: Bun.file(log), stderr: Bun.file(`${log}.err`), stdin: "ignore" });
-  children.push({ name, proc });
-  return proc;
-}
-
-function logTail(name: string): string {
-  const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : "");
-  return (read(join(work, `${name}.log`)) + read(join(work, `${name}.log.err`))).split("\n").slice(-20).join("\n");
-}
-
-async function run(cmd: string[]): Promise<string> {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${err}${out}`);
-  return out || err; // nginx -v prints to stderr
-}
-
-function freePort(): number {
-  const s = Bun.serve({ hostname: HOST, port: 0, fetch: () => new Response() });
-  const port = s.port as number;
-  s.stop(true);
-  return port;
-}
-
-async function waitFor(url: string, name: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const child = children.find((c) => c.name === name)?.proc;
-    if (child && child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${logTail(name)}`);
-    const r = await fetch(url, { signal: AbortSignal.timeout(1000) }).catch(() => undefined); // not up yet
-    if ((await r?.arrayBuffer().then(() => r.status)) === 200) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`${name} did not answer 200 at ${url} within ${timeoutMs} ms:\n${logTail(name)}`);
-}
+const { work, spawn, run, waitFor, startBunServer, runAndCleanUp } = benchProcesses({
+  bench: "slow-uploads",
+  cwd: ROOT,
+  watchdogMs: Math.min(120 + 3 * 4 * SAMPLES, 1800) * 1000, // even if every request of 3 x 4 series timed out
+});
 
 // --- the processes -----------------------------------------------------------------------------
 
 const BODY = JSON.stringify({ ok: true, id: "rol_0123456789abcdef", name: "bench" });
 
-async function startUpstream(): Promise<number> {
-  const port = freePort();
-  const script = join(work, "upstream.ts");
-  writeFileSync(
-    script,
-    `const body = ${JSON.stringify(BODY)};
+function startUpstream(): Promise<number> {
+  return startBunServer(
+    "upstream",
+    (port) => `const body = ${JSON.stringify(BODY)};
 Bun.serve({ hostname: ${JSON.stringify(HOST)}, port: ${port}, idleTimeout: 0, async fetch(request) {
   await request.arrayBuffer();
   return new Response(body, { headers: { "content-type": "application/json" } });
 } });
 `,
   );
-  spawn("upstream", [BUN, script]);
-  await waitFor(`http://${HOST}:${port}/`, "upstream");
-  return port;
 }
 
 async function startNginx(upstreamPort: number): Promise<number> {
@@ -343,11 +281,4 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runAndCleanUp(main);
