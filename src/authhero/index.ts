@@ -4,6 +4,7 @@ import type { Database } from "bun:sqlite";
 import type { DataAdapters } from "@authhero/adapter-interfaces";
 import { join } from "node:path";
 import { withFallback } from "./fallback.ts";
+import { FileTransaction } from "./file-transaction.ts";
 import { TenantFiles } from "./tenant-files.ts";
 
 export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
@@ -32,26 +33,54 @@ export class UnknownTenantError extends Error {
 /**
  * Namespaces whose calls name no tenant (or whose rows are shared): they live in the control-plane
  * file. `tenants` lists every tenant; `keys` holds the signing keys with no tenant, shared by all;
- * `cache` and `geo` are process services, not tenant data.
+ * tenant operations are the control plane's records; `cache`, `geo`, `rateLimit`, `emailService`
+ * and `smsService` are process services, not tenant data.
  */
-const CONTROL_PLANE_NAMESPACES = new Set(["tenants", "keys", "cache", "geo"]);
+const CONTROL_PLANE_NAMESPACES = new Set(["tenants", "keys", "tenantOperations", "tenantOperationEvents", "cache", "geo", "rateLimit", "emailService", "smsService"]);
+
+/** Tenant-scoped namespaces' methods whose first argument is not a tenant id, and how each finds its file. */
+const FOUND_BY_ROW: Record<string, Record<string, "first-non-null">> = {
+  clients: { getByClientId: "first-non-null" },
+  customDomains: { getByDomain: "first-non-null" },
+};
 
 export type TenantFileAdapters = DataAdapters & {
-  /** The same adapters without fallback: what management reads must see (no inherited secrets). */
+  multiTenancyConfig: { controlPlaneTenantId: string };
+  /** The same adapters without fallback: what management reads must see (no inherited secrets). Not enumerable. */
   readonly raw: DataAdapters;
-  /** Closes every open tenant file. */
+  /** Closes every open tenant file. Not enumerable. */
   close(): void;
 };
+
+type Method = (...args: unknown[]) => Promise<unknown>;
+/** Lookups by row remembered at most (oldest out). */
+const FOUND_KEPT = 10_000;
+type Namespaces = Record<string, Record<string, Method>>;
+
+/** Method names as AuthHero reads them (own names up the prototype chain, not `constructor`). */
+function methodNames(ns: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = ns; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const n of Object.getOwnPropertyNames(o)) if (n !== "constructor" && typeof (ns as Record<string, unknown>)[n] === "function") names.add(n);
+  }
+  return [...names];
+}
 
 /**
  * AuthHero `DataAdapters` that route each call to the file of the tenant it names (the first
  * argument of tenant-scoped methods, `tenant_id`) and, for child tenants, fall back to the control
- * plane's settings at read time. An unknown or invalid tenant id never creates a file: reads answer
- * like a missing row (null, false), writes and lists throw UnknownTenantError.
+ * plane's settings at read time. The object is plain: every namespace and method of the factory's
+ * adapters is an own enumerable member, so AuthHero's wrappers (which enumerate, spread, bind and
+ * wrap it on every request) see them all. An unknown or invalid tenant id never creates a file:
+ * reads answer like a missing row (null, false), writes and lists throw UnknownTenantError.
+ * The control-plane file must exist when this is called: its adapters say which namespaces exist.
  */
 export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFileAdapters {
-  const files = new TenantFiles(join(o.dataDir, "tenants"), o.controlPlaneTenantId, o.open, Math.max(2, o.maxOpen ?? 64));
+  const dir = join(o.dataDir, "tenants");
+  const files = new TenantFiles(dir, o.controlPlaneTenantId, o.open, Math.max(2, o.maxOpen ?? 64));
   const controlPlaneOf = (tenantId: string) => (o.resolveControlPlane ? o.resolveControlPlane(tenantId) : o.controlPlaneTenantId);
+  const shape = files.get(o.controlPlaneTenantId) as unknown as Record<string, unknown> | undefined;
+  if (!shape) throw new Error(`no control-plane file for "${o.controlPlaneTenantId}" in ${dir}: start tenantgate on this data directory first`);
 
   const adaptersFor = (tenantId: unknown, withInheritance: boolean): DataAdapters | undefined => {
     const own = files.get(tenantId);
@@ -63,42 +92,80 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     return cp ? withFallback(own, cp, cpId) : own;
   };
 
-  const build = (withInheritance: boolean): DataAdapters =>
-    new Proxy({} as DataAdapters, {
-      get(_target, namespace) {
-        if (typeof namespace !== "string") return undefined;
-        if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
-          return (files.get(o.controlPlaneTenantId) as Record<string, unknown> | undefined)?.[namespace];
-        }
-        // Every tenant's adapters come from the same factory: the control plane's say which
-        // namespaces and methods exist (so `then`, `toJSON` and typos are not mistaken for calls).
-        const shape = (files.get(o.controlPlaneTenantId) as Record<string, Record<string, unknown>> | undefined)?.[namespace];
-        if (!shape) return undefined;
-        return new Proxy(
-          {},
-          {
-            get(_ns, method) {
-              if (typeof method !== "string" || typeof shape[method] !== "function") return undefined;
-              return (tenantId: unknown, ...rest: unknown[]) => {
-                const adapters = adaptersFor(tenantId, withInheritance) as Record<string, Record<string, (...a: unknown[]) => unknown>> | undefined;
-                const fn = adapters?.[namespace]?.[method];
-                return fn ? fn.call(adapters?.[namespace], tenantId, ...rest) : missing(method, tenantId);
-              };
-            },
-          },
-        );
-      },
-    });
+  /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
+  const foundIn = new Map<string, string>();
+  /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
+  const everyTenant = () => [o.controlPlaneTenantId, ...files.ids().filter((id) => id !== o.controlPlaneTenantId)];
 
-  const adapters = build(o.fallback !== false);
+  const build = (withInheritance: boolean, tx?: FileTransaction): DataAdapters => {
+    const out: Record<string, unknown> = {};
+    for (const [namespace, value] of Object.entries(shape)) {
+      if (value === undefined || value === null) continue;
+      if (typeof value === "function") continue; // transaction, sessionCleanup: below
+      const ns: Record<string, Method> = {};
+      for (const method of methodNames(value)) {
+        if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
+          ns[method] = async (...args) => (files.get(o.controlPlaneTenantId) as unknown as Namespaces)[namespace]![method]!(...args);
+        } else if (FOUND_BY_ROW[namespace]?.[method]) {
+          ns[method] = async (...args) => {
+            const key = `${namespace}.${method}:${JSON.stringify(args)}`;
+            const last = foundIn.get(key);
+            // Where it was found last is asked first (and checked: the row may have moved or gone).
+            for (const id of last === undefined ? everyTenant() : [last, ...everyTenant().filter((t) => t !== last)]) {
+              const found = await ((files.get(id) as unknown as Namespaces | undefined)?.[namespace]?.[method]?.(...args) ?? null);
+              if (found === null || found === undefined) continue;
+              foundIn.delete(key);
+              foundIn.set(key, id);
+              if (foundIn.size > FOUND_KEPT) foundIn.delete(foundIn.keys().next().value as string);
+              return found;
+            }
+            foundIn.delete(key);
+            return null;
+          };
+        } else {
+          ns[method] = async (tenantId, ...rest) => {
+            let adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
+            if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
+            const fn = adapters?.[namespace]?.[method];
+            return fn ? fn.call(adapters?.[namespace], tenantId, ...rest) : missing(method, tenantId);
+          };
+        }
+      }
+      out[namespace] = ns;
+    }
+    const self = out as unknown as DataAdapters;
+    // Inside a transaction a nested one is the same transaction, as with AuthHero's SQL adapter.
+    out.transaction = tx
+      ? async <T>(fn: (trx: DataAdapters) => Promise<T>) => fn(self)
+      : async <T>(fn: (trx: DataAdapters) => Promise<T>) => {
+          const t = new FileTransaction();
+          // Like the SQL adapter's, the callback's adapters are the stored data (no fallback).
+          const trx = build(false, t);
+          let result: T;
+          try {
+            result = await fn(trx);
+          } catch (err) {
+            await t.end(err);
+            throw err;
+          }
+          await t.end();
+          return result;
+        };
+    if (typeof shape.sessionCleanup === "function") {
+      out.sessionCleanup = async (params?: { tenant_id?: string; user_id?: string }) => {
+        const ids = params?.tenant_id ? [params.tenant_id] : everyTenant();
+        for (const id of ids) await (files.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
+      };
+    }
+    out.multiTenancyConfig = { controlPlaneTenantId: o.controlPlaneTenantId };
+    return self;
+  };
+
+  const adapters = build(o.fallback !== false) as TenantFileAdapters;
   const raw = o.fallback === false ? adapters : build(false);
-  return new Proxy(adapters, {
-    get(target, key, receiver) {
-      if (key === "raw") return raw;
-      if (key === "close") return () => files.closeAll();
-      return Reflect.get(target, key, receiver);
-    },
-  }) as TenantFileAdapters;
+  Object.defineProperty(adapters, "raw", { value: raw, enumerable: false });
+  Object.defineProperty(adapters, "close", { value: () => files.closeAll(), enumerable: false });
+  return adapters;
 }
 
 /** What a call for a tenant that does not exist answers: like a missing row where it can. */

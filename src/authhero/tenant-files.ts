@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { HandlePool, TenantFileError } from "../storage/pool.ts";
 import { openSqlite } from "../storage/sqlite.ts";
@@ -53,6 +54,17 @@ export class TenantFiles<A> {
     let adapters = this.adapters.get(db);
     if (!adapters) this.adapters.set(db, (adapters = this.factory(db, tenantId)));
     return adapters;
+  }
+
+  /** The ids of the tenant files in the directory now (names only: no file is opened). */
+  ids(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n.endsWith(".sqlite")).map((n) => n.slice(0, -".sqlite".length)).filter((id) => LABEL.test(id) || id === this.controlPlane);
   }
 
   closeAll(): void {

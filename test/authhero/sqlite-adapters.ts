@@ -15,7 +15,12 @@ CREATE TABLE IF NOT EXISTS keys (kid TEXT PRIMARY KEY, tenant_id TEXT, cert TEXT
 type Row = Record<string, unknown>;
 const json = (v: unknown, fallback: unknown) => (typeof v === "string" ? JSON.parse(v) : fallback);
 
-export function sqliteAdapters(db: Database): DataAdapters {
+/**
+ * `transaction` as AuthHero's kysely adapter has it: the callback gets a second adapter set bound to
+ * the transaction, whose own `transaction` runs a nested callback in the same transaction (no
+ * savepoint); a throw rolls everything back.
+ */
+export function sqliteAdapters(db: Database, inTransaction = false): DataAdapters {
   db.exec(EXTRA_TABLES);
   const now = () => new Date().toISOString();
   const connection = (r: Row) => ({ ...r, options: json(r.options, {}), metadata: json(r.metadata, undefined) });
@@ -95,6 +100,14 @@ export function sqliteAdapters(db: Database): DataAdapters {
       async remove() {},
     },
     clients: {
+      async create(tenant_id: string, c: Row) {
+        db.query("INSERT INTO clients (client_id, tenant_id, name) VALUES (?, ?, ?)").run(c.client_id as string, tenant_id, (c.name as string) ?? "app");
+        return { client_id: c.client_id, tenant_id, name: c.name };
+      },
+      async getByClientId(client_id: string) {
+        const r = db.query("SELECT * FROM clients WHERE client_id = ? LIMIT 1").get(client_id) as Row | null;
+        return r ? { ...r, callbacks: json(r.callbacks, []) } : null;
+      },
       async get(tenant_id: string, client_id: string) {
         const r = db.query("SELECT * FROM clients WHERE tenant_id = ? AND client_id = ?").get(tenant_id, client_id) as Row | null;
         return r ? { ...r, callbacks: json(r.callbacks, []), web_origins: json(r.web_origins, []), allowed_logout_urls: json(r.allowed_logout_urls, []), allowed_origins: json(r.allowed_origins, []) } : null;
@@ -123,6 +136,18 @@ export function sqliteAdapters(db: Database): DataAdapters {
       async create(key: Row) {
         db.query("INSERT INTO keys (kid, tenant_id, cert) VALUES (?, ?, ?)").run(key.kid as string, (key.tenant_id as string | undefined) ?? null, (key.cert as string) ?? "");
       },
+    },
+    async transaction<T>(fn: (trx: DataAdapters) => Promise<T>): Promise<T> {
+      if (inTransaction) return fn(adapters as unknown as DataAdapters);
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(sqliteAdapters(db, true));
+        db.exec("COMMIT");
+        return result;
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
     },
   };
   return adapters as unknown as DataAdapters;
