@@ -136,7 +136,7 @@ function applyOne(db: Database, tenantId: string, state: EntityState, seq: numbe
     if (holder) removeCopy(db, spec.table, { kind: state.kind, id: holder.id, row: null });
   }
 
-  const copy = copyFor(state, tenantId, seq, rules);
+  const copy = copyFor(state, tenantId, rules);
   if (existing) {
     const permissionsChanged = state.kind === "role" && !samePermissions(db, state);
     if (sameRow(existing, copy) && !permissionsChanged) return;
@@ -169,24 +169,9 @@ function conflict(db: Database, state: EntityState, keyValue: string, tenantEnti
   result.conflicts++;
 }
 
-/** Equal apart from the provenance stamp (which carries the seq and would make every copy differ). */
 function sameRow(existing: Row, copy: Row): boolean {
-  for (const [col, value] of Object.entries(copy)) {
-    if (col === "metadata") {
-      if (withoutStamp(existing.metadata) !== withoutStamp(value)) return false;
-    } else if (col in existing && existing[col] !== value) return false;
-  }
+  for (const [col, value] of Object.entries(copy)) if (col in existing && existing[col] !== value) return false;
   return true;
-}
-
-function withoutStamp(metadata: unknown): string {
-  if (typeof metadata !== "string") return String(metadata);
-  try {
-    const { tenantgate: _stamp, ...rest } = JSON.parse(metadata) as Record<string, unknown>;
-    return JSON.stringify(rest);
-  } catch {
-    return metadata;
-  }
 }
 
 function samePermissions(db: Database, state: EntityState): boolean {

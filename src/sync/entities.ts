@@ -109,12 +109,14 @@ function permissionsOf(cp: Database, controlPlane: string, roleId: string): Perm
     .all(controlPlane, roleId) as Permission[];
 }
 
-/** The copy written into a tenant: same id and values, the tenant's id, marked synced, secrets removed. */
-export function copyFor(state: EntityState, tenantId: string, seq: number, rules: SyncRules): Row {
+/**
+ * The copy written into a tenant: same id and values (metadata too, so AuthHero reads the copy
+ * exactly as it reads the original), the tenant's id, marked synced (`is_system`), secrets removed.
+ */
+export function copyFor(state: EntityState, tenantId: string, rules: SyncRules): Row {
   const row = { ...(state.row as Row) };
   row.tenant_id = tenantId;
   row.is_system = 1;
-  row.metadata = JSON.stringify({ ...metadataOf(row), tenantgate: { source: rules.controlPlane, seq } });
   if (state.kind === "connection" && typeof row.options === "string") row.options = stripSecrets(row.options, rules.secretKeys);
   return row;
 }

@@ -24,7 +24,8 @@ describe("copies", () => {
     const acme = f.tenantFile("acme");
     const [rs] = rows(acme, "SELECT * FROM resource_servers");
     expect(rs).toMatchObject({ id: "api_1", tenant_id: "acme", identifier: "https://api.example.com/", is_system: 1, scopes: JSON.stringify([{ value: "read:users", description: "Read users" }]) });
-    expect(JSON.parse(rs?.metadata as string)).toEqual({ tenantgate: { source: "control_plane", seq: head } });
+    // Metadata as the original's (none): AuthHero reads the copy as it reads the original.
+    expect(rs?.metadata).toBe(rows(f.authhero, "SELECT metadata FROM resource_servers WHERE id = 'api_1'")[0]?.metadata ?? null);
     expect(rows(acme, "SELECT id, name, is_system, tenant_id FROM roles")).toEqual([{ id: "rol_1", name: "admin", is_system: 1, tenant_id: "acme" }]);
     expect(rows(acme, "SELECT tenant_id, role_id, resource_server_identifier, permission_name FROM role_permissions")).toEqual([
       { tenant_id: "acme", role_id: "rol_1", resource_server_identifier: "https://api.example.com/", permission_name: "read:users" },

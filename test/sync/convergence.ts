@@ -63,7 +63,7 @@ const permsOf = (db: Database, roleId: string, where = "") =>
 
 /**
  * Every way `tenant` differs from what it must hold: synced copies (is_system = 1) equal to the
- * control plane's syncable rows except tenant_id, is_system and metadata.tenantgate (connection
+ * control plane's syncable rows except tenant_id and is_system (connection
  * options without secret keys), role permission sets equal, every syncable entity without a copy
  * listed as a conflict with a real tenant-owned clash (and no other conflicts), no orphan
  * permissions, tenant-owned rows exactly as written, cursor at the head.
@@ -98,11 +98,7 @@ export function divergences(
       if (copy.tenant_id !== tenantId) out.push(`${kind} ${id}: copy has tenant_id ${JSON.stringify(copy.tenant_id)}`);
       for (const col of Object.keys(want)) {
         if (col === "tenant_id" || col === "is_system") continue;
-        if (col === "metadata") {
-          const { tenantgate: _stamp, ...rest } = parseObject(copy.metadata) ?? {};
-          const expected = parseObject(want.metadata) ?? {};
-          if (!Bun.deepEquals(rest, expected)) out.push(`${kind} ${id}: metadata ${JSON.stringify(rest)} != ${JSON.stringify(expected)}`);
-        } else if (col === "options" && kind === "connection") {
+        if (col === "options" && kind === "connection") {
           const expected = parseObject(want.options);
           if (expected) for (const k of secretKeys) delete expected[k];
           const got = parseObject(copy.options);
