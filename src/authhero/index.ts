@@ -38,10 +38,19 @@ export class UnknownTenantError extends Error {
  */
 const CONTROL_PLANE_NAMESPACES = new Set(["tenants", "keys", "tenantOperations", "tenantOperationEvents", "cache", "geo", "rateLimit", "emailService", "smsService"]);
 
-/** Tenant-scoped namespaces' methods whose first argument is not a tenant id, and how each finds its file. */
-const FOUND_BY_ROW: Record<string, Record<string, "first-non-null">> = {
-  clients: { getByClientId: "first-non-null" },
-  customDomains: { getByDomain: "first-non-null" },
+/**
+ * Tenant-scoped namespaces' methods whose first argument is not a tenant id, and how each is
+ * answered over the tenant files: the first file that has the row (`first`), every file's rows
+ * together (`concat`) or counts summed (`sum`), run in every file (`each`), or the tenant named by
+ * the second argument (`second`). Reference: shared/reference/authhero-runtime.md §2.
+ */
+type Route = "first" | "concat" | "sum" | "each" | "second";
+const NOT_TENANT_FIRST: Record<string, Record<string, Route>> = {
+  clients: { getByClientId: "first" },
+  customDomains: { getByDomain: "first" },
+  outbox: { getByIds: "concat", getUnprocessed: "concat", claimEvents: "concat", markProcessed: "each", markRetry: "each", deadLetter: "each", cleanup: "sum", replay: "second" },
+  codes: { cleanup: "sum" },
+  actionExecutions: { cleanup: "sum" },
 };
 
 export type TenantFileAdapters = DataAdapters & {
@@ -92,10 +101,60 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     return cp ? withFallback(own, cp, cpId) : own;
   };
 
-  /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
-  const foundIn = new Map<string, string>();
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
   const everyTenant = () => [o.controlPlaneTenantId, ...files.ids().filter((id) => id !== o.controlPlaneTenantId)];
+  /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
+  const foundIn = new Map<string, string>();
+  const call = (id: string, namespace: string, method: string, args: unknown[]) => {
+    const ns = (files.get(id) as unknown as Namespaces | undefined)?.[namespace];
+    const fn = ns?.[method];
+    return fn ? fn.apply(ns, args) : Promise.resolve(undefined);
+  };
+
+  const routed = (namespace: string, method: string, route: Route, withInheritance: boolean): Method => {
+    switch (route) {
+      case "first":
+        return async (...args) => {
+          const key = `${namespace}.${method}:${JSON.stringify(args)}`;
+          const last = foundIn.get(key);
+          // Where it was found last is asked first (and checked: the row may have moved or gone).
+          for (const id of last === undefined ? everyTenant() : [last, ...everyTenant().filter((t) => t !== last)]) {
+            const found = await call(id, namespace, method, args);
+            if (found === null || found === undefined) continue;
+            foundIn.delete(key);
+            foundIn.set(key, id);
+            if (foundIn.size > FOUND_KEPT) foundIn.delete(foundIn.keys().next().value as string);
+            return found;
+          }
+          foundIn.delete(key);
+          return null;
+        };
+      case "concat":
+        return async (...args) => {
+          const all: unknown[] = [];
+          for (const id of everyTenant()) all.push(...(((await call(id, namespace, method, args)) as unknown[] | undefined) ?? []));
+          // getUnprocessed(limit): at most `limit` over all files, as over one database.
+          return method === "getUnprocessed" && typeof args[0] === "number" ? all.slice(0, args[0]) : all;
+        };
+      case "sum":
+        return async (...args) => {
+          let total = 0;
+          for (const id of everyTenant()) total += ((await call(id, namespace, method, args)) as number | undefined) ?? 0;
+          return total;
+        };
+      case "each":
+        return async (...args) => {
+          for (const id of everyTenant()) await call(id, namespace, method, args);
+        };
+      case "second":
+        return async (first, tenantId, ...rest) => {
+          const adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
+          const fn = adapters?.[namespace]?.[method];
+          return fn ? fn.call(adapters?.[namespace], first, tenantId, ...rest) : missing(method, tenantId);
+        };
+    }
+  };
+
 
   const build = (withInheritance: boolean, tx?: FileTransaction): DataAdapters => {
     const out: Record<string, unknown> = {};
@@ -106,22 +165,8 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
       for (const method of methodNames(value)) {
         if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
           ns[method] = async (...args) => (files.get(o.controlPlaneTenantId) as unknown as Namespaces)[namespace]![method]!(...args);
-        } else if (FOUND_BY_ROW[namespace]?.[method]) {
-          ns[method] = async (...args) => {
-            const key = `${namespace}.${method}:${JSON.stringify(args)}`;
-            const last = foundIn.get(key);
-            // Where it was found last is asked first (and checked: the row may have moved or gone).
-            for (const id of last === undefined ? everyTenant() : [last, ...everyTenant().filter((t) => t !== last)]) {
-              const found = await ((files.get(id) as unknown as Namespaces | undefined)?.[namespace]?.[method]?.(...args) ?? null);
-              if (found === null || found === undefined) continue;
-              foundIn.delete(key);
-              foundIn.set(key, id);
-              if (foundIn.size > FOUND_KEPT) foundIn.delete(foundIn.keys().next().value as string);
-              return found;
-            }
-            foundIn.delete(key);
-            return null;
-          };
+        } else if (NOT_TENANT_FIRST[namespace]?.[method] !== undefined) {
+          ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, withInheritance);
         } else {
           ns[method] = async (tenantId, ...rest) => {
             let adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;

@@ -153,3 +153,27 @@ describe("methods whose first argument is not a tenant id", () => {
     expect(await a.clients.getByClientId("nobody")).toBeNull();
   });
 });
+
+test("methods that work over every file (retention clean-ups) sum their counts; `second` routes by the second argument", async () => {
+  let cleaned: string[] = [];
+  const counting = createTenantFileAdapters({
+    dataDir: f.dataDir,
+    controlPlaneTenantId: CP,
+    open: (db, tenantId) => {
+      const base = sqliteAdapters(db) as unknown as Record<string, unknown>;
+      return {
+        ...base,
+        codes: { cleanup: async () => (cleaned.push(tenantId), 2) },
+        outbox: { replay: async (id: string, t: string) => t === tenantId && id === "evt_1" },
+      } as unknown as DataAdapters;
+    },
+  });
+  try {
+    expect(await counting.codes.cleanup?.("2026-01-01T00:00:00.000Z")).toBe(6);
+    expect(cleaned.sort()).toEqual(["acme", "beta", CP]);
+    cleaned = [];
+    expect(await counting.outbox?.replay("evt_1", "beta")).toBe(true);
+  } finally {
+    counting.close();
+  }
+});
