@@ -8,6 +8,7 @@ import { FileTransaction } from "./file-transaction.ts";
 import { TenantFiles } from "./tenant-files.ts";
 
 export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
+export { migrateTenantFiles, type MigrateTenantFilesOptions, type MigrationPass } from "./migrate-files.ts";
 
 export interface TenantFileAdaptersOptions {
   /** The gateway's data directory; tenant files are `<dataDir>/tenants/<id>.sqlite`. */

@@ -1,0 +1,58 @@
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { openSqlite } from "../storage/sqlite.ts";
+import { TenantFiles } from "./tenant-files.ts";
+
+export interface MigrateTenantFilesOptions {
+  /** The gateway's data directory. */
+  dataDir: string;
+  controlPlaneTenantId: string;
+  /**
+   * The host's migration of one file, for example AuthHero's
+   * `(db) => migrateToLatest(new Kysely({ dialect: new BunSqliteDialect({ database: db }) }))`.
+   */
+  migrate: (database: Database, tenantId: string) => Promise<void>;
+  /** How long to wait for another process's pass to end before giving up (default 120 s). */
+  lockWaitMs?: number;
+}
+
+export interface MigrationPass {
+  migrated: string[];
+  failed: { tenantId: string; error: string }[];
+}
+
+/**
+ * Brings every tenant file to the host's schema: the control plane first (new tenant files are
+ * cloned from it), then each tenant file, one at a time. AuthHero's migrator is per file, neither
+ * locked nor transactional on SQLite, and two processes migrating one file at once fail; so a pass
+ * holds an exclusive lock (a SQLite lock on a small file beside the tenants, never on a tenant file)
+ * and a second process's pass waits for it, then finds nothing left to do. A file that fails is
+ * reported and the pass goes on: it stays on its old schema, as it would have without the pass.
+ */
+export async function migrateTenantFiles(o: MigrateTenantFilesOptions): Promise<MigrationPass> {
+  const dir = join(o.dataDir, "tenants");
+  const lock = new Database(join(o.dataDir, "tenantgate-migrations.lock"), { create: true });
+  const pass: MigrationPass = { migrated: [], failed: [] };
+  try {
+    lock.exec(`PRAGMA busy_timeout = ${Math.max(0, o.lockWaitMs ?? 120_000)}`);
+    lock.exec("BEGIN EXCLUSIVE");
+    const ids = new TenantFiles(dir, o.controlPlaneTenantId, () => undefined, 2).ids();
+    const order = [o.controlPlaneTenantId, ...ids.filter((id) => id !== o.controlPlaneTenantId).sort()];
+    for (const tenantId of order) {
+      let db: Database | undefined;
+      try {
+        db = openSqlite(join(dir, `${tenantId}.sqlite`), { create: false });
+        await o.migrate(db, tenantId);
+        pass.migrated.push(tenantId);
+      } catch (err) {
+        pass.failed.push({ tenantId, error: err instanceof Error ? err.message : String(err) });
+      } finally {
+        db?.close(false);
+      }
+    }
+    lock.exec("COMMIT");
+  } finally {
+    lock.close(false);
+  }
+  return pass;
+}
