@@ -29,6 +29,17 @@ export interface MigrationPass {
  * and a second process's pass waits for it, then finds nothing left to do. A file that fails is
  * reported and the pass goes on: it stays on its old schema, as it would have without the pass.
  */
+const BASELINE_FILE =
+  "this file has tenantgate's own minimal schema (tenantgate was started first on a new data directory), which AuthHero's migrations cannot take over: start the AuthHero host first on a new data directory, or move this one aside";
+
+/** AuthHero's tables without AuthHero's record of having made them: tenantgate's standalone baseline. */
+function madeByTenantgateBaseline(db: Database): boolean {
+  const tables = new Set((db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
+  if (!tables.has("tenants")) return false;
+  if (!tables.has("kysely_migration")) return true;
+  return (db.query("SELECT count(*) AS n FROM kysely_migration").get() as { n: number }).n === 0;
+}
+
 export async function migrateTenantFiles(o: MigrateTenantFilesOptions): Promise<MigrationPass> {
   const dir = join(o.dataDir, "tenants");
   const lock = new Database(join(o.dataDir, "tenantgate-migrations.lock"), { create: true });
@@ -42,6 +53,7 @@ export async function migrateTenantFiles(o: MigrateTenantFilesOptions): Promise<
       let db: Database | undefined;
       try {
         db = openSqlite(join(dir, `${tenantId}.sqlite`), { create: false });
+        if (madeByTenantgateBaseline(db)) throw new Error(BASELINE_FILE);
         await o.migrate(db, tenantId);
         pass.migrated.push(tenantId);
       } catch (err) {

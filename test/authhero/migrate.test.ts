@@ -14,6 +14,8 @@ const TENANTS = Array.from({ length: 12 }, (_, i) => `t${i}`);
 
 beforeEach(() => {
   f = openFixture();
+  // As when AuthHero made the control-plane file: its migrations recorded (tenant files clone them).
+  f.authhero.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('2026-07-16T14:00:00_baseline', '2026-12-01T00:00:00.000Z')").run();
   for (const id of TENANTS) f.lifecycle.create({ id, friendly_name: id });
 });
 afterEach(() => f.close());
@@ -80,4 +82,12 @@ test("a file that fails is reported and the pass goes on", async () => {
   expect(pass.failed).toEqual([{ tenantId: "t3", error: "no space left" }]);
   expect(pass.migrated).toHaveLength(TENANTS.length);
   expect(pass.migrated[0]).toBe(CP);
+});
+
+test("a data directory tenantgate created on its own is named as such, not handed to AuthHero's migrator", async () => {
+  f.authhero.query("DELETE FROM kysely_migration").run();
+  const called: string[] = [];
+  const pass = await migrateTenantFiles({ dataDir: f.dataDir, controlPlaneTenantId: CP, migrate: async (_db, id) => void called.push(id) });
+  expect(pass.failed).toEqual([{ tenantId: CP, error: expect.stringMatching(/tenantgate's own minimal schema.*start the AuthHero host first/) }]);
+  expect(called).not.toContain(CP);
 });
