@@ -134,6 +134,7 @@ export class Gateway {
       jwksUrl: config.jwksUrl,
       localJwks: devKey?.jwks,
       issuers: devKey ? [...config.issuer, DEV_ISSUER] : config.issuer,
+      tenantIssuer: config.tenantIssuer,
       audience: config.audience,
     });
     const metrics = new GatewayMetrics(registry, pool);
@@ -169,7 +170,7 @@ export class Gateway {
     const hit = this.principals.get(token);
     if (hit && hit.generation === generation && hit.expiresAtMs > Date.now()) return { principal: hit.principal, expiresAtMs: hit.expiresAtMs };
     const claims = await this.verifier.verify(token);
-    const principal = principalOf(claims, { controlPlane: this.config.controlPlane, orgs: this.registry, trustOrgName: this.config.trustOrgName });
+    const principal = principalOf(claims, { controlPlane: this.config.controlPlane, orgs: this.registry, trustOrgName: this.config.trustOrgName, issuers: this.verifier.issuers });
     const expiresAtMs = (claims.exp as number) * 1000;
     this.principals.delete(token);
     this.principals.set(token, { principal, generation, expiresAtMs });

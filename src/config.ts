@@ -28,6 +28,7 @@ const OPTIONS: Option[] = [
   opt("upstream", "string", "http://127.0.0.1:3000", "AuthHero's base URL", t.String({ pattern: "^https?://[^\\s/]+(/.*)?$" })),
   opt("jwksUrl", "string", "", "JWKS URL (default <upstream>/.well-known/jwks.json)", t.String({ pattern: "^(https?://\\S+)?$" })),
   opt("issuer", "list", [], "accepted token issuers, comma-separated (required unless --dev)", t.Array(t.String({ minLength: 1 }))),
+  opt("tenantIssuer", "string", "", "each tenant's own token issuer, {tenant} standing for its id (e.g. https://{tenant}.auth.example.com/); such a token speaks for that tenant only", t.String({ pattern: "^(https?://[^\\s]*\\{tenant\\}[^\\s]*)?$" })),
   opt("audience", "string", "urn:authhero:management", "required token audience", t.String({ minLength: 1 })),
   opt("trustOrgName", "bool", false, "let an org_name claim name the tenant when org_id is absent", t.Boolean()),
   opt("trustedProxies", "list", [], "peers (IPs or CIDRs) whose X-Forwarded-Host is believed", t.Array(t.String({ minLength: 1 }))),
@@ -71,6 +72,7 @@ export interface Config {
   upstream: string;
   jwksUrl: string;
   issuer: string[];
+  tenantIssuer: string;
   audience: string;
   trustOrgName: boolean;
   trustedProxies: string[];

@@ -26,10 +26,18 @@ export interface PrincipalContext {
   orgs: OrgDirectory;
   /** org_name is only as trustworthy as the tenant's allow_organization_name setting: opt-in. */
   trustOrgName: boolean;
+  /** A token from a tenant's own issuer speaks for that tenant only. */
+  issuers?: { bind(iss: unknown, tenant: string): void };
 }
 
 /** Who a verified token speaks for: the tenant rule of the design (point 3). */
 export function principalOf(claims: JWTPayload, ctx: PrincipalContext): Principal {
+  const principal = speaksFor(claims, ctx);
+  ctx.issuers?.bind(claims.iss, principal.tenant);
+  return principal;
+}
+
+function speaksFor(claims: JWTPayload, ctx: PrincipalContext): Principal {
   const subject = requiredString(claims, "sub");
   const tenantId = optionalString(claims, "tenant_id");
   const orgId = optionalString(claims, "org_id");

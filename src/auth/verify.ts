@@ -1,5 +1,6 @@
 import { jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { HttpError } from "../http-error.ts";
+import { TrustedIssuers } from "./issuers.ts";
 import { keySource } from "./key-source.ts";
 import { refusal } from "./refusal.ts";
 import { VerifiedTokenCache } from "./token-cache.ts";
@@ -10,6 +11,8 @@ export interface TokenVerifierOptions {
   /** Extra trusted keys (the dev key); used for tokens whose kid is in this set. */
   localJwks?: JSONWebKeySet;
   issuers: string[];
+  /** Each tenant's own issuer, `{tenant}` standing for its id (e.g. `https://{tenant}.auth.example.com/`). */
+  tenantIssuer?: string;
   audience: string;
   /** Allowed clock skew on exp and nbf. Default 60. */
   clockToleranceSec?: number;
@@ -33,6 +36,7 @@ export class TokenVerifier {
   readonly #cache: VerifiedTokenCache;
   readonly #options: JWTVerifyOptions;
   readonly #audience: string;
+  readonly issuers: TrustedIssuers;
 
   constructor(opts: TokenVerifierOptions) {
     if (!opts.jwksUrl && !opts.localJwks) throw new TypeError("TokenVerifier needs jwksUrl or localJwks");
@@ -51,13 +55,15 @@ export class TokenVerifier {
     this.#keys = keySource({ jwksUrl: opts.jwksUrl, localJwks: opts.localJwks, cooldownMs, timeoutMs });
     this.#cache = new VerifiedTokenCache(Math.floor(cacheMax));
     this.#audience = opts.audience;
+    this.issuers = new TrustedIssuers(opts.issuers, opts.tenantIssuer);
     this.#options = {
       algorithms: ALGORITHMS,
-      issuer: [...opts.issuers],
+      // With a tenant pattern jose cannot check `iss` against a list; `TrustedIssuers` does, below.
+      issuer: this.issuers.hasTenantPattern ? undefined : [...opts.issuers],
       audience: opts.audience,
       clockTolerance: clockToleranceSec,
       // Without exp a token would be valid forever (and cacheable forever).
-      requiredClaims: ["exp"],
+      requiredClaims: this.issuers.hasTenantPattern ? ["exp", "iss"] : ["exp"],
     };
   }
 
@@ -80,6 +86,7 @@ export class TokenVerifier {
     } catch (err) {
       throw refusal(err, token, this.#audience);
     }
+    this.issuers.check(payload.iss);
     // Cached payloads are shared between requests, so nobody may change them.
     deepFreeze(payload);
     this.#cache.put(token, payload, Date.now());
