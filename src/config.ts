@@ -244,7 +244,8 @@ function parseFlags(argv: string[]): { flags: [string, string | undefined][]; re
 /** The `--help` text: every option with its environment name and default. */
 export function configHelp(): string {
   const lines = OPTIONS.map((o) => {
-    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(",") : "none") : o.default === "" ? "derived" : String(o.default);
+    // An empty default is computed at load time (jwksUrl) or means the feature is off.
+    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(",") : "none") : o.default === "" ? (o.key === "jwksUrl" ? "derived" : "none") : String(o.default);
     const value = o.kind === "bool" ? "" : o.kind === "list" ? " <a,b>" : o.kind === "int" ? " <n>" : " <value>";
     return `  --${o.flag}${value}\n      ${o.help}\n      env ${envName(o)}; default ${def}`;
   });

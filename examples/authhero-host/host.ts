@@ -2,20 +2,21 @@
 // Run it beside tenantgate on the same data directory: AuthHero on 127.0.0.1:3000, tenantgate in
 // front of it (`tenantgate serve --upstream http://127.0.0.1:3000 --data-dir <same dir>`).
 //
-//   DATA_DIR=./data ISSUER=http://localhost:8080/ bun host.ts
+//   DATA_DIR=./data CONTROL_PLANE_ISSUER=http://localhost:8080/ bun host.ts
+// and tenantgate with --issuer http://localhost:8080/ --tenant-issuer "http://{tenant}.localhost:8080/".
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Kysely } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
 import createAdapters, { migrateToLatest } from "@authhero/kysely-adapter";
-import { init } from "authhero";
-import { createTenantFileAdapters, migrateTenantFiles } from "tenantgate/authhero";
+import { ensureSigningKey, init } from "authhero";
+import { createTenantFileAdapters, migrateTenantFiles, publicIssuer } from "tenantgate/authhero";
 
 const dataDir = process.env.DATA_DIR ?? "./data";
 const controlPlaneTenantId = process.env.CONTROL_PLANE ?? "control_plane";
-// The issuer AuthHero names in discovery and tokens: the public URL clients use, through tenantgate.
-const issuer = process.env.ISSUER ?? "http://localhost:8080/";
+// The control plane's public URL (tenantgate's base domain); each tenant's is its own host under it.
+const controlPlaneIssuer = process.env.CONTROL_PLANE_ISSUER ?? "http://localhost:8080/";
 const port = Number(process.env.PORT ?? 3000);
 
 const kysely = (database: Database) => new Kysely<any>({ dialect: new BunSqliteDialect({ database }) });
@@ -45,8 +46,19 @@ if (pass.failed.length > 0) console.error("tenant files left on their old schema
 //    back to the control plane's settings at read time. `transaction` is atomic within one tenant file.
 const dataAdapter = createTenantFileAdapters({ dataDir, controlPlaneTenantId, open: (database) => createAdapters(kysely(database)) });
 
-const { app } = init({ dataAdapter });
-const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: (request) => app.fetch(request, { ISSUER: issuer } as never) });
+// A signing key for tokens (in the control-plane file, shared by every tenant: AuthHero's default).
+await ensureSigningKey(dataAdapter.keys);
+
+// 4. Each request's issuer is the public URL it came in on (tenantgate's X-Forwarded-Host and
+//    -Proto): a tenant's discovery, endpoints and token `iss` name its own host. Control-plane and
+//    organization tokens (issued on the control plane's URL) stay valid on tenant hosts.
+const { app } = init({ dataAdapter, additionalIssuers: () => [controlPlaneIssuer] });
+const server = Bun.serve({
+  // Only tenantgate may reach this listener: it alone sets the forwarded headers the issuer is read from.
+  hostname: "127.0.0.1",
+  port,
+  fetch: (request) => app.fetch(request, { ISSUER: publicIssuer(request, controlPlaneIssuer) } as never),
+});
 console.log(`AuthHero on http://127.0.0.1:${server.port}/ over ${dataDir}/tenants (${pass.migrated.length} files on the current schema)`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -8,6 +8,7 @@ import { FileTransaction } from "./file-transaction.ts";
 import { TenantFiles } from "./tenant-files.ts";
 
 export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
+export { publicIssuer } from "./public-url.ts";
 export { migrateTenantFiles, type MigrateTenantFilesOptions, type MigrationPass } from "./migrate-files.ts";
 
 export interface TenantFileAdaptersOptions {
