@@ -48,6 +48,8 @@ export const TenantPageSchema = t.Object({
   tenants: t.Array(TenantSchema),
   start: t.Integer(),
   limit: t.Integer(),
+  /** Every tenant the token may see (the seed's API names it `length`). */
+  length: t.Integer(),
   total: t.Integer(),
 });
 

@@ -59,7 +59,9 @@ export function tenantsApi(d: TenantsApiDeps) {
       ({ body, principal, set }) => {
         allowTenantAction(principal, "create", cp.id);
         if (body.id !== undefined) assertChildTenantId(body.id, d.reserved, cp.id);
-        const created = d.lifecycle.create({ ...body, creator: principal.isUser ? principal.subject : undefined });
+        // As the seed's tenants API does: a tenant's tokens are for its own audience unless told otherwise.
+        const audience = body.audience ?? (body.id !== undefined ? `urn:authhero:tenant:${body.id.toLowerCase()}` : undefined);
+        const created = d.lifecycle.create({ ...body, ...(audience === undefined ? {} : { audience }), creator: principal.isUser ? principal.subject : undefined });
         set.status = 201;
         return { ...present(created.tenant), operation_id: created.operation_id };
       },
@@ -77,11 +79,13 @@ export function tenantsApi(d: TenantsApiDeps) {
         const scope = listableTenants(principal, cp.id, (u) => cp.tenantsOfUser(u));
         const result = cp.listTenants({ q: query.q, page, perPage, only: scope === "all" ? undefined : scope });
         const tenants = result.tenants.map(present);
-        return query.include_totals ? { tenants, start: page * perPage, limit: perPage, total: result.total } : tenants;
+        // The seed's shapes: `{tenants}`, and with totals `{tenants, start, limit, length}`, where
+        // `length` counts every tenant the token may see (the seed's counts only the page).
+        return query.include_totals ? { tenants, start: page * perPage, limit: perPage, length: result.total, total: result.total } : { tenants };
       },
       {
         query: ListQuery,
-        response: { 200: t.Union([TenantPageSchema, t.Array(TenantSchema)]), ...errors(400, 401, 403, 503) },
+        response: { 200: t.Union([TenantPageSchema, t.Object({ tenants: t.Array(TenantSchema) })]), ...errors(400, 401, 403, 503) },
         detail: { ...tag.detail, summary: "List the tenants this token may see" },
       },
     )
@@ -112,14 +116,19 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .delete(
       "/:id",
-      ({ params, query, principal }) => {
+      ({ params, query, principal, set }) => {
         if (params.id === cp.id) throw new HttpError(403, "the control plane can never be deleted");
         allowTenantAction(principal, "delete", cp.id, params.id);
-        return presentOperation(d.lifecycle.delete(params.id, { purge: query.purge === true }));
+        const op = d.lifecycle.delete(params.id, { purge: query.purge === true });
+        // 204 as the seed's API answers; the operation's record is in the tenant's history.
+        set.status = 204;
+        set.headers["operation-id"] = op.id;
+        set.headers.location = `/api/v2/tenants/${params.id}/operations`;
+        return undefined;
       },
       {
         query: DeleteQuery,
-        response: { 200: OperationSchema, ...errors(400, 401, 403, 404, 409, 503) },
+        response: { 204: t.Undefined(), ...errors(400, 401, 403, 404, 409, 503) },
         detail: {
           ...tag.detail,
           summary: "Deprovision a tenant: remove its organization and memberships, move its file to the trash (or purge it)",

@@ -61,7 +61,7 @@ describe("OpenAPI", () => {
     ["get", "/api/v2/tenants", ["200", "400", "401", "403"]],
     ["get", "/api/v2/tenants/{id}", ["200", "401", "403", "404"]],
     ["patch", "/api/v2/tenants/{id}", ["200", "400", "401", "403", "404"]],
-    ["delete", "/api/v2/tenants/{id}", ["200", "400", "401", "403", "404", "409"]],
+    ["delete", "/api/v2/tenants/{id}", ["204", "400", "401", "403", "404", "409"]],
     ["get", "/api/v2/tenants/{id}/operations", ["200", "401", "403", "404"]],
     ["get", "/api/v2/tenants/{id}/domains", ["200", "401", "403", "404"]],
     ["put", "/api/v2/tenants/{id}/domains/{domain}", ["200", "400", "401", "403", "404", "409"]],

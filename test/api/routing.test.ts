@@ -221,7 +221,7 @@ describe("base domain auth.example.com", () => {
     const token = await ex.token();
     const res = await ex.request("auth.example.com", "/api/v2/tenants", { token });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { id: string }[]).map((t) => t.id)).toEqual(["acme"]);
+    expect(((await res.json()) as { tenants: { id: string }[] }).tenants.map((t) => t.id)).toEqual(["acme"]);
     await expectError(await ex.request("localhost", "/api/v2/tenants", { method: "POST", token, ...json({ id: "sneaky", friendly_name: "S" }) }), 404, 'host "localhost" is not a tenant');
     expect(up.take()).toEqual([]);
     expect(ex.gateway.cp.tenant("sneaky")).toBeUndefined();
@@ -298,7 +298,7 @@ describe("--no-routing", () => {
   test("the tenants API answers on any host", async () => {
     const res = await flat.request("zzz.localhost", "/api/v2/tenants", { token: await flat.token() });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual([]);
+    expect(await res.json()).toEqual({ tenants: [] });
     expect(up.take()).toEqual([]);
   });
 });
