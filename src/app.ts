@@ -16,7 +16,8 @@ import type { TokenAnswer } from "./front/answers.ts";
 import type { Finished } from "./front/front-door.ts";
 import { FrontDoorThread } from "./front/front-door-thread.ts";
 import { ownedByGateway, routeClass } from "./gateway-paths.ts";
-import { checkMethod, createProxy, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
+import { cameFromUpstream, checkMethod, createProxy, isPreflight, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
+import { ManagementCors } from "./api/cors.ts";
 import { requestIdOf } from "./request-id.ts";
 import { hostTarget, servingTenantOfHost, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
@@ -50,6 +51,7 @@ export class Gateway {
   private readonly upstream: UpstreamOptions;
   /** The per-request line is logged at info; below that, its fields are not even gathered. */
   private readonly accessLog: boolean;
+  private readonly cors: ManagementCors;
 
   private constructor(
     readonly config: Config,
@@ -88,6 +90,14 @@ export class Gateway {
     }));
 
     this.accessLog = log.isLevelEnabled("info");
+    this.cors = new ManagementCors(config.allowedOrigins, (id) => {
+      if (id === config.controlPlane) return cp.db;
+      try {
+        return pool.get(id);
+      } catch {
+        return undefined;
+      }
+    });
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -193,14 +203,33 @@ export class Gateway {
       if (!url) throw unparsableRequest(request);
       // Requests for AuthHero skip Elysia's routing and context: most traffic is proxied, and every
       // microsecond here is the gateway's overhead on top of AuthHero's own.
-      response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
+      if (this.isOwnPreflight(request, url, peer)) response = new Response(null, { status: 204 });
+      else response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
     } catch (err) {
       response = err instanceof HttpError ? err.toResponse() : errorResponse(500, "internal error; see the gateway's log");
       if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
     }
+    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), this.tenantOfHost(request, peer));
     response.headers.set("x-request-id", id);
     this.answered({ method: request.method, path: url?.pathname ?? "", status: response.status, seconds: (performance.now() - started) / 1000, peer, requestId: id });
     return response;
+  }
+
+  /** A CORS preflight for the gateway's own API on the control-plane host, which the gateway answers (204). */
+  private isOwnPreflight(request: Request, url: URL, peer: string | undefined): boolean {
+    if (request.method !== "OPTIONS" || !url.pathname.startsWith("/api/v2/") || !ownedByGateway(url.pathname) || url.pathname.startsWith("/api/v2/tenants/settings")) return false;
+    if (!isPreflight("OPTIONS", (h) => request.headers.has(h), request.body !== null)) return false;
+    return this.tenantOfHost(request, peer) === this.config.controlPlane;
+  }
+
+  /** The tenant a request's host names (the control plane's id for its host), undefined for none. */
+  private tenantOfHost(request: Request, peer: string | undefined): string | undefined {
+    try {
+      const target = hostTarget(request.headers, peer, this.rules, this.registry);
+      return target.kind === "control-plane" ? this.config.controlPlane : target.kind === "tenant" ? target.id : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Metrics and the access log line of a request answered here. */

@@ -31,6 +31,7 @@ const OPTIONS: Option[] = [
   opt("tenantIssuer", "string", "", "each tenant's own token issuer, {tenant} standing for its id (e.g. https://{tenant}.auth.example.com/); such a token speaks for that tenant only", t.String({ pattern: "^(https?://[^\\s]*\\{tenant\\}[^\\s]*)?$" })),
   opt("audience", "string", "urn:authhero:management", "required token audience", t.String({ minLength: 1 })),
   opt("trustOrgName", "bool", false, "let an org_name claim name the tenant when org_id is absent", t.Boolean()),
+  opt("allowedOrigins", "list", [], "browser origins allowed on the gateway's own /api/v2 answers besides the tenant's clients' web_origins (AuthHero's allowedOrigins)", t.Array(t.String({ pattern: "^https?://[^\\s/]+$" }))),
   opt("trustedProxies", "list", [], "peers (IPs or CIDRs) whose X-Forwarded-Host is believed", t.Array(t.String({ minLength: 1 }))),
   opt("dev", "bool", false, "local development: trust tokens from `tenantgate token` (loopback hosts only)", t.Boolean()),
   opt("adoptFiles", "bool", true, "register tenant files that appear without a control-plane row", t.Boolean()),
@@ -75,6 +76,7 @@ export interface Config {
   tenantIssuer: string;
   audience: string;
   trustOrgName: boolean;
+  allowedOrigins: string[];
   trustedProxies: string[];
   dev: boolean;
   adoptFiles: boolean;

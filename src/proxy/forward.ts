@@ -4,6 +4,10 @@ import { connectionNamed, fetchFailure, forwardingFailure, requestHeaderFate, RE
 
 export { upstreamOptions, type UpstreamOptions } from "./policy.ts";
 
+/** Responses that are the upstream's own (the gateway adds nothing to them but its request id). */
+const fromUpstream = new WeakSet<Response>();
+export const cameFromUpstream = (response: Response): boolean => fromUpstream.has(response);
+
 export interface Outgoing {
   /** The method the gateway checked; the upstream gets exactly that one. */
   method: string;
@@ -72,6 +76,7 @@ export async function forwardToUpstream(
     // The upstream's response goes back itself, its body streamed natively by Bun (wrapping it in a
     // new Response cost ~10% of throughput, bench/proxy.ts); fetch responses' headers are mutable.
     for (const h of [...RESPONSE_DROPPED, ...connectionNamed(res.headers.get("connection"))]) res.headers.delete(h);
+    fromUpstream.add(res);
     return res;
   } catch (err) {
     if (streamed?.exceeded()) return errorResponse(...forwardingFailure.bodyTooLarge(out.maxBodyBytes));

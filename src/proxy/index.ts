@@ -11,8 +11,8 @@ import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.t
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
 export { SyncedEntityGuard } from "./protect-synced.ts";
-export { forwardToUpstream } from "./forward.ts";
-export { checkMethod, upstreamOptions, type UpstreamOptions } from "./policy.ts";
+export { cameFromUpstream, forwardToUpstream } from "./forward.ts";
+export { checkMethod, isPreflight, upstreamOptions, type UpstreamOptions } from "./policy.ts";
 export { pathReadings } from "./management-path.ts";
 
 export interface ProxyOptions {

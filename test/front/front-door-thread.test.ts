@@ -42,7 +42,7 @@ test("a tenant deleted through the API is refused from the next request on; the 
   expect(await get("gone.localhost", "/authorize")).toEqual({ status: 200, forwarded: true });
   expect(await get("gone.localhost", "/authorize")).toEqual({ status: 200, forwarded: true });
   const del = await gw.request("localhost", "/api/v2/tenants/gone", { method: "DELETE", token: await gw.token() });
-  expect(del.status).toBe(200);
+  expect(del.status).toBe(204);
   expect(await get("gone.localhost", "/authorize")).toEqual({ status: 404, forwarded: false });
 });
 
