@@ -132,9 +132,17 @@ export class ControlPlane {
     this.db.query("DELETE FROM organizations WHERE id = ?").run(orgId);
   }
 
-  addMember(membership: { id: string; organization_id: string; user_id: string }): void {
+  /**
+   * Makes the user a member of the organization; false when the user is not one of the control
+   * plane's users in a file where memberships must name one (AuthHero's schema references `users`),
+   * as with a token whose subject AuthHero never stored. The seed's provisioning skips it then too.
+   */
+  addMember(membership: { id: string; organization_id: string; user_id: string }): boolean {
+    const hasUsers = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").get() !== null;
+    if (hasUsers && this.db.query("SELECT 1 FROM users WHERE tenant_id = ? AND user_id = ?").get(this.id, membership.user_id) === null) return false;
     const now = new Date().toISOString();
     insertRow(this.db, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
+    return true;
   }
 
   /** Tenant ids whose organizations the user belongs to. */

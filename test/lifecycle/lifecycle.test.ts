@@ -10,6 +10,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { loadConfig } from "../../src/config.ts";
 import { BASELINE_SQL } from "../../src/storage/baseline.ts";
+import { openFixture } from "../sync/fixture.ts";
 import { closeTenancy, openTenancy, TenantLifecycle, type Tenancy } from "../../src/tenancy/index.ts";
 
 const log = pino({ level: "silent" });
@@ -414,5 +415,28 @@ describe("operations of other processes", () => {
     const [op] = t.journal.history("acme");
     expect(op?.owner?.pid).toBe(process.pid);
     expect(op?.owner?.start).toMatch(/^\d+$/);
+  });
+});
+
+describe("a creator who is not a control-plane user", () => {
+  test("on AuthHero's schema (memberships reference users) the tenant is still created, without the membership", () => {
+    const f = openFixture();
+    try {
+      // AuthHero's user_organizations: (tenant_id, user_id) references users.
+      f.authhero.exec(`
+        CREATE TABLE users (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id));
+        DROP TABLE user_organizations;
+        CREATE TABLE user_organizations (id TEXT PRIMARY KEY NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, organization_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+          FOREIGN KEY (organization_id) REFERENCES organizations (id) ON DELETE CASCADE,
+          FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE);
+        INSERT INTO users VALUES ('control_plane', 'auth2|known');
+      `);
+      expect(f.lifecycle.create({ id: "ghosted", friendly_name: "G", creator: "dev|admin" }).tenant.id).toBe("ghosted");
+      expect(f.cp.tenantsOfUser("dev|admin")).toEqual([]);
+      f.lifecycle.create({ id: "known", friendly_name: "K", creator: "auth2|known" });
+      expect(f.cp.tenantsOfUser("auth2|known")).toEqual(["known"]);
+    } finally {
+      f.close();
+    }
   });
 });
