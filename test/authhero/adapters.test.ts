@@ -1,26 +1,20 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection } from "@authhero/adapter-interfaces";
 import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileAdapters } from "../../src/authhero/index.ts";
-import { openFixture, type SyncFixture } from "../sync/fixture.ts";
+import type { SyncFixture } from "../sync/fixture.ts";
+import { CP, useModuleFixture } from "./module-fixture.ts";
 import { sqliteAdapters } from "./sqlite-adapters.ts";
 
 // The module AuthHero loads, over real tenant files provisioned by the gateway's own lifecycle.
 
+const fixture = useModuleFixture();
+// The current test's data directory (f) and module (a).
 let f: SyncFixture;
 let a: TenantFileAdapters;
-const CP = "control_plane";
-
 beforeEach(() => {
-  f = openFixture();
-  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
-  a = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
-});
-afterEach(() => {
-  a.close();
-  f.close();
+  ({ f, a } = fixture);
 });
 
 const conn = (id: string, strategy: string, options: Record<string, unknown>) => ({ id, name: id, strategy, options }) as unknown as Connection;

@@ -1,28 +1,22 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
 import { createTenantFileAdapters, type TenantFileAdapters } from "../../src/authhero/index.ts";
-import { openFixture, type SyncFixture } from "../sync/fixture.ts";
+import type { SyncFixture } from "../sync/fixture.ts";
+import { CP, useModuleFixture } from "./module-fixture.ts";
 import { sqliteAdapters } from "./sqlite-adapters.ts";
 
 // The module treated the way AuthHero 9.6.1 treats its DataAdapters (shared/reference/
 // authhero-runtime.md §1): enumerated, spread, bound and wrapped on every request, `transaction`
 // called with callbacks that nest and fail, methods called without a tenant id.
 
+const fixture = useModuleFixture();
+// The current test's data directory (f) and module (a).
 let f: SyncFixture;
 let a: TenantFileAdapters;
-const CP = "control_plane";
-
 beforeEach(() => {
-  f = openFixture();
-  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
-  a = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
-});
-afterEach(() => {
-  a.close();
-  f.close();
+  ({ f, a } = fixture);
 });
 
 type Namespace = Record<string, (...args: unknown[]) => Promise<unknown>>;
