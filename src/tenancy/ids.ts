@@ -22,3 +22,10 @@ export const newDomainId = (): string => `cd_${random(ALNUM, 17)}`;
 export const newOperationId = (): string => `op_${random(ALNUM, 17)}`;
 /** A tenant id for a create request that names none: a DNS label that reads as generated. */
 export const newTenantId = (): string => `t-${random(LOWER, 10)}`;
+
+const NANOID = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-";
+/** AuthHero's client ids and secrets are 21-character nanoids. */
+export const newClientId = (): string => random(NANOID, 21);
+export const newClientSecret = (): string => random(NANOID, 43);
+/** AuthHero's connection id shape: `con_` and 17 characters. */
+export const newConnectionId = (): string => `con_${random(ALNUM, 17)}`;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { HttpError } from "../http-error.ts";
 import { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "../storage/clone.ts";
+import { firstLoginIds, holdsClients, provisionFirstLogin, type FirstLoginIds } from "./first-login.ts";
 import { insertRow } from "../storage/columns.ts";
 import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
 import type { HandlePool } from "../storage/pool.ts";
@@ -90,7 +91,10 @@ export class TenantLifecycle {
     if (cp.organizationOf(id)) throw new HttpError(409, `an organization named "${id}" already exists on the control plane`);
 
     const settings = pickSettings(input);
-    const op = journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null });
+    // A control plane AuthHero made holds clients: the tenant gets what its first login needs.
+    const tables = new Set((cp.db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
+    const firstLogin = holdsClients(tables) ? firstLoginIds() : null;
+    const op = journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null, first_login: firstLogin });
     registry.markBusy(id, "provisioning");
     try {
       crashPoint("create:journaled");
@@ -226,6 +230,9 @@ export class TenantLifecycle {
       const db = createFromTemplate(tmp, this.schemaTemplate(), (db) => {
         insertRow(db, "tenants", this.tenantRow(op));
         this.seed?.(db, op.tenantId);
+        // After the synced copies: a synced database connection is the one the Default App uses.
+        const firstLogin = op.input.first_login as FirstLoginIds | null | undefined;
+        if (firstLogin) provisionFirstLogin(db, op.tenantId, firstLogin);
       });
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close(false);
@@ -337,7 +344,8 @@ export class TenantLifecycle {
     const now = op.startedAt;
     const settings: Record<string, unknown> = {};
     for (const key of TENANT_SETTINGS) if (op.input[key] !== undefined) settings[key] = op.input[key];
-    return { ...settings, id: op.tenantId, created_at: now, updated_at: now };
+    const firstLogin = op.input.first_login as FirstLoginIds | null | undefined;
+    return { ...settings, ...(firstLogin ? { default_client_id: firstLogin.clientId } : {}), id: op.tenantId, created_at: now, updated_at: now };
   }
 
   private adoptionProblem(path: string, id: string): string | null {

@@ -1,0 +1,62 @@
+import type { Database } from "bun:sqlite";
+import { columnsOf, insertRow } from "../storage/columns.ts";
+import { newClientId, newClientSecret, newConnectionId } from "./ids.ts";
+
+/** AuthHero's database connection: named so, with strategy `auth0` (as Auth0 and AuthHero's seed store it). */
+export const DATABASE_CONNECTION = { name: "Username-Password-Authentication", strategy: "auth0" } as const;
+
+/**
+ * The ids a tenant's first-login set-up gets, chosen when the create begins (the journal keeps them)
+ * so a retried create writes the same ones. The client secret is not among them: it is made with
+ * the file and never kept in the journal.
+ */
+export interface FirstLoginIds {
+  clientId: string;
+  connectionId: string;
+}
+
+export function firstLoginIds(): FirstLoginIds {
+  return { clientId: newClientId(), connectionId: newConnectionId() };
+}
+
+/** Whether a schema can hold AuthHero's clients (a control plane AuthHero made, not tenantgate's minimal one). */
+export function holdsClients(tables: ReadonlySet<string>): boolean {
+  return tables.has("clients") && tables.has("connections");
+}
+
+const LISTS = ["callbacks", "allowed_origins", "web_origins", "client_aliases", "allowed_clients", "allowed_logout_urls", "signing_keys"];
+const OBJECTS = ["session_transfer", "oidc_logout", "jwt_configuration", "encryption_key", "addons", "mobile", "native_social_login", "refresh_token", "default_organization", "client_authentication_methods", "signed_request_object", "token_quota"];
+
+/**
+ * What a new tenant needs to serve its first login, as AuthHero's own provisioning gives it
+ * (`provisionDefaultClients` and the seed): the database connection (unless the tenant already has
+ * one by that name, such as a synced copy) and an interactive "Default App" that may use it, which
+ * the tenant row names as `default_client_id`. Rows are written as AuthHero's SQL adapter writes them.
+ */
+export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLoginIds): void {
+  const now = new Date().toISOString();
+  const existing = db.query("SELECT id FROM connections WHERE tenant_id = ? AND name = ?").get(tenantId, DATABASE_CONNECTION.name) as { id: string } | null;
+  const connectionId = existing?.id ?? ids.connectionId;
+  if (!existing) {
+    insertRow(db, "connections", { id: connectionId, tenant_id: tenantId, ...DATABASE_CONNECTION, options: "{}", is_system: 0, created_at: now, updated_at: now });
+  }
+  const client: Record<string, unknown> = {
+    client_id: ids.clientId,
+    tenant_id: tenantId,
+    name: "Default App",
+    client_secret: newClientSecret(),
+    app_type: "regular_web",
+    // The values AuthHero's `clients.create` gives, where the table's own defaults differ.
+    is_first_party: 1,
+    sso_disabled: 0,
+    grant_types: JSON.stringify(["authorization_code", "refresh_token"]),
+    client_metadata: JSON.stringify({ universal_login_version: "2" }),
+    connections: JSON.stringify([connectionId]),
+    created_at: now,
+    updated_at: now,
+  };
+  const have = columnsOf(db, "clients");
+  for (const c of LISTS) if (!(c in client) && have.has(c)) client[c] = "[]";
+  for (const c of OBJECTS) if (!(c in client) && have.has(c)) client[c] = "{}";
+  insertRow(db, "clients", client);
+}
