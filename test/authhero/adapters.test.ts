@@ -51,7 +51,9 @@ describe("per-tenant dispatch", () => {
     await Bun.sleep(150);
     expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
     await a.connections.create("acme", conn("con_new", "oidc", {}));
-    expect(f.tenantFile("acme").query("SELECT id FROM connections WHERE id LIKE 'con_%'").all()).toEqual([{ id: "con_new" }]);
+    // The re-created tenant's own rows: the new connection, none of the old (its first-login
+    // database connection aside).
+    expect(f.tenantFile("acme").query("SELECT id FROM connections WHERE id IN ('con_old', 'con_new', 'con_lost')").all()).toEqual([{ id: "con_new" }]);
   });
 
   test("tenants and keys live in the control-plane file", async () => {
