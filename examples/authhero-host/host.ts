@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Kysely } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
 import createAdapters, { migrateToLatest } from "@authhero/kysely-adapter";
-import { ensureSigningKey, init } from "authhero";
+import { ensureSigningKey, init, MANAGEMENT_API_AUDIENCE, MANAGEMENT_API_SCOPES } from "authhero";
 import { createTenantFileAdapters, migrateTenantFiles, publicIssuer } from "tenantgate/authhero";
 
 const dataDir = process.env.DATA_DIR ?? "./data";
@@ -29,7 +29,11 @@ if (!(await Bun.file(controlPlaneFile).exists())) {
   const database = new Database(controlPlaneFile, { create: true });
   database.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
   await migrateToLatest(kysely(database));
-  await createAdapters(kysely(database)).tenants.create({ id: controlPlaneTenantId, friendly_name: "Control plane", audience: "urn:authhero:management" } as never);
+  const adapters = createAdapters(kysely(database));
+  await adapters.tenants.create({ id: controlPlaneTenantId, friendly_name: "Control plane", audience: MANAGEMENT_API_AUDIENCE } as never);
+  // The management API on the control plane: tenantgate syncs it into every tenant, and a new
+  // tenant's "API Explorer Application" is granted its scopes.
+  await adapters.resourceServers.create(controlPlaneTenantId, { name: "Authhero Management API", identifier: MANAGEMENT_API_AUDIENCE, scopes: MANAGEMENT_API_SCOPES } as never);
   database.close();
 }
 

@@ -1,9 +1,11 @@
 import type { Database } from "bun:sqlite";
 import { columnsOf, insertRow } from "../storage/columns.ts";
-import { newClientId, newClientSecret, newConnectionId } from "./ids.ts";
+import { newClientGrantId, newClientId, newClientSecret, newConnectionId } from "./ids.ts";
 
 /** AuthHero's database connection: named so, with strategy `auth0` (as Auth0 and AuthHero's seed store it). */
 export const DATABASE_CONNECTION = { name: "Username-Password-Authentication", strategy: "auth0" } as const;
+/** AuthHero's management API: its resource server's identifier, the audience of management tokens. */
+export const MANAGEMENT_API = "urn:authhero:management";
 
 /**
  * The ids a tenant's first-login set-up gets, chosen when the create begins (the journal keeps them)
@@ -13,10 +15,13 @@ export const DATABASE_CONNECTION = { name: "Username-Password-Authentication", s
 export interface FirstLoginIds {
   clientId: string;
   connectionId: string;
+  /** The machine-to-machine client for the management API, and its grant. */
+  managementClientId?: string;
+  managementGrantId?: string;
 }
 
 export function firstLoginIds(): FirstLoginIds {
-  return { clientId: newClientId(), connectionId: newConnectionId() };
+  return { clientId: newClientId(), connectionId: newConnectionId(), managementClientId: newClientId(), managementGrantId: newClientGrantId() };
 }
 
 /** Whether a schema can hold AuthHero's clients (a control plane AuthHero made, not tenantgate's minimal one). */
@@ -25,13 +30,15 @@ export function holdsClients(tables: ReadonlySet<string>): boolean {
 }
 
 const LISTS = ["callbacks", "allowed_origins", "web_origins", "client_aliases", "allowed_clients", "allowed_logout_urls", "signing_keys"];
-const OBJECTS = ["session_transfer", "oidc_logout", "jwt_configuration", "encryption_key", "addons", "mobile", "native_social_login", "refresh_token", "default_organization", "client_authentication_methods", "signed_request_object", "token_quota"];
+const OBJECTS = ["session_transfer", "oidc_logout", "jwt_configuration", "encryption_key", "addons", "client_metadata", "mobile", "native_social_login", "refresh_token", "default_organization", "client_authentication_methods", "signed_request_object", "token_quota"];
 
 /**
  * What a new tenant needs to serve its first login, as AuthHero's own provisioning gives it
  * (`provisionDefaultClients` and the seed): the database connection (unless the tenant already has
  * one by that name, such as a synced copy) and an interactive "Default App" that may use it, which
- * the tenant row names as `default_client_id`. Rows are written as AuthHero's SQL adapter writes them.
+ * the tenant row names as `default_client_id`; and, when the tenant has the management API's
+ * resource server (synced from the control plane), an "API Explorer Application" granted every one
+ * of its scopes. Rows are written as AuthHero's SQL adapter writes them.
  */
 export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLoginIds): void {
   const now = new Date().toISOString();
@@ -55,8 +62,48 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
     created_at: now,
     updated_at: now,
   };
+  insertClient(db, client);
+
+  const management = db.query("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?").get(tenantId, MANAGEMENT_API) as { scopes: string | null } | null;
+  if (!management || !ids.managementClientId || !ids.managementGrantId || columnsOf(db, "client_grants").size === 0) return;
+  insertClient(db, {
+    client_id: ids.managementClientId,
+    tenant_id: tenantId,
+    name: "API Explorer Application",
+    client_secret: newClientSecret(),
+    app_type: "non_interactive",
+    is_first_party: 1,
+    sso_disabled: 0,
+    grant_types: JSON.stringify(["client_credentials"]),
+    created_at: now,
+    updated_at: now,
+  });
+  insertRow(db, "client_grants", {
+    id: ids.managementGrantId,
+    tenant_id: tenantId,
+    client_id: ids.managementClientId,
+    audience: MANAGEMENT_API,
+    scope: JSON.stringify(scopeValues(management.scopes)),
+    authorization_details_types: "[]",
+    created_at: now,
+    updated_at: now,
+  });
+}
+
+/** A client row with every JSON column AuthHero's table requires (empty where not given). */
+function insertClient(db: Database, client: Record<string, unknown>): void {
   const have = columnsOf(db, "clients");
-  for (const c of LISTS) if (!(c in client) && have.has(c)) client[c] = "[]";
-  for (const c of OBJECTS) if (!(c in client) && have.has(c)) client[c] = "{}";
-  insertRow(db, "clients", client);
+  const row = { ...client };
+  for (const c of LISTS) if (!(c in row) && have.has(c)) row[c] = "[]";
+  for (const c of OBJECTS) if (!(c in row) && have.has(c)) row[c] = "{}";
+  insertRow(db, "clients", row);
+}
+
+function scopeValues(scopes: string | null): string[] {
+  try {
+    const list: unknown = JSON.parse(scopes ?? "[]");
+    return Array.isArray(list) ? list.map((s) => (s as { value?: unknown })?.value).filter((v): v is string => typeof v === "string") : [];
+  } catch {
+    return [];
+  }
 }

@@ -65,3 +65,24 @@ test("a database connection synced from the control plane is the one the Default
   expect((beta.query("SELECT id, is_system FROM connections").all() as Row[]).map((c) => [c.id, c.is_system])).toEqual([["con_shared", 1]]);
   expect(readClient(beta.query("SELECT * FROM clients").get() as Row).connections).toEqual(["con_shared"]);
 });
+
+test("with the management API synced from the control plane, an API Explorer client is granted all its scopes", () => {
+  f.authhero.exec(`CREATE TABLE client_grants (id varchar(21) NOT NULL, tenant_id varchar(191) NOT NULL, client_id varchar(191) NOT NULL, audience varchar(191) NOT NULL, scope text,
+    organization_usage varchar(32), allow_any_organization int DEFAULT 0, is_system int DEFAULT 0, subject_type varchar(32), authorization_details_types text,
+    created_at varchar(35) NOT NULL, updated_at varchar(35) NOT NULL, PRIMARY KEY (tenant_id, id), FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, client_id) ON DELETE CASCADE)`);
+  cpWrites(f.authhero).resourceServer("api_mgmt", "urn:authhero:management", { scopes: [{ value: "read:users", description: "r" }, { value: "update:users", description: "u" }] });
+  f.lifecycle.create({ id: "gamma", friendly_name: "Gamma" });
+  const gamma = f.tenantFile("gamma");
+  const m2m = gamma.query("SELECT * FROM clients WHERE name = 'API Explorer Application'").get() as Row;
+  expect(readClient(m2m)).toMatchObject({ app_type: "non_interactive", grant_types: ["client_credentials"] });
+  expect(clientSchema.safeParse(readClient(m2m)).success).toBe(true);
+  const grants = gamma.query("SELECT client_id, audience, scope FROM client_grants").all() as Row[];
+  expect(grants).toEqual([{ client_id: m2m.client_id, audience: "urn:authhero:management", scope: JSON.stringify(["read:users", "update:users"]) }]);
+  // The default client stays the interactive one.
+  expect(f.cp.tenant("gamma")?.default_client_id).not.toBe(m2m.client_id);
+});
+
+test("without the management API in the tenant, no machine-to-machine client is made", () => {
+  f.lifecycle.create({ id: "delta", friendly_name: "Delta" });
+  expect((f.tenantFile("delta").query("SELECT name FROM clients").all() as Row[]).map((c) => c.name)).toEqual(["Default App"]);
+});
