@@ -73,7 +73,7 @@ export class Gateway {
       trustedProxies: new TrustedProxies(config.trustedProxies),
       routing: config.routing,
     });
-    const upstream = (this.upstream = upstreamOptions(config.upstream, config.upstreamTimeoutMs));
+    const upstream = (this.upstream = upstreamOptions(config.upstream, config.upstreamTimeoutMs, config.preserveHost));
     const peer = (request: Request) => this.peers.get(request);
 
     const proxy = (this.proxy = createProxy({
@@ -283,6 +283,7 @@ export class Gateway {
             port: Number(upstream.port || 80),
             basePath,
             host: upstream.host,
+            preserveHost: this.config.preserveHost,
           },
           inner: { hostname: "127.0.0.1", port: this.server.port as number },
           timeoutMs: this.config.upstreamTimeoutMs,

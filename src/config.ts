@@ -43,6 +43,7 @@ const OPTIONS: Option[] = [
   opt("maxBodyBytes", "int", 134217728, "largest request body accepted (413 beyond it); bodies stream, never held whole", t.Integer({ minimum: 0 })),
   opt("clientTimeoutSeconds", "int", 10, "a client connection idle this long closes; a request head must arrive within it (408)", t.Integer({ minimum: 1, maximum: 255 })),
   opt("upstreamIdleMs", "int", 4000, "reuse an upstream connection idle at most this long (keep it below AuthHero's keep-alive timeout)", t.Integer({ minimum: 0 })),
+  opt("preserveHost", "bool", false, "send AuthHero the Host the client used (off: AuthHero's own address); X-Forwarded-Host carries it either way", t.Boolean()),
   opt("upstreamConnections", "int", 128, "most connections the front door opens to the upstream, shared by all clients; requests beyond wait for one", t.Integer({ minimum: 1 })),
   opt("frontDoor", "bool", true, "forward plain AuthHero requests on raw sockets (off: every request goes through Bun.serve and fetch)", t.Boolean()),
   opt("managementPaths", "list", ["/api/v2/"], "path prefixes that need a management token", t.Array(t.String({ pattern: "^/" }))),
@@ -89,6 +90,7 @@ export interface Config {
   frontDoor: boolean;
   upstreamIdleMs: number;
   upstreamConnections: number;
+  preserveHost: boolean;
   clientTimeoutSeconds: number;
   managementPaths: string[];
   routing: boolean;

@@ -3,7 +3,7 @@
 // front of it (`tenantgate serve --upstream http://127.0.0.1:3000 --data-dir <same dir>`).
 //
 //   DATA_DIR=./data CONTROL_PLANE_ISSUER=http://localhost:8080/ bun host.ts
-// and tenantgate with --issuer http://localhost:8080/ --tenant-issuer "http://{tenant}.localhost:8080/".
+// and tenantgate with --issuer http://localhost:8080/ --tenant-issuer "http://{tenant}.localhost:8080/" --preserve-host.
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";

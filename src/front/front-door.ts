@@ -1,6 +1,6 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { ERROR_TYPE, errorBody } from "../http-error.ts";
-import { BUFFERED_BODY_BYTES, forwardingFailure, MAX_HEAD_BYTES, upstreamRequestTarget } from "../proxy/policy.ts";
+import { BUFFERED_BODY_BYTES, forwardingFailure, MAX_HEAD_BYTES, upstreamHostHeader, upstreamRequestTarget } from "../proxy/policy.ts";
 import { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
 import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
@@ -25,7 +25,7 @@ export interface Finished {
 export interface FrontDoorOptions {
   hostname: string;
   port: number;
-  upstream: { hostname: string; port: number; basePath: string; host: string };
+  upstream: { hostname: string; port: number; basePath: string; host: string; preserveHost: boolean };
   /** The full gateway's own HTTP server, for every request the front door does not forward itself. */
   inner: { hostname: string; port: number };
   /** Time allowed until the upstream's response head arrives (restarted while a request body moves). */
@@ -329,7 +329,7 @@ export class FrontDoor {
   private upstreamHead(c: Connection, ex: Exchange): [Buffer, number] {
     const { request, forward, source } = ex;
     const { upstream } = this.o;
-    const first = `${request.method} ${upstreamRequestTarget(upstream.basePath, request.target)} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
+    const first = `${request.method} ${upstreamRequestTarget(upstream.basePath, request.target)} HTTP/1.1\r\nhost: ${upstreamHostHeader(upstream.host, request.host, upstream.preserveHost)}\r\n`;
     const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\n${c.peer ? `x-forwarded-for: ${c.peer}\r\n` : ""}x-request-id: ${forward.requestId}\r\n\r\n`;
     const { kept } = request;
     let size = first.length + last.length;

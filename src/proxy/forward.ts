@@ -1,6 +1,6 @@
 import { errorResponse } from "../http-error.ts";
 import { limitBody } from "./body-limit.ts";
-import { connectionNamed, fetchFailure, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamUrl, type UpstreamOptions } from "./policy.ts";
+import { connectionNamed, fetchFailure, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamHostHeader, upstreamUrl, type UpstreamOptions } from "./policy.ts";
 
 export { upstreamOptions, type UpstreamOptions } from "./policy.ts";
 
@@ -45,7 +45,9 @@ export async function forwardToUpstream(
     if (requestHeaderFate(name) === "keep" && !named.has(name) && !(out.preflight && name === "authorization")) headers.append(name, value);
   }
   headers.set("tenant-id", tenant);
-  headers.set("x-forwarded-host", forwarded.host ?? request.headers.get("host") ?? incoming.host);
+  const publicHost = forwarded.host ?? request.headers.get("host") ?? incoming.host;
+  headers.set("host", upstreamHostHeader(target.host, publicHost, o.preserveHost === true));
+  headers.set("x-forwarded-host", publicHost);
   headers.set("x-forwarded-proto", forwarded.proto ?? incoming.protocol.replace(":", ""));
   const chain = [forwarded.for, clientIp].filter((v) => v !== undefined && v !== "");
   if (chain.length > 0) headers.set("x-forwarded-for", chain.join(", "));

@@ -56,6 +56,15 @@ export function requestHeaderFate(name: string): "keep" | "drop" | "framing" | "
   return "drop";
 }
 
+/**
+ * The Host the upstream is sent: its own address, or with `preserveHost` the public host the client
+ * used (as a trusted proxy states it, else the request's own), so that what AuthHero builds from
+ * Host (the login session's URL, a social login's way back, cookies, WebAuthn) names the public URL.
+ */
+export function upstreamHostHeader(upstreamHost: string, publicHost: string | null | undefined, preserveHost: boolean): string {
+  return preserveHost && publicHost ? publicHost : upstreamHost;
+}
+
 /** Response headers the gateway does not pass to the client: hop-by-hop ones, and `x-request-id` (it sets its own). */
 export const RESPONSE_DROPPED = [...HOP_BY_HOP, "x-request-id"];
 
@@ -89,11 +98,13 @@ export interface UpstreamOptions {
   basePath: string;
   /** Time allowed until the upstream's response headers arrive. */
   timeoutMs: number;
+  /** Send the upstream the public Host (see upstreamHostHeader). */
+  preserveHost?: boolean;
 }
 
-export function upstreamOptions(url: string, timeoutMs: number): UpstreamOptions {
+export function upstreamOptions(url: string, timeoutMs: number, preserveHost = false): UpstreamOptions {
   const upstream = new URL(url);
-  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs };
+  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs, preserveHost };
 }
 
 /**

@@ -218,3 +218,26 @@ test("the cases reach the upstream where they should (the comparison is not betw
   const forwarded = await through(front, CASES[0]!, "check");
   expect((forwarded.upstream as unknown[]).length).toBe(1);
 });
+
+test("with --preserve-host both transports send AuthHero the Host the client used, the rest as without it", async () => {
+  const args = ["--upstream", `http://127.0.0.1:${upstream.port}`, "--upstream-timeout-ms", "300", "--preserve-host"];
+  const [keepFront, keepFetch] = await Promise.all([startGateway(args), startGateway([...args, "--no-front-door"])]);
+  try {
+    await Promise.all([createTenants(keepFront, ["acme"]), createTenants(keepFetch, ["acme"])]);
+    for (const [i, c] of [CASES[0]!, CASES[1]!, CASES[3]!].entries()) {
+      const viaFront = await through(keepFront, c, `keep-${i}`);
+      const viaFetch = await through(keepFetch, c, `keep-${i}`);
+      expect(viaFront).toEqual(viaFetch);
+      const seen = (viaFront.upstream as { headers: string[] }[])[0]?.headers ?? [];
+      expect(seen).toContain("host: acme.localhost");
+      expect(seen).toContain("x-forwarded-host: acme.localhost");
+    }
+  } finally {
+    await Promise.all([keepFront.stop(), keepFetch.stop()]);
+  }
+});
+
+test("without it, AuthHero gets its own address as Host", async () => {
+  const seen = ((await through(front, CASES[0]!, "own-host")).upstream as { headers: string[] }[])[0]?.headers ?? [];
+  expect(seen).toContain(`host: 127.0.0.1:${upstream.port}`);
+});
