@@ -145,6 +145,7 @@ export class Gateway {
       localJwks: devKey?.jwks,
       issuers: devKey ? [...config.issuer, DEV_ISSUER] : config.issuer,
       tenantIssuer: config.tenantIssuer,
+      customDomainTenant: (host) => registry.customDomain(host),
       audience: config.audience,
     });
     const metrics = new GatewayMetrics(registry, pool);

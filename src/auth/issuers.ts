@@ -9,10 +9,13 @@ const LABEL = "([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)";
  */
 export class TrustedIssuers {
   private readonly pattern?: RegExp;
+  private readonly scheme?: string;
 
   constructor(
     private readonly fixed: readonly string[],
     tenantPattern = "",
+    /** The tenant a custom domain belongs to: a tenant's issuer may also be its custom domain's URL. */
+    private readonly customDomainTenant?: (host: string) => string | undefined,
   ) {
     if (tenantPattern === "") return;
     const parts = tenantPattern.split("{tenant}");
@@ -20,6 +23,7 @@ export class TrustedIssuers {
     if (!URL.canParse(tenantPattern.replace("{tenant}", "acme"))) throw new TypeError(`a tenant issuer pattern must form a URL, got ${JSON.stringify(tenantPattern)}`);
     const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     this.pattern = new RegExp(`^${escape(parts[0] as string)}${LABEL}${escape(parts[1] as string)}$`);
+    this.scheme = new URL(tenantPattern.replace("{tenant}", "acme")).protocol;
   }
 
   /** Whether any tenant's own issuer is accepted (then jose cannot check `iss` against a list). */
@@ -35,7 +39,12 @@ export class TrustedIssuers {
   tenantOf(iss: unknown): string | null | undefined {
     if (typeof iss !== "string") return undefined;
     if (this.fixed.includes(iss)) return null;
-    return this.pattern?.exec(iss)?.[1];
+    const byPattern = this.pattern?.exec(iss)?.[1];
+    if (byPattern !== undefined || !this.customDomainTenant || !this.scheme) return byPattern;
+    // `<scheme>://<custom domain>/`, the scheme the tenants' own issuers use, nothing after the host.
+    const url = URL.parse(iss);
+    if (!url || url.protocol !== this.scheme || url.href !== iss || url.pathname !== "/" || url.search !== "" || url.username !== "") return undefined;
+    return this.customDomainTenant(url.hostname);
   }
 
   /** Refuses a token whose issuer is not trusted (401). */

@@ -13,6 +13,8 @@ export interface TokenVerifierOptions {
   issuers: string[];
   /** Each tenant's own issuer, `{tenant}` standing for its id (e.g. `https://{tenant}.auth.example.com/`). */
   tenantIssuer?: string;
+  /** With `tenantIssuer`: the tenant a custom domain belongs to, whose URL is then that tenant's issuer too. */
+  customDomainTenant?: (host: string) => string | undefined;
   audience: string;
   /** Allowed clock skew on exp and nbf. Default 60. */
   clockToleranceSec?: number;
@@ -55,7 +57,7 @@ export class TokenVerifier {
     this.#keys = keySource({ jwksUrl: opts.jwksUrl, localJwks: opts.localJwks, cooldownMs, timeoutMs });
     this.#cache = new VerifiedTokenCache(Math.floor(cacheMax));
     this.#audience = opts.audience;
-    this.issuers = new TrustedIssuers(opts.issuers, opts.tenantIssuer);
+    this.issuers = new TrustedIssuers(opts.issuers, opts.tenantIssuer, opts.customDomainTenant);
     this.#options = {
       algorithms: ALGORITHMS,
       // With a tenant pattern jose cannot check `iss` against a list; `TrustedIssuers` does, below.

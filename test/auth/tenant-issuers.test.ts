@@ -87,6 +87,16 @@ describe("through the gateway", () => {
     }
   });
 
+  test("a tenant's custom domain is its issuer too, for that tenant only", async () => {
+    const put = await gw.request("localhost", "/api/v2/tenants/acme/domains/login.acme.com", { method: "PUT", token: await gw.token({ permissions: ["update:tenants"] }) });
+    expect(put.status).toBe(200);
+    expect(await read("acme.localhost", { iss: "http://login.acme.com/", tenant_id: "acme" })).toMatchObject({ status: 200, forwarded: 1 });
+    expect((await read("acme.localhost", { iss: "http://login.acme.com/", tenant_id: "beta" })).status).toBe(401);
+    for (const iss of ["https://login.acme.com/", "http://login.acme.com/x", "http://login.beta.com/", "http://LOGIN.acme.com/"]) {
+      expect((await read("acme.localhost", { iss, tenant_id: "acme" })).status).toBe(401);
+    }
+  });
+
   test("the control plane's issuer is still accepted", async () => {
     const r = await read("localhost", { iss: ISSUER, permissions: ["read:users"] });
     expect(r.status).not.toBe(401);
