@@ -3,6 +3,7 @@ import { Elysia, t } from "elysia";
 import { explainFields } from "../authhero/explain.ts";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
+import { hasTable } from "../storage/columns.ts";
 import type { ControlPlane } from "../storage/control-plane.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { errors } from "./schemas.ts";
@@ -26,10 +27,6 @@ function parse(json: unknown): Record<string, unknown> {
   } catch {
     return {};
   }
-}
-
-function hasTable(db: Database, table: string): boolean {
-  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
 }
 
 function emailProviderOf(db: Database, tenantId: string): Row | null {

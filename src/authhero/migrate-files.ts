@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
+import { hasTable } from "../storage/columns.ts";
 import { openSqlite } from "../storage/sqlite.ts";
 import { TenantFiles } from "./tenant-files.ts";
 
@@ -34,9 +35,8 @@ const BASELINE_FILE =
 
 /** AuthHero's tables without AuthHero's record of having made them: tenantgate's standalone baseline. */
 function madeByTenantgateBaseline(db: Database): boolean {
-  const tables = new Set((db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
-  if (!tables.has("tenants")) return false;
-  if (!tables.has("kysely_migration")) return true;
+  if (!hasTable(db, "tenants")) return false;
+  if (!hasTable(db, "kysely_migration")) return true;
   return (db.query("SELECT count(*) AS n FROM kysely_migration").get() as { n: number }).n === 0;
 }
 

@@ -22,6 +22,11 @@ export function columnsOf(db: Database, table: string): Set<string> {
   return cols;
 }
 
+/** Whether the file has the table now (not cached: another process's migration may add one). */
+export function hasTable(db: Database, table: string): boolean {
+  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+}
+
 /** Forgets cached columns, after a migration may have changed them. */
 export function forgetColumns(db: Database): void {
   cache.delete(db);

@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
-import { assertColumns, columnsOf, forgetColumns, insertRow, updateRows } from "./columns.ts";
+import { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, updateRows } from "./columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
 import { openSqlite } from "./sqlite.ts";
 
@@ -138,8 +138,7 @@ export class ControlPlane {
    * as with a token whose subject AuthHero never stored. The seed's provisioning skips it then too.
    */
   addMember(membership: { id: string; organization_id: string; user_id: string }): boolean {
-    const hasUsers = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").get() !== null;
-    if (hasUsers && this.db.query("SELECT 1 FROM users WHERE tenant_id = ? AND user_id = ?").get(this.id, membership.user_id) === null) return false;
+    if (hasTable(this.db, "users") && this.db.query("SELECT 1 FROM users WHERE tenant_id = ? AND user_id = ?").get(this.id, membership.user_id) === null) return false;
     const now = new Date().toISOString();
     insertRow(this.db, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
     return true;

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { SchemaMismatchError } from "../storage/columns.ts";
+import { hasTable, SchemaMismatchError } from "../storage/columns.ts";
 
 /** Which control-plane table feeds which entity of the outbox, and under which id column. */
 const CAPTURED: { table: string; entity: string; id: string }[] = [
@@ -46,7 +46,7 @@ export function ensureTriggers(db: Database, controlPlane: string): string[] {
   const missing = wanted.filter((t) => !present.has(t.name));
   if (missing.length === 0) return [];
   for (const { table } of CAPTURED) {
-    if (!db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table))
+    if (!hasTable(db, table))
       throw new SchemaMismatchError(`control plane: table "${table}" is missing, so its changes cannot be captured for sync`);
   }
   db.transaction(() => {

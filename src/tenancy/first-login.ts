@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { columnsOf, insertRow } from "../storage/columns.ts";
+import { columnsOf, hasTable, insertRow } from "../storage/columns.ts";
 import { newClientGrantId, newClientId, newClientSecret, newConnectionId } from "./ids.ts";
 
 /** AuthHero's database connection: named so, with strategy `auth0` (as Auth0 and AuthHero's seed store it). */
@@ -25,8 +25,8 @@ export function firstLoginIds(): FirstLoginIds {
 }
 
 /** Whether a schema can hold AuthHero's clients (a control plane AuthHero made, not tenantgate's minimal one). */
-export function holdsClients(tables: ReadonlySet<string>): boolean {
-  return tables.has("clients") && tables.has("connections");
+export function holdsClients(db: Database): boolean {
+  return hasTable(db, "clients") && hasTable(db, "connections");
 }
 
 const LISTS = ["callbacks", "allowed_origins", "web_origins", "client_aliases", "allowed_clients", "allowed_logout_urls", "signing_keys"];
@@ -65,7 +65,7 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
   insertClient(db, client);
 
   const management = db.query("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?").get(tenantId, MANAGEMENT_API) as { scopes: string | null } | null;
-  if (!management || !ids.managementClientId || !ids.managementGrantId || columnsOf(db, "client_grants").size === 0) return;
+  if (!management || !ids.managementClientId || !ids.managementGrantId || !hasTable(db, "client_grants")) return;
   insertClient(db, {
     client_id: ids.managementClientId,
     tenant_id: tenantId,

@@ -92,8 +92,7 @@ export class TenantLifecycle {
 
     const settings = pickSettings(input);
     // A control plane AuthHero made holds clients: the tenant gets what its first login needs.
-    const tables = new Set((cp.db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
-    const firstLogin = holdsClients(tables) ? firstLoginIds() : null;
+    const firstLogin = holdsClients(cp.db) ? firstLoginIds() : null;
     const op = journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null, first_login: firstLogin });
     registry.markBusy(id, "provisioning");
     try {
