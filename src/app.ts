@@ -199,28 +199,30 @@ export class Gateway {
     // A Host header that cannot form a URL (spaces, slashes, userinfo, a bad port) leaves Bun's
     // request.url unparsable; every later `new URL(request.url)` would throw, so refuse it here.
     const url = URL.parse(request.url);
+    // The tenant the host names: read only for the gateway's own /api/v2 answers, and only once.
+    let hostRead: { tenant: string | undefined } | undefined;
+    const hostTenant = () => (hostRead ??= { tenant: this.tenantOfHost(request, peer) }).tenant;
     try {
       checkMethod(request.method);
       if (!url) throw unparsableRequest(request);
       // Requests for AuthHero skip Elysia's routing and context: most traffic is proxied, and every
       // microsecond here is the gateway's overhead on top of AuthHero's own.
-      if (this.isOwnPreflight(request, url, peer)) response = new Response(null, { status: 204 });
+      if (this.isOwnPreflight(request, url, hostTenant)) response = new Response(null, { status: 204 });
       else response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
     } catch (err) {
       response = err instanceof HttpError ? err.toResponse() : errorResponse(500, "internal error; see the gateway's log");
       if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
     }
-    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), this.tenantOfHost(request, peer));
+    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), hostTenant());
     response.headers.set("x-request-id", id);
     this.answered({ method: request.method, path: url?.pathname ?? "", status: response.status, seconds: (performance.now() - started) / 1000, peer, requestId: id });
     return response;
   }
 
   /** A CORS preflight for the gateway's own API on the control-plane host, which the gateway answers (204). */
-  private isOwnPreflight(request: Request, url: URL, peer: string | undefined): boolean {
-    if (request.method !== "OPTIONS" || !url.pathname.startsWith("/api/v2/") || !ownedByGateway(url.pathname) || url.pathname.startsWith("/api/v2/tenants/settings")) return false;
-    if (!isPreflight("OPTIONS", (h) => request.headers.has(h), request.body !== null)) return false;
-    return this.tenantOfHost(request, peer) === this.config.controlPlane;
+  private isOwnPreflight(request: Request, url: URL, hostTenant: () => string | undefined): boolean {
+    if (!url.pathname.startsWith("/api/v2/") || !ownedByGateway(url.pathname) || url.pathname.startsWith("/api/v2/tenants/settings")) return false;
+    return isPreflight(request.method, request.headers) && hostTenant() === this.config.controlPlane;
   }
 
   /** The tenant a request's host names (the control plane's id for its host), undefined for none. */

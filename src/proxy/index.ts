@@ -46,7 +46,7 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     const readings = pathReadings(url.pathname);
     const management = matchesPrefix(readings, prefixes);
     // A CORS preflight carries no credentials; AuthHero answers it and the real request is checked.
-    const preflight = isPreflight(method, (h) => request.headers.has(h), length > 0 || request.headers.has("transfer-encoding"));
+    const preflight = isPreflight(method, request.headers);
     if (o.accessControl && management && !preflight) authorize(await o.authenticate(request), target.tenant);
 
     let body: ArrayBuffer | undefined;

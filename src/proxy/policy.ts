@@ -87,8 +87,13 @@ export function checkMethod(method: string): void {
  * `Access-Control-Request-Method`, and nothing a preflight never has (a body, credentials). Anything
  * else is an ordinary OPTIONS request and needs a token like any other.
  */
-export function isPreflight(method: string, has: (name: string) => boolean, hasBody: boolean): boolean {
-  return method === "OPTIONS" && has("origin") && has("access-control-request-method") && !has("authorization") && !hasBody;
+export function isPreflight(method: string, headers: Headers): boolean {
+  return method === "OPTIONS" && headers.has("origin") && headers.has("access-control-request-method") && !headers.has("authorization") && !declaresBody(headers);
+}
+
+/** Whether a request's head says a body follows (a length above zero, or chunks). */
+export function declaresBody(headers: Headers): boolean {
+  return Number(headers.get("content-length") ?? 0) > 0 || headers.has("transfer-encoding");
 }
 
 /** Where requests go: the configured upstream, its base path, and how long it may take to answer. */

@@ -79,12 +79,15 @@ test("methods the gateway does not forward are refused with 405 and Allow", () =
 });
 
 test("a preflight is OPTIONS with Origin and Access-Control-Request-Method, and no body or Authorization", () => {
-  const has = (...names: string[]) => (n: string) => names.includes(n);
-  expect(isPreflight("OPTIONS", has("origin", "access-control-request-method"), false)).toBe(true);
-  expect(isPreflight("OPTIONS", has("origin", "access-control-request-method"), true)).toBe(false);
-  expect(isPreflight("OPTIONS", has("origin", "access-control-request-method", "authorization"), false)).toBe(false);
-  expect(isPreflight("OPTIONS", has("access-control-request-method"), false)).toBe(false);
-  expect(isPreflight("GET", has("origin", "access-control-request-method"), false)).toBe(false);
+  const preflight = { origin: "https://app.example.com", "access-control-request-method": "DELETE" };
+  const h = (extra: Record<string, string> = {}) => new Headers({ ...preflight, ...extra });
+  expect(isPreflight("OPTIONS", h())).toBe(true);
+  expect(isPreflight("OPTIONS", h({ "content-length": "0" }))).toBe(true);
+  expect(isPreflight("OPTIONS", h({ "content-length": "5" }))).toBe(false);
+  expect(isPreflight("OPTIONS", h({ "transfer-encoding": "chunked" }))).toBe(false);
+  expect(isPreflight("OPTIONS", h({ authorization: "Bearer x" }))).toBe(false);
+  expect(isPreflight("OPTIONS", new Headers({ "access-control-request-method": "DELETE" }))).toBe(false);
+  expect(isPreflight("GET", h())).toBe(false);
 });
 
 test("fetch's errors get the answers the front door gives for the same events", () => {
