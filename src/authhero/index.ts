@@ -5,7 +5,7 @@ import type { DataAdapters } from "@authhero/adapter-interfaces";
 import { join } from "node:path";
 import { withFallback } from "./fallback.ts";
 import { FileTransaction } from "./file-transaction.ts";
-import { TenantFiles } from "./tenant-files.ts";
+import { tenantFileIds, TenantFiles } from "./tenant-files.ts";
 
 export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
 export { publicIssuer } from "./public-url.ts";
@@ -104,13 +104,24 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   };
 
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
-  const everyTenant = () => [o.controlPlaneTenantId, ...files.ids().filter((id) => id !== o.controlPlaneTenantId)];
+  const everyTenant = () => [o.controlPlaneTenantId, ...tenantFileIds(dir, o.controlPlaneTenantId).filter((id) => id !== o.controlPlaneTenantId)];
   /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
   const foundIn = new Map<string, string>();
   const call = (id: string, namespace: string, method: string, args: unknown[]) => {
     const ns = (files.get(id) as unknown as Namespaces | undefined)?.[namespace];
     const fn = ns?.[method];
     return fn ? fn.apply(ns, args) : Promise.resolve(undefined);
+  };
+
+  /** A call to the file of the tenant the argument at `at` names (the first, for nearly every method). */
+  const byTenantArgument = (namespace: string, method: string, at: number, withInheritance: boolean, tx?: FileTransaction): Method => {
+    return async (...args) => {
+      const tenantId = args[at];
+      let adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
+      if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
+      const fn = adapters?.[namespace]?.[method];
+      return fn ? fn.apply(adapters?.[namespace], args) : missing(method, tenantId);
+    };
   };
 
   const routed = (namespace: string, method: string, route: Route, withInheritance: boolean): Method => {
@@ -149,14 +160,9 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
           for (const id of everyTenant()) await call(id, namespace, method, args);
         };
       case "second":
-        return async (first, tenantId, ...rest) => {
-          const adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
-          const fn = adapters?.[namespace]?.[method];
-          return fn ? fn.call(adapters?.[namespace], first, tenantId, ...rest) : missing(method, tenantId);
-        };
+        return byTenantArgument(namespace, method, 1, withInheritance);
     }
   };
-
 
   const build = (withInheritance: boolean, tx?: FileTransaction): DataAdapters => {
     const out: Record<string, unknown> = {};
@@ -170,12 +176,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
         } else if (NOT_TENANT_FIRST[namespace]?.[method] !== undefined) {
           ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, withInheritance);
         } else {
-          ns[method] = async (tenantId, ...rest) => {
-            let adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
-            if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
-            const fn = adapters?.[namespace]?.[method];
-            return fn ? fn.call(adapters?.[namespace], tenantId, ...rest) : missing(method, tenantId);
-          };
+          ns[method] = byTenantArgument(namespace, method, 0, withInheritance, tx);
         }
       }
       out[namespace] = ns;

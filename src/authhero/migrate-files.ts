@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { hasTable } from "../storage/columns.ts";
 import { openSqlite } from "../storage/sqlite.ts";
-import { TenantFiles } from "./tenant-files.ts";
+import { tenantFileIds } from "./tenant-files.ts";
 
 export interface MigrateTenantFilesOptions {
   /** The gateway's data directory. */
@@ -47,7 +47,7 @@ export async function migrateTenantFiles(o: MigrateTenantFilesOptions): Promise<
   try {
     lock.exec(`PRAGMA busy_timeout = ${Math.max(0, o.lockWaitMs ?? 120_000)}`);
     lock.exec("BEGIN EXCLUSIVE");
-    const ids = new TenantFiles(dir, o.controlPlaneTenantId, () => undefined, 2).ids();
+    const ids = tenantFileIds(dir, o.controlPlaneTenantId);
     const order = [o.controlPlaneTenantId, ...ids.filter((id) => id !== o.controlPlaneTenantId).sort()];
     for (const tenantId of order) {
       let db: Database | undefined;

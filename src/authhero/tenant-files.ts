@@ -11,6 +11,17 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  */
 const REPLACED_CHECK_MS = 100;
 
+/** The ids of the tenant files in `dir` now (names only: no file is opened). */
+export function tenantFileIds(dir: string, controlPlane: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith(".sqlite")).map((n) => n.slice(0, -".sqlite".length)).filter((id) => LABEL.test(id) || id === controlPlane);
+}
+
 /**
  * The AuthHero process's side of the one-file-per-tenant layout: the gateway's handle pool (bounded
  * LRU, handles closed when they fall out) over `<dir>/<id>.sqlite`, each handle with the adapters the
@@ -54,17 +65,6 @@ export class TenantFiles<A> {
     let adapters = this.adapters.get(db);
     if (!adapters) this.adapters.set(db, (adapters = this.factory(db, tenantId)));
     return adapters;
-  }
-
-  /** The ids of the tenant files in the directory now (names only: no file is opened). */
-  ids(): string[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return names.filter((n) => n.endsWith(".sqlite")).map((n) => n.slice(0, -".sqlite".length)).filter((id) => LABEL.test(id) || id === this.controlPlane);
   }
 
   closeAll(): void {
