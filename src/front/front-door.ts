@@ -5,7 +5,7 @@ import { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
 import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
-import { ChunkedScanner, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
+import { ChunkedScanner, CRLFCRLF, MAX_RESPONSE_HEAD, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
 
 /** What the gateway decided for a plain request the front door forwards itself. */
 export interface Forward {
@@ -44,11 +44,9 @@ export interface FrontDoorOptions {
   answered: (f: Finished) => void;
 }
 
-const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Pipelined bytes held while a request is in flight before the client is made to wait. */
 const MAX_INBOX = 256 * 1024;
 
-const CRLFCRLF = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /**
@@ -142,10 +140,6 @@ export class FrontDoor {
     });
   }
 
-  /** Upstream connections open (lent and idle), and idle ones. */
-  get upstreamConnections(): { open: number; idle: number } {
-    return { open: this.pool.size, idle: this.pool.idleCount };
-  }
 
   listen(): number {
     this.listener = Bun.listen<Connection>({

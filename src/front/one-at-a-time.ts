@@ -1,9 +1,5 @@
 import { MAX_HEAD_BYTES } from "../proxy/policy.ts";
-import { ChunkedScanner, readResponseHead } from "./response-head.ts";
-
-const CRLFCRLF = Buffer.from("\r\n\r\n");
-/** A response head longer than this is not followed: the relay stops judging and passes bytes as they come. */
-const MAX_RESPONSE_HEAD = 64 * 1024;
+import { ChunkedScanner, CRLFCRLF, MAX_RESPONSE_HEAD, readResponseHead } from "./response-head.ts";
 
 /**
  * Lets a handed-over connection's requests reach the full gateway's HTTP server one at a time: the

@@ -1,5 +1,10 @@
 import { RESPONSE_DROPPED, UNTYPED_BODY } from "../proxy/policy.ts";
 
+/** The longest upstream response head the front door reads (502 beyond it). */
+export const MAX_RESPONSE_HEAD = 64 * 1024;
+/** The blank line that ends every HTTP/1.1 head. */
+export const CRLFCRLF = Buffer.from("\r\n\r\n");
+
 /** How the body of an upstream response ends (RFC 9112 §6.3). */
 export type Framing = { kind: "none" } | { kind: "length"; bytes: number } | { kind: "chunked" } | { kind: "close" };
 
