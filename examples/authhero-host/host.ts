@@ -31,9 +31,16 @@ if (!(await Bun.file(controlPlaneFile).exists())) {
   await migrateToLatest(kysely(database));
   const adapters = createAdapters(kysely(database));
   await adapters.tenants.create({ id: controlPlaneTenantId, friendly_name: "Control plane", audience: MANAGEMENT_API_AUDIENCE } as never);
-  // The management API on the control plane: tenantgate syncs it into every tenant, and a new
-  // tenant's "API Explorer Application" is granted its scopes.
-  await adapters.resourceServers.create(controlPlaneTenantId, { name: "Authhero Management API", identifier: MANAGEMENT_API_AUDIENCE, scopes: MANAGEMENT_API_SCOPES } as never);
+  // The management API on the control plane, with RBAC on as AuthHero's seed makes it (a user's
+  // token carries the permissions of the roles the user holds, not whatever scopes it asked for).
+  // tenantgate syncs it into every tenant; a new tenant's "API Explorer Application" is granted its
+  // scopes, and the tenant's creator holds a "Tenant Admin" role with them in its organization.
+  await adapters.resourceServers.create(controlPlaneTenantId, {
+    name: "Authhero Management API",
+    identifier: MANAGEMENT_API_AUDIENCE,
+    scopes: MANAGEMENT_API_SCOPES,
+    options: { enforce_policies: true, token_dialect: "access_token_authz" },
+  } as never);
   database.close();
 }
 

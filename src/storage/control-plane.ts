@@ -126,9 +126,13 @@ export class ControlPlane {
     insertRow(this.db, "organizations", { ...org, tenant_id: this.id, created_at: now, updated_at: now });
   }
 
-  /** Deletes the organization and its memberships (explicitly: the FK cascade needs foreign_keys on in every writer). */
+  /**
+   * Deletes the organization, its memberships and the roles held in it (explicitly: the FK cascade
+   * needs foreign_keys on in every writer, and AuthHero's `user_roles` has no key to organizations).
+   */
   deleteOrganization(orgId: string): void {
     this.db.query("DELETE FROM user_organizations WHERE organization_id = ?").run(orgId);
+    if (hasTable(this.db, "user_roles")) this.db.query("DELETE FROM user_roles WHERE tenant_id = ? AND organization_id = ?").run(this.id, orgId);
     this.db.query("DELETE FROM organizations WHERE id = ?").run(orgId);
   }
 
@@ -142,6 +146,32 @@ export class ControlPlane {
     const now = new Date().toISOString();
     insertRow(this.db, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
     return true;
+  }
+
+  /**
+   * The id of the control plane's role `name`, holding every scope of the resource server `audience`
+   * as a permission; made when missing, as AuthHero's seed makes its "Tenant Admin". Undefined where
+   * the control plane has no such resource server or no role tables (a file tenantgate made alone).
+   */
+  ensureRole(name: string, description: string, audience: string, newId: () => string): string | undefined {
+    if (!hasTable(this.db, "roles") || !hasTable(this.db, "role_permissions") || !hasTable(this.db, "resource_servers")) return undefined;
+    const found = this.db.query("SELECT id FROM roles WHERE tenant_id = ? AND name = ?").get(this.id, name) as { id: string } | null;
+    if (found) return found.id;
+    const server = this.db.query("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?").get(this.id, audience) as { scopes: string | null } | null;
+    if (!server) return undefined;
+    const id = newId();
+    const now = new Date().toISOString();
+    insertRow(this.db, "roles", { id, tenant_id: this.id, name, description, created_at: now, updated_at: now });
+    for (const permission of scopeValues(server.scopes)) {
+      insertRow(this.db, "role_permissions", { tenant_id: this.id, role_id: id, resource_server_identifier: audience, permission_name: permission, created_at: now });
+    }
+    return id;
+  }
+
+  /** Gives the user the role within the organization (AuthHero's organization-scoped role). */
+  assignOrganizationRole(userId: string, roleId: string, orgId: string): void {
+    if (!hasTable(this.db, "user_roles")) return;
+    insertRow(this.db, "user_roles", { tenant_id: this.id, user_id: userId, role_id: roleId, organization_id: orgId, created_at: new Date().toISOString() }, "INSERT OR IGNORE");
   }
 
   /** Tenant ids whose organizations the user belongs to. */
@@ -185,5 +215,15 @@ export class ControlPlane {
 
   close(): void {
     this.db.close(false);
+  }
+}
+
+/** The scope names of a resource server's `scopes` column (AuthHero's JSON list of `{value, description}`). */
+export function scopeValues(scopes: string | null): string[] {
+  try {
+    const list: unknown = JSON.parse(scopes ?? "[]");
+    return Array.isArray(list) ? list.map((s) => (s as { value?: unknown })?.value).filter((v): v is string => typeof v === "string") : [];
+  } catch {
+    return [];
   }
 }

@@ -1,11 +1,18 @@
 import type { Database } from "bun:sqlite";
 import { columnsOf, hasTable, insertRow } from "../storage/columns.ts";
+import { scopeValues } from "../storage/control-plane.ts";
 import { newClientGrantId, newClientId, newClientSecret, newConnectionId } from "./ids.ts";
 
 /** AuthHero's database connection: named so, with strategy `auth0` (as Auth0 and AuthHero's seed store it). */
 export const DATABASE_CONNECTION = { name: "Username-Password-Authentication", strategy: "auth0" } as const;
 /** AuthHero's management API: its resource server's identifier, the audience of management tokens. */
 export const MANAGEMENT_API = "urn:authhero:management";
+
+/**
+ * The control-plane role a tenant's creator holds in the tenant's organization, as AuthHero's seed
+ * names it: every scope of the management API, so the creator's organization tokens can manage it.
+ */
+export const TENANT_ADMIN_ROLE = { name: "Tenant Admin", description: "Full access to tenant management operations" } as const;
 
 /**
  * The ids a tenant's first-login set-up gets, chosen when the create begins (the journal keeps them)
@@ -97,13 +104,4 @@ function insertClient(db: Database, client: Record<string, unknown>): void {
   for (const c of LISTS) if (!(c in row) && have.has(c)) row[c] = "[]";
   for (const c of OBJECTS) if (!(c in row) && have.has(c)) row[c] = "{}";
   insertRow(db, "clients", row);
-}
-
-function scopeValues(scopes: string | null): string[] {
-  try {
-    const list: unknown = JSON.parse(scopes ?? "[]");
-    return Array.isArray(list) ? list.map((s) => (s as { value?: unknown })?.value).filter((v): v is string => typeof v === "string") : [];
-  } catch {
-    return [];
-  }
 }

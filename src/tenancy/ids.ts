@@ -29,5 +29,7 @@ export const newClientId = (): string => random(NANOID, 21);
 export const newClientSecret = (): string => random(NANOID, 43);
 /** AuthHero's connection id shape: `con_` and 17 characters. */
 export const newConnectionId = (): string => `con_${random(ALNUM, 17)}`;
+/** AuthHero's role ids are 21-character nanoids. */
+export const newRoleId = (): string => random(NANOID, 21);
 /** AuthHero's client grant ids are 21-character nanoids. */
 export const newClientGrantId = (): string => random(NANOID, 21);

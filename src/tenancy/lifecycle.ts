@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { HttpError } from "../http-error.ts";
 import { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "../storage/clone.ts";
-import { firstLoginIds, holdsClients, provisionFirstLogin, type FirstLoginIds } from "./first-login.ts";
+import { firstLoginIds, holdsClients, MANAGEMENT_API, provisionFirstLogin, TENANT_ADMIN_ROLE, type FirstLoginIds } from "./first-login.ts";
 import { insertRow } from "../storage/columns.ts";
 import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
 import type { HandlePool } from "../storage/pool.ts";
@@ -12,7 +12,7 @@ import { probeDatabase } from "../storage/file-probe.ts";
 import { immediate, openSqlite } from "../storage/sqlite.ts";
 import { crashPoint } from "./crash-point.ts";
 import { isOwnerAlive } from "./process-owner.ts";
-import { newMembershipId, newOrganizationId, newTenantId } from "./ids.ts";
+import { newMembershipId, newOrganizationId, newRoleId, newTenantId } from "./ids.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
 import { assertChildTenantId } from "./tenant-id.ts";
@@ -253,7 +253,10 @@ export class TenantLifecycle {
     journal.finish(op.id, "done");
   }
 
-  /** One control-plane transaction: the tenant row, its organization, the creator's membership, the step. */
+  /**
+   * One control-plane transaction: the tenant row, its organization, the creator's membership and
+   * "Tenant Admin" role in it (where the control plane has the management API), the step.
+   */
   private register(op: Operation): void {
     const { cp, journal } = this.o;
     const orgId = op.input.organization_id as string;
@@ -262,7 +265,10 @@ export class TenantLifecycle {
       if (!cp.organizationOf(op.tenantId))
         cp.insertOrganization({ id: orgId, name: op.tenantId, display_name: (op.input.friendly_name as string) ?? op.tenantId });
       const creator = op.input.creator;
-      if (typeof creator === "string") cp.addMember({ id: newMembershipId(), organization_id: orgId, user_id: creator });
+      if (typeof creator === "string" && cp.addMember({ id: newMembershipId(), organization_id: orgId, user_id: creator })) {
+        const role = cp.ensureRole(TENANT_ADMIN_ROLE.name, TENANT_ADMIN_ROLE.description, MANAGEMENT_API, newRoleId);
+        if (role) cp.assignOrganizationRole(creator, role, orgId);
+      }
       journal.step(op.id, "registered");
     });
     this.o.registry.tenantRegistered(op.tenantId, cp.organizationOf(op.tenantId)?.id ?? orgId);

@@ -86,3 +86,29 @@ test("without the management API in the tenant, no machine-to-machine client is 
   f.lifecycle.create({ id: "delta", friendly_name: "Delta" });
   expect((f.tenantFile("delta").query("SELECT name FROM clients").all() as Row[]).map((c) => c.name)).toEqual(["Default App"]);
 });
+
+test("the creator holds the control plane's Tenant Admin role in the new organization, so organization tokens carry the management API's permissions", () => {
+  f.authhero.exec("CREATE TABLE users (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id)); INSERT INTO users VALUES ('control_plane', 'auth0|olga')");
+  cpWrites(f.authhero).resourceServer("api_mgmt", "urn:authhero:management", { scopes: [{ value: "read:users", description: "r" }, { value: "update:users", description: "u" }] });
+  const gamma = f.lifecycle.create({ id: "gamma", friendly_name: "Gamma", creator: "auth0|olga" });
+  const roles = f.authhero.query("SELECT id, name FROM roles WHERE tenant_id = 'control_plane'").all() as Row[];
+  expect(roles.map((r) => r.name)).toEqual(["Tenant Admin"]);
+  const roleId = roles[0]?.id;
+  const permissions = f.authhero.query("SELECT resource_server_identifier, permission_name FROM role_permissions WHERE role_id = ? ORDER BY permission_name").all(roleId as string) as Row[];
+  expect(permissions).toEqual([
+    { resource_server_identifier: "urn:authhero:management", permission_name: "read:users" },
+    { resource_server_identifier: "urn:authhero:management", permission_name: "update:users" },
+  ]);
+  const held = () => f.authhero.query("SELECT user_id, role_id, organization_id FROM user_roles ORDER BY organization_id").all() as Row[];
+  expect(held()).toEqual([{ user_id: "auth0|olga", role_id: roleId, organization_id: gamma.organization_id }]);
+
+  // A second tenant reuses the role; a creator who is no control-plane user gets none.
+  const delta = f.lifecycle.create({ id: "delta", friendly_name: "Delta", creator: "auth0|olga" });
+  f.lifecycle.create({ id: "omega", friendly_name: "Omega", creator: "dev|admin" });
+  expect((f.authhero.query("SELECT count(*) AS n FROM roles WHERE tenant_id = 'control_plane'").get() as Row).n).toBe(1);
+  expect(held().map((r) => r.organization_id).sort()).toEqual([gamma.organization_id, delta.organization_id].sort());
+
+  // Deleting the tenant takes the role held in its organization with it.
+  f.lifecycle.delete("gamma");
+  expect(held()).toEqual([{ user_id: "auth0|olga", role_id: roleId, organization_id: delta.organization_id }]);
+});
