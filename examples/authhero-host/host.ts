@@ -63,14 +63,25 @@ await ensureSigningKey(dataAdapter.keys);
 // 4. Each request's issuer is the public URL it came in on (tenantgate's X-Forwarded-Host and
 //    -Proto): a tenant's discovery, endpoints and token `iss` name its own host. Control-plane and
 //    organization tokens (issued on the control plane's URL) stay valid on tenant hosts.
-const { app } = init({ dataAdapter, additionalIssuers: () => [controlPlaneIssuer] });
+//    With MULTI_TENANT=1 AuthHero is started with `@authhero/multi-tenancy`'s `initMultiTenant`
+//    instead: its control-plane client settings (CONTROL_PLANE_CLIENT_ID) and cross-tenant rules,
+//    with its own sync off (tenantgate syncs and guards the copies; its tenants API is tenantgate's).
+const additionalIssuers = () => [controlPlaneIssuer];
+const { app } = process.env.MULTI_TENANT === "1"
+  ? (await import("@authhero/multi-tenancy")).initMultiTenant({
+      dataAdapter,
+      controlPlane: { tenantId: controlPlaneTenantId, clientId: process.env.CONTROL_PLANE_CLIENT_ID ?? "" },
+      sync: false,
+      additionalIssuers,
+    })
+  : init({ dataAdapter, additionalIssuers });
 const server = Bun.serve({
   // Only tenantgate may reach this listener: it alone sets the forwarded headers the issuer is read from.
   hostname: "127.0.0.1",
   port,
   fetch: (request) => app.fetch(request, { ISSUER: publicIssuer(request, controlPlaneIssuer) } as never),
 });
-console.log(`AuthHero on http://127.0.0.1:${server.port}/ over ${dataDir}/tenants (${pass.migrated.length} files on the current schema)`);
+console.log(`AuthHero (${process.env.MULTI_TENANT === "1" ? "initMultiTenant" : "init"}) on http://127.0.0.1:${server.port}/ over ${dataDir}/tenants (${pass.migrated.length} files on the current schema)`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

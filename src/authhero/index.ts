@@ -11,19 +11,40 @@ export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
 export { publicIssuer } from "./public-url.ts";
 export { migrateTenantFiles, type MigrateTenantFilesOptions, type MigrationPass } from "./migrate-files.ts";
 
-export interface TenantFileAdaptersOptions {
-  /** The gateway's data directory; tenant files are `<dataDir>/tenants/<id>.sqlite`. */
-  dataDir: string;
+/**
+ * Where each tenant's adapters come from. The default is the gateway's tenant files; another
+ * engine (a networked one, such as libSQL namespaces) can stand in by answering these three.
+ */
+export interface TenantDatabases {
+  /** The tenant's adapters, or undefined when there is no such tenant (never creates one). */
+  get(tenantId: unknown): DataAdapters | undefined;
+  /** Every tenant id held now, the control plane's included. */
+  ids(): string[];
+  close(): void;
+}
+
+interface CommonOptions {
   controlPlaneTenantId: string;
-  /** The caller's factory: AuthHero's adapters over one open tenant file (for example its SQL adapter). */
-  open: (database: Database, tenantId: string) => DataAdapters;
   /** Inherit control-plane settings at read time (default true); false gives the stored data only. */
   fallback?: boolean;
   /** Which control plane a child tenant inherits from; null opts the tenant out. Default: the one. */
   resolveControlPlane?: (tenantId: string) => string | null;
+}
+
+export interface TenantFilesOptions extends CommonOptions {
+  /** The gateway's data directory; tenant files are `<dataDir>/tenants/<id>.sqlite`. */
+  dataDir: string;
+  /** The caller's factory: AuthHero's adapters over one open tenant file (for example its SQL adapter). */
+  open: (database: Database, tenantId: string) => DataAdapters;
   /** Tenant files open at once (default 64). */
   maxOpen?: number;
 }
+
+export interface TenantDatabasesOptions extends CommonOptions {
+  databases: TenantDatabases;
+}
+
+export type TenantFileAdaptersOptions = TenantFilesOptions | TenantDatabasesOptions;
 
 export class UnknownTenantError extends Error {
   constructor(readonly tenantId: unknown) {
@@ -87,28 +108,30 @@ function methodNames(ns: object): string[] {
  * The control-plane file must exist when this is called: its adapters say which namespaces exist.
  */
 export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFileAdapters {
-  const dir = join(o.dataDir, "tenants");
-  const files = new TenantFiles(dir, o.controlPlaneTenantId, o.open, Math.max(2, o.maxOpen ?? 64));
+  const databases = "databases" in o ? o.databases : tenantFiles(o);
   const controlPlaneOf = (tenantId: string) => (o.resolveControlPlane ? o.resolveControlPlane(tenantId) : o.controlPlaneTenantId);
-  const shape = files.get(o.controlPlaneTenantId) as unknown as Record<string, unknown> | undefined;
-  if (!shape) throw new Error(`no control-plane file for "${o.controlPlaneTenantId}" in ${dir}: start tenantgate on this data directory first`);
+  const shape = databases.get(o.controlPlaneTenantId) as unknown as Record<string, unknown> | undefined;
+  if (!shape) {
+    const where = "databases" in o ? "in the given databases" : `in ${join(o.dataDir, "tenants")}: start tenantgate on this data directory first`;
+    throw new Error(`no control-plane database for "${o.controlPlaneTenantId}" ${where}`);
+  }
 
   const adaptersFor = (tenantId: unknown, withInheritance: boolean): DataAdapters | undefined => {
-    const own = files.get(tenantId);
+    const own = databases.get(tenantId);
     if (!own || !withInheritance) return own;
     const cpId = controlPlaneOf(tenantId as string);
     // The control plane never merges with itself, and a tenant may opt out.
     if (!cpId || cpId === tenantId) return own;
-    const cp = files.get(cpId);
+    const cp = databases.get(cpId);
     return cp ? withFallback(own, cp, cpId) : own;
   };
 
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
-  const everyTenant = () => [o.controlPlaneTenantId, ...tenantFileIds(dir, o.controlPlaneTenantId).filter((id) => id !== o.controlPlaneTenantId)];
+  const everyTenant = () => [o.controlPlaneTenantId, ...databases.ids().filter((id) => id !== o.controlPlaneTenantId)];
   /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
   const foundIn = new Map<string, string>();
   const call = (id: string, namespace: string, method: string, args: unknown[]) => {
-    const ns = (files.get(id) as unknown as Namespaces | undefined)?.[namespace];
+    const ns = (databases.get(id) as unknown as Namespaces | undefined)?.[namespace];
     const fn = ns?.[method];
     return fn ? fn.apply(ns, args) : Promise.resolve(undefined);
   };
@@ -172,7 +195,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
       const ns: Record<string, Method> = {};
       for (const method of methodNames(value)) {
         if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
-          ns[method] = async (...args) => (files.get(o.controlPlaneTenantId) as unknown as Namespaces)[namespace]![method]!(...args);
+          ns[method] = async (...args) => (databases.get(o.controlPlaneTenantId) as unknown as Namespaces)[namespace]![method]!(...args);
         } else if (NOT_TENANT_FIRST[namespace]?.[method] !== undefined) {
           ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, withInheritance);
         } else {
@@ -202,7 +225,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     if (typeof shape.sessionCleanup === "function") {
       out.sessionCleanup = async (params?: { tenant_id?: string; user_id?: string }) => {
         const ids = params?.tenant_id ? [params.tenant_id] : everyTenant();
-        for (const id of ids) await (files.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
+        for (const id of ids) await (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
       };
     }
     out.multiTenancyConfig = { controlPlaneTenantId: o.controlPlaneTenantId };
@@ -212,8 +235,15 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   const adapters = build(o.fallback !== false) as TenantFileAdapters;
   const raw = o.fallback === false ? adapters : build(false);
   Object.defineProperty(adapters, "raw", { value: raw, enumerable: false });
-  Object.defineProperty(adapters, "close", { value: () => files.closeAll(), enumerable: false });
+  Object.defineProperty(adapters, "close", { value: () => databases.close(), enumerable: false });
   return adapters;
+}
+
+/** The gateway's tenant files as the module's databases. */
+function tenantFiles(o: TenantFilesOptions): TenantDatabases {
+  const dir = join(o.dataDir, "tenants");
+  const files = new TenantFiles(dir, o.controlPlaneTenantId, o.open, Math.max(2, o.maxOpen ?? 64));
+  return { get: (id) => files.get(id), ids: () => tenantFileIds(dir, o.controlPlaneTenantId), close: () => files.closeAll() };
 }
 
 /** What a call for a tenant that does not exist answers: like a missing row where it can. */
