@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { hasTable } from "../storage/columns.ts";
+import { holdExclusiveLock } from "../storage/exclusive-lock.ts";
 import { openSqlite } from "../storage/sqlite.ts";
 import { tenantFileIds } from "./tenant-files.ts";
 
@@ -42,11 +43,9 @@ function madeByTenantgateBaseline(db: Database): boolean {
 
 export async function migrateTenantFiles(o: MigrateTenantFilesOptions): Promise<MigrationPass> {
   const dir = join(o.dataDir, "tenants");
-  const lock = new Database(join(o.dataDir, "tenantgate-migrations.lock"), { create: true });
   const pass: MigrationPass = { migrated: [], failed: [] };
+  const lock = holdExclusiveLock(join(o.dataDir, "tenantgate-migrations.lock"), o.lockWaitMs ?? 120_000);
   try {
-    lock.exec(`PRAGMA busy_timeout = ${Math.max(0, o.lockWaitMs ?? 120_000)}`);
-    lock.exec("BEGIN EXCLUSIVE");
     const ids = tenantFileIds(dir, o.controlPlaneTenantId);
     const order = [o.controlPlaneTenantId, ...ids.filter((id) => id !== o.controlPlaneTenantId).sort()];
     for (const tenantId of order) {
@@ -62,9 +61,8 @@ export async function migrateTenantFiles(o: MigrateTenantFilesOptions): Promise<
         db?.close(false);
       }
     }
-    lock.exec("COMMIT");
   } finally {
-    lock.close(false);
+    lock.release();
   }
   return pass;
 }

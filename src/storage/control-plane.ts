@@ -1,7 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
+import { holdExclusiveLock } from "./exclusive-lock.ts";
 import { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, updateRows } from "./columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
 import { openSqlite } from "./sqlite.ts";
@@ -45,20 +46,27 @@ export class ControlPlane {
   constructor(
     readonly path: string,
     readonly id: string,
-    opts: { busyTimeoutMs?: number } = {},
+    opts: { busyTimeoutMs?: number; migrationWaitMs?: number } = {},
   ) {
     mkdirSync(dirname(path), { recursive: true });
-    const fresh = !existsSync(path);
-    this.db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
-    const hasTenants = columnsOf(this.db, "tenants").size > 0;
-    this.createdBaseline = fresh || !hasTenants;
-    if (this.createdBaseline) this.db.transaction(() => this.db.exec(BASELINE_SQL))();
-    migrateControlPlane(this.db);
-    forgetColumns(this.db);
-    assertColumns(this.db, REQUIRED_COLUMNS, path);
-    if (!this.tenant(id)) {
-      const now = new Date().toISOString();
-      insertRow(this.db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now });
+    // Creating and migrating checks, then changes, the schema: two processes starting on a new data
+    // directory at once would both see "not yet" and one would fail, so it is done under a lock.
+    const lock = holdExclusiveLock(join(dirname(path), ".tenantgate-control-plane.lock"), opts.migrationWaitMs ?? 60_000);
+    try {
+      const fresh = !existsSync(path);
+      this.db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
+      const hasTenants = columnsOf(this.db, "tenants").size > 0;
+      this.createdBaseline = fresh || !hasTenants;
+      if (this.createdBaseline) this.db.transaction(() => this.db.exec(BASELINE_SQL))();
+      migrateControlPlane(this.db);
+      forgetColumns(this.db);
+      assertColumns(this.db, REQUIRED_COLUMNS, path);
+      if (!this.tenant(id)) {
+        const now = new Date().toISOString();
+        insertRow(this.db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now });
+      }
+    } finally {
+      lock.release();
     }
   }
 
