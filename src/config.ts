@@ -1,5 +1,5 @@
 import { Value } from "@sinclair/typebox/value";
-import { t, type Static, type TSchema } from "elysia";
+import { t, type TSchema } from "elysia";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
@@ -256,5 +256,3 @@ export function configHelp(): string {
     "\n  Boolean options take --name, --name=false or --no-name.",
   ].join("\n");
 }
-
-export type ConfigInput = Static<typeof ConfigSchema>;

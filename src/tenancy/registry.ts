@@ -226,10 +226,6 @@ export class TenantRegistry implements OrgDirectory {
     this.changed();
   }
 
-  isBusy(id: string): boolean {
-    return this.busy.has(id);
-  }
-
   fileAdded(id: string): void {
     if (!isFileTenantId(id, this.cp.id)) return;
     const present = this.files.has(id);
