@@ -1,8 +1,9 @@
 import { Value } from "@sinclair/typebox/value";
-import { t, type Static, type TSchema } from "elysia";
+import { t, type TSchema } from "elysia";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { SYNCED_ENTITIES, type SyncSwitch } from "./sync/synced-entities.ts";
 
 type Kind = "string" | "int" | "bool" | "list";
 
@@ -50,9 +51,7 @@ const OPTIONS: Option[] = [
   opt("routing", "bool", true, "map hosts to tenants (off: every request is the control plane's)", t.Boolean()),
   opt("accessControl", "bool", true, "check management tokens against the tenant they ask for", t.Boolean()),
   opt("protection", "bool", true, "refuse edits of synced entities in child tenants", t.Boolean()),
-  opt("syncResourceServers", "bool", true, "copy control-plane resource servers into tenants", t.Boolean()),
-  opt("syncRoles", "bool", true, "copy control-plane roles and their permissions into tenants", t.Boolean()),
-  opt("syncConnections", "bool", true, "copy control-plane connections into tenants", t.Boolean()),
+  ...SYNCED_ENTITIES.map(({ syncSwitch }) => opt(syncSwitch.key, "bool", true, syncSwitch.help, t.Boolean())),
   opt("syncFilter", "list", [], "only entities whose metadata has every key=value here are synced", t.Array(t.String({ pattern: "^[^=]+=.*$" }))),
   opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token"], "connection option keys never copied into tenants", t.Array(t.String({ minLength: 1 }))),
   opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
@@ -64,7 +63,8 @@ const OPTIONS: Option[] = [
 
 export const ConfigSchema = t.Object(Object.fromEntries(OPTIONS.map((o) => [o.key, o.schema])) as Record<string, TSchema>);
 
-export interface Config {
+/** Every option; the per-kind sync switches (`syncRoles`, …) come from the synced entities' list. */
+export interface Config extends Record<SyncSwitch, boolean> {
   port: number;
   host: string;
   dataDir: string;
@@ -96,9 +96,6 @@ export interface Config {
   routing: boolean;
   accessControl: boolean;
   protection: boolean;
-  syncResourceServers: boolean;
-  syncRoles: boolean;
-  syncConnections: boolean;
   syncFilter: string[];
   syncSecretKeys: string[];
   syncPollSeconds: number;
@@ -259,5 +256,3 @@ export function configHelp(): string {
     "\n  Boolean options take --name, --name=false or --no-name.",
   ].join("\n");
 }
-
-export type ConfigInput = Static<typeof ConfigSchema>;

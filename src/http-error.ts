@@ -36,10 +36,6 @@ export class HttpError extends Error {
     this.name = "HttpError";
   }
 
-  toBody(): ErrorBody {
-    return errorBody(this.status, this.message);
-  }
-
   toResponse(): Response {
     return errorResponse(this.status, this.message, this.headers);
   }

@@ -132,7 +132,7 @@ async function serve(config: Config): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    console.error(err instanceof ConfigError ? `tenantgate: ${err.message}` : `tenantgate: ${err.message}`);
+    console.error(`tenantgate: ${err.message}`);
     process.exit(2);
   },
 );

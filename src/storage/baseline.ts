@@ -2,17 +2,6 @@
 // (standalone and local development). Names and columns follow AuthHero's SQLite schema
 // (shared/reference/authhero-tables.md). When AuthHero created the file, none of this runs.
 
-export const BASELINE_TABLES = [
-  "tenants",
-  "organizations",
-  "user_organizations",
-  "resource_servers",
-  "roles",
-  "role_permissions",
-  "connections",
-  "custom_domains",
-] as const;
-
 export const BASELINE_SQL = `
 CREATE TABLE IF NOT EXISTS kysely_migration (name TEXT PRIMARY KEY NOT NULL, timestamp TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kysely_migration_lock (id TEXT PRIMARY KEY NOT NULL, is_locked INTEGER NOT NULL DEFAULT 0);

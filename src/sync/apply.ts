@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { columnsOf } from "../storage/columns.ts";
-import { copyFor, ENTITIES, type EntityKind, type EntityState, type Row, type SyncRules } from "./entities.ts";
+import { copyFor, type EntityState, type Row, type SyncRules } from "./entities.ts";
+import { entityOf, SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
 
 // tenantgate's own tables inside a tenant file: the relay's cursor (advanced in the same transaction
 // as the changes it covers) and the conflicts it met. A schema clone leaves them out, so they are made
@@ -75,7 +76,7 @@ export function applyStates(db: Database, tenantId: string, states: readonly Ent
     for (const state of states) applyOne(db, tenantId, state, seq, rules, result, ctx);
     if (complete) {
       const wanted = new Set(states.map((s) => `${s.kind}:${s.id}`));
-      for (const spec of Object.values(ENTITIES)) {
+      for (const spec of SYNCED_ENTITIES) {
         const copies = db.query(`SELECT id FROM ${spec.table} WHERE is_system = 1`).all() as { id: string }[];
         for (const { id } of copies) {
           if (!wanted.has(`${spec.kind}:${id}`)) applyOne(db, tenantId, { kind: spec.kind, id, row: null }, seq, rules, result, ctx);
@@ -99,7 +100,7 @@ interface BatchContext {
 }
 
 function applyOne(db: Database, tenantId: string, state: EntityState, seq: number, rules: SyncRules, result: ApplyResult, ctx: BatchContext): void {
-  const spec = ENTITIES[state.kind];
+  const spec = entityOf(state.kind);
   // One query finds both the row with this id and any row holding its unique key (a burst of many
   // entities per tenant pays per statement).
   const key = spec.uniqueKey && state.row ? (state.row[spec.uniqueKey] as string) : undefined;

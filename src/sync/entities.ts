@@ -1,22 +1,5 @@
 import type { Database } from "bun:sqlite";
-
-export type EntityKind = "resource_server" | "role" | "connection";
-
-export interface EntitySpec {
-  kind: EntityKind;
-  table: string;
-  /** The column a tenant's own entity must not share with a synced one (AuthHero's unique key). */
-  uniqueKey: "identifier" | "name" | null;
-  label: string;
-}
-
-export const ENTITIES: Record<EntityKind, EntitySpec> = {
-  resource_server: { kind: "resource_server", table: "resource_servers", uniqueKey: "identifier", label: "resource server" },
-  role: { kind: "role", table: "roles", uniqueKey: "name", label: "role" },
-  connection: { kind: "connection", table: "connections", uniqueKey: null, label: "connection" },
-};
-
-export const isEntityKind = (s: string): s is EntityKind => s in ENTITIES;
+import { entityOf, SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -80,7 +63,7 @@ export function isSyncable(kind: EntityKind, row: Row, rules: SyncRules): boolea
 export function readStates(cp: Database, wanted: Iterable<{ kind: EntityKind; id: string }>, rules: SyncRules): EntityState[] {
   const out: EntityState[] = [];
   for (const { kind, id } of wanted) {
-    const spec = ENTITIES[kind];
+    const spec = entityOf(kind);
     const row = cp.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ? AND id = ?`).get(rules.controlPlane, id) as Row | null;
     const syncable = row !== null && isSyncable(kind, row, rules);
     out.push({ kind, id, row: syncable ? row : null, permissions: syncable && kind === "role" ? permissionsOf(cp, rules.controlPlane, id) : undefined });
@@ -91,7 +74,7 @@ export function readStates(cp: Database, wanted: Iterable<{ kind: EntityKind; id
 /** Every syncable entity of the control plane (for seeding a new tenant and for reconciling). */
 export function readAllStates(cp: Database, rules: SyncRules): EntityState[] {
   const out: EntityState[] = [];
-  for (const spec of Object.values(ENTITIES)) {
+  for (const spec of SYNCED_ENTITIES) {
     if (!rules.enabled[spec.kind]) continue;
     const rows = cp.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ? ORDER BY id`).all(rules.controlPlane) as Row[];
     for (const row of rows) {

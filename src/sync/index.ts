@@ -2,17 +2,19 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Tenancy } from "../tenancy/index.ts";
 import { parseFilter, type SyncRules } from "./entities.ts";
+import { SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
 import { OutboxRelay, type RelayObserver } from "./relay.ts";
 
 export { OutboxRelay, type TenantSyncStatus, type RelayObserver, type FailureReason } from "./relay.ts";
 export { applyStates, cursorOf, conflictsOf, type Conflict } from "./apply.ts";
 export { ensureTriggers, TRIGGER_COUNT } from "./triggers.ts";
-export type { SyncRules, EntityKind } from "./entities.ts";
+export type { SyncRules } from "./entities.ts";
+export type { EntityKind } from "./synced-entities.ts";
 
 export function syncRules(config: Config): SyncRules {
   return {
     controlPlane: config.controlPlane,
-    enabled: { resource_server: config.syncResourceServers, role: config.syncRoles, connection: config.syncConnections },
+    enabled: Object.fromEntries(SYNCED_ENTITIES.map((e) => [e.kind, config[e.syncSwitch.key]])) as Record<EntityKind, boolean>,
     filter: parseFilter(config.syncFilter),
     secretKeys: config.syncSecretKeys,
   };

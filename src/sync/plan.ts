@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { applyStates, cursorOf, type ApplyResult } from "./apply.ts";
-import { isEntityKind, type EntityState, type SyncRules } from "./entities.ts";
+import type { EntityState, SyncRules } from "./entities.ts";
+import { isEntityKind } from "./synced-entities.ts";
 import { RECONCILE_ENTITY } from "./triggers.ts";
 
 /** One control-plane snapshot, as every tenant of a run applies it (plain data: it crosses to workers). */

@@ -9,8 +9,9 @@ import type { HandlePool } from "../storage/pool.ts";
 import { syncState } from "../storage/schema.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
-import { isEntityKind, readAllStates, readStates, type EntityKind, type EntityState, type SyncRules } from "./entities.ts";
-import { ensureTriggers, RECONCILE_ENTITY } from "./triggers.ts";
+import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
+import { isEntityKind, type EntityKind } from "./synced-entities.ts";
+import { ensureTriggers, ORGANIZATION_ENTITY, RECONCILE_ENTITY } from "./triggers.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
 import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
 
@@ -299,7 +300,7 @@ export class OutboxRelay {
    * organization event) would make every other tenant file due for a write.
    */
   syncHead(): number {
-    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS seq FROM tenantgate_outbox WHERE entity != 'organization'").get() as { seq: number }).seq;
+    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS seq FROM tenantgate_outbox WHERE entity != ?").get(ORGANIZATION_ENTITY) as { seq: number }).seq;
   }
 
   head(): number {
@@ -418,7 +419,7 @@ export class OutboxRelay {
     const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
     const from = replaying.reduce((min, id) => Math.min(min, this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
     const plan = this.snapshot(from, replaying.length < due.length);
-    if (plan.events.some((e) => e.entity === "organization")) this.o.registry.refresh("reload");
+    if (plan.events.some((e) => e.entity === ORGANIZATION_ENTITY)) this.o.registry.refresh("reload");
 
     const applier = new PlanApplier(plan, this.o.rules);
     const job = (id: string): Job => ({ tenantId: id, remembered: this.stateOf(id).cursor, needsReconcile: this.stateOf(id).needsReconcile });

@@ -1,19 +1,21 @@
 import type { Database } from "bun:sqlite";
 import { hasTable, SchemaMismatchError } from "../storage/columns.ts";
+import { SYNCED_ENTITIES } from "./synced-entities.ts";
+
+/** The outbox entity of an organization change: not synced into tenants, only heard by the gateway. */
+export const ORGANIZATION_ENTITY = "organization";
 
 /** Which control-plane table feeds which entity of the outbox, and under which id column. */
 const CAPTURED: { table: string; entity: string; id: string }[] = [
-  { table: "resource_servers", entity: "resource_server", id: "id" },
-  { table: "roles", entity: "role", id: "id" },
-  // A role's permissions travel as the role's whole set: a change to one is a change to the role.
-  { table: "role_permissions", entity: "role", id: "role_id" },
-  { table: "connections", entity: "connection", id: "id" },
-  // Not synced into tenants; captured so the gateway's org→tenant caches hear of every change.
-  { table: "organizations", entity: "organization", id: "id" },
+  ...SYNCED_ENTITIES.flatMap(({ kind, capturedFrom }) => capturedFrom.map(({ table, id }) => ({ table, entity: kind, id }))),
+  // Captured so the gateway's org→tenant caches hear of every change.
+  { table: "organizations", entity: ORGANIZATION_ENTITY, id: "id" },
 ];
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
+// Installed triggers are recognised by name alone (ensureTriggers): a file that has them keeps its
+// text, so a change to the text below reaches only new files unless it comes with a migration.
 function triggerSql(controlPlane: string): { name: string; sql: string }[] {
   const cp = quote(controlPlane);
   return CAPTURED.flatMap(({ table, entity, id }) => {

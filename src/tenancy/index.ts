@@ -10,13 +10,6 @@ import { TenantLifecycle } from "./lifecycle.ts";
 import { TenantRegistry } from "./registry.ts";
 import { isFileTenantId } from "./tenant-id.ts";
 
-export { TenantLifecycle, type CreateTenantInput } from "./lifecycle.ts";
-export { TenantRegistry, type TenantStatus } from "./registry.ts";
-export { OperationJournal, type Operation } from "./journal.ts";
-export { requestTarget, hostTarget, type TargetRules } from "./request-target.ts";
-export { TrustedProxies } from "./trusted-proxies.ts";
-export { DataDirWatch } from "./watch.ts";
-
 /** Everything that knows about tenants, over one data directory. */
 export interface Tenancy {
   dir: string;

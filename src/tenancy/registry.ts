@@ -92,17 +92,13 @@ export class TenantRegistry implements OrgDirectory {
       this.refresh("check");
       if (!this.known.has(id)) return "unknown";
     }
-    if (!this.files.has(id)) {
-      // The watcher may not have told us yet (a file another process just put in place): look.
-      if (!existsSync(this.pathOf(id))) return "missing";
-      this.fileAdded(id);
-    }
+    // The watcher may not have told us yet of a file another process just put in place: look. What
+    // the look finds is answered, not recorded: a read (a metrics scrape, a status list) that moved
+    // the generation would flush every answer derived from it. The watcher and the rescan record it.
+    if (!this.files.has(id) && !existsSync(this.pathOf(id))) return "missing";
+    // No verdict: the file is gone (before the watcher said so), a missing file, not an unreadable one.
     const verdict = this.verdicts.get(id) ?? this.judge(id);
-    if (!verdict) {
-      // Gone before the watcher said so: that is a missing file, not an unreadable one.
-      this.fileRemoved(id);
-      return "missing";
-    }
+    if (!verdict) return "missing";
     return verdict.ok ? "ready" : "unreadable";
   }
 
@@ -224,10 +220,6 @@ export class TenantRegistry implements OrgDirectory {
   clearBusy(id: string): void {
     this.busy.delete(id);
     this.changed();
-  }
-
-  isBusy(id: string): boolean {
-    return this.busy.has(id);
   }
 
   fileAdded(id: string): void {

@@ -11,7 +11,8 @@ import pino from "pino";
 import { loadConfig } from "../../src/config.ts";
 import { BASELINE_SQL } from "../../src/storage/baseline.ts";
 import { openFixture } from "../sync/fixture.ts";
-import { closeTenancy, openTenancy, TenantLifecycle, type Tenancy } from "../../src/tenancy/index.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
+import { TenantLifecycle } from "../../src/tenancy/lifecycle.ts";
 
 const log = pino({ level: "silent" });
 const dirs: string[] = [];

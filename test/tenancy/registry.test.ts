@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -103,4 +103,37 @@ test("a tenant file whose content changes keeps the generation; one that can no 
   registry.fileAdded("acme");
   expect(registry.generation()).toBeGreaterThan(generation);
   expect(registry.status("acme")).toBe("unreadable");
+});
+
+test("reading changes nothing: a file that came or went behind the registry's back is answered from disk, and recorded by the watcher or the rescan", () => {
+  const { lifecycle, registry, cp } = open();
+  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  // As `tenantgate tenants create` beside the gateway would: another connection, another registry.
+  const other = openTenancy(loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} }).config, pino({ level: "silent" }));
+  try {
+    other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
+  } finally {
+    closeTenancy(other);
+  }
+  renameSync(registry.pathOf("acme"), join(dir, "acme.aside"));
+  // The control plane's commit is news of its own; what follows is only reading.
+  registry.refresh("check");
+  expect(cp.tenant("fresh")).toBeDefined();
+  const generation = registry.generation();
+  const heard: number[] = [];
+  registry.onChange((g) => heard.push(g));
+
+  for (let i = 0; i < 2; i++) {
+    expect(registry.status("fresh")).toBe("ready");
+    expect(registry.status("acme")).toBe("missing");
+    expect(registry.counts()).toMatchObject({ ready: 1, missing: 1 });
+  }
+  expect(registry.generation()).toBe(generation);
+  expect(heard).toEqual([]);
+
+  // The rescan is what records them.
+  registry.rescan();
+  expect(registry.generation()).toBeGreaterThan(generation);
+  expect(registry.status("fresh")).toBe("ready");
+  expect(registry.status("acme")).toBe("missing");
 });

@@ -1,0 +1,80 @@
+/**
+ * Every entity tenantgate copies from the control plane into child tenants, with everything each
+ * part of the gateway needs to know about it: the relay (its table and unique key), the capture
+ * triggers (which tables feed it), the guard (its management API collection, how a path names a
+ * copy, what stays writable) and the config (its switch). Adding an entity here is the whole of
+ * declaring it; the order is the order of `--help` and of a reconcile.
+ */
+export const SYNCED_ENTITIES = [
+  {
+    kind: "resource_server",
+    table: "resource_servers",
+    uniqueKey: "identifier",
+    collection: "resource-servers",
+    noun: "resource server",
+    // The management API addresses a resource server by id or, Auth0-style, by its identifier.
+    addressedBy: ["id", "identifier"],
+    writableSubpaths: [],
+    capturedFrom: [{ table: "resource_servers", id: "id" }],
+    syncSwitch: { key: "syncResourceServers", help: "copy control-plane resource servers into tenants" },
+  },
+  {
+    kind: "role",
+    table: "roles",
+    uniqueKey: "name",
+    collection: "roles",
+    noun: "role",
+    addressedBy: ["id"],
+    // Assigning users to a synced role is the tenant's business; the role itself is not.
+    writableSubpaths: ["users"],
+    capturedFrom: [
+      { table: "roles", id: "id" },
+      // A role's permissions travel as the role's whole set: a change to one is a change to the role.
+      { table: "role_permissions", id: "role_id" },
+    ],
+    syncSwitch: { key: "syncRoles", help: "copy control-plane roles and their permissions into tenants" },
+  },
+  {
+    kind: "connection",
+    table: "connections",
+    uniqueKey: null,
+    collection: "connections",
+    noun: "connection",
+    addressedBy: ["id"],
+    writableSubpaths: [],
+    capturedFrom: [{ table: "connections", id: "id" }],
+    syncSwitch: { key: "syncConnections", help: "copy control-plane connections into tenants" },
+  },
+] as const satisfies readonly SyncedEntityShape[];
+
+interface SyncedEntityShape {
+  /** The outbox's name for it, and the relay's. */
+  kind: string;
+  /** AuthHero's table of it, in the control plane and in every tenant. */
+  table: string;
+  /** The column a tenant's own entity must not share with a synced one (AuthHero's unique key). */
+  uniqueKey: string | null;
+  /** Its management API collection: `/api/v2/<collection>/<id>`. */
+  collection: string;
+  /** What messages call one. */
+  noun: string;
+  /** The columns the id in a management path may be (a tenant's copy is found by any of them). */
+  addressedBy: readonly string[];
+  /** Sub-paths of a synced copy (`<collection>/<id>/<sub-path>`) a tenant may still write. */
+  writableSubpaths: readonly string[];
+  /** The control-plane tables whose changes are changes to it, and the column naming it there. */
+  capturedFrom: readonly { table: string; id: string }[];
+  /** Its config option (`--sync-…`, on by default): off, it is not synced at all. */
+  syncSwitch: { key: string; help: string };
+}
+
+export type SyncedEntity = (typeof SYNCED_ENTITIES)[number];
+export type EntityKind = SyncedEntity["kind"];
+/** The config keys of the per-kind switches. */
+export type SyncSwitch = SyncedEntity["syncSwitch"]["key"];
+
+const BY_KIND = Object.fromEntries(SYNCED_ENTITIES.map((e) => [e.kind, e])) as Record<EntityKind, SyncedEntity>;
+
+export const entityOf = (kind: EntityKind): SyncedEntity => BY_KIND[kind];
+
+export const isEntityKind = (s: string): s is EntityKind => Object.hasOwn(BY_KIND, s);
