@@ -75,7 +75,7 @@ export const DomainSchema = t.Object({
 export const OperationSchema = t.Object({
   id: t.String(),
   tenant_id: t.String(),
-  kind: t.String({ description: "create, adopt or delete" }),
+  kind: t.String({ description: "create, adopt, delete, backup or restore" }),
   state: t.String({ description: "running, done, rolled_back or failed" }),
   steps: t.Array(t.Object({ step: t.String(), at: t.String(), outcome: t.String() })),
   error: t.Union([t.String(), t.Null()]),

@@ -1,15 +1,13 @@
-import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { loadDevKey, signDevToken } from "../auth/index.ts";
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { REQUIRED_COLUMNS } from "../storage/baseline.ts";
 import { assertColumns } from "../storage/columns.ts";
 import { handleBudget, openFileLimit } from "../storage/descriptors.ts";
-import { probeDatabase } from "../storage/file-probe.ts";
-import { openSqlite } from "../storage/sqlite.ts";
 import { openRelay, type OutboxRelay } from "../sync/index.ts";
+import { integrityCheck } from "../tenancy/backups.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../tenancy/index.ts";
 import { isFileTenantId } from "../tenancy/tenant-id.ts";
 import { Progress } from "./progress.ts";
@@ -102,74 +100,26 @@ export function tenantsDelete(config: Config, id: string, purge: boolean, out: O
   });
 }
 
-/**
- * `tenantgate backup <id> <file>`: a consistent snapshot with VACUUM INTO (readers and writers carry
- * on), written next to the target and renamed once `integrity_check` says ok.
- */
+/** `tenantgate backup <id> <file>`: a checked snapshot of the tenant's file (a journaled operation). */
 export function backupCommand(config: Config, id: string, file: string, out: Out): void {
-  const source = tenantPath(config, id);
-  if (!existsSync(source)) throw new Error(`tenant "${id}" has no file at ${source}`);
-  const target = resolve(file);
-  if (existsSync(target)) throw new Error(`${target} already exists; choose a new file`);
-  mkdirSync(dirname(target), { recursive: true });
-  const partial = `${target}.partial`;
-  rmSync(partial, { force: true });
-  const db = openSqlite(source);
-  try {
-    db.query("VACUUM INTO ?").run(partial);
-  } finally {
-    db.close(false);
-  }
-  const check = integrity(partial);
-  if (check !== "ok") {
-    rmSync(partial, { force: true });
-    throw new Error(`the snapshot failed integrity_check: ${check}`);
-  }
-  renameSync(partial, target);
-  out(`backed up ${id} to ${target} (${statSync(target).size} bytes, integrity ok)`);
+  withTenancy(config, ({ lifecycle }) => {
+    const op = lifecycle.backup(id, file);
+    out(`backed up ${id} to ${op.input.target} (${op.steps.find((s) => s.step === "checked")?.outcome}, integrity ok)`);
+  });
 }
 
 /**
- * `tenantgate restore <id> <file>`: checks the backup, moves the current file (if any) to the trash,
- * puts the backup in place by rename, and registers the tenant if the control plane does not list it.
+ * `tenantgate restore <id> <file>`: puts a checked backup in place of the tenant's file (the current
+ * one goes to the trash) and lists the tenant again if the control plane does not (a journaled operation).
  */
 export function restoreCommand(config: Config, id: string, file: string, out: Out): void {
-  const backup = resolve(file);
-  const probe = probeDatabase(backup);
-  if (probe.state === "missing") throw new Error(`${backup} does not exist`);
-  if (probe.state === "busy") throw new Error(`${backup} is locked by another process (${probe.reason}); try again`);
-  if (probe.state === "unreadable") throw new Error(`${backup} is not a SQLite database (${probe.reason})`);
-  const check = integrity(backup);
-  if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
-  withTenancy(config, ({ cp, lifecycle, pool, registry, relay }) => {
-    if (!isFileTenantId(id, cp.id)) throw new Error(`"${id}" is not a valid tenant id`);
-    const final = registry.pathOf(id);
-    const staged = join(lifecycle.tmpDir, `${id}.restore-${Date.now()}.sqlite`);
-    const db = new Database(backup, { readonly: true });
-    try {
-      db.query("VACUUM INTO ?").run(staged);
-    } finally {
-      db.close(false);
-    }
-    // VACUUM INTO writes a rollback-journal file; tenant files are WAL (both processes rely on it).
-    const wal = openSqlite(staged);
-    try {
-      wal.exec("PRAGMA journal_mode = WAL");
-    } finally {
-      wal.close(false);
-    }
-    pool.evict(id);
-    if (existsSync(final)) {
-      const trashed = join(lifecycle.trashDir, `${id}.before-restore-${Date.now()}.sqlite`);
-      for (const suffix of ["-wal", "-shm", ""]) if (existsSync(final + suffix)) renameSync(final + suffix, trashed + suffix);
-      out(`moved the current file to ${trashed}`);
-    }
-    renameSync(staged, final);
-    registry.fileAdded(id);
+  withTenancy(config, ({ lifecycle, relay }) => {
+    const op = lifecycle.restore(id, file);
+    const trashed = op.steps.find((s) => s.step === "trashed")?.outcome;
+    if (trashed && trashed !== "no current file") out(`moved the current file to ${trashed}`);
     // The relay's remembered cursor was the old file's; the restored one catches up from its own.
     relay.fileReplaced(id);
-    if (id !== cp.id && !cp.tenant(id)) lifecycle.adopt(id);
-    out(`restored ${id} from ${backup}`);
+    out(`restored ${id} from ${op.input.backup}`);
   });
 }
 
@@ -208,7 +158,7 @@ export function doctorCommand(config: Config, deep: boolean, out: Out): number {
         const status = registry.status(id);
         if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
         else if (deep) {
-          const result = integrity(registry.pathOf(id));
+          const result = integrityCheck(registry.pathOf(id));
           if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);
         }
         progress.tick(++checked);
@@ -227,21 +177,4 @@ export function doctorCommand(config: Config, deep: boolean, out: Out): number {
   }
   out(problems === 0 ? "no problems found" : `${problems} problem(s) found`);
   return problems;
-}
-
-function tenantPath(config: Config, id: string): string {
-  if (!isFileTenantId(id, config.controlPlane)) throw new Error(`"${id}" is not a valid tenant id`);
-  return join(config.dataDir, "tenants", `${id}.sqlite`);
-}
-
-function integrity(path: string): string {
-  const db = new Database(path, { readonly: true });
-  try {
-    const rows = db.query("PRAGMA integrity_check").all() as { integrity_check: string }[];
-    return rows.map((r) => r.integrity_check).join("; ");
-  } catch (err) {
-    return (err as Error).message;
-  } finally {
-    db.close(false);
-  }
 }

@@ -10,7 +10,7 @@ export const operations = sqliteTable(
   {
     id: text("id").primaryKey(),
     tenantId: text("tenant_id").notNull(),
-    kind: text("kind", { enum: ["create", "delete", "adopt"] }).notNull(),
+    kind: text("kind", { enum: ["create", "delete", "adopt", "backup", "restore"] }).notNull(),
     state: text("state", { enum: ["running", "done", "rolled_back", "failed"] }).notNull(),
     /** JSON: what was asked (friendly name, settings, organization id, creator). */
     input: text("input").notNull().default("{}"),

@@ -10,12 +10,13 @@ import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { probeDatabase } from "../storage/file-probe.ts";
 import { immediate, openSqlite } from "../storage/sqlite.ts";
+import { TenantBackups } from "./backups.ts";
 import { crashPoint } from "./crash-point.ts";
 import { isOwnerAlive } from "./process-owner.ts";
 import { newMembershipId, newOrganizationId, newRoleId, newTenantId } from "./ids.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
-import { assertChildTenantId } from "./tenant-id.ts";
+import { assertChildTenantId, isFileTenantId } from "./tenant-id.ts";
 
 /** Settings a create or update may set on the tenant row; only columns AuthHero's schema has are written. */
 export const TENANT_SETTINGS = [
@@ -68,12 +69,37 @@ export class TenantLifecycle {
   readonly tmpDir: string;
   readonly trashDir: string;
   private seed?: Seeder;
+  private readonly backups: TenantBackups;
 
   constructor(private readonly o: LifecycleOptions) {
     this.tmpDir = join(o.dir, ".tmp");
     this.trashDir = join(o.dir, ".trash");
     mkdirSync(this.tmpDir, { recursive: true });
     mkdirSync(this.trashDir, { recursive: true });
+    this.backups = new TenantBackups({
+      journal: o.journal,
+      registry: o.registry,
+      pool: o.pool,
+      tmpDir: this.tmpDir,
+      trashDir: this.trashDir,
+      controlPlane: o.cp.id,
+      register: (op) => this.register(op),
+      friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,
+      isRegistered: (id) => o.cp.tenant(id) !== undefined,
+      organizationIdFor: (id) => o.cp.organizationOf(id)?.id ?? newOrganizationId(),
+    });
+  }
+
+  /** A checked snapshot of the tenant's file at `target` (journaled; see backups.ts). */
+  backup(id: string, target: string): Operation {
+    if (!isFileTenantId(id, this.o.cp.id)) throw new Error(`"${id}" is not a valid tenant id`);
+    return this.backups.backup(id, target);
+  }
+
+  /** Puts a backup in place of the tenant's file, listing the tenant again if it was deleted (journaled). */
+  restore(id: string, backup: string): Operation {
+    if (id !== this.o.cp.id) assertChildTenantId(id, this.o.reserved, this.o.cp.id);
+    return this.backups.restore(id, backup);
   }
 
   /** Who fills a new tenant file with the synced entities (set once the outbox relay exists). */
@@ -178,6 +204,8 @@ export class TenantLifecycle {
         if (op.kind === "delete") {
           this.runDelete(op);
           result.finished.push(op.id);
+        } else if (op.kind === "backup" || op.kind === "restore") {
+          result[this.backups.recover(op)].push(op.id);
         } else if (hasStep(op, "registered") && (existsSync(this.o.registry.pathOf(op.tenantId)) || existsSync(this.tmpPath(op)))) {
           // The control plane already lists the tenant, so the file was complete: roll forward.
           this.runCreate(op);

@@ -2,6 +2,7 @@
 // crash point (TENANTGATE_CRASH_AT), then `serve` starts over the same data directory, recovers, and
 // the tenant is either wholly there or wholly gone, and its operation is never left `running`.
 import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadDevKey, signDevToken } from "../../src/auth/index.ts";
@@ -236,4 +237,58 @@ test("a registered create whose built file vanished before the restart is undone
   await s.stop();
   expect((await cli(dir, ["tenants", "create", "acme"])).code).toBe(0);
   expectCompleteTenant(dir, "acme");
+}), 30_000);
+
+// A restore is journaled like the rest: killed at each point, the next serve finishes it (the staged
+// file was complete) or undoes it, and the tenant's file is the backup's or the one before, never gone.
+const RESTORE_POINTS = [
+  { at: "restore:journaled", steps: [], restored: false },
+  { at: "restore:staged", steps: ["staged"], restored: true },
+  { at: "restore:trashed", steps: ["staged", "trashed"], restored: true },
+  { at: "restore:renamed", steps: ["staged", "trashed", "renamed"], restored: true },
+] as const;
+
+describe.concurrent("restore interrupted by SIGKILL, finished or undone by the next serve", () => {
+  for (const point of RESTORE_POINTS) {
+    test(point.at, scenario(async (dir, startServe) => {
+      expect((await cli(dir, ["tenants", "create", "acme", "--friendly-name", "Acme"])).code).toBe(0);
+      const backup = join(dir, "acme-backup.sqlite");
+      expect((await cli(dir, ["backup", "acme", backup])).code).toBe(0);
+      // The live file moves on after the backup: a marker row only it has.
+      const live = new Database(join(tenantsDir(dir), "acme.sqlite"));
+      live.exec("CREATE TABLE after_backup (x); INSERT INTO after_backup VALUES (1)");
+      live.close(false);
+
+      expectKilled(await cli(dir, ["restore", "acme", backup], { TENANTGATE_CRASH_AT: point.at }));
+      const op = operations(dir, "acme").find((o) => o.kind === "restore");
+      expect(op?.state).toBe("running");
+      expect(op && stepsOf(op)).toEqual([...point.steps]);
+
+      const s = await startServe();
+      const after = operations(dir, "acme").find((o) => o.kind === "restore");
+      expect(after?.state).toBe(point.restored ? "done" : "rolled_back");
+      expectCompleteTenant(dir, "acme");
+      const marker = readDb(join(tenantsDir(dir), "acme.sqlite"), (db) => db.query("SELECT name FROM sqlite_master WHERE name = 'after_backup'").get());
+      expect(marker === null).toBe(point.restored);
+      // What was replaced is in the trash, whole; an undone restore trashed nothing.
+      const trashed = trashOf(dir, "acme").filter((n) => n.endsWith(".sqlite"));
+      expect(trashed).toHaveLength(point.restored ? 1 : 0);
+      if (point.restored) readDb(join(tenantsDir(dir), ".trash", trashed[0] as string), (db) => expect(db.query("SELECT x FROM after_backup").get()).toEqual({ x: 1 }));
+      await expectApiState(s, dir, "acme", { exists: true, opState: point.restored ? "done" : "rolled_back", kind: "restore" });
+      await s.stop();
+      expect((await cli(dir, ["doctor"])).code).toBe(0);
+    }), 30_000);
+  }
+});
+
+test("backups and restores are in the tenant's operation history", scenario(async (dir) => {
+  expect((await cli(dir, ["tenants", "create", "acme"])).code).toBe(0);
+  const backup = join(dir, "b.sqlite");
+  expect((await cli(dir, ["backup", "acme", backup])).code).toBe(0);
+  expect((await cli(dir, ["restore", "acme", backup])).code).toBe(0);
+  expect(operations(dir, "acme").map((o) => [o.kind, o.state, stepsOf(o).join(",")])).toEqual([
+    ["create", "done", "file-built,registered,renamed"],
+    ["backup", "done", "snapshot,checked"],
+    ["restore", "done", "staged,trashed,renamed"],
+  ]);
 }), 30_000);
