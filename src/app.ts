@@ -10,7 +10,8 @@ import { effectiveSettingsApi } from "./api/effective-settings.ts";
 import { controlPlaneGate } from "./api/control-plane-gate.ts";
 import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
 import type { Config } from "./config.ts";
-import { errorResponse, HttpError } from "./http-error.ts";
+import { errorToResponse } from "./error-response.ts";
+import { HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { TokenAnswer } from "./front/answers.ts";
 import type { Finished } from "./front/front-door.ts";
@@ -210,8 +211,7 @@ export class Gateway {
       if (this.isOwnPreflight(request, url, hostTenant)) response = new Response(null, { status: 204 });
       else response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
     } catch (err) {
-      response = err instanceof HttpError ? err.toResponse() : errorResponse(500, "internal error; see the gateway's log");
-      if (!(err instanceof HttpError)) this.log.error({ err, reqId: id }, "request failed outside the app");
+      response = errorToResponse(err, (cause) => this.log.error({ err: cause, reqId: id }, "request failed outside the app"));
     }
     if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), hostTenant());
     response.headers.set("x-request-id", id);
@@ -271,10 +271,7 @@ export class Gateway {
         const ip = server.requestIP(request);
         return this.handle(request, (ip && this.front?.peers.read(ip.port)) ?? ip?.address);
       },
-      error: (err) => {
-        this.log.error({ err }, "server error");
-        return errorResponse(500, "internal error; see the gateway's log");
-      },
+      error: (err) => errorToResponse(err, (cause) => this.log.error({ err: cause }, "server error")),
     });
     if (front) {
       const thread = (this.front = new FrontDoorThread({
