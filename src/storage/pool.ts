@@ -2,16 +2,19 @@ import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
+import { sqliteFailure } from "./sqlite-failure.ts";
 
 export type TenantFileProblem = "missing" | "unreadable";
 
+/** A tenant file that cannot be opened; `cause` is SQLite's own error (see sqliteFailure). */
 export class TenantFileError extends Error {
   constructor(
     readonly tenantId: string,
     readonly problem: TenantFileProblem,
     detail: string,
+    cause?: unknown,
   ) {
-    super(`tenant file for "${tenantId}" is ${problem}: ${detail}`);
+    super(`tenant file for "${tenantId}" is ${problem}: ${detail}`, { cause });
     this.name = "TenantFileError";
   }
 }
@@ -63,9 +66,7 @@ export class HandlePool {
       // Reads the header now, so a file that is not a database fails here and not mid-transaction.
       db.query("SELECT count(*) FROM sqlite_master").get();
     } catch (err) {
-      const message = (err as Error).message;
-      const missing = /unable to open|no such file|SQLITE_CANTOPEN/i.test(message) && !(err as Error & { code?: string }).code?.includes("NOTADB");
-      throw new TenantFileError(id, missing ? "missing" : "unreadable", message);
+      throw new TenantFileError(id, sqliteFailure(err) === "missing" ? "missing" : "unreadable", (err as Error).message, err);
     }
     this.opens++;
     this.handles.set(id, db);
