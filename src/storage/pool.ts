@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
+import { Lru } from "../lru.ts";
 import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 import { sqliteFailure } from "./sqlite-failure.ts";
@@ -35,7 +36,8 @@ export interface HandlePoolOptions {
  * caller is inside one synchronous block.
  */
 export class HandlePool {
-  private readonly handles = new Map<string, Database>();
+  /** A handle that leaves (pushed out by a newer one, or evicted) is closed, here and nowhere else. */
+  private readonly handles: Lru<string, Database>;
   /**
    * The file (inode) and WAL each handle was opened on: a file replaced by rename keeps old handles on
    * the old one, and a handle whose WAL was deleted writes where no other process reads.
@@ -45,6 +47,10 @@ export class HandlePool {
 
   constructor(private readonly opts: HandlePoolOptions) {
     if (!(opts.maxOpen >= 1)) throw new Error("HandlePool: maxOpen must be at least 1");
+    this.handles = new Lru(opts.maxOpen, (db, id) => {
+      this.opened.delete(id);
+      db.close(false);
+    });
   }
 
   pathOf(id: string): string {
@@ -54,11 +60,7 @@ export class HandlePool {
 
   get(id: string): Database {
     const held = this.handles.get(id);
-    if (held) {
-      this.handles.delete(id);
-      this.handles.set(id, held);
-      return held;
-    }
+    if (held) return held;
     const path = this.pathOf(id);
     let db: Database;
     try {
@@ -71,17 +73,12 @@ export class HandlePool {
     this.opens++;
     this.handles.set(id, db);
     this.opened.set(id, openedOn(path));
-    while (this.handles.size > this.opts.maxOpen) this.closeOldest();
     return db;
   }
 
   /** Closes the tenant's handle (before its file is moved or deleted). */
   evict(id: string): void {
-    const db = this.handles.get(id);
-    if (!db) return;
     this.handles.delete(id);
-    this.opened.delete(id);
-    db.close(false);
   }
 
   /**
@@ -103,7 +100,7 @@ export class HandlePool {
   }
 
   closeAll(): void {
-    for (const id of [...this.handles.keys()]) this.evict(id);
+    this.handles.clear();
   }
 
   get openCount(): number {
@@ -122,11 +119,6 @@ export class HandlePool {
   /** Ids of the tenants whose files are open now. */
   openIds(): string[] {
     return [...this.handles.keys()];
-  }
-
-  private closeOldest(): void {
-    const oldest = this.handles.keys().next();
-    if (!oldest.done) this.evict(oldest.value);
   }
 }
 
