@@ -15,9 +15,9 @@ export interface Expiring {
 export class TokenCache<V extends Expiring> {
   readonly #entries: Lru<string, V>;
 
-  /** `max` 0 keeps nothing. */
+  /** `max` 0 keeps nothing (`set` refuses; lru-cache would not take a max of 0). */
   constructor(readonly max: number) {
-    this.#entries = new Lru(max);
+    this.#entries = new Lru(Math.max(1, max));
   }
 
   get size(): number {
