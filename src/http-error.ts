@@ -1,5 +1,5 @@
 // One error shape for every refusal the gateway makes: Auth0's `{statusCode, error, message}`.
-// Modules throw HttpError; the HTTP layer turns it into a response in one place (api/errors.ts).
+// Modules throw HttpError; any failure becomes a response in one place (error-response.ts).
 
 const REASONS: Record<number, string> = {
   400: "Bad Request",

@@ -1,28 +1,30 @@
 import { Elysia } from "elysia";
-import { errorResponse, HttpError } from "../http-error.ts";
+import { errorToResponse } from "../error-response.ts";
+import { HttpError } from "../http-error.ts";
 import type { Logger } from "../log.ts";
-import { TenantFileError } from "../storage/pool.ts";
 
 /**
- * The one place where failures become responses. Every refusal is Auth0-style
- * `{statusCode, error, message}`; Elysia's 422 validation answers become 400s with a message that
- * names the field; anything unexpected is a 500 that logs the cause and shows no stack trace.
+ * Failures inside the Elysia app, answered as every failure is (error-response.ts). Only what is
+ * Elysia's own is read here: its 422 validation answers become 400s with a message that names the
+ * field, a body it cannot parse is a 400, a path no route takes is a 404.
  */
 export function errorHandling(log: Logger) {
   return new Elysia({ name: "tenantgate/errors" }).onError({ as: "global" }, ({ code, error, request }) => {
-    if (error instanceof HttpError) return error.toResponse();
-    if (error instanceof TenantFileError) return errorResponse(503, `tenant "${error.tenantId}" is unavailable: its file is ${error.problem}`);
-    switch (code) {
-      case "VALIDATION":
-        return errorResponse(400, validationMessage(error, request));
-      case "PARSE":
-        return errorResponse(400, "the request body is not valid JSON");
-      case "NOT_FOUND":
-        return errorResponse(404, `no route for ${request.method} ${new URL(request.url).pathname}`);
-    }
-    log.error({ err: error, method: request.method, url: request.url }, "unhandled error");
-    return errorResponse(500, "internal error; see the gateway's log");
+    const refusal = error instanceof HttpError ? undefined : elysiaRefusal(code, error, request);
+    return errorToResponse(refusal ?? error, (err) => log.error({ err, method: request.method, url: request.url }, "unhandled error"));
   });
+}
+
+function elysiaRefusal(code: unknown, error: unknown, request: Request): HttpError | undefined {
+  switch (code) {
+    case "VALIDATION":
+      return new HttpError(400, validationMessage(error, request));
+    case "PARSE":
+      return new HttpError(400, "the request body is not valid JSON");
+    case "NOT_FOUND":
+      return new HttpError(404, `no route for ${request.method} ${new URL(request.url).pathname}`);
+  }
+  return undefined;
 }
 
 function validationMessage(error: unknown, request: Request): string {

@@ -1,52 +1,57 @@
-import { createHash } from "node:crypto";
-import type { JWTPayload } from "jose";
+import { Lru } from "../lru.ts";
 
-interface Entry {
-  payload: JWTPayload;
+/** What is kept about a token lasts no longer than the token: `expiresAtMs` is its `exp`. */
+export interface Expiring {
   expiresAtMs: number;
 }
 
 /**
- * Payloads of tokens that already passed verification, so a hot client does not pay a signature
- * check per request. Keyed by the token's SHA-256 so bearer tokens are not kept around as map keys.
- * Map insertion order doubles as recency order: a hit re-inserts, eviction takes the first key.
+ * "Who is this token?", answered once and kept for the token's life: what verification found (the
+ * verifier and the gateway, one instance on the main thread) or what the main thread said (the front
+ * door's thread, which cannot share that memory). Keyed by the token's SHA-256 so bearer tokens are
+ * not kept around as map keys; bounded, least recently used out first; nothing is kept without a
+ * future exp, and nothing is served at or past it (full verification then decides, with its skew).
  */
-export class VerifiedTokenCache {
-  readonly #entries = new Map<string, Entry>();
+export class TokenCache<V extends Expiring> {
+  readonly #entries: Lru<string, V>;
 
-  constructor(private readonly max: number) {}
+  /** `max` 0 keeps nothing (`set` refuses; lru-cache would not take a max of 0). */
+  constructor(readonly max: number) {
+    this.#entries = new Lru(Math.max(1, max));
+  }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  get(token: string, nowMs: number): JWTPayload | undefined {
-    const key = digest(token);
+  get(token: string, nowMs = Date.now()): V | undefined {
+    const key = tokenKey(token);
     const entry = this.#entries.get(key);
-    if (!entry) return undefined;
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs > nowMs) return entry;
     this.#entries.delete(key);
-    // Past exp the token must go through full verification again (which applies the clock skew).
-    if (entry.expiresAtMs <= nowMs) return undefined;
-    this.#entries.set(key, entry);
-    return entry.payload;
+    return undefined;
   }
 
-  put(token: string, payload: JWTPayload, nowMs: number): void {
-    // A token without exp would stay valid forever in the cache; the verifier requires exp anyway.
-    if (this.max <= 0 || typeof payload.exp !== "number") return;
-    const expiresAtMs = payload.exp * 1000;
-    if (expiresAtMs <= nowMs) return;
-    const key = digest(token);
-    this.#entries.delete(key);
-    this.#entries.set(key, { payload, expiresAtMs });
-    while (this.#entries.size > this.max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done) break;
-      this.#entries.delete(oldest.value);
-    }
+  set(token: string, entry: V, nowMs = Date.now()): void {
+    if (this.max <= 0 || !Number.isFinite(entry.expiresAtMs) || entry.expiresAtMs <= nowMs) return;
+    this.#entries.set(tokenKey(token), entry);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  /** The keys held (each a token's digest, never the token), least recently used first. */
+  keys(): string[] {
+    return [...this.#entries.keys()];
   }
 }
 
-function digest(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+/**
+ * The key a token is known by. Bun's SHA-256 (about 1 µs for a 1 KB token) rather than
+ * node:crypto's createHash (about twice that): a hot token pays it on every request.
+ */
+export function tokenKey(token: string): string {
+  return Bun.SHA256.hash(token, "base64");
 }

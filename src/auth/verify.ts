@@ -2,8 +2,20 @@ import { jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, t
 import { HttpError } from "../http-error.ts";
 import { TrustedIssuers } from "./issuers.ts";
 import { keySource } from "./key-source.ts";
+import type { Principal } from "./principal.ts";
 import { refusal } from "./refusal.ts";
-import { VerifiedTokenCache } from "./token-cache.ts";
+import { TokenCache } from "./token-cache.ts";
+
+/** A token that passed verification, kept until its exp (auth/token-cache.ts). */
+export interface VerifiedToken {
+  claims: JWTPayload;
+  expiresAtMs: number;
+  /**
+   * Whom it speaks for, as the gateway read it at a registry generation (which maps organizations
+   * to tenants): kept on the same entry, so the main thread knows each token once.
+   */
+  speaksFor?: { principal: Principal; generation: number };
+}
 
 export interface TokenVerifierOptions {
   /** The upstream's key set, e.g. `https://auth.example.com/.well-known/jwks.json`. */
@@ -35,7 +47,8 @@ const MAX_TOKEN_LENGTH = 16_384;
 
 export class TokenVerifier {
   readonly #keys: JWTVerifyGetKey;
-  readonly #cache: VerifiedTokenCache;
+  /** Verified tokens, by their digest; the gateway keeps whom each speaks for on its entry. */
+  readonly tokens: TokenCache<VerifiedToken>;
   readonly #options: JWTVerifyOptions;
   readonly #audience: string;
   readonly issuers: TrustedIssuers;
@@ -55,7 +68,7 @@ export class TokenVerifier {
     const timeoutMs = Math.round(nonNegative(opts.jwksTimeoutMs ?? 5_000, "jwksTimeoutMs"));
 
     this.#keys = keySource({ jwksUrl: opts.jwksUrl, localJwks: opts.localJwks, cooldownMs, timeoutMs });
-    this.#cache = new VerifiedTokenCache(Math.floor(cacheMax));
+    this.tokens = new TokenCache(Math.floor(cacheMax));
     this.#audience = opts.audience;
     this.issuers = new TrustedIssuers(opts.issuers, opts.tenantIssuer, opts.customDomainTenant);
     this.#options = {
@@ -71,7 +84,7 @@ export class TokenVerifier {
 
   /** Entries in the verified-token cache (for tests and metrics). */
   get cacheSize(): number {
-    return this.#cache.size;
+    return this.tokens.size;
   }
 
   /** The token's claims, or an HttpError: 401 for a bad token, 503 when the JWKS is unreachable. */
@@ -79,8 +92,8 @@ export class TokenVerifier {
     if (token.length > MAX_TOKEN_LENGTH) {
       throw new HttpError(401, `token is malformed (longer than ${MAX_TOKEN_LENGTH} characters)`);
     }
-    const cached = this.#cache.get(token, Date.now());
-    if (cached) return cached;
+    const cached = this.tokens.get(token);
+    if (cached) return cached.claims;
 
     let payload: JWTPayload;
     try {
@@ -91,7 +104,8 @@ export class TokenVerifier {
     this.issuers.check(payload.iss);
     // Cached payloads are shared between requests, so nobody may change them.
     deepFreeze(payload);
-    this.#cache.put(token, payload, Date.now());
+    // A token without exp would stay valid forever in the cache; the verifier requires exp anyway.
+    if (typeof payload.exp === "number") this.tokens.set(token, { claims: payload, expiresAtMs: payload.exp * 1000 });
     return payload;
   }
 }

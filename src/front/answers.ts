@@ -1,4 +1,5 @@
 import type { Principal } from "../auth/principal.ts";
+import { TokenCache, tokenKey } from "../auth/token-cache.ts";
 
 /** A verified token's principal, good until the token expires. */
 export interface TokenAnswer {
@@ -16,7 +17,7 @@ export interface GatewayQuestions {
 
 /** Hosts kept at most; beyond it the memo starts over (a flood of made-up hosts stays cheap). */
 const HOSTS_KEPT = 1024;
-/** Tokens kept at most; the oldest goes first. */
+/** Tokens kept at most; the least recently used goes first. */
 const TOKENS_KEPT = 10_000;
 
 /**
@@ -28,7 +29,7 @@ const TOKENS_KEPT = 10_000;
 export class Answers {
   private seen = -1;
   private readonly hosts = new Map<string, string | null>();
-  private readonly tokens = new Map<string, TokenAnswer>();
+  private readonly tokens = new TokenCache<TokenAnswer>(TOKENS_KEPT);
   private readonly asking = new Map<string, Promise<unknown>>();
 
   /** `generation[0]` is the registry's generation, stored there by the main thread. */
@@ -51,19 +52,15 @@ export class Answers {
     });
   }
 
-  /** Keyed by the whole header: a hot token costs one lookup, not a parse. */
+  /** Known by the whole header's digest: a hot token costs a hash and one lookup, not a parse. */
   principal(authorization: string | null): TokenAnswer["principal"] | Promise<TokenAnswer["principal"]> {
     if (authorization === null) throw new Error("no token: the full gateway answers 401");
     const asked = this.current();
     const hit = this.tokens.get(authorization);
-    if (hit !== undefined && hit.expiresAtMs > Date.now()) return hit.principal;
-    return this.once(`token ${authorization}`, () => this.main.principal(authorization)).then((answer) => {
+    if (hit !== undefined) return hit.principal;
+    return this.once(`token ${tokenKey(authorization)}`, () => this.main.principal(authorization)).then((answer) => {
       if (answer === null) throw new Error("the token does not verify: the full gateway answers 401");
-      if (this.current() === asked) {
-        this.tokens.delete(authorization);
-        this.tokens.set(authorization, answer);
-        if (this.tokens.size > TOKENS_KEPT) this.tokens.delete(this.tokens.keys().next().value as string);
-      }
+      if (this.current() === asked) this.tokens.set(authorization, answer);
       return answer.principal;
     });
   }

@@ -1,6 +1,7 @@
 import type { Socket, TCPSocketListener } from "bun";
-import { ERROR_TYPE, errorBody } from "../http-error.ts";
+import { HttpError } from "../http-error.ts";
 import { BUFFERED_BODY_BYTES, forwardingFailure, MAX_HEAD_BYTES, upstreamHostHeader, upstreamRequestTarget } from "../proxy/policy.ts";
+import { errorAnswer } from "./error-answer.ts";
 import { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
 import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
@@ -393,7 +394,7 @@ export class FrontDoor {
   private refuse(c: Connection, status: number, message: string): void {
     c.closeAfter = true;
     c.inbox = null;
-    this.toClient(c, errorAnswer(status, message));
+    this.toClient(c, errorAnswer(new HttpError(status, message)));
     if (c.toClient.empty) this.close(c);
   }
 
@@ -571,7 +572,7 @@ export class FrontDoor {
     this.dropLink(c);
     if (ex.response) return this.abort(c);
     c.closeAfter = true;
-    this.toClient(c, errorAnswer(status, message, ex.forward.requestId));
+    this.toClient(c, errorAnswer(new HttpError(status, message), ex.forward.requestId));
     this.record(c, ex, status);
     this.complete(c, ex);
   }
@@ -650,14 +651,6 @@ export class FrontDoor {
     c.inner?.end();
     c.client.end();
   }
-}
-
-/** The gateway's JSON error as a whole HTTP/1.1 answer, after which the connection closes. */
-function errorAnswer(status: number, message: string, requestId?: string): Buffer {
-  const body = errorBody(status, message);
-  const json = JSON.stringify(body);
-  const id = requestId === undefined ? "" : `x-request-id: ${requestId}\r\n`;
-  return Buffer.from(`HTTP/1.1 ${status} ${body.error}\r\ncontent-type: ${ERROR_TYPE}\r\ncontent-length: ${Buffer.byteLength(json)}\r\n${id}connection: close\r\n\r\n${json}`);
 }
 
 function append(inbox: Buffer | null, data: Buffer): Buffer {

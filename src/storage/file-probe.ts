@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
+import { sqliteFailure } from "./sqlite-failure.ts";
 
 // THE RULE for every look at a database file (a tenant file, its -wal or -shm) from outside SQLite:
 // never open a descriptor of it. POSIX advisory locks belong to the process and the inode, and
@@ -69,8 +70,7 @@ export function probeDatabase(path: string, opts: { deep?: boolean } = {}): Prob
     return { state: "database", identity };
   } catch (err) {
     if (!identityOf(path)) return { state: "missing" };
-    const code = (err as { code?: string }).code ?? "";
-    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return { state: "busy", reason: (err as Error).message };
+    if (sqliteFailure(err) === "busy") return { state: "busy", reason: (err as Error).message };
     return { state: "unreadable", reason: (err as Error).message, identity };
   } finally {
     db?.close(false);

@@ -1,17 +1,21 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
+import { Lru } from "../lru.ts";
 import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
+import { sqliteFailure } from "./sqlite-failure.ts";
 
 export type TenantFileProblem = "missing" | "unreadable";
 
+/** A tenant file that cannot be opened; `cause` is SQLite's own error (see sqliteFailure). */
 export class TenantFileError extends Error {
   constructor(
     readonly tenantId: string,
     readonly problem: TenantFileProblem,
     detail: string,
+    cause?: unknown,
   ) {
-    super(`tenant file for "${tenantId}" is ${problem}: ${detail}`);
+    super(`tenant file for "${tenantId}" is ${problem}: ${detail}`, { cause });
     this.name = "TenantFileError";
   }
 }
@@ -32,7 +36,8 @@ export interface HandlePoolOptions {
  * caller is inside one synchronous block.
  */
 export class HandlePool {
-  private readonly handles = new Map<string, Database>();
+  /** A handle that leaves (pushed out by a newer one, or evicted) is closed, here and nowhere else. */
+  private readonly handles: Lru<string, Database>;
   /**
    * The file (inode) and WAL each handle was opened on: a file replaced by rename keeps old handles on
    * the old one, and a handle whose WAL was deleted writes where no other process reads.
@@ -42,6 +47,10 @@ export class HandlePool {
 
   constructor(private readonly opts: HandlePoolOptions) {
     if (!(opts.maxOpen >= 1)) throw new Error("HandlePool: maxOpen must be at least 1");
+    this.handles = new Lru(opts.maxOpen, (db, id) => {
+      this.opened.delete(id);
+      db.close(false);
+    });
   }
 
   pathOf(id: string): string {
@@ -51,11 +60,7 @@ export class HandlePool {
 
   get(id: string): Database {
     const held = this.handles.get(id);
-    if (held) {
-      this.handles.delete(id);
-      this.handles.set(id, held);
-      return held;
-    }
+    if (held) return held;
     const path = this.pathOf(id);
     let db: Database;
     try {
@@ -63,24 +68,17 @@ export class HandlePool {
       // Reads the header now, so a file that is not a database fails here and not mid-transaction.
       db.query("SELECT count(*) FROM sqlite_master").get();
     } catch (err) {
-      const message = (err as Error).message;
-      const missing = /unable to open|no such file|SQLITE_CANTOPEN/i.test(message) && !(err as Error & { code?: string }).code?.includes("NOTADB");
-      throw new TenantFileError(id, missing ? "missing" : "unreadable", message);
+      throw new TenantFileError(id, sqliteFailure(err) === "missing" ? "missing" : "unreadable", (err as Error).message, err);
     }
     this.opens++;
     this.handles.set(id, db);
     this.opened.set(id, openedOn(path));
-    while (this.handles.size > this.opts.maxOpen) this.closeOldest();
     return db;
   }
 
   /** Closes the tenant's handle (before its file is moved or deleted). */
   evict(id: string): void {
-    const db = this.handles.get(id);
-    if (!db) return;
     this.handles.delete(id);
-    this.opened.delete(id);
-    db.close(false);
   }
 
   /**
@@ -102,7 +100,7 @@ export class HandlePool {
   }
 
   closeAll(): void {
-    for (const id of [...this.handles.keys()]) this.evict(id);
+    this.handles.clear();
   }
 
   get openCount(): number {
@@ -121,11 +119,6 @@ export class HandlePool {
   /** Ids of the tenants whose files are open now. */
   openIds(): string[] {
     return [...this.handles.keys()];
-  }
-
-  private closeOldest(): void {
-    const oldest = this.handles.keys().next();
-    if (!oldest.done) this.evict(oldest.value);
   }
 }
 

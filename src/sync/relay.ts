@@ -7,6 +7,7 @@ import type { ControlPlane } from "../storage/control-plane.ts";
 import { identityOf, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { syncState } from "../storage/schema.ts";
+import { sqliteFailure, type SqliteFailure } from "../storage/sqlite-failure.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
 import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
@@ -40,7 +41,8 @@ export interface RelayObserver {
   failed(tenant: string, reason: FailureReason): void;
 }
 
-export type FailureReason = "busy" | "missing" | "corrupt" | "schema" | "other";
+/** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
+export type FailureReason = SqliteFailure;
 
 export interface TenantSyncStatus {
   tenant_id: string;
@@ -495,7 +497,7 @@ export class OutboxRelay {
   }
 
   private failedWith(tenantId: string, s: TenantSync, err: Error): void {
-    const reason = classify(err);
+    const reason = sqliteFailure(err);
     s.attempts++;
     s.lastError = err.message;
     s.lastErrorAt = new Date().toISOString();
@@ -579,14 +581,3 @@ export class OutboxRelay {
     return { cursor, verified: true, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: true };
   }
 }
-
-
-function classify(err: Error): FailureReason {
-  const text = `${(err as { code?: string }).code ?? ""} ${err.message}`;
-  if (/BUSY|LOCKED|database is locked/i.test(text)) return "busy";
-  if (/missing|CANTOPEN|unable to open|no such file/i.test(text)) return "missing";
-  if (/CORRUPT|NOTADB|not a database|malformed/i.test(text)) return "corrupt";
-  if (/no such (table|column)|has no column/i.test(text)) return "schema";
-  return "other";
-}
-

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
 import { startGateway, type TestGateway } from "../support/gateway.ts";
 import { rawHttp, type RawResponse } from "../support/proxy-upstream.ts";
 import { createTenants } from "../support/upstream.ts";
@@ -240,4 +242,20 @@ test("with --preserve-host both transports send AuthHero the Host the client use
 test("without it, AuthHero gets its own address as Host", async () => {
   const seen = ((await through(front, CASES[0]!, "own-host")).upstream as { headers: string[] }[])[0]?.headers ?? [];
   expect(seen).toContain(`host: 127.0.0.1:${upstream.port}`);
+});
+
+test("a tenant file that cannot be opened: the same 503 through both transports", async () => {
+  const answers = [];
+  for (const gw of [front, fetchPath]) {
+    gw.gateway.lifecycle.create({ id: "broken", friendly_name: "Broken" });
+    writeFileSync(join(gw.dataDir, "tenants", "broken.sqlite"), "garbage, not a database".repeat(100));
+    // A handle opened before the file was spoiled would read its own failure; the next open is the pool's.
+    gw.gateway.pool.evict("broken");
+    const request = `GET /api/v2/tenants/broken/effective-settings HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: broken\r\nAuthorization: Bearer ${await gw.token()}\r\n\r\n`;
+    const res = await rawHttp(gw.gateway.port, Buffer.from(request, "latin1"), { timeoutMs: 3000 });
+    answers.push({ status: res.status, reason: res.head.split("\r\n")[0], headers: comparable(res.head.split("\r\n").slice(1), () => false), body: res.body.toString("latin1") });
+  }
+  expect(answers[0]).toEqual(answers[1]!);
+  expect(answers[0]!.status).toBe(503);
+  expect(JSON.parse(answers[0]!.body)).toEqual({ statusCode: 503, error: "Service Unavailable", message: 'tenant "broken" is unavailable: its file is unreadable' });
 });
