@@ -1,4 +1,4 @@
-import { Lru } from "../lru.ts";
+import { LRUCache } from "lru-cache";
 
 /** What is kept about a token lasts no longer than the token: `expiresAtMs` is its `exp`. */
 export interface Expiring {
@@ -13,11 +13,11 @@ export interface Expiring {
  * future exp, and nothing is served at or past it (full verification then decides, with its skew).
  */
 export class TokenCache<V extends Expiring> {
-  readonly #entries: Lru<string, V>;
+  readonly #entries: LRUCache<string, V>;
 
   /** `max` 0 keeps nothing (`set` refuses; lru-cache would not take a max of 0). */
   constructor(readonly max: number) {
-    this.#entries = new Lru(Math.max(1, max));
+    this.#entries = new LRUCache<string, V>({ max: Math.max(1, max) });
   }
 
   get size(): number {
@@ -44,7 +44,7 @@ export class TokenCache<V extends Expiring> {
 
   /** The keys held (each a token's digest, never the token), least recently used first. */
   keys(): string[] {
-    return [...this.#entries.keys()];
+    return [...this.#entries.rkeys()];
   }
 }
 

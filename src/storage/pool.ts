@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { Lru } from "../lru.ts";
+import { LRUCache } from "lru-cache";
 import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 import { sqliteFailure } from "./sqlite-failure.ts";
@@ -37,7 +37,7 @@ export interface HandlePoolOptions {
  */
 export class HandlePool {
   /** A handle that leaves (pushed out by a newer one, or evicted) is closed, here and nowhere else. */
-  private readonly handles: Lru<string, Database>;
+  private readonly handles: LRUCache<string, Database>;
   /**
    * The file (inode) and WAL each handle was opened on: a file replaced by rename keeps old handles on
    * the old one, and a handle whose WAL was deleted writes where no other process reads.
@@ -47,9 +47,12 @@ export class HandlePool {
 
   constructor(private readonly opts: HandlePoolOptions) {
     if (!(opts.maxOpen >= 1)) throw new Error("HandlePool: maxOpen must be at least 1");
-    this.handles = new Lru(opts.maxOpen, (db, id) => {
-      this.opened.delete(id);
-      db.close(false);
+    this.handles = new LRUCache<string, Database>({
+      max: opts.maxOpen,
+      dispose: (db, id) => {
+        this.opened.delete(id);
+        db.close(false);
+      },
     });
   }
 
