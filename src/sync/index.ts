@@ -27,6 +27,7 @@ export function syncRules(config: Config): SyncRules {
 export function openRelay(tenancy: Tenancy, config: Config, log: Logger, observer?: RelayObserver): OutboxRelay {
   const relay = new OutboxRelay({
     cp: tenancy.cp,
+    commits: tenancy.commits,
     pool: tenancy.pool,
     registry: tenancy.registry,
     rules: syncRules(config),

@@ -1,9 +1,9 @@
 import type { Database } from "bun:sqlite";
-import { watch, type FSWatcher } from "chokidar";
 import { eq } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/control-plane.ts";
+import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
 import { identityOf, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import { syncState } from "../storage/schema.ts";
@@ -17,11 +17,13 @@ import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
+  /** Other processes' commits and the file's events: each wakes the relay. */
+  commits: ControlPlaneCommits;
   pool: HandlePool;
   registry: TenantRegistry;
   rules: SyncRules;
   log: Logger;
-  /** Safety-net poll; file events and tenantgate's own writes wake the relay sooner. */
+  /** Safety-net poll; commits and file events (tenantgate's own writes too) wake the relay sooner. */
   pollMs: number;
   /** Outbox rows every tenant has applied are deleted once older than this. */
   retentionMs: number;
@@ -77,14 +79,9 @@ interface TenantSync {
 }
 
 const YIELD_EVERY = 32;
-/** How often the relay reads the control plane's `data_version` to notice other processes' commits. */
-const VERSION_POLL_MS = 200;
 /** Below this many tenants to update, threads cost more than they save. */
 const WORKER_THRESHOLD = 64;
 const MAX_BACKOFF_MS = 60_000;
-/** After a control-plane file event, how long (and how often) the relay watches for the commit to show. */
-const SETTLE_MS = 1_000;
-const SETTLE_CHECK_MS = 20;
 
 /**
  * The one worker that copies control-plane changes into every tenant file. Each run reads one
@@ -101,11 +98,9 @@ export class OutboxRelay {
   /** Wakes run the loop only in a serving process; CLI commands drain or reconcile explicitly. */
   private started = false;
   private poll?: ReturnType<typeof setInterval>;
-  private versionPoll?: ReturnType<typeof setInterval>;
   private retry?: ReturnType<typeof setTimeout>;
-  private settle?: ReturnType<typeof setTimeout>;
-  private settleUntil = 0;
-  private watcher?: FSWatcher;
+  private unsubscribe?: () => void;
+  private unwatch?: () => Promise<void>;
   private lastCompaction = 0;
 
   private readonly workers?: FanoutWorkers;
@@ -142,57 +137,20 @@ export class OutboxRelay {
     this.started = true;
     this.poll = setInterval(() => this.wake(), this.o.pollMs);
     this.poll.unref();
-    // File events are hints and can be missed (a busy machine, a network volume): another process's
-    // commit also moves `data_version`, which costs a microsecond to read, so look at it often.
-    let version = this.o.cp.dataVersion();
-    this.versionPoll = setInterval(() => {
-      const now = this.o.cp.dataVersion();
-      if (now !== version) {
-        version = now;
-        this.wake();
-      }
-    }, VERSION_POLL_MS);
-    this.versionPoll.unref();
-    // AuthHero's writes land in the control plane's WAL: a change there is a hint to look now.
-    this.watcher = watch([this.o.cp.path, `${this.o.cp.path}-wal`], { ignoreInitial: true, persistent: false });
-    this.watcher.on("all", () => this.fileChanged()).on("error", (err) => this.o.log.warn({ err }, "control-plane watcher failed; the poll carries on"));
+    // Told from inside whoever looked (a lookup, perhaps mid-transaction): the run starts after it.
+    this.unsubscribe = this.o.commits.subscribe(() => queueMicrotask(() => this.wake()));
+    this.unwatch = this.o.commits.watch();
     this.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
-    if (this.versionPoll) clearInterval(this.versionPoll);
     if (this.retry) clearTimeout(this.retry);
-    if (this.settle) clearTimeout(this.settle);
-    await this.watcher?.close();
+    this.unsubscribe?.();
+    await this.unwatch?.();
     await this.running;
     this.workers?.stop();
-  }
-
-  /**
-   * A file event is a hint that can come before the commit it announces is visible: the writer
-   * appends to the WAL first and publishes the commit in the WAL index (shared memory, no event)
-   * after its fsync, and chokidar drops the later events of a write whose mtime did not move. So look
-   * now, and for a moment after watch `data_version` (it moves when another connection commits) and
-   * look again when it does; otherwise such a commit waits for the slow poll.
-   */
-  private fileChanged(): void {
-    const seen = this.o.cp.dataVersion();
-    this.wake();
-    this.settleUntil = Date.now() + SETTLE_MS;
-    if (!this.settle) this.watchVersion(seen);
-  }
-
-  private watchVersion(seen: number): void {
-    this.settle = setTimeout(() => {
-      this.settle = undefined;
-      if (this.stopped) return;
-      const version = this.o.cp.dataVersion();
-      if (version !== seen) this.wake();
-      if (Date.now() < this.settleUntil) this.watchVersion(version);
-    }, SETTLE_CHECK_MS);
-    this.settle.unref();
   }
 
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
