@@ -9,11 +9,11 @@ import type { HandlePool } from "../storage/pool.ts";
 import { syncState } from "../storage/schema.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
-import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
-import { isEntityKind, type EntityKind } from "./synced-entities.ts";
-import { ensureTriggers, ORGANIZATION_ENTITY, RECONCILE_ENTITY } from "./triggers.ts";
+import type { EntityState, SyncRules } from "./entities.ts";
+import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
-import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
+import { Outbox } from "./outbox.ts";
+import { PlanApplier, readFullCopy, readPlan, type Job, type Outcome } from "./plan.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
@@ -92,6 +92,7 @@ const MAX_BACKOFF_MS = 60_000;
 export class OutboxRelay {
   private readonly tenants = new Map<string, TenantSync>();
   private readonly orm: BunSQLiteDatabase;
+  private readonly outbox: Outbox;
   private running?: Promise<void>;
   private pending = false;
   private stopped = false;
@@ -107,6 +108,7 @@ export class OutboxRelay {
 
   constructor(private readonly o: RelayOptions) {
     this.orm = drizzle({ client: o.cp.db });
+    this.outbox = new Outbox(o.cp.db);
     if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
   }
 
@@ -173,7 +175,7 @@ export class OutboxRelay {
    * creating transaction: changes made meanwhile are past H, and the relay carries on from there.
    */
   seed = (db: Database, tenantId: string): void => {
-    const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
+    const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
     applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
     this.tenants.set(tenantId, this.fresh(snap.head));
     // Mirrored at once, so a gateway started later knows this cursor without opening the file.
@@ -182,7 +184,7 @@ export class OutboxRelay {
 
   /** Compares every synced entity of one tenant with the control plane and repairs what differs. */
   reconcile(tenantId: string): ApplyResult & { cursor: number } {
-    const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
+    const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
     const state = this.stateOf(tenantId);
     try {
       const identity = this.identityOf(tenantId);
@@ -252,21 +254,17 @@ export class OutboxRelay {
     this.wake();
   }
 
-  /**
-   * The newest event a tenant file must have applied: organization events only refresh the gateway's
-   * caches, so a tenant behind by those alone is in sync. Otherwise every provisioning (one
-   * organization event) would make every other tenant file due for a write.
-   */
+  /** The newest event a tenant file must have applied (organization events are not owed). */
   syncHead(): number {
-    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS seq FROM tenantgate_outbox WHERE entity != ?").get(ORGANIZATION_ENTITY) as { seq: number }).seq;
+    return this.outbox.syncHead();
   }
 
   head(): number {
-    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS head FROM tenantgate_outbox").get() as { head: number }).head;
+    return this.outbox.head();
   }
 
   status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
-    const head = this.head();
+    const head = this.outbox.head();
     const s = this.stateOf(tenantId);
     let cursor = s.cursor;
     let fromFile = false;
@@ -290,7 +288,7 @@ export class OutboxRelay {
   }
 
   summary(): { head: number; tenants: number; in_sync: number; lagging: number; failing: number; unavailable: number; oldest_lag_events: number; oldest_lag_seconds: number } {
-    const head = this.head();
+    const head = this.outbox.head();
     const target = this.syncHead();
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
     let minCursor = head;
@@ -300,8 +298,8 @@ export class OutboxRelay {
       counts[this.describe(id, s, head, target, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
-    const oldest = this.o.cp.db.query("SELECT created_at FROM tenantgate_outbox WHERE seq > ? ORDER BY seq LIMIT 1").get(minCursor) as { created_at: string } | null;
-    const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest.created_at)) / 1000) : 0;
+    const oldest = this.outbox.capturedAfter(minCursor);
+    const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0;
     return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
   }
 
@@ -368,7 +366,7 @@ export class OutboxRelay {
   }
 
   private async fanOut(due: string[]): Promise<void> {
-    const oldest = (this.o.cp.db.query("SELECT min(seq) AS seq FROM tenantgate_outbox").get() as { seq: number | null }).seq;
+    const oldest = this.outbox.oldest();
     // A cursor older than the oldest kept event missed compacted changes: only a full copy is right.
     for (const id of due) {
       const s = this.stateOf(id);
@@ -376,7 +374,7 @@ export class OutboxRelay {
     }
     const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
     const from = replaying.reduce((min, id) => Math.min(min, this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
-    const plan = this.snapshot(from, replaying.length < due.length);
+    const plan = readPlan(this.o.cp.db, this.outbox, from, replaying.length < due.length, this.o.rules);
     if (plan.events.some((e) => e.entity === ORGANIZATION_ENTITY)) this.o.registry.refresh("reload");
 
     const applier = new PlanApplier(plan, this.o.rules);
@@ -426,20 +424,6 @@ export class OutboxRelay {
     }
     this.succeeded(s, head, outcome.result, identity);
     this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
-  }
-
-  /** One read transaction on the control plane: the head, the events since `from`, the states they touch. */
-  private snapshot(from: number, needAll: boolean): Plan {
-    const cp = this.o.cp.db;
-    return cp.transaction((): Plan => {
-      const head = this.head();
-      const events = cp.query("SELECT seq, entity, entity_id FROM tenantgate_outbox WHERE seq > ? AND seq <= ? ORDER BY seq").all(from, head) as Plan["events"];
-      const touched = new Map<string, { kind: EntityKind; id: string }>();
-      for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
-      const states = readStates(cp, touched.values(), this.o.rules).map((s): [string, EntityState] => [`${s.kind}:${s.id}`, s]);
-      const marked = events.some((e) => e.entity === RECONCILE_ENTITY);
-      return { head, events, states, all: needAll || marked ? readAllStates(cp, this.o.rules) : undefined };
-    })();
   }
 
   private applyTo(tenantId: string, states: readonly EntityState[], head: number, complete: boolean): ApplyResult {
@@ -504,11 +488,8 @@ export class OutboxRelay {
     }
     const cursors = this.childTenants().map((id) => this.stateOf(id).cursor);
     if (cursors.some((c) => c === undefined)) return;
-    const floor = Math.min(this.head(), ...(cursors as number[]));
-    const before = new Date(now - this.o.retentionMs).toISOString();
-    // The newest row stays: it is the head (AUTOINCREMENT goes on from it), and an empty outbox would
-    // read as head 0 while every cursor is past it.
-    const removed = this.o.cp.db.query("DELETE FROM tenantgate_outbox WHERE seq <= ? AND seq < ? AND created_at < ?").run(floor, this.head(), before).changes;
+    const floor = Math.min(this.outbox.head(), ...(cursors as number[]));
+    const removed = this.outbox.compact(floor, new Date(now - this.o.retentionMs).toISOString());
     if (removed > 0) this.o.log.info({ removed, floor }, "compacted the outbox");
   }
 
