@@ -1,12 +1,9 @@
 import type { Database } from "bun:sqlite";
-import { eq } from "drizzle-orm";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/control-plane.ts";
 import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
 import { identityOf, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
 import type { HandlePool } from "../storage/pool.ts";
-import { syncState } from "../storage/schema.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
 import type { EntityState, SyncRules } from "./entities.ts";
@@ -14,6 +11,8 @@ import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
 import { Outbox } from "./outbox.ts";
 import { PlanApplier, readFullCopy, readPlan, type Job, type Outcome } from "./plan.ts";
+import { SyncStates } from "./sync-states.ts";
+import type { TenantSync } from "./tenant-sync.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
@@ -57,31 +56,9 @@ export interface TenantSyncStatus {
   conflicts: number;
 }
 
-interface TenantSync {
-  cursor?: number;
-  /**
-   * The cursor was read from the file as it is now, or committed to it by this relay since the file
-   * last changed under it. A cursor only remembered (the mirror at start, a file that changed at a
-   * rescan) is checked against the file before the tenant is reported in sync.
-   */
-  verified: boolean;
-  /** The file's identity just before the cursor was last read or written: a file that changed since is checked again. */
-  identity?: FileIdentity;
-  attempts: number;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  nextAttemptAt: number | null;
-  conflicts: number;
-  /** Copy every syncable entity and drop stray copies, instead of replaying events. */
-  needsReconcile: boolean;
-  /** Changed since the mirror on the control plane was last written. */
-  dirty: boolean;
-}
-
 const YIELD_EVERY = 32;
 /** Below this many tenants to update, threads cost more than they save. */
 const WORKER_THRESHOLD = 64;
-const MAX_BACKOFF_MS = 60_000;
 
 /**
  * The one worker that copies control-plane changes into every tenant file. Each run reads one
@@ -90,9 +67,8 @@ const MAX_BACKOFF_MS = 60_000;
  * own and never holds up the others.
  */
 export class OutboxRelay {
-  private readonly tenants = new Map<string, TenantSync>();
-  private readonly orm: BunSQLiteDatabase;
   private readonly outbox: Outbox;
+  private readonly states: SyncStates;
   private running?: Promise<void>;
   private pending = false;
   private stopped = false;
@@ -107,8 +83,8 @@ export class OutboxRelay {
   private readonly workers?: FanoutWorkers;
 
   constructor(private readonly o: RelayOptions) {
-    this.orm = drizzle({ client: o.cp.db });
     this.outbox = new Outbox(o.cp.db);
+    this.states = new SyncStates(o.cp.db);
     if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
   }
 
@@ -118,19 +94,7 @@ export class OutboxRelay {
    */
   prepare(): void {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
-    for (const row of this.orm.select().from(syncState).all()) {
-      this.tenants.set(row.tenantId, {
-        cursor: row.cursor,
-        attempts: row.attempts,
-        lastError: row.lastError,
-        lastErrorAt: row.lastErrorAt,
-        nextAttemptAt: row.nextAttemptAt,
-        conflicts: row.conflicts,
-        needsReconcile: false,
-        verified: false,
-        dirty: false,
-      });
-    }
+    this.states.load();
     if (missing.length > 0 && this.o.cp.tenantIds().length > 1) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
   }
 
@@ -177,25 +141,25 @@ export class OutboxRelay {
   seed = (db: Database, tenantId: string): void => {
     const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
     applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
-    this.tenants.set(tenantId, this.fresh(snap.head));
+    this.states.seeded(tenantId, snap.head);
     // Mirrored at once, so a gateway started later knows this cursor without opening the file.
-    this.persist();
+    this.states.persist();
   };
 
   /** Compares every synced entity of one tenant with the control plane and repairs what differs. */
   reconcile(tenantId: string): ApplyResult & { cursor: number } {
     const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
-    const state = this.stateOf(tenantId);
+    const state = this.states.of(tenantId);
     try {
       const identity = this.identityOf(tenantId);
       const result = this.applyTo(tenantId, snap.all, snap.head, true);
-      this.succeeded(state, snap.head, result, identity);
+      state.applied(snap.head, result.conflicts, identity);
       return { ...result, cursor: snap.head };
     } catch (err) {
       this.failedWith(tenantId, state, err as Error);
       throw err;
     } finally {
-      this.persist();
+      this.states.persist();
     }
   }
 
@@ -204,9 +168,7 @@ export class OutboxRelay {
    * its cursor no longer holds. Forget it, so the next run reads the file's own cursor and catches up.
    */
   fileReplaced(tenantId: string): void {
-    const s = this.tenants.get(tenantId);
-    if (s) Object.assign(s, { cursor: undefined, verified: false, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: false });
-    this.orm.delete(syncState).where(eq(syncState.tenantId, tenantId)).run();
+    this.states.forget(tenantId);
     this.wake();
   }
 
@@ -217,7 +179,7 @@ export class OutboxRelay {
    */
   recheckFiles(): void {
     let changed = false;
-    for (const [id, s] of this.tenants) {
+    for (const [id, s] of this.states.entries()) {
       if (!s.verified || sameIdentity(s.identity, this.identityOf(id))) continue;
       s.verified = false;
       changed = true;
@@ -241,7 +203,7 @@ export class OutboxRelay {
     for (const id of this.childTenants()) {
       if (this.o.registry.status(id) !== "ready") continue;
       try {
-        Object.assign(this.stateOf(id), { cursor: cursorOf(this.o.pool.get(id)), verified: true });
+        Object.assign(this.states.of(id), { cursor: cursorOf(this.o.pool.get(id)), verified: true });
       } catch {
         // Reported as the relay last knew it, unverified.
       }
@@ -250,7 +212,7 @@ export class OutboxRelay {
 
   reconcileEveryone(why: string): void {
     this.o.log.warn({ why }, "reconciling every tenant in full");
-    for (const id of this.childTenants()) this.stateOf(id).needsReconcile = true;
+    for (const id of this.childTenants()) this.states.of(id).needsReconcile = true;
     this.wake();
   }
 
@@ -265,7 +227,7 @@ export class OutboxRelay {
 
   status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
     const head = this.outbox.head();
-    const s = this.stateOf(tenantId);
+    const s = this.states.of(tenantId);
     let cursor = s.cursor;
     let fromFile = false;
     let conflictList: Conflict[] = [];
@@ -294,7 +256,7 @@ export class OutboxRelay {
     let minCursor = head;
     const ids = this.childTenants();
     for (const id of ids) {
-      const s = this.stateOf(id);
+      const s = this.states.of(id);
       counts[this.describe(id, s, head, target, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
@@ -344,8 +306,8 @@ export class OutboxRelay {
     const due: string[] = [];
     for (const id of this.childTenants()) {
       if (this.o.registry.status(id) !== "ready") continue;
-      const s = this.stateOf(id);
-      if (s.nextAttemptAt !== null && s.nextAttemptAt > now) continue;
+      const s = this.states.of(id);
+      if (s.backingOff(now)) continue;
       if (s.cursor === undefined) {
         try {
           s.identity = this.identityOf(id);
@@ -360,7 +322,7 @@ export class OutboxRelay {
       if (s.needsReconcile || !s.verified || s.cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
-    this.persist();
+    this.states.persist();
     this.compact(now);
     this.scheduleRetry();
   }
@@ -369,16 +331,16 @@ export class OutboxRelay {
     const oldest = this.outbox.oldest();
     // A cursor older than the oldest kept event missed compacted changes: only a full copy is right.
     for (const id of due) {
-      const s = this.stateOf(id);
+      const s = this.states.of(id);
       if (oldest !== null && (s.cursor ?? 0) < oldest - 1) s.needsReconcile = true;
     }
-    const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
-    const from = replaying.reduce((min, id) => Math.min(min, this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
+    const replaying = due.filter((id) => !this.states.of(id).needsReconcile);
+    const from = replaying.reduce((min, id) => Math.min(min, this.states.of(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
     const plan = readPlan(this.o.cp.db, this.outbox, from, replaying.length < due.length, this.o.rules);
     if (plan.events.some((e) => e.entity === ORGANIZATION_ENTITY)) this.o.registry.refresh("reload");
 
     const applier = new PlanApplier(plan, this.o.rules);
-    const job = (id: string): Job => ({ tenantId: id, remembered: this.stateOf(id).cursor, needsReconcile: this.stateOf(id).needsReconcile });
+    const job = (id: string): Job => ({ tenantId: id, remembered: this.states.of(id).cursor, needsReconcile: this.states.of(id).needsReconcile });
     // Files the pool holds open are cheapest here; the rest go to the workers, whose opens, writes and
     // closes overlap (the work is bound by I/O latency), while this thread keeps serving requests.
     const open = new Set(this.o.pool.openIds());
@@ -393,7 +355,7 @@ export class OutboxRelay {
         const identity = this.identityOf(id);
         this.record(id, applier.apply(this.o.pool.get(id), job(id)), plan.head, started, identity);
       } catch (err) {
-        this.failedWith(id, this.stateOf(id), err as Error);
+        this.failedWith(id, this.states.of(id), err as Error);
       }
       // Let requests through between tenants: the relay shares the event loop with the server.
       if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
@@ -402,27 +364,27 @@ export class OutboxRelay {
     const started = performance.now();
     for (const r of await away) {
       if (r.outcome) this.record(r.tenantId, r.outcome, plan.head, started, r.identity);
-      else this.failedWith(r.tenantId, this.stateOf(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
+      else this.failedWith(r.tenantId, this.states.of(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
     }
   }
 
   /** `identity`: the file's, taken before the outcome's cursor was read. */
   private record(id: string, outcome: Outcome, head: number, started: number, identity: FileIdentity | undefined): void {
-    const s = this.stateOf(id);
+    const s = this.states.of(id);
     if (outcome.kind === "current") {
       // Checked, and nothing to apply: the file holds every change.
-      Object.assign(s, { cursor: outcome.cursor, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: true });
+      s.checked(outcome.cursor, identity);
       return;
     }
     if (outcome.kind === "behind") {
       // The file's cursor is the truth; what the relay remembered was ahead of it (a backup put back).
       // The events it misses may be older than this snapshot's: look again in the next pass.
       this.o.log.warn({ tenant: id, remembered: s.cursor, cursor: outcome.cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
-      Object.assign(s, { cursor: outcome.cursor, verified: true, identity, dirty: true });
+      s.behind(outcome.cursor, identity);
       this.pending = true;
       return;
     }
-    this.succeeded(s, head, outcome.result, identity);
+    s.applied(head, outcome.result.conflicts, identity);
     this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
   }
 
@@ -432,18 +394,9 @@ export class OutboxRelay {
     return applyStates(this.o.pool.get(tenantId), tenantId, states, head, this.o.rules, complete);
   }
 
-  private succeeded(s: TenantSync, head: number, result: ApplyResult, identity: FileIdentity | undefined): void {
-    Object.assign(s, { cursor: head, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: result.conflicts, needsReconcile: false, dirty: true });
-  }
-
   private failedWith(tenantId: string, s: TenantSync, err: Error): void {
     const reason = classify(err);
-    s.attempts++;
-    s.lastError = err.message;
-    s.lastErrorAt = new Date().toISOString();
-    const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(s.attempts - 1, 16));
-    s.nextAttemptAt = Date.now() + Math.round(backoff * (0.5 + Math.random() / 2));
-    s.dirty = true;
+    s.failed(err.message);
     // A handle that hit corruption or a vanished file is not to be reused.
     if (reason !== "busy") this.o.pool.evict(tenantId);
     // A file SQLite finds corrupt is unreadable for everyone (503) until it changes.
@@ -452,41 +405,12 @@ export class OutboxRelay {
     this.o.log.warn({ tenant: tenantId, reason, attempts: s.attempts, err: err.message }, "tenant sync failed; backing off");
   }
 
-  /** Writes changed tenant states to the control plane's mirror, in one transaction. */
-  private persist(): void {
-    const changed = [...this.tenants].filter(([, s]) => s.dirty);
-    if (changed.length === 0) return;
-    const now = new Date().toISOString();
-    this.o.cp.db.transaction(() => {
-      for (const [tenantId, s] of changed) {
-        const values = {
-          cursor: s.cursor ?? 0,
-          attempts: s.attempts,
-          lastError: s.lastError,
-          lastErrorAt: s.lastErrorAt,
-          nextAttemptAt: s.nextAttemptAt,
-          conflicts: s.conflicts,
-          updatedAt: now,
-        };
-        this.orm.insert(syncState).values({ tenantId, ...values }).onConflictDoUpdate({ target: syncState.tenantId, set: values }).run();
-        s.dirty = false;
-      }
-    })();
-  }
-
   /** Deletes outbox rows that every tenant has applied and that are older than the retention. */
   private compact(now: number): void {
     if (now - this.lastCompaction < Math.min(60_000, this.o.retentionMs)) return;
     this.lastCompaction = now;
-    // Tenants that no longer exist leave the mirror.
-    const known = new Set(this.childTenants());
-    for (const row of this.orm.select({ tenantId: syncState.tenantId }).from(syncState).all()) {
-      if (!known.has(row.tenantId)) {
-        this.orm.delete(syncState).where(eq(syncState.tenantId, row.tenantId)).run();
-        this.tenants.delete(row.tenantId);
-      }
-    }
-    const cursors = this.childTenants().map((id) => this.stateOf(id).cursor);
+    this.states.prune(new Set(this.childTenants()));
+    const cursors = this.childTenants().map((id) => this.states.of(id).cursor);
     if (cursors.some((c) => c === undefined)) return;
     const floor = Math.min(this.outbox.head(), ...(cursors as number[]));
     const removed = this.outbox.compact(floor, new Date(now - this.o.retentionMs).toISOString());
@@ -495,8 +419,8 @@ export class OutboxRelay {
 
   private scheduleRetry(): void {
     if (this.retry) clearTimeout(this.retry);
-    const next = Math.min(...[...this.tenants.values()].map((s) => s.nextAttemptAt ?? Number.POSITIVE_INFINITY));
-    if (!Number.isFinite(next) || this.stopped) return;
+    const next = this.states.nextAttempt();
+    if (next === undefined || this.stopped) return;
     this.retry = setTimeout(() => this.wake(), Math.max(10, next - Date.now()));
     this.retry.unref();
   }
@@ -505,20 +429,7 @@ export class OutboxRelay {
     return this.o.registry.tenantIds().filter((id) => id !== this.o.rules.controlPlane);
   }
 
-  private stateOf(tenantId: string): TenantSync {
-    let s = this.tenants.get(tenantId);
-    if (!s) {
-      s = { verified: false, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: false };
-      this.tenants.set(tenantId, s);
-    }
-    return s;
-  }
-
-  private fresh(cursor: number): TenantSync {
-    return { cursor, verified: true, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: true };
-  }
 }
-
 
 function classify(err: Error): FailureReason {
   const text = `${(err as { code?: string }).code ?? ""} ${err.message}`;
