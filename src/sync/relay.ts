@@ -11,6 +11,7 @@ import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
 import { Outbox } from "./outbox.ts";
 import { PlanApplier, readFullCopy, readPlan, type Job, type Outcome } from "./plan.ts";
+import { RelaySchedule } from "./relay-schedule.ts";
 import { SyncStates } from "./sync-states.ts";
 import type { TenantSync } from "./tenant-sync.ts";
 
@@ -69,15 +70,7 @@ const WORKER_THRESHOLD = 64;
 export class OutboxRelay {
   private readonly outbox: Outbox;
   private readonly states: SyncStates;
-  private running?: Promise<void>;
-  private pending = false;
-  private stopped = false;
-  /** Wakes run the loop only in a serving process; CLI commands drain or reconcile explicitly. */
-  private started = false;
-  private poll?: ReturnType<typeof setInterval>;
-  private retry?: ReturnType<typeof setTimeout>;
-  private unsubscribe?: () => void;
-  private unwatch?: () => Promise<void>;
+  private readonly schedule: RelaySchedule;
   private lastCompaction = 0;
 
   private readonly workers?: FanoutWorkers;
@@ -85,6 +78,7 @@ export class OutboxRelay {
   constructor(private readonly o: RelayOptions) {
     this.outbox = new Outbox(o.cp.db);
     this.states = new SyncStates(o.cp.db);
+    this.schedule = new RelaySchedule({ commits: o.commits, pollMs: o.pollMs, run: () => this.runOnce(), log: o.log });
     if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
   }
 
@@ -98,40 +92,24 @@ export class OutboxRelay {
     if (missing.length > 0 && this.o.cp.tenantIds().length > 1) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
   }
 
+  /** Runs on its schedule from now on (a serving process). */
   start(): void {
-    this.stopped = false;
-    this.started = true;
-    this.poll = setInterval(() => this.wake(), this.o.pollMs);
-    this.poll.unref();
-    // Told from inside whoever looked (a lookup, perhaps mid-transaction): the run starts after it.
-    this.unsubscribe = this.o.commits.subscribe(() => queueMicrotask(() => this.wake()));
-    this.unwatch = this.o.commits.watch();
-    this.wake();
+    this.schedule.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
-    if (this.retry) clearTimeout(this.retry);
-    this.unsubscribe?.();
-    await this.unwatch?.();
-    await this.running;
+    await this.schedule.stop();
     this.workers?.stop();
   }
 
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
   wake(): void {
-    this.pending = true;
-    if (!this.running && !this.stopped && this.started) this.running = this.loop();
+    this.schedule.wake();
   }
 
   /** Runs until no tenant is behind (or every one behind is backing off). For tests and the CLI. */
-  async drain(): Promise<void> {
-    do {
-      this.pending = true;
-      this.running ??= this.loop();
-      await this.running;
-    } while (this.pending);
+  drain(): Promise<void> {
+    return this.schedule.drain();
   }
 
   /**
@@ -285,19 +263,6 @@ export class OutboxRelay {
     };
   }
 
-  private async loop(): Promise<void> {
-    try {
-      while (this.pending) {
-        this.pending = false;
-        await this.runOnce();
-      }
-    } catch (err) {
-      this.o.log.error({ err }, "outbox relay run failed; the next wake retries");
-    } finally {
-      this.running = undefined;
-    }
-  }
-
   private async runOnce(): Promise<void> {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
@@ -324,7 +289,7 @@ export class OutboxRelay {
     if (due.length > 0) await this.fanOut(due);
     this.states.persist();
     this.compact(now);
-    this.scheduleRetry();
+    this.schedule.retryAt(this.states.nextAttempt());
   }
 
   private async fanOut(due: string[]): Promise<void> {
@@ -359,7 +324,7 @@ export class OutboxRelay {
       }
       // Let requests through between tenants: the relay shares the event loop with the server.
       if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      if (this.stopped) break;
+      if (this.schedule.stopped) break;
     }
     const started = performance.now();
     for (const r of await away) {
@@ -381,7 +346,7 @@ export class OutboxRelay {
       // The events it misses may be older than this snapshot's: look again in the next pass.
       this.o.log.warn({ tenant: id, remembered: s.cursor, cursor: outcome.cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
       s.behind(outcome.cursor, identity);
-      this.pending = true;
+      this.wake();
       return;
     }
     s.applied(head, outcome.result.conflicts, identity);
@@ -415,14 +380,6 @@ export class OutboxRelay {
     const floor = Math.min(this.outbox.head(), ...(cursors as number[]));
     const removed = this.outbox.compact(floor, new Date(now - this.o.retentionMs).toISOString());
     if (removed > 0) this.o.log.info({ removed, floor }, "compacted the outbox");
-  }
-
-  private scheduleRetry(): void {
-    if (this.retry) clearTimeout(this.retry);
-    const next = this.states.nextAttempt();
-    if (next === undefined || this.stopped) return;
-    this.retry = setTimeout(() => this.wake(), Math.max(10, next - Date.now()));
-    this.retry.unref();
   }
 
   private childTenants(): string[] {
