@@ -2,18 +2,20 @@ import type { Database } from "bun:sqlite";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/control-plane.ts";
 import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
-import { identityOf, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
+import { sameIdentity } from "../storage/file-probe.ts";
 import type { HandlePool } from "../storage/pool.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
 import type { EntityState, SyncRules } from "./entities.ts";
-import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
-import { FanoutWorkers } from "./fanout-workers.ts";
+import { Fanout, tenantFileIdentity, type Applied } from "./fanout.ts";
 import { Outbox } from "./outbox.ts";
-import { PlanApplier, readFullCopy, readPlan, type Job, type Outcome } from "./plan.ts";
+import { readFullCopy, readPlan } from "./plan.ts";
 import { RelaySchedule } from "./relay-schedule.ts";
+import { failureReason, type FailureReason } from "./sync-failure.ts";
 import { SyncStates } from "./sync-states.ts";
+import { describeSync, type SyncSummary, type TenantSyncStatus } from "./sync-status.ts";
 import type { TenantSync } from "./tenant-sync.ts";
+import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
@@ -42,25 +44,6 @@ export interface RelayObserver {
   failed(tenant: string, reason: FailureReason): void;
 }
 
-export type FailureReason = "busy" | "missing" | "corrupt" | "schema" | "other";
-
-export interface TenantSyncStatus {
-  tenant_id: string;
-  cursor: number | null;
-  head: number;
-  lag: number | null;
-  state: "in_sync" | "lagging" | "failing" | "unavailable";
-  attempts: number;
-  last_error: string | null;
-  last_error_at: string | null;
-  next_attempt_at: string | null;
-  conflicts: number;
-}
-
-const YIELD_EVERY = 32;
-/** Below this many tenants to update, threads cost more than they save. */
-const WORKER_THRESHOLD = 64;
-
 /**
  * The one worker that copies control-plane changes into every tenant file. Each run reads one
  * control-plane snapshot (head, events, the current state of what they touched) and applies it to
@@ -71,15 +54,14 @@ export class OutboxRelay {
   private readonly outbox: Outbox;
   private readonly states: SyncStates;
   private readonly schedule: RelaySchedule;
+  private readonly fanout: Fanout;
   private lastCompaction = 0;
-
-  private readonly workers?: FanoutWorkers;
 
   constructor(private readonly o: RelayOptions) {
     this.outbox = new Outbox(o.cp.db);
     this.states = new SyncStates(o.cp.db);
     this.schedule = new RelaySchedule({ commits: o.commits, pollMs: o.pollMs, run: () => this.runOnce(), log: o.log });
-    if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
+    this.fanout = new Fanout({ pool: o.pool, rules: o.rules, workers: o.workers, dir: o.dir, lockWaitMs: o.lockWaitMs, log: o.log });
   }
 
   /**
@@ -99,7 +81,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     await this.schedule.stop();
-    this.workers?.stop();
+    this.fanout.stop();
   }
 
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
@@ -129,7 +111,7 @@ export class OutboxRelay {
     const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
     const state = this.states.of(tenantId);
     try {
-      const identity = this.identityOf(tenantId);
+      const identity = tenantFileIdentity(this.o.pool, tenantId);
       const result = this.applyTo(tenantId, snap.all, snap.head, true);
       state.applied(snap.head, result.conflicts, identity);
       return { ...result, cursor: snap.head };
@@ -158,19 +140,11 @@ export class OutboxRelay {
   recheckFiles(): void {
     let changed = false;
     for (const [id, s] of this.states.entries()) {
-      if (!s.verified || sameIdentity(s.identity, this.identityOf(id))) continue;
+      if (!s.verified || sameIdentity(s.identity, tenantFileIdentity(this.o.pool, id))) continue;
       s.verified = false;
       changed = true;
     }
     if (changed) this.wake();
-  }
-
-  private identityOf(tenantId: string): FileIdentity | undefined {
-    try {
-      return identityOf(this.o.pool.pathOf(tenantId));
-    } catch {
-      return undefined;
-    }
   }
 
   /**
@@ -194,15 +168,12 @@ export class OutboxRelay {
     this.wake();
   }
 
-  /** The newest event a tenant file must have applied (organization events are not owed). */
-  syncHead(): number {
-    return this.outbox.syncHead();
-  }
-
+  /** The newest seq the outbox handed out. */
   head(): number {
     return this.outbox.head();
   }
 
+  /** One tenant's status, its cursor and conflicts read from its file when it can be read. */
   status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
     const head = this.outbox.head();
     const s = this.states.of(tenantId);
@@ -224,18 +195,19 @@ export class OutboxRelay {
       s.verified = false;
       this.wake();
     }
-    return { ...this.describe(tenantId, s, head, this.syncHead(), cursor, fromFile || s.verified), conflict_list: conflictList };
+    return { ...describeSync(tenantId, s, this.o.registry, { head, target: this.outbox.syncHead() }, cursor, fromFile || s.verified), conflict_list: conflictList };
   }
 
-  summary(): { head: number; tenants: number; in_sync: number; lagging: number; failing: number; unavailable: number; oldest_lag_events: number; oldest_lag_seconds: number } {
+  /** Every tenant's sync as the relay knows it (the mirror's cursors unverified until read). */
+  summary(): SyncSummary {
     const head = this.outbox.head();
-    const target = this.syncHead();
+    const target = this.outbox.syncHead();
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
     let minCursor = head;
     const ids = this.childTenants();
     for (const id of ids) {
       const s = this.states.of(id);
-      counts[this.describe(id, s, head, target, s.cursor, s.verified).state]++;
+      counts[describeSync(id, s, this.o.registry, { head, target }, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
     const oldest = this.outbox.capturedAfter(minCursor);
@@ -243,53 +215,36 @@ export class OutboxRelay {
     return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
   }
 
-  /** `verified`: `cursor` is the file's own; a cursor only remembered never counts as in sync. */
-  private describe(tenantId: string, s: TenantSync, head: number, target: number, cursor: number | undefined, verified: boolean): TenantSyncStatus {
-    const status = this.o.registry.status(tenantId);
-    const caughtUp = verified && cursor !== undefined && cursor >= target && !s.needsReconcile;
-    const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : caughtUp ? "in_sync" : "lagging";
-    return {
-      tenant_id: tenantId,
-      cursor: cursor ?? null,
-      head,
-      // Events to apply; organization events after the last synced change are not owed.
-      lag: cursor === undefined ? null : caughtUp ? 0 : Math.max(0, head - cursor),
-      state,
-      attempts: s.attempts,
-      last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}${status === "unreadable" ? `: ${this.o.registry.unreadableReason(tenantId) ?? "not a database"}` : ""}` : null),
-      last_error_at: s.lastErrorAt,
-      next_attempt_at: s.nextAttemptAt ? new Date(s.nextAttemptAt).toISOString() : null,
-      conflicts: s.conflicts,
-    };
-  }
-
   private async runOnce(): Promise<void> {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
-    const target = this.syncHead();
+    const target = this.outbox.syncHead();
     const now = Date.now();
     const due: string[] = [];
     for (const id of this.childTenants()) {
       if (this.o.registry.status(id) !== "ready") continue;
       const s = this.states.of(id);
       if (s.backingOff(now)) continue;
-      if (s.cursor === undefined) {
-        try {
-          s.identity = this.identityOf(id);
-          s.cursor = cursorOf(this.o.pool.get(id));
-          s.verified = true;
-          if (s.cursor === 0) s.needsReconcile = true;
-        } catch (err) {
-          this.failedWith(id, s, err as Error);
-          continue;
-        }
-      }
-      if (s.needsReconcile || !s.verified || s.cursor < target) due.push(id);
+      const cursor = s.cursor ?? this.readCursor(id, s);
+      if (cursor === undefined) continue;
+      if (s.needsReconcile || !s.verified || cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
     this.states.persist();
     this.compact(now);
     this.schedule.retryAt(this.states.nextAttempt());
+  }
+
+  /** A cursor nothing is known of, read from the file; undefined when that failed (and the tenant backs off). */
+  private readCursor(id: string, s: TenantSync): number | undefined {
+    try {
+      const identity = tenantFileIdentity(this.o.pool, id);
+      s.read(cursorOf(this.o.pool.get(id)), identity);
+      return s.cursor;
+    } catch (err) {
+      this.failedWith(id, s, err as Error);
+      return undefined;
+    }
   }
 
   private async fanOut(due: string[]): Promise<void> {
@@ -304,37 +259,14 @@ export class OutboxRelay {
     const plan = readPlan(this.o.cp.db, this.outbox, from, replaying.length < due.length, this.o.rules);
     if (plan.events.some((e) => e.entity === ORGANIZATION_ENTITY)) this.o.registry.refresh("reload");
 
-    const applier = new PlanApplier(plan, this.o.rules);
-    const job = (id: string): Job => ({ tenantId: id, remembered: this.states.of(id).cursor, needsReconcile: this.states.of(id).needsReconcile });
-    // Files the pool holds open are cheapest here; the rest go to the workers, whose opens, writes and
-    // closes overlap (the work is bound by I/O latency), while this thread keeps serving requests.
-    const open = new Set(this.o.pool.openIds());
-    const toWorkers = this.workers?.available && due.length >= WORKER_THRESHOLD ? due.filter((id) => !open.has(id)) : [];
-    const here = toWorkers.length > 0 ? due.filter((id) => open.has(id)) : due;
-    const away = toWorkers.length > 0 ? (this.workers as FanoutWorkers).apply(plan, toWorkers.map(job)) : Promise.resolve([]);
-
-    let done = 0;
-    for (const id of here) {
-      const started = performance.now();
-      try {
-        const identity = this.identityOf(id);
-        this.record(id, applier.apply(this.o.pool.get(id), job(id)), plan.head, started, identity);
-      } catch (err) {
-        this.failedWith(id, this.states.of(id), err as Error);
-      }
-      // Let requests through between tenants: the relay shares the event loop with the server.
-      if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      if (this.schedule.stopped) break;
-    }
-    const started = performance.now();
-    for (const r of await away) {
-      if (r.outcome) this.record(r.tenantId, r.outcome, plan.head, started, r.identity);
-      else this.failedWith(r.tenantId, this.states.of(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
-    }
+    await this.fanout.apply(plan, due, {
+      job: (id) => ({ tenantId: id, remembered: this.states.of(id).cursor, needsReconcile: this.states.of(id).needsReconcile }),
+      record: (result) => ("error" in result ? this.failedWith(result.tenantId, this.states.of(result.tenantId), result.error) : this.record(result, plan.head)),
+      stopped: () => this.schedule.stopped,
+    });
   }
 
-  /** `identity`: the file's, taken before the outcome's cursor was read. */
-  private record(id: string, outcome: Outcome, head: number, started: number, identity: FileIdentity | undefined): void {
+  private record({ tenantId: id, outcome, identity, started }: Applied, head: number): void {
     const s = this.states.of(id);
     if (outcome.kind === "current") {
       // Checked, and nothing to apply: the file holds every change.
@@ -360,7 +292,7 @@ export class OutboxRelay {
   }
 
   private failedWith(tenantId: string, s: TenantSync, err: Error): void {
-    const reason = classify(err);
+    const reason = failureReason(err);
     s.failed(err.message);
     // A handle that hit corruption or a vanished file is not to be reused.
     if (reason !== "busy") this.o.pool.evict(tenantId);
@@ -385,15 +317,4 @@ export class OutboxRelay {
   private childTenants(): string[] {
     return this.o.registry.tenantIds().filter((id) => id !== this.o.rules.controlPlane);
   }
-
 }
-
-function classify(err: Error): FailureReason {
-  const text = `${(err as { code?: string }).code ?? ""} ${err.message}`;
-  if (/BUSY|LOCKED|database is locked/i.test(text)) return "busy";
-  if (/missing|CANTOPEN|unable to open|no such file/i.test(text)) return "missing";
-  if (/CORRUPT|NOTADB|not a database|malformed/i.test(text)) return "corrupt";
-  if (/no such (table|column)|has no column/i.test(text)) return "schema";
-  return "other";
-}
-

@@ -39,6 +39,12 @@ export class TenantSync {
     return this.nextAttemptAt !== null && this.nextAttemptAt > now;
   }
 
+  /** The cursor as read from the file now; a file never synced (cursor 0) gets a full copy. */
+  read(cursor: number, identity: FileIdentity | undefined): void {
+    Object.assign(this, { cursor, verified: true, identity });
+    if (cursor === 0) this.needsReconcile = true;
+  }
+
   /** `head`'s changes were applied (or a full copy made); `identity` is the file's from before. */
   applied(head: number, conflicts: number, identity: FileIdentity | undefined): void {
     this.checked(head, identity);
