@@ -9,10 +9,10 @@ import { PeerSlots } from "./peer-slots.ts";
 export interface FrontDoorThreadOptions {
   door: Omit<FrontWorkerOptions, "generation" | "peers">;
   /**
-   * The registry's generation: `generation()` is the number now (looking at the control plane if that
-   * is due), `onChange` calls back each time it moves.
+   * The registry's generation: `generation()` is the number now, `onChange` calls back each time it
+   * moves (other processes' commits included, while anyone listens) until the returned function is called.
    */
-  registry: { generation(): number; onChange(listener: (generation: number) => void): void };
+  registry: { generation(): number; onChange(listener: (generation: number) => void): () => Promise<void> };
   /** The tenant a Host header names when it can serve now; null for anything else. */
   tenantOf: (host: string) => string | null;
   /** Rejects when the token does not verify. */
@@ -24,8 +24,6 @@ export interface FrontDoorThreadOptions {
   log: Logger;
 }
 
-/** How often the registry is asked for its generation, so changes made by other processes reach the front door. */
-const GENERATION_POLL_MS = 250;
 /** Wait before starting a front door whose thread died (and between attempts). */
 const RESTART_MS = 500;
 /** A scrape waits this long at most for the front door's records. */
@@ -44,7 +42,7 @@ export class FrontDoorThread {
   private worker?: Worker;
   private listening: number;
   private stopping = false;
-  private poll?: ReturnType<typeof setInterval>;
+  private readonly unlisten: () => Promise<void>;
   private flushes = 0;
   private readonly flushing = new Map<number, () => void>();
   private onStarted?: { resolve: (port: number) => void; reject: (err: Error) => void };
@@ -53,7 +51,7 @@ export class FrontDoorThread {
   constructor(private readonly o: FrontDoorThreadOptions) {
     this.listening = o.door.port;
     // Told at once: answers from before a change are stale for the very next request.
-    o.registry.onChange((generation) => this.publish(generation));
+    this.unlisten = o.registry.onChange((generation) => this.publish(generation));
   }
 
   /** The port the front door listens on (the configured one until it has started). */
@@ -64,9 +62,6 @@ export class FrontDoorThread {
   /** Resolves with the listening port once the thread listens; rejects if it cannot (the port is taken). */
   async start(): Promise<number> {
     this.publish(this.o.registry.generation());
-    // Asking makes the registry look at the control plane; a change found there comes back through onChange.
-    this.poll ??= setInterval(() => this.o.registry.generation(), GENERATION_POLL_MS);
-    this.poll.unref();
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     this.onStarted = { resolve, reject };
     const worker = (this.worker = new Worker(workerEntry("front/front-worker.ts")));
@@ -99,7 +94,7 @@ export class FrontDoorThread {
   /** Stops listening, closes the front door's connections and ends the thread. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.poll);
+    await this.unlisten();
     const worker = this.worker;
     if (!worker) return;
     const { promise, resolve } = Promise.withResolvers<void>();

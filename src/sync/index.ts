@@ -5,7 +5,9 @@ import { parseFilter, type SyncRules } from "./entities.ts";
 import { SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
 import { OutboxRelay, type RelayObserver } from "./relay.ts";
 
-export { OutboxRelay, type TenantSyncStatus, type RelayObserver, type FailureReason } from "./relay.ts";
+export { OutboxRelay, type RelayObserver } from "./relay.ts";
+export type { FailureReason } from "./relay.ts";
+export type { SyncSummary, TenantSyncStatus } from "./sync-status.ts";
 export { applyStates, cursorOf, conflictsOf, type Conflict } from "./apply.ts";
 export { ensureTriggers, TRIGGER_COUNT } from "./triggers.ts";
 export type { SyncRules } from "./entities.ts";
@@ -27,6 +29,7 @@ export function syncRules(config: Config): SyncRules {
 export function openRelay(tenancy: Tenancy, config: Config, log: Logger, observer?: RelayObserver): OutboxRelay {
   const relay = new OutboxRelay({
     cp: tenancy.cp,
+    commits: tenancy.commits,
     pool: tenancy.pool,
     registry: tenancy.registry,
     rules: syncRules(config),

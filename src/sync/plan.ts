@@ -1,17 +1,39 @@
 import type { Database } from "bun:sqlite";
 import { applyStates, cursorOf, type ApplyResult } from "./apply.ts";
-import type { EntityState, SyncRules } from "./entities.ts";
-import { isEntityKind } from "./synced-entities.ts";
+import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
+import type { Outbox, OutboxEvent } from "./outbox.ts";
+import { isEntityKind, type EntityKind } from "./synced-entities.ts";
 import { RECONCILE_ENTITY } from "./triggers.ts";
 
 /** One control-plane snapshot, as every tenant of a run applies it (plain data: it crosses to workers). */
 export interface Plan {
   head: number;
-  events: { seq: number; entity: string; entity_id: string }[];
+  events: OutboxEvent[];
   /** Current state of every entity the events touch, keyed `kind:id`. */
   states: [string, EntityState][];
   /** Every syncable entity, when some tenant needs a full copy. */
   all?: EntityState[];
+}
+
+/**
+ * One read transaction on the control plane: the head, the events since `from`, the states they
+ * touch, and every syncable entity when `needAll` (or when a reconcile marker is among the events).
+ */
+export function readPlan(cp: Database, outbox: Outbox, from: number, needAll: boolean, rules: SyncRules): Plan {
+  return cp.transaction((): Plan => {
+    const head = outbox.head();
+    const events = outbox.events(from, head);
+    const touched = new Map<string, { kind: EntityKind; id: string }>();
+    for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
+    const states = readStates(cp, touched.values(), rules).map((s): [string, EntityState] => [`${s.kind}:${s.id}`, s]);
+    const marked = events.some((e) => e.entity === RECONCILE_ENTITY);
+    return { head, events, states, all: needAll || marked ? readAllStates(cp, rules) : undefined };
+  })();
+}
+
+/** Every syncable entity and the head they stand at, in one read transaction: a full copy's snapshot. */
+export function readFullCopy(cp: Database, outbox: Outbox, rules: SyncRules): { head: number; all: EntityState[] } {
+  return cp.transaction(() => ({ head: outbox.head(), all: readAllStates(cp, rules) }))();
 }
 
 export interface Job {

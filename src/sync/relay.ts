@@ -1,28 +1,34 @@
 import type { Database } from "bun:sqlite";
-import { watch, type FSWatcher } from "chokidar";
-import { eq } from "drizzle-orm";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/control-plane.ts";
-import { identityOf, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
+import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
+import { sameIdentity } from "../storage/file-probe.ts";
 import type { HandlePool } from "../storage/pool.ts";
-import { syncState } from "../storage/schema.ts";
-import { sqliteFailure, type SqliteFailure } from "../storage/sqlite-failure.ts";
 import type { TenantRegistry } from "../tenancy/registry.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
-import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
-import { isEntityKind, type EntityKind } from "./synced-entities.ts";
-import { ensureTriggers, ORGANIZATION_ENTITY, RECONCILE_ENTITY } from "./triggers.ts";
-import { FanoutWorkers } from "./fanout-workers.ts";
-import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
+import type { EntityState, SyncRules } from "./entities.ts";
+import { Fanout, tenantFileIdentity, type Applied } from "./fanout.ts";
+import { Outbox } from "./outbox.ts";
+import { readFullCopy, readPlan } from "./plan.ts";
+import { RelaySchedule } from "./relay-schedule.ts";
+import { sqliteFailure, type SqliteFailure } from "../storage/sqlite-failure.ts";
+
+/** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
+export type FailureReason = SqliteFailure;
+import { SyncStates } from "./sync-states.ts";
+import { describeSync, type SyncSummary, type TenantSyncStatus } from "./sync-status.ts";
+import type { TenantSync } from "./tenant-sync.ts";
+import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
 
 export interface RelayOptions {
   cp: ControlPlane;
+  /** Other processes' commits and the file's events: each wakes the relay. */
+  commits: ControlPlaneCommits;
   pool: HandlePool;
   registry: TenantRegistry;
   rules: SyncRules;
   log: Logger;
-  /** Safety-net poll; file events and tenantgate's own writes wake the relay sooner. */
+  /** Safety-net poll; commits and file events (tenantgate's own writes too) wake the relay sooner. */
   pollMs: number;
   /** Outbox rows every tenant has applied are deleted once older than this. */
   retentionMs: number;
@@ -41,53 +47,6 @@ export interface RelayObserver {
   failed(tenant: string, reason: FailureReason): void;
 }
 
-/** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
-export type FailureReason = SqliteFailure;
-
-export interface TenantSyncStatus {
-  tenant_id: string;
-  cursor: number | null;
-  head: number;
-  lag: number | null;
-  state: "in_sync" | "lagging" | "failing" | "unavailable";
-  attempts: number;
-  last_error: string | null;
-  last_error_at: string | null;
-  next_attempt_at: string | null;
-  conflicts: number;
-}
-
-interface TenantSync {
-  cursor?: number;
-  /**
-   * The cursor was read from the file as it is now, or committed to it by this relay since the file
-   * last changed under it. A cursor only remembered (the mirror at start, a file that changed at a
-   * rescan) is checked against the file before the tenant is reported in sync.
-   */
-  verified: boolean;
-  /** The file's identity just before the cursor was last read or written: a file that changed since is checked again. */
-  identity?: FileIdentity;
-  attempts: number;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  nextAttemptAt: number | null;
-  conflicts: number;
-  /** Copy every syncable entity and drop stray copies, instead of replaying events. */
-  needsReconcile: boolean;
-  /** Changed since the mirror on the control plane was last written. */
-  dirty: boolean;
-}
-
-const YIELD_EVERY = 32;
-/** How often the relay reads the control plane's `data_version` to notice other processes' commits. */
-const VERSION_POLL_MS = 200;
-/** Below this many tenants to update, threads cost more than they save. */
-const WORKER_THRESHOLD = 64;
-const MAX_BACKOFF_MS = 60_000;
-/** After a control-plane file event, how long (and how often) the relay watches for the commit to show. */
-const SETTLE_MS = 1_000;
-const SETTLE_CHECK_MS = 20;
-
 /**
  * The one worker that copies control-plane changes into every tenant file. Each run reads one
  * control-plane snapshot (head, events, the current state of what they touched) and applies it to
@@ -95,26 +54,17 @@ const SETTLE_CHECK_MS = 20;
  * own and never holds up the others.
  */
 export class OutboxRelay {
-  private readonly tenants = new Map<string, TenantSync>();
-  private readonly orm: BunSQLiteDatabase;
-  private running?: Promise<void>;
-  private pending = false;
-  private stopped = false;
-  /** Wakes run the loop only in a serving process; CLI commands drain or reconcile explicitly. */
-  private started = false;
-  private poll?: ReturnType<typeof setInterval>;
-  private versionPoll?: ReturnType<typeof setInterval>;
-  private retry?: ReturnType<typeof setTimeout>;
-  private settle?: ReturnType<typeof setTimeout>;
-  private settleUntil = 0;
-  private watcher?: FSWatcher;
+  private readonly outbox: Outbox;
+  private readonly states: SyncStates;
+  private readonly schedule: RelaySchedule;
+  private readonly fanout: Fanout;
   private lastCompaction = 0;
 
-  private readonly workers?: FanoutWorkers;
-
   constructor(private readonly o: RelayOptions) {
-    this.orm = drizzle({ client: o.cp.db });
-    if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
+    this.outbox = new Outbox(o.cp.db);
+    this.states = new SyncStates(o.cp.db);
+    this.schedule = new RelaySchedule({ commits: o.commits, pollMs: o.pollMs, run: () => this.runOnce(), log: o.log });
+    this.fanout = new Fanout({ pool: o.pool, rules: o.rules, workers: o.workers, dir: o.dir, lockWaitMs: o.lockWaitMs, log: o.log });
   }
 
   /**
@@ -123,93 +73,28 @@ export class OutboxRelay {
    */
   prepare(): void {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
-    for (const row of this.orm.select().from(syncState).all()) {
-      this.tenants.set(row.tenantId, {
-        cursor: row.cursor,
-        attempts: row.attempts,
-        lastError: row.lastError,
-        lastErrorAt: row.lastErrorAt,
-        nextAttemptAt: row.nextAttemptAt,
-        conflicts: row.conflicts,
-        needsReconcile: false,
-        verified: false,
-        dirty: false,
-      });
-    }
+    this.states.load();
     if (missing.length > 0 && this.o.cp.tenantIds().length > 1) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
   }
 
+  /** Runs on its schedule from now on (a serving process). */
   start(): void {
-    this.stopped = false;
-    this.started = true;
-    this.poll = setInterval(() => this.wake(), this.o.pollMs);
-    this.poll.unref();
-    // File events are hints and can be missed (a busy machine, a network volume): another process's
-    // commit also moves `data_version`, which costs a microsecond to read, so look at it often.
-    let version = this.o.cp.dataVersion();
-    this.versionPoll = setInterval(() => {
-      const now = this.o.cp.dataVersion();
-      if (now !== version) {
-        version = now;
-        this.wake();
-      }
-    }, VERSION_POLL_MS);
-    this.versionPoll.unref();
-    // AuthHero's writes land in the control plane's WAL: a change there is a hint to look now.
-    this.watcher = watch([this.o.cp.path, `${this.o.cp.path}-wal`], { ignoreInitial: true, persistent: false });
-    this.watcher.on("all", () => this.fileChanged()).on("error", (err) => this.o.log.warn({ err }, "control-plane watcher failed; the poll carries on"));
-    this.wake();
+    this.schedule.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
-    if (this.versionPoll) clearInterval(this.versionPoll);
-    if (this.retry) clearTimeout(this.retry);
-    if (this.settle) clearTimeout(this.settle);
-    await this.watcher?.close();
-    await this.running;
-    this.workers?.stop();
-  }
-
-  /**
-   * A file event is a hint that can come before the commit it announces is visible: the writer
-   * appends to the WAL first and publishes the commit in the WAL index (shared memory, no event)
-   * after its fsync, and chokidar drops the later events of a write whose mtime did not move. So look
-   * now, and for a moment after watch `data_version` (it moves when another connection commits) and
-   * look again when it does; otherwise such a commit waits for the slow poll.
-   */
-  private fileChanged(): void {
-    const seen = this.o.cp.dataVersion();
-    this.wake();
-    this.settleUntil = Date.now() + SETTLE_MS;
-    if (!this.settle) this.watchVersion(seen);
-  }
-
-  private watchVersion(seen: number): void {
-    this.settle = setTimeout(() => {
-      this.settle = undefined;
-      if (this.stopped) return;
-      const version = this.o.cp.dataVersion();
-      if (version !== seen) this.wake();
-      if (Date.now() < this.settleUntil) this.watchVersion(version);
-    }, SETTLE_CHECK_MS);
-    this.settle.unref();
+    await this.schedule.stop();
+    this.fanout.stop();
   }
 
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
   wake(): void {
-    this.pending = true;
-    if (!this.running && !this.stopped && this.started) this.running = this.loop();
+    this.schedule.wake();
   }
 
   /** Runs until no tenant is behind (or every one behind is backing off). For tests and the CLI. */
-  async drain(): Promise<void> {
-    do {
-      this.pending = true;
-      this.running ??= this.loop();
-      await this.running;
-    } while (this.pending);
+  drain(): Promise<void> {
+    return this.schedule.drain();
   }
 
   /**
@@ -217,27 +102,27 @@ export class OutboxRelay {
    * creating transaction: changes made meanwhile are past H, and the relay carries on from there.
    */
   seed = (db: Database, tenantId: string): void => {
-    const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
+    const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
     applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
-    this.tenants.set(tenantId, this.fresh(snap.head));
+    this.states.seeded(tenantId, snap.head);
     // Mirrored at once, so a gateway started later knows this cursor without opening the file.
-    this.persist();
+    this.states.persist();
   };
 
   /** Compares every synced entity of one tenant with the control plane and repairs what differs. */
   reconcile(tenantId: string): ApplyResult & { cursor: number } {
-    const snap = this.o.cp.db.transaction(() => ({ head: this.head(), all: readAllStates(this.o.cp.db, this.o.rules) }))();
-    const state = this.stateOf(tenantId);
+    const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
+    const state = this.states.of(tenantId);
     try {
-      const identity = this.identityOf(tenantId);
+      const identity = tenantFileIdentity(this.o.pool, tenantId);
       const result = this.applyTo(tenantId, snap.all, snap.head, true);
-      this.succeeded(state, snap.head, result, identity);
+      state.applied(snap.head, result.conflicts, identity);
       return { ...result, cursor: snap.head };
     } catch (err) {
       this.failedWith(tenantId, state, err as Error);
       throw err;
     } finally {
-      this.persist();
+      this.states.persist();
     }
   }
 
@@ -246,9 +131,7 @@ export class OutboxRelay {
    * its cursor no longer holds. Forget it, so the next run reads the file's own cursor and catches up.
    */
   fileReplaced(tenantId: string): void {
-    const s = this.tenants.get(tenantId);
-    if (s) Object.assign(s, { cursor: undefined, verified: false, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: false });
-    this.orm.delete(syncState).where(eq(syncState.tenantId, tenantId)).run();
+    this.states.forget(tenantId);
     this.wake();
   }
 
@@ -259,20 +142,12 @@ export class OutboxRelay {
    */
   recheckFiles(): void {
     let changed = false;
-    for (const [id, s] of this.tenants) {
-      if (!s.verified || sameIdentity(s.identity, this.identityOf(id))) continue;
+    for (const [id, s] of this.states.entries()) {
+      if (!s.verified || sameIdentity(s.identity, tenantFileIdentity(this.o.pool, id))) continue;
       s.verified = false;
       changed = true;
     }
     if (changed) this.wake();
-  }
-
-  private identityOf(tenantId: string): FileIdentity | undefined {
-    try {
-      return identityOf(this.o.pool.pathOf(tenantId));
-    } catch {
-      return undefined;
-    }
   }
 
   /**
@@ -283,7 +158,7 @@ export class OutboxRelay {
     for (const id of this.childTenants()) {
       if (this.o.registry.status(id) !== "ready") continue;
       try {
-        Object.assign(this.stateOf(id), { cursor: cursorOf(this.o.pool.get(id)), verified: true });
+        Object.assign(this.states.of(id), { cursor: cursorOf(this.o.pool.get(id)), verified: true });
       } catch {
         // Reported as the relay last knew it, unverified.
       }
@@ -292,26 +167,19 @@ export class OutboxRelay {
 
   reconcileEveryone(why: string): void {
     this.o.log.warn({ why }, "reconciling every tenant in full");
-    for (const id of this.childTenants()) this.stateOf(id).needsReconcile = true;
+    for (const id of this.childTenants()) this.states.of(id).needsReconcile = true;
     this.wake();
   }
 
-  /**
-   * The newest event a tenant file must have applied: organization events only refresh the gateway's
-   * caches, so a tenant behind by those alone is in sync. Otherwise every provisioning (one
-   * organization event) would make every other tenant file due for a write.
-   */
-  syncHead(): number {
-    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS seq FROM tenantgate_outbox WHERE entity != ?").get(ORGANIZATION_ENTITY) as { seq: number }).seq;
-  }
-
+  /** The newest seq the outbox handed out. */
   head(): number {
-    return (this.o.cp.db.query("SELECT coalesce(max(seq), 0) AS head FROM tenantgate_outbox").get() as { head: number }).head;
+    return this.outbox.head();
   }
 
+  /** One tenant's status, its cursor and conflicts read from its file when it can be read. */
   status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
-    const head = this.head();
-    const s = this.stateOf(tenantId);
+    const head = this.outbox.head();
+    const s = this.states.of(tenantId);
     let cursor = s.cursor;
     let fromFile = false;
     let conflictList: Conflict[] = [];
@@ -330,160 +198,94 @@ export class OutboxRelay {
       s.verified = false;
       this.wake();
     }
-    return { ...this.describe(tenantId, s, head, this.syncHead(), cursor, fromFile || s.verified), conflict_list: conflictList };
+    return { ...describeSync(tenantId, s, this.o.registry, { head, target: this.outbox.syncHead() }, cursor, fromFile || s.verified), conflict_list: conflictList };
   }
 
-  summary(): { head: number; tenants: number; in_sync: number; lagging: number; failing: number; unavailable: number; oldest_lag_events: number; oldest_lag_seconds: number } {
-    const head = this.head();
-    const target = this.syncHead();
+  /** Every tenant's sync as the relay knows it (the mirror's cursors unverified until read). */
+  summary(): SyncSummary {
+    const head = this.outbox.head();
+    const target = this.outbox.syncHead();
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
     let minCursor = head;
     const ids = this.childTenants();
     for (const id of ids) {
-      const s = this.stateOf(id);
-      counts[this.describe(id, s, head, target, s.cursor, s.verified).state]++;
+      const s = this.states.of(id);
+      counts[describeSync(id, s, this.o.registry, { head, target }, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
-    const oldest = this.o.cp.db.query("SELECT created_at FROM tenantgate_outbox WHERE seq > ? ORDER BY seq LIMIT 1").get(minCursor) as { created_at: string } | null;
-    const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest.created_at)) / 1000) : 0;
+    const oldest = this.outbox.capturedAfter(minCursor);
+    const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0;
     return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
-  }
-
-  /** `verified`: `cursor` is the file's own; a cursor only remembered never counts as in sync. */
-  private describe(tenantId: string, s: TenantSync, head: number, target: number, cursor: number | undefined, verified: boolean): TenantSyncStatus {
-    const status = this.o.registry.status(tenantId);
-    const caughtUp = verified && cursor !== undefined && cursor >= target && !s.needsReconcile;
-    const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : caughtUp ? "in_sync" : "lagging";
-    return {
-      tenant_id: tenantId,
-      cursor: cursor ?? null,
-      head,
-      // Events to apply; organization events after the last synced change are not owed.
-      lag: cursor === undefined ? null : caughtUp ? 0 : Math.max(0, head - cursor),
-      state,
-      attempts: s.attempts,
-      last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}${status === "unreadable" ? `: ${this.o.registry.unreadableReason(tenantId) ?? "not a database"}` : ""}` : null),
-      last_error_at: s.lastErrorAt,
-      next_attempt_at: s.nextAttemptAt ? new Date(s.nextAttemptAt).toISOString() : null,
-      conflicts: s.conflicts,
-    };
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      while (this.pending) {
-        this.pending = false;
-        await this.runOnce();
-      }
-    } catch (err) {
-      this.o.log.error({ err }, "outbox relay run failed; the next wake retries");
-    } finally {
-      this.running = undefined;
-    }
   }
 
   private async runOnce(): Promise<void> {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
-    const target = this.syncHead();
+    const target = this.outbox.syncHead();
     const now = Date.now();
     const due: string[] = [];
     for (const id of this.childTenants()) {
       if (this.o.registry.status(id) !== "ready") continue;
-      const s = this.stateOf(id);
-      if (s.nextAttemptAt !== null && s.nextAttemptAt > now) continue;
-      if (s.cursor === undefined) {
-        try {
-          s.identity = this.identityOf(id);
-          s.cursor = cursorOf(this.o.pool.get(id));
-          s.verified = true;
-          if (s.cursor === 0) s.needsReconcile = true;
-        } catch (err) {
-          this.failedWith(id, s, err as Error);
-          continue;
-        }
-      }
-      if (s.needsReconcile || !s.verified || s.cursor < target) due.push(id);
+      const s = this.states.of(id);
+      if (s.backingOff(now)) continue;
+      const cursor = s.cursor ?? this.readCursor(id, s);
+      if (cursor === undefined) continue;
+      if (s.needsReconcile || !s.verified || cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
-    this.persist();
+    this.states.persist();
     this.compact(now);
-    this.scheduleRetry();
+    this.schedule.retryAt(this.states.nextAttempt());
+  }
+
+  /** A cursor nothing is known of, read from the file; undefined when that failed (and the tenant backs off). */
+  private readCursor(id: string, s: TenantSync): number | undefined {
+    try {
+      const identity = tenantFileIdentity(this.o.pool, id);
+      s.read(cursorOf(this.o.pool.get(id)), identity);
+      return s.cursor;
+    } catch (err) {
+      this.failedWith(id, s, err as Error);
+      return undefined;
+    }
   }
 
   private async fanOut(due: string[]): Promise<void> {
-    const oldest = (this.o.cp.db.query("SELECT min(seq) AS seq FROM tenantgate_outbox").get() as { seq: number | null }).seq;
+    const oldest = this.outbox.oldest();
     // A cursor older than the oldest kept event missed compacted changes: only a full copy is right.
     for (const id of due) {
-      const s = this.stateOf(id);
+      const s = this.states.of(id);
       if (oldest !== null && (s.cursor ?? 0) < oldest - 1) s.needsReconcile = true;
     }
-    const replaying = due.filter((id) => !this.stateOf(id).needsReconcile);
-    const from = replaying.reduce((min, id) => Math.min(min, this.stateOf(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
-    const plan = this.snapshot(from, replaying.length < due.length);
+    const replaying = due.filter((id) => !this.states.of(id).needsReconcile);
+    const from = replaying.reduce((min, id) => Math.min(min, this.states.of(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
+    const plan = readPlan(this.o.cp.db, this.outbox, from, replaying.length < due.length, this.o.rules);
     if (plan.events.some((e) => e.entity === ORGANIZATION_ENTITY)) this.o.registry.refresh("reload");
 
-    const applier = new PlanApplier(plan, this.o.rules);
-    const job = (id: string): Job => ({ tenantId: id, remembered: this.stateOf(id).cursor, needsReconcile: this.stateOf(id).needsReconcile });
-    // Files the pool holds open are cheapest here; the rest go to the workers, whose opens, writes and
-    // closes overlap (the work is bound by I/O latency), while this thread keeps serving requests.
-    const open = new Set(this.o.pool.openIds());
-    const toWorkers = this.workers?.available && due.length >= WORKER_THRESHOLD ? due.filter((id) => !open.has(id)) : [];
-    const here = toWorkers.length > 0 ? due.filter((id) => open.has(id)) : due;
-    const away = toWorkers.length > 0 ? (this.workers as FanoutWorkers).apply(plan, toWorkers.map(job)) : Promise.resolve([]);
-
-    let done = 0;
-    for (const id of here) {
-      const started = performance.now();
-      try {
-        const identity = this.identityOf(id);
-        this.record(id, applier.apply(this.o.pool.get(id), job(id)), plan.head, started, identity);
-      } catch (err) {
-        this.failedWith(id, this.stateOf(id), err as Error);
-      }
-      // Let requests through between tenants: the relay shares the event loop with the server.
-      if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      if (this.stopped) break;
-    }
-    const started = performance.now();
-    for (const r of await away) {
-      if (r.outcome) this.record(r.tenantId, r.outcome, plan.head, started, r.identity);
-      else this.failedWith(r.tenantId, this.stateOf(r.tenantId), Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }));
-    }
+    await this.fanout.apply(plan, due, {
+      job: (id) => ({ tenantId: id, remembered: this.states.of(id).cursor, needsReconcile: this.states.of(id).needsReconcile }),
+      record: (result) => ("error" in result ? this.failedWith(result.tenantId, this.states.of(result.tenantId), result.error) : this.record(result, plan.head)),
+      stopped: () => this.schedule.stopped,
+    });
   }
 
-  /** `identity`: the file's, taken before the outcome's cursor was read. */
-  private record(id: string, outcome: Outcome, head: number, started: number, identity: FileIdentity | undefined): void {
-    const s = this.stateOf(id);
+  private record({ tenantId: id, outcome, identity, started }: Applied, head: number): void {
+    const s = this.states.of(id);
     if (outcome.kind === "current") {
       // Checked, and nothing to apply: the file holds every change.
-      Object.assign(s, { cursor: outcome.cursor, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: true });
+      s.checked(outcome.cursor, identity);
       return;
     }
     if (outcome.kind === "behind") {
       // The file's cursor is the truth; what the relay remembered was ahead of it (a backup put back).
       // The events it misses may be older than this snapshot's: look again in the next pass.
       this.o.log.warn({ tenant: id, remembered: s.cursor, cursor: outcome.cursor }, "tenant file is behind the cursor the relay remembered; catching it up from its own");
-      Object.assign(s, { cursor: outcome.cursor, verified: true, identity, dirty: true });
-      this.pending = true;
+      s.behind(outcome.cursor, identity);
+      this.wake();
       return;
     }
-    this.succeeded(s, head, outcome.result, identity);
+    s.applied(head, outcome.result.conflicts, identity);
     this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
-  }
-
-  /** One read transaction on the control plane: the head, the events since `from`, the states they touch. */
-  private snapshot(from: number, needAll: boolean): Plan {
-    const cp = this.o.cp.db;
-    return cp.transaction((): Plan => {
-      const head = this.head();
-      const events = cp.query("SELECT seq, entity, entity_id FROM tenantgate_outbox WHERE seq > ? AND seq <= ? ORDER BY seq").all(from, head) as Plan["events"];
-      const touched = new Map<string, { kind: EntityKind; id: string }>();
-      for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
-      const states = readStates(cp, touched.values(), this.o.rules).map((s): [string, EntityState] => [`${s.kind}:${s.id}`, s]);
-      const marked = events.some((e) => e.entity === RECONCILE_ENTITY);
-      return { head, events, states, all: needAll || marked ? readAllStates(cp, this.o.rules) : undefined };
-    })();
   }
 
   private applyTo(tenantId: string, states: readonly EntityState[], head: number, complete: boolean): ApplyResult {
@@ -492,18 +294,9 @@ export class OutboxRelay {
     return applyStates(this.o.pool.get(tenantId), tenantId, states, head, this.o.rules, complete);
   }
 
-  private succeeded(s: TenantSync, head: number, result: ApplyResult, identity: FileIdentity | undefined): void {
-    Object.assign(s, { cursor: head, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: result.conflicts, needsReconcile: false, dirty: true });
-  }
-
   private failedWith(tenantId: string, s: TenantSync, err: Error): void {
     const reason = sqliteFailure(err);
-    s.attempts++;
-    s.lastError = err.message;
-    s.lastErrorAt = new Date().toISOString();
-    const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(s.attempts - 1, 16));
-    s.nextAttemptAt = Date.now() + Math.round(backoff * (0.5 + Math.random() / 2));
-    s.dirty = true;
+    s.failed(err.message);
     // A handle that hit corruption or a vanished file is not to be reused.
     if (reason !== "busy") this.o.pool.evict(tenantId);
     // A file SQLite finds corrupt is unreadable for everyone (503) until it changes.
@@ -512,72 +305,19 @@ export class OutboxRelay {
     this.o.log.warn({ tenant: tenantId, reason, attempts: s.attempts, err: err.message }, "tenant sync failed; backing off");
   }
 
-  /** Writes changed tenant states to the control plane's mirror, in one transaction. */
-  private persist(): void {
-    const changed = [...this.tenants].filter(([, s]) => s.dirty);
-    if (changed.length === 0) return;
-    const now = new Date().toISOString();
-    this.o.cp.db.transaction(() => {
-      for (const [tenantId, s] of changed) {
-        const values = {
-          cursor: s.cursor ?? 0,
-          attempts: s.attempts,
-          lastError: s.lastError,
-          lastErrorAt: s.lastErrorAt,
-          nextAttemptAt: s.nextAttemptAt,
-          conflicts: s.conflicts,
-          updatedAt: now,
-        };
-        this.orm.insert(syncState).values({ tenantId, ...values }).onConflictDoUpdate({ target: syncState.tenantId, set: values }).run();
-        s.dirty = false;
-      }
-    })();
-  }
-
   /** Deletes outbox rows that every tenant has applied and that are older than the retention. */
   private compact(now: number): void {
     if (now - this.lastCompaction < Math.min(60_000, this.o.retentionMs)) return;
     this.lastCompaction = now;
-    // Tenants that no longer exist leave the mirror.
-    const known = new Set(this.childTenants());
-    for (const row of this.orm.select({ tenantId: syncState.tenantId }).from(syncState).all()) {
-      if (!known.has(row.tenantId)) {
-        this.orm.delete(syncState).where(eq(syncState.tenantId, row.tenantId)).run();
-        this.tenants.delete(row.tenantId);
-      }
-    }
-    const cursors = this.childTenants().map((id) => this.stateOf(id).cursor);
+    this.states.prune(new Set(this.childTenants()));
+    const cursors = this.childTenants().map((id) => this.states.of(id).cursor);
     if (cursors.some((c) => c === undefined)) return;
-    const floor = Math.min(this.head(), ...(cursors as number[]));
-    const before = new Date(now - this.o.retentionMs).toISOString();
-    // The newest row stays: it is the head (AUTOINCREMENT goes on from it), and an empty outbox would
-    // read as head 0 while every cursor is past it.
-    const removed = this.o.cp.db.query("DELETE FROM tenantgate_outbox WHERE seq <= ? AND seq < ? AND created_at < ?").run(floor, this.head(), before).changes;
+    const floor = Math.min(this.outbox.head(), ...(cursors as number[]));
+    const removed = this.outbox.compact(floor, new Date(now - this.o.retentionMs).toISOString());
     if (removed > 0) this.o.log.info({ removed, floor }, "compacted the outbox");
-  }
-
-  private scheduleRetry(): void {
-    if (this.retry) clearTimeout(this.retry);
-    const next = Math.min(...[...this.tenants.values()].map((s) => s.nextAttemptAt ?? Number.POSITIVE_INFINITY));
-    if (!Number.isFinite(next) || this.stopped) return;
-    this.retry = setTimeout(() => this.wake(), Math.max(10, next - Date.now()));
-    this.retry.unref();
   }
 
   private childTenants(): string[] {
     return this.o.registry.tenantIds().filter((id) => id !== this.o.rules.controlPlane);
-  }
-
-  private stateOf(tenantId: string): TenantSync {
-    let s = this.tenants.get(tenantId);
-    if (!s) {
-      s = { verified: false, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: false };
-      this.tenants.set(tenantId, s);
-    }
-    return s;
-  }
-
-  private fresh(cursor: number): TenantSync {
-    return { cursor, verified: true, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, conflicts: 0, needsReconcile: false, dirty: true };
   }
 }

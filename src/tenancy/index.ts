@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ControlPlane } from "../storage/control-plane.ts";
+import { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
 import { handleBudget } from "../storage/descriptors.ts";
 import { HandlePool } from "../storage/pool.ts";
 import { OperationJournal } from "./journal.ts";
@@ -14,6 +15,8 @@ import { isFileTenantId } from "./tenant-id.ts";
 export interface Tenancy {
   dir: string;
   cp: ControlPlane;
+  /** Other processes' commits to the control plane, noticed once for the registry and the relay. */
+  commits: ControlPlaneCommits;
   pool: HandlePool;
   registry: TenantRegistry;
   journal: OperationJournal;
@@ -41,7 +44,8 @@ export function openTenancy(config: Config, log: Logger): Tenancy {
     busyTimeoutMs: config.syncLockWaitMs,
     isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
   });
-  const registry = new TenantRegistry(cp, dir);
+  const commits = new ControlPlaneCommits(cp, log);
+  const registry = new TenantRegistry(cp, commits, dir);
   const journal = new OperationJournal(cp.db);
   const lifecycle = new TenantLifecycle({
     cp,
@@ -53,10 +57,11 @@ export function openTenancy(config: Config, log: Logger): Tenancy {
     trashRetentionMs: config.trashRetentionDays * 86_400_000,
     log,
   });
-  return { dir, cp, pool, registry, journal, lifecycle };
+  return { dir, cp, commits, pool, registry, journal, lifecycle };
 }
 
 export function closeTenancy(t: Tenancy): void {
+  t.commits.close();
   t.pool.closeAll();
   t.cp.close();
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { OrgDirectory } from "../auth/principal.ts";
 import type { ControlPlane } from "../storage/control-plane.ts";
+import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
 import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
 import { isFileTenantId } from "./tenant-id.ts";
 
@@ -29,8 +30,8 @@ const FRESH_MS = 250;
 /**
  * What the gateway knows about every tenant at this moment: which tenants the control plane lists,
  * which files are on disk and readable, which organizations and custom domains point where, and
- * which tenants are mid-lifecycle. Reloads from the control plane when another process commits to it
- * (`PRAGMA data_version`) or when tenantgate's own lifecycle says so; file presence follows the
+ * which tenants are mid-lifecycle. Reloads from the control plane when the commits say another
+ * process committed to it or when tenantgate's own lifecycle says so; file presence follows the
  * watcher and a periodic rescan.
  */
 export class TenantRegistry implements OrgDirectory {
@@ -44,32 +45,36 @@ export class TenantRegistry implements OrgDirectory {
   /** Files whose next look is a full check: they shrank, or were found unreadable before they changed. */
   private readonly suspects = new Set<string>();
   private readonly busy = new Map<string, BusyState>();
-  private seenVersion = -1;
   private changes = 0;
-  private readonly listeners: ((generation: number) => void)[] = [];
-  private checkedAt = Number.NEGATIVE_INFINITY;
+  private readonly listeners = new Set<(generation: number) => void>();
+  /** Ends the watch of the commits kept while anyone listens. */
+  private unwatch?: () => Promise<void>;
 
   constructor(
     private readonly cp: ControlPlane,
+    private readonly commits: ControlPlaneCommits,
     private readonly dir: string,
   ) {
+    // Subscribed first, so whoever is told after it and asks finds it reloaded.
+    commits.subscribe((news) => {
+      if (news === "commit") this.reload();
+    });
     this.rescan();
     this.refresh("reload");
   }
 
   /**
-   * Reloads control-plane facts if another connection committed since the last look. `"cached"`
-   * looks at most every FRESH_MS (the look is a read transaction: two locks and an fstat, measured at
-   * a third of the gateway's CPU per request when done on every lookup); `"check"` looks now;
-   * `"reload"` reloads even if nothing changed.
+   * Reloads control-plane facts if another connection committed since the last look (the commits
+   * tell the registry of every look that finds one, whoever looked). `"cached"` looks only when no
+   * one has for FRESH_MS (a look on every lookup was measured at a third of the gateway's CPU per
+   * request); `"check"` looks now; `"reload"` reloads even if nothing changed.
    */
   refresh(mode: "cached" | "check" | "reload" = "cached"): void {
-    const now = performance.now();
-    if (mode === "cached" && now - this.checkedAt < FRESH_MS) return;
-    this.checkedAt = now;
-    const version = this.cp.dataVersion();
-    if (mode !== "reload" && version === this.seenVersion) return;
-    this.seenVersion = version;
+    if (mode === "cached") return this.commits.lookIfStale(FRESH_MS);
+    if (!this.commits.look() && mode === "reload") this.reload();
+  }
+
+  private reload(): void {
     this.known = new Set(this.cp.tenantIds());
     const orgToTenant = new Map<string, string>();
     const tenantToOrg = new Map<string, string>();
@@ -182,9 +187,20 @@ export class TenantRegistry implements OrgDirectory {
     return this.changes;
   }
 
-  /** Called with the new generation each time it moves (the front door's thread keeps answers until then). */
-  onChange(listener: (generation: number) => void): void {
-    this.listeners.push(listener);
+  /**
+   * Calls back with the new generation each time it moves (the front door's thread keeps answers
+   * until then), other processes' commits included: while anyone listens, the control plane's commits
+   * are watched, not only looked for at lookups. The returned function stops the listening.
+   */
+  onChange(listener: (generation: number) => void): () => Promise<void> {
+    this.listeners.add(listener);
+    this.unwatch ??= this.commits.watch();
+    return async () => {
+      if (!this.listeners.delete(listener) || this.listeners.size > 0) return;
+      const unwatch = this.unwatch;
+      this.unwatch = undefined;
+      await unwatch?.();
+    };
   }
 
   private changed(): void {

@@ -137,3 +137,31 @@ test("reading changes nothing: a file that came or went behind the registry's ba
   expect(registry.status("fresh")).toBe("ready");
   expect(registry.status("acme")).toBe("missing");
 });
+
+test("a listener hears another process's commit without anyone asking the registry, until it stops listening", async () => {
+  const { registry, cp } = open();
+  const heard: number[] = [];
+  const stop = registry.onChange((g) => heard.push(g));
+  const other = new Database(cp.path);
+  try {
+    other.exec("PRAGMA busy_timeout = 5000");
+    const now = new Date().toISOString();
+    other.query("INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('ext', 'External', ?, ?)").run(now, now);
+    const since = performance.now();
+    while (heard.length === 0 && performance.now() - since < 2000) await Bun.sleep(5);
+    // The control plane is watched every 200 ms while anyone listens (the front door's answers rely on it).
+    expect(heard.length).toBe(1);
+    expect(performance.now() - since).toBeLessThan(400);
+
+    await stop();
+    const generation = registry.generation();
+    other.query("INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('ext2', 'External 2', ?, ?)").run(now, now);
+    await Bun.sleep(500);
+    expect(heard.length).toBe(1);
+    // A lookup still looks, and finds the commit.
+    expect(registry.status("ext2")).toBe("missing");
+    expect(registry.generation()).toBe(generation + 1);
+  } finally {
+    other.close();
+  }
+});

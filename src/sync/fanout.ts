@@ -1,0 +1,98 @@
+import type { Logger } from "pino";
+import { identityOf, type FileIdentity } from "../storage/file-probe.ts";
+import type { HandlePool } from "../storage/pool.ts";
+import type { SyncRules } from "./entities.ts";
+import { FanoutWorkers } from "./fanout-workers.ts";
+import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
+
+/** Requests get through between this many tenants: the fan-out shares the event loop with the server. */
+const YIELD_EVERY = 32;
+/** Below this many tenants to update, threads cost more than they save. */
+const WORKER_THRESHOLD = 64;
+
+export interface FanoutOptions {
+  pool: HandlePool;
+  rules: SyncRules;
+  /** Threads that apply a large fan-out in parallel (0: all on the main thread). */
+  workers: number;
+  /** `<data>/tenants`, for the workers' own opens. */
+  dir: string;
+  /** Busy timeout of the workers' handles (the pool's, for the same reason: back off, not stall). */
+  lockWaitMs: number;
+  log: Logger;
+}
+
+/**
+ * One tenant's share of a fan-out: its outcome, with its file's identity from before the outcome's
+ * cursor was read and when its apply started; or the error it failed with.
+ */
+export type FanoutResult = Applied | { tenantId: string; error: Error };
+
+export interface Applied {
+  tenantId: string;
+  outcome: Outcome;
+  identity: FileIdentity | undefined;
+  started: number;
+}
+
+/** What the fan-out asks of whoever runs it. */
+export interface FanoutTenants {
+  /** The tenant's job, asked just before its plan is applied. */
+  job(tenantId: string): Job;
+  /** Told each tenant's result as it comes. */
+  record(result: FanoutResult): void;
+  /** True once the run is to end: no further tenant is started on this thread. */
+  stopped(): boolean;
+}
+
+/**
+ * Applies one plan to the tenants due, each in its own transaction. Files the pool holds open are
+ * cheapest on this thread; for a large fan-out the rest go to the workers, whose opens, writes and
+ * closes overlap (the work is bound by I/O latency) while this thread keeps serving requests.
+ */
+export class Fanout {
+  private readonly workers?: FanoutWorkers;
+
+  constructor(private readonly o: FanoutOptions) {
+    if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
+  }
+
+  async apply(plan: Plan, due: readonly string[], tenants: FanoutTenants): Promise<void> {
+    const applier = new PlanApplier(plan, this.o.rules);
+    const open = new Set(this.o.pool.openIds());
+    const toWorkers = this.workers?.available && due.length >= WORKER_THRESHOLD ? due.filter((id) => !open.has(id)) : [];
+    const here = toWorkers.length > 0 ? due.filter((id) => open.has(id)) : due;
+    const away = toWorkers.length > 0 ? (this.workers as FanoutWorkers).apply(plan, toWorkers.map((id) => tenants.job(id))) : Promise.resolve([]);
+
+    let done = 0;
+    for (const tenantId of here) {
+      const started = performance.now();
+      try {
+        const identity = tenantFileIdentity(this.o.pool, tenantId);
+        tenants.record({ tenantId, outcome: applier.apply(this.o.pool.get(tenantId), tenants.job(tenantId)), identity, started });
+      } catch (err) {
+        tenants.record({ tenantId, error: err as Error });
+      }
+      if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+      if (tenants.stopped()) break;
+    }
+    const started = performance.now();
+    for (const r of await away) {
+      if (r.outcome) tenants.record({ tenantId: r.tenantId, outcome: r.outcome, identity: r.identity, started });
+      else tenants.record({ tenantId: r.tenantId, error: Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }) });
+    }
+  }
+
+  stop(): void {
+    this.workers?.stop();
+  }
+}
+
+/** A tenant file's identity now; undefined when it is gone (or its id names no file). */
+export function tenantFileIdentity(pool: HandlePool, tenantId: string): FileIdentity | undefined {
+  try {
+    return identityOf(pool.pathOf(tenantId));
+  } catch {
+    return undefined;
+  }
+}
