@@ -1,34 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { columnsOf } from "../storage/columns.ts";
+import { ensureTenantTables } from "../storage/tenant-tables.ts";
 import { copyFor, type EntityState, type Row, type SyncRules } from "./entities.ts";
 import { entityOf, SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
-
-// tenantgate's own tables inside a tenant file: the relay's cursor (advanced in the same transaction
-// as the changes it covers) and the conflicts it met. A schema clone leaves them out, so they are made
-// here, on first use.
-const TENANT_TABLES = `
-CREATE TABLE IF NOT EXISTS tenantgate_sync (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  cursor INTEGER NOT NULL,
-  updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tenantgate_sync_conflicts (
-  entity TEXT NOT NULL,
-  entity_id TEXT NOT NULL,
-  key_value TEXT NOT NULL,
-  tenant_entity_id TEXT NOT NULL,
-  detected_at TEXT NOT NULL,
-  PRIMARY KEY (entity, entity_id)
-);
-`;
-
-const prepared = new WeakSet<Database>();
-
-function ensureTenantTables(db: Database): void {
-  if (prepared.has(db)) return;
-  db.exec(TENANT_TABLES);
-  prepared.add(db);
-}
 
 /** The tenant's cursor: the last outbox seq whose changes it holds (0 for a file never synced). */
 export function cursorOf(db: Database): number {
