@@ -3,6 +3,8 @@ import { t, type TSchema } from "elysia";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { readArgs, type ArgKind, type GivenOption } from "./config/argv.ts";
+import { readBoolean } from "./config/boolean.ts";
 import { SYNCED_ENTITIES, type SyncSwitch } from "./sync/synced-entities.ts";
 
 type Kind = "string" | "int" | "bool" | "list";
@@ -129,10 +131,9 @@ function coerce(o: Option, raw: string, source: string): unknown {
       return Number(raw);
     }
     case "bool": {
-      const v = raw.trim().toLowerCase();
-      if (["1", "true", "yes", "on", ""].includes(v)) return true;
-      if (["0", "false", "no", "off"].includes(v)) return false;
-      throw new ConfigError(`${o.key} (${source}): expected true or false, got "${raw}"`);
+      const value = readBoolean(raw);
+      if (value === undefined) throw new ConfigError(`${o.key} (${source}): expected true or false, got "${raw}"`);
+      return value;
     }
   }
 }
@@ -177,7 +178,7 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
       origin[o.key] = envName(o);
     }
   }
-  for (const [flag, raw] of flags) {
+  for (const { name: flag, text: raw } of flags) {
     const o = OPTIONS.find((x) => x.flag === flag);
     if (!o) throw new ConfigError(`unknown option --${flag} (see --help)`);
     if (o.kind === "bool" && raw === undefined) values[o.key] = true;
@@ -209,37 +210,19 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-function parseFlags(argv: string[]): { flags: [string, string | undefined][]; rest: string[]; configFile?: string } {
-  const flags: [string, string | undefined][] = [];
-  const rest: string[] = [];
+// `--config` takes the next argument whatever it is, as it always has; the options' values do not
+// take one that starts with `--` (see readArgs).
+const ARG_KINDS: Record<string, ArgKind> = { config: "file", ...Object.fromEntries(OPTIONS.map((o) => [o.flag, o.kind === "bool" ? "switch" : "value"])) };
+
+function parseFlags(argv: string[]): { flags: GivenOption[]; rest: string[]; configFile?: string } {
+  const { options, positionals } = readArgs(argv, ARG_KINDS);
   let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === "--") {
-      rest.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("--")) {
-      rest.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    const negated = name.startsWith("no-") && OPTIONS.some((o) => o.flag === name.slice(3) && o.kind === "bool");
-    if (negated) {
-      name = name.slice(3);
-      value = "false";
-    }
-    const o = OPTIONS.find((x) => x.flag === name);
-    if (value === undefined && name !== "config" && o?.kind !== "bool") {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith("--")) value = argv[++i];
-    } else if (value === undefined && name === "config") value = argv[++i];
-    if (name === "config") configFile = value;
-    else flags.push([name, value]);
+  const flags: GivenOption[] = [];
+  for (const given of options) {
+    if (given.name === "config") configFile = given.text;
+    else flags.push(given);
   }
-  return { flags, rest, configFile };
+  return { flags, rest: positionals, configFile };
 }
 
 /** The `--help` text: every option with its environment name and default. */

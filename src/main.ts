@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(command === "serve" ? `Usage: tenantgate serve [options]\n\nOptions:\n${configHelp()}` : `${USAGE}\n\nOptions:\n${configHelp()}`);
     return 0;
   }
-  const own = takeFlags(args, { org: true, tenant: true, sub: true, permissions: true, "friendly-name": true, purge: false, deep: false, all: false });
+  const own = takeFlags(args, { org: "value", tenant: "value", sub: "value", permissions: "value", "friendly-name": "value", purge: "switch", deep: "switch", all: "switch" });
   // Only `serve` checks tokens; the other commands must not demand an issuer they never use
   // (`token` refuses by itself without --dev).
   const offline = command !== "serve";
