@@ -16,6 +16,8 @@ interface Option {
   help: string;
   schema: TSchema;
   default: unknown;
+  /** The key it had before it was renamed: its flag, environment name and config-file key still work. */
+  formerly?: string;
 }
 
 const LABEL = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
@@ -41,7 +43,7 @@ const OPTIONS: Option[] = [
   opt("trashRetentionDays", "int", 30, "days a deprovisioned tenant file stays in .trash/", t.Integer({ minimum: 0 })),
   opt("rescanSeconds", "int", 30, "seconds between full rescans of the data directory", t.Integer({ minimum: 1 })),
   opt("maxOpenFiles", "int", 0, "tenant files open at once (0 = derived from ulimit -n)", t.Integer({ minimum: 0 })),
-  opt("busyTimeoutMs", "int", 5000, "SQLite busy timeout in milliseconds", t.Integer({ minimum: 0 })),
+  opt("controlPlaneLockWaitMs", "int", 5000, "how long a read or write of the control plane's file waits for another process's lock on it before it fails (its SQLite busy timeout); its old name busyTimeoutMs (--busy-timeout-ms, TENANTGATE_BUSY_TIMEOUT_MS) still works", t.Integer({ minimum: 0 }), "busyTimeoutMs"),
   opt("upstreamTimeoutMs", "int", 30000, "time to wait for the upstream's response headers", t.Integer({ minimum: 1 })),
   opt("maxBodyBytes", "int", 134217728, "largest request body accepted (413 beyond it); bodies stream, never held whole", t.Integer({ minimum: 0 })),
   opt("clientTimeoutSeconds", "int", 10, "a client connection idle this long closes; a request head must arrive within it (408)", t.Integer({ minimum: 1, maximum: 255 })),
@@ -58,7 +60,7 @@ const OPTIONS: Option[] = [
   opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token"], "connection option keys never copied into tenants", t.Array(t.String({ minLength: 1 }))),
   opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
   opt("syncWorkers", "int", 4, "threads that apply a large fan-out in parallel (0: none); the work waits on disk, not CPU", t.Integer({ minimum: 0, maximum: 32 })),
-  opt("syncLockWaitMs", "int", 100, "how long the relay waits for a locked tenant file before backing off", t.Integer({ minimum: 0 })),
+  opt("syncLockWaitMs", "int", 100, "how long a write into a tenant file (the relay's, its fan-out threads') waits for another process's lock on it before the relay backs off and tries later (the SQLite busy timeout of the gateway's tenant-file handles)", t.Integer({ minimum: 0 })),
   opt("outboxRetentionHours", "int", 24, "hours applied outbox rows are kept before compaction", t.Integer({ minimum: 0 })),
   opt("logLevel", "string", "info", "pino log level", t.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => t.Literal(l)))),
 ];
@@ -86,7 +88,7 @@ export interface Config extends Record<SyncSwitch, boolean> {
   trashRetentionDays: number;
   rescanSeconds: number;
   maxOpenFiles: number;
-  busyTimeoutMs: number;
+  controlPlaneLockWaitMs: number;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
   frontDoor: boolean;
@@ -114,11 +116,18 @@ export class ConfigError extends Error {
   }
 }
 
-function opt(key: keyof Config, kind: Kind, def: unknown, help: string, schema: TSchema): Option {
-  return { key, kind, default: def, help, schema, flag: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) };
+function opt(key: keyof Config, kind: Kind, def: unknown, help: string, schema: TSchema, formerly?: string): Option {
+  return { key, kind, default: def, help, schema, flag: flagOf(key), formerly };
 }
 
-const envName = (o: Option) => `TENANTGATE_${o.flag.replace(/-/g, "_").toUpperCase()}`;
+function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+const envOf = (flag: string) => `TENANTGATE_${flag.replace(/-/g, "_").toUpperCase()}`;
+const envName = (o: Option) => envOf(o.flag);
+/** The option's flags: its own, then the one it had before a rename. */
+const flagsOf = (o: Option) => (o.formerly ? [o.flag, flagOf(o.formerly)] : [o.flag]);
+const byFlag = (flag: string) => OPTIONS.find((o) => flagsOf(o).includes(flag));
 
 function coerce(o: Option, raw: string, source: string): unknown {
   switch (o.kind) {
@@ -165,21 +174,22 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file}: expected a JSON object`);
     for (const [key, value] of Object.entries(parsed)) {
-      const o = OPTIONS.find((x) => x.key === key || x.flag === key);
+      const o = OPTIONS.find((x) => x.key === key || x.formerly === key || flagsOf(x).includes(key));
       if (!o) throw new ConfigError(`config file ${file}: unknown key "${key}"`);
       values[o.key] = o.kind === "list" && typeof value === "string" ? coerce(o, value, `config file ${file}`) : value;
       origin[o.key] = `config file ${file}`;
     }
   }
   for (const o of OPTIONS) {
-    const raw = env[envName(o)];
-    if (raw !== undefined) {
-      values[o.key] = coerce(o, raw, envName(o));
-      origin[o.key] = envName(o);
+    // The option's own name beats the one it had before a rename.
+    const name = flagsOf(o).map(envOf).find((n) => env[n] !== undefined);
+    if (name !== undefined) {
+      values[o.key] = coerce(o, env[name] as string, name);
+      origin[o.key] = name;
     }
   }
   for (const { name: flag, text: raw } of flags) {
-    const o = OPTIONS.find((x) => x.flag === flag);
+    const o = byFlag(flag);
     if (!o) throw new ConfigError(`unknown option --${flag} (see --help)`);
     if (o.kind === "bool" && raw === undefined) values[o.key] = true;
     else if (raw === undefined) throw new ConfigError(`option --${flag} needs a value`);
@@ -212,7 +222,7 @@ export function isLoopback(host: string): boolean {
 
 // `--config` takes the next argument whatever it is, as it always has; the options' values do not
 // take one that starts with `--` (see readArgs).
-const ARG_KINDS: Record<string, ArgKind> = { config: "file", ...Object.fromEntries(OPTIONS.map((o) => [o.flag, o.kind === "bool" ? "switch" : "value"])) };
+const ARG_KINDS: Record<string, ArgKind> = { config: "file", ...Object.fromEntries(OPTIONS.flatMap((o) => flagsOf(o).map((flag) => [flag, o.kind === "bool" ? "switch" : "value"]))) };
 
 function parseFlags(argv: string[]): { flags: GivenOption[]; rest: string[]; configFile?: string } {
   const { options, positionals } = readArgs(argv, ARG_KINDS);

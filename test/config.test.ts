@@ -110,3 +110,18 @@ test("a switch takes no next argument; --no-<option> is only for switches", () =
 test("single-dash arguments and everything after -- are positional", () => {
   expect(loadConfig({ argv: [...DEV, "-x", "acme", "--", "--port", "1"], env: {} }).rest).toEqual(["-x", "acme", "--port", "1"]);
 });
+
+test("the control plane's lock wait answers to its old name too (--busy-timeout-ms), in every source", () => {
+  expect(load(DEV).controlPlaneLockWaitMs).toBe(5000);
+  expect(load([...DEV, "--busy-timeout-ms", "700"]).controlPlaneLockWaitMs).toBe(700);
+  expect(load([...DEV, "--busy-timeout-ms=700", "--control-plane-lock-wait-ms", "800"]).controlPlaneLockWaitMs).toBe(800);
+  expect(load(DEV, { TENANTGATE_BUSY_TIMEOUT_MS: "600" }).controlPlaneLockWaitMs).toBe(600);
+  expect(load(DEV, { TENANTGATE_BUSY_TIMEOUT_MS: "600", TENANTGATE_CONTROL_PLANE_LOCK_WAIT_MS: "900" }).controlPlaneLockWaitMs).toBe(900);
+  const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+  for (const key of ["busyTimeoutMs", "busy-timeout-ms", "controlPlaneLockWaitMs"]) {
+    writeFileSync(join(dir, "tg.json"), JSON.stringify({ [key]: 400 }));
+    expect(load([...DEV, "--config", join(dir, "tg.json")]).controlPlaneLockWaitMs).toBe(400);
+  }
+  expect(() => load([...DEV, "--busy-timeout-ms", "soon"])).toThrow('controlPlaneLockWaitMs (--busy-timeout-ms): expected a whole number, got "soon"');
+  expect(configHelp()).toContain("--busy-timeout-ms");
+});

@@ -32,7 +32,7 @@ export function tenantsDir(config: Pick<Config, "dataDir">): string {
 export function openTenancy(config: Config, log: Logger): Tenancy {
   const dir = tenantsDir(config);
   mkdirSync(dir, { recursive: true });
-  const cp = new ControlPlane(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.busyTimeoutMs });
+  const cp = new ControlPlane(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.controlPlaneLockWaitMs });
   const pool = new HandlePool({
     dir,
     maxOpen: config.maxOpenFiles || handleBudget(),
