@@ -5,12 +5,13 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { readArgs, type ArgKind, type GivenOption } from "./config/argv.ts";
 import { readBoolean } from "./config/boolean.ts";
+import { withGroups, type ConfigGroups } from "./config/groups.ts";
 import { SYNCED_ENTITIES, type SyncSwitch } from "./sync/synced-entities.ts";
 
 type Kind = "string" | "int" | "bool" | "list";
 
 interface Option {
-  key: keyof Config;
+  key: keyof Settings;
   flag: string;
   kind: Kind;
   help: string;
@@ -67,8 +68,8 @@ const OPTIONS: Option[] = [
 
 export const ConfigSchema = t.Object(Object.fromEntries(OPTIONS.map((o) => [o.key, o.schema])) as Record<string, TSchema>);
 
-/** Every option; the per-kind sync switches (`syncRoles`, …) come from the synced entities' list. */
-export interface Config extends Record<SyncSwitch, boolean> {
+/** Every option's value; the per-kind sync switches (`syncRoles`, …) come from the synced entities' list. */
+export interface Settings extends Record<SyncSwitch, boolean> {
   port: number;
   host: string;
   dataDir: string;
@@ -109,6 +110,20 @@ export interface Config extends Record<SyncSwitch, boolean> {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
+/** Every option, and each part's options as a group (config/groups.ts): `config.tenancy`, `config.sync`, … */
+export type Config = Settings & ConfigGroups;
+
+export type TenancyConfig = ConfigGroups["tenancy"];
+export type WatchConfig = ConfigGroups["watch"];
+export type HostsConfig = ConfigGroups["hosts"];
+export type ForwardingConfig = ConfigGroups["forwarding"];
+export type ProxyConfig = ConfigGroups["proxy"];
+export type TokensConfig = ConfigGroups["tokens"];
+export type SyncConfig = ConfigGroups["sync"];
+export type ApiConfig = ConfigGroups["api"];
+export type ServerConfig = ConfigGroups["server"];
+export type FrontConfig = ConfigGroups["front"];
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -116,7 +131,7 @@ export class ConfigError extends Error {
   }
 }
 
-function opt(key: keyof Config, kind: Kind, def: unknown, help: string, schema: TSchema, formerly?: string): Option {
+function opt(key: keyof Settings, kind: Kind, def: unknown, help: string, schema: TSchema, formerly?: string): Option {
   return { key, kind, default: def, help, schema, flag: flagOf(key), formerly };
 }
 
@@ -201,7 +216,7 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
     const first = Value.Errors(o.schema, values[o.key]).First();
     if (first) throw new ConfigError(`${o.key} (from ${origin[o.key]}): ${first.message}; got ${JSON.stringify(values[o.key])}`);
   }
-  const config = values as unknown as Config;
+  const config = withGroups(values as unknown as Settings);
   config.dataDir = resolve(config.dataDir);
   config.baseDomain = config.baseDomain.replace(/\.$/, "");
   for (const entry of config.trustedProxies) {
