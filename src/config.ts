@@ -167,12 +167,20 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
 }
 
+export interface LoadOptions {
+  /**
+   * Whether the config is for verifying tokens (serve, the default): then, with access control on
+   * and no --dev, an issuer is required. A command that never verifies one does not need it.
+   */
+  verifiesTokens?: boolean;
+}
+
 /**
  * Builds the config: defaults, then the config file (`--config` or TENANTGATE_CONFIG, JSON with the
  * camelCase keys), then TENANTGATE_* variables, then flags. Every problem names the key and where the
  * bad value came from. Returns the remaining positional arguments too.
  */
-export function loadConfig(sources: ConfigSources = {}): { config: Config; rest: string[] } {
+export function loadConfig(sources: ConfigSources = {}, { verifiesTokens = true }: LoadOptions = {}): { config: Config; rest: string[] } {
   const argv = [...(sources.argv ?? [])];
   const env = sources.env ?? process.env;
   const values: Record<string, unknown> = Object.fromEntries(OPTIONS.map((o) => [o.key, o.default]));
@@ -225,7 +233,7 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
   if (config.reserved.includes(config.controlPlane)) throw new ConfigError(`reserved: must not list the control plane's id "${config.controlPlane}"`);
   if (config.dev && !isLoopback(config.host))
     throw new ConfigError(`dev (from ${origin.dev}): refusing to run in dev mode on non-loopback host ${config.host}; dev tokens are trusted`);
-  if (config.accessControl && !config.dev && config.issuer.length === 0)
+  if (verifiesTokens && config.accessControl && !config.dev && config.issuer.length === 0)
     throw new ConfigError("issuer: required when access control is on (set --issuer or TENANTGATE_ISSUER to AuthHero's issuer URL)");
   if (!config.jwksUrl) config.jwksUrl = `${config.upstream.replace(/\/+$/, "")}/.well-known/jwks.json`;
   return { config, rest };

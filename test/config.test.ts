@@ -125,3 +125,12 @@ test("the control plane's lock wait answers to its old name too (--busy-timeout-
   expect(() => load([...DEV, "--busy-timeout-ms", "soon"])).toThrow('controlPlaneLockWaitMs (--busy-timeout-ms): expected a whole number, got "soon"');
   expect(configHelp()).toContain("--busy-timeout-ms");
 });
+
+test("a config for a command that verifies no token needs no issuer, and access control stays as given", () => {
+  const { config } = loadConfig({ argv: [], env: {} }, { verifiesTokens: false });
+  expect(config.issuer).toEqual([]);
+  expect(config.accessControl).toBe(true);
+  expect(() => loadConfig({ argv: [], env: {} }, { verifiesTokens: true })).toThrow("issuer: required when access control is on");
+  // The other checks hold for every command.
+  expect(() => loadConfig({ argv: ["--port", "abc"], env: {} }, { verifiesTokens: false })).toThrow("port (--port)");
+});
