@@ -122,7 +122,7 @@ export class Gateway {
       .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
   }
 
-  static async open(config: Config, log = createLogger(config.logLevel)): Promise<Gateway> {
+  static async open(config: Config, log = createLogger(config.server.logLevel)): Promise<Gateway> {
     const tenancy = openTenancy(config.tenancy, log);
     const { dir, cp, pool, registry, journal, lifecycle } = tenancy;
     const recovered = lifecycle.recover();
@@ -273,7 +273,7 @@ export class Gateway {
       this.metrics.gatherBeforeScrape(() => thread.flush());
       await thread.start();
     }
-    this.log.info({ url: `http://${server.host}:${this.port}/`, dataDir: this.config.dataDir, dev: this.config.dev, frontDoor: front }, "tenantgate listening");
+    this.log.info({ url: `http://${server.host}:${this.port}/`, dataDir: this.config.tenancy.dataDir, dev: this.config.tokens.dev, frontDoor: front }, "tenantgate listening");
   }
 
   get port(): number {

@@ -22,7 +22,7 @@ export const sync: Command = {
 };
 
 /** The outbox head and every tenant's cursor, lag and last error; the number of tenants failing or unavailable. */
-function syncStatus(config: Config, out: Out): number {
+function syncStatus(config: Pick<Config, "tenancy" | "sync">, out: Out): number {
   return withTenancy(config, ({ relay, registry, cp }) => {
     // The files' own cursors, not the mirror the gateway last wrote: this is what AuthHero reads.
     relay.verifyAll();
@@ -37,7 +37,7 @@ function syncStatus(config: Config, out: Out): number {
 }
 
 /** Compares and repairs one tenant's synced copies, or every tenant's (with progress); the number that failed. */
-function reconcile(config: Config, id: string | undefined, all: boolean, out: Out): number {
+function reconcile(config: Pick<Config, "tenancy" | "sync">, id: string | undefined, all: boolean, out: Out): number {
   return withTenancy(config, ({ relay, registry, cp }) => {
     const ids = all ? registry.tenantIds().filter((t) => t !== cp.id).sort() : id ? [id] : [];
     if (ids.length === 0) throw new Error("name a tenant or pass --all");
