@@ -114,14 +114,10 @@ export interface Settings extends Record<SyncSwitch, boolean> {
 export type Config = Settings & ConfigGroups;
 
 export type TenancyConfig = ConfigGroups["tenancy"];
-export type WatchConfig = ConfigGroups["watch"];
 export type HostsConfig = ConfigGroups["hosts"];
 export type ForwardingConfig = ConfigGroups["forwarding"];
-export type ProxyConfig = ConfigGroups["proxy"];
 export type TokensConfig = ConfigGroups["tokens"];
 export type SyncConfig = ConfigGroups["sync"];
-export type ApiConfig = ConfigGroups["api"];
-export type ServerConfig = ConfigGroups["server"];
 export type FrontConfig = ConfigGroups["front"];
 
 export class ConfigError extends Error {
