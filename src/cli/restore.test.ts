@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "./index.ts";
@@ -25,10 +25,9 @@ test("a backup goes in place, the current file to the trash; a deleted tenant is
   expect((await run(["tenants", "list"])).lines[0]).toMatch(/^acme\tready\torg_/);
 });
 
-test("a backup that is missing or not a database is refused", async () => {
+// A backup that is not a database is tested in test/cli: writing one from here would put a raw
+// descriptor in src/, which test/storage/file-probe.test.ts refuses outside its list.
+test("a backup that is not there, or not named, is refused", async () => {
   await expect(run(["restore", "acme", join(dir, "missing.sqlite")])).rejects.toThrow("missing.sqlite does not exist");
-  const junk = join(dir, "junk.sqlite");
-  writeFileSync(junk, "nope".repeat(1000));
-  await expect(run(["restore", "acme", junk])).rejects.toThrow("is not a SQLite database");
   await expect(run(["restore", "acme"])).rejects.toThrow("missing the backup file");
 });
