@@ -11,15 +11,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
+import { benchArgs } from "./args.ts";
 import { loadConfig } from "../src/config.ts";
 import { openRelay } from "../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../src/tenancy/index.ts";
 
-const mode = process.argv[2];
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : (process.argv[i + 1] as string);
-};
+const args = benchArgs({ dir: "", n: 0, changes: 1, tenants: "1000,10000", rounds: 3 });
+const mode = args.positionals[0];
 
 function open(dataDir: string) {
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, "--log-level", "silent"], env: {} });
@@ -39,13 +37,13 @@ function roleChange(cp: Database): void {
 }
 
 if (mode === "prepare") {
-  const { tenancy } = open(arg("dir", ""));
-  const n = Number(arg("n", "0"));
+  const { tenancy } = open(args.dir);
+  const n = args.n;
   for (let i = 0; i < n; i++) tenancy.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
   closeTenancy(tenancy);
 } else if (mode === "baseline") {
-  const dir = join(arg("dir", ""), "tenants");
-  const n = Number(arg("n", "0"));
+  const dir = join(args.dir, "tenants");
+  const n = args.n;
   let maxFds = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
@@ -57,8 +55,8 @@ if (mode === "prepare") {
   }
   console.log(JSON.stringify({ ms: performance.now() - t0, rssMb: rssMb(), maxFds }));
 } else if (mode === "fanout") {
-  const { tenancy, relay } = open(arg("dir", ""));
-  const changes = Number(arg("changes", "1"));
+  const { tenancy, relay } = open(args.dir);
+  const changes = args.changes;
   // Start from a relay that knows every cursor (as a running gateway does), not from a cold start.
   await relay.drain();
   let maxFds = fds();
@@ -75,8 +73,8 @@ if (mode === "prepare") {
   writer.close();
   closeTenancy(tenancy);
 } else {
-  const sizes = arg("tenants", "1000,10000").split(",").map(Number);
-  const ROUNDS = Number(arg("rounds", "3"));
+  const sizes = args.tenants.split(",").map(Number);
+  const ROUNDS = args.rounds;
   const self = import.meta.path;
   const run = async (args: string[]) => {
     const p = Bun.spawn([process.execPath, self, ...args], { stdout: "pipe", stderr: "inherit" });

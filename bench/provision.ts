@@ -12,16 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { loadConfig } from "../src/config.ts";
+import { benchArgs } from "./args.ts";
 import { readSchemaTemplate } from "../src/storage/clone.ts";
 import { openRelay } from "../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../src/tenancy/index.ts";
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : Number(process.argv[i + 1]);
-};
-const TENANTS = arg("tenants", 1000);
-const READY_TENANTS = arg("ready-tenants", 10000);
+const { tenants: TENANTS, "ready-tenants": READY_TENANTS } = benchArgs({ tenants: 1000, "ready-tenants": 10000 });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

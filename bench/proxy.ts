@@ -20,16 +20,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { benchArgs } from "./args.ts";
 import { benchProcesses, freePort, HOST } from "./processes.ts";
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : Number(process.argv[i + 1]);
-};
-const DURATION = arg("duration", 10);
-const WARMUP = arg("warmup", 2);
-const ROUNDS = arg("rounds", 3);
-const CONNECTIONS = arg("connections", 50);
+const { duration: DURATION, warmup: WARMUP, rounds: ROUNDS, connections: CONNECTIONS } = benchArgs({ duration: 10, warmup: 2, rounds: 3, connections: 50 });
 const WRK = "/usr/bin/wrk";
 const NGINX = "/usr/sbin/nginx";
 const ROOT = resolve(import.meta.dir, "..");

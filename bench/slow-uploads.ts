@@ -20,12 +20,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
+import { benchArgs } from "./args.ts";
 import { benchProcesses, freePort, HOST } from "./processes.ts";
 
-const flag = (name: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
-const UPLOADS = Number(flag("uploads") ?? 600);
-const SAMPLES = Number(flag("samples") ?? 200);
-const ROOT = resolve(flag("root") ?? resolve(import.meta.dir, "..")); // the checkout whose src/main.ts runs
+const args = benchArgs({ uploads: 600, samples: 200, root: resolve(import.meta.dir, "..") });
+const UPLOADS = args.uploads;
+const SAMPLES = args.samples;
+const ROOT = resolve(args.root); // the checkout whose src/main.ts runs
 const NGINX = "/usr/sbin/nginx";
 const BUN = process.execPath;
 const [UPLOAD_BYTES, CHUNK, CHUNK_MS] = [4096, 64, 500]; // each upload's body, sent CHUNK bytes every CHUNK_MS

@@ -8,21 +8,21 @@ import { tenantsApi } from "./api/tenants.ts";
 import { syncApi } from "./api/sync.ts";
 import { effectiveSettingsApi } from "./api/effective-settings.ts";
 import { controlPlaneGate } from "./api/control-plane-gate.ts";
-import { bearerToken, DEV_ISSUER, loadDevKey, principalOf, TokenVerifier, type Principal } from "./auth/index.ts";
+import { bearerToken, principalOf, verifierFor, type Principal, type TokenVerifier } from "./auth/index.ts";
 import type { Config } from "./config.ts";
 import { errorToResponse } from "./error-response.ts";
 import { HttpError } from "./http-error.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { TokenAnswer } from "./front/answers.ts";
 import type { Finished } from "./front/front-door.ts";
+import { frontDoorOptions } from "./front/door-options.ts";
 import { FrontDoorThread } from "./front/front-door-thread.ts";
 import { ownedByGateway, routeClass } from "./gateway-paths.ts";
 import { cameFromUpstream, checkMethod, createProxy, isPreflight, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
 import { ManagementCors } from "./api/cors.ts";
 import { requestIdOf } from "./request-id.ts";
-import { hostTarget, servingTenantOfHost, type TargetRules } from "./tenancy/request-target.ts";
+import { hostTarget, servingTenantOfHost, targetRules, type TargetRules } from "./tenancy/request-target.ts";
 import { normalizeHost } from "./tenancy/resolve-tenant.ts";
-import { TrustedProxies } from "./tenancy/trusted-proxies.ts";
 import { DataDirWatch } from "./tenancy/watch.ts";
 import { openTenancy } from "./tenancy/index.ts";
 import { openRelay, type OutboxRelay } from "./sync/index.ts";
@@ -63,14 +63,8 @@ export class Gateway {
     private readonly verifier: TokenVerifier,
     readonly metrics: GatewayMetrics,
   ) {
-    const rules: TargetRules = (this.rules = {
-      baseDomain: config.baseDomain,
-      reserved: new Set(config.reserved),
-      controlPlane: config.controlPlane,
-      trustedProxies: new TrustedProxies(config.trustedProxies),
-      routing: config.routing,
-    });
-    const upstream = (this.upstream = upstreamOptions(config.upstream, config.upstreamTimeoutMs, config.preserveHost));
+    const rules = (this.rules = targetRules(config.hosts));
+    const upstream = (this.upstream = upstreamOptions(config.forwarding));
     const peer = (request: Request) => this.peers.get(request);
 
     const proxy = (this.proxy = createProxy({
@@ -80,15 +74,12 @@ export class Gateway {
       guard: new SyncedEntityGuard(pool),
       authenticate: (request) => this.authenticate(request),
       peer,
-      managementPaths: config.managementPaths,
-      accessControl: config.accessControl,
-      protection: config.protection,
-      maxBodyBytes: config.maxBodyBytes,
+      ...config.proxy,
     }));
 
     this.accessLog = log.isLevelEnabled("info");
-    this.cors = new ManagementCors(config.allowedOrigins, (id) => {
-      if (id === config.controlPlane) return cp.db;
+    this.cors = new ManagementCors(config.api.allowedOrigins, (id) => {
+      if (id === cp.id) return cp.db;
       try {
         return pool.get(id);
       } catch {
@@ -117,43 +108,35 @@ export class Gateway {
           lifecycle,
           journal,
           reserved: rules.reserved,
-          baseDomain: config.baseDomain,
+          baseDomain: config.api.baseDomain,
           authenticate: (request) => this.authenticate(request),
           forward: proxy,
         }),
       )
       .use(syncApi({ cp, relay, authenticate: (request) => this.authenticate(request) }))
-      .use(effectiveSettingsApi({ cp, pool, secretKeys: config.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
+      .use(effectiveSettingsApi({ cp, pool, secretKeys: config.api.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
       .all("/", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } })
       .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
   }
 
-  static async open(config: Config, log = createLogger(config.logLevel)): Promise<Gateway> {
-    const tenancy = openTenancy(config, log);
+  static async open(config: Config, log = createLogger(config.server.logLevel)): Promise<Gateway> {
+    const tenancy = openTenancy(config.tenancy, log);
     const { dir, cp, pool, registry, journal, lifecycle } = tenancy;
     const recovered = lifecycle.recover();
     if (recovered.finished.length + recovered.undone.length > 0) log.warn(recovered, "finished or undid interrupted tenant operations");
     if (recovered.live.length > 0) log.info(recovered, "operations of live processes left to them");
     lifecycle.sweepTrash();
 
-    const devKey = config.dev ? await loadDevKey(config.dataDir) : undefined;
-    const verifier = new TokenVerifier({
-      jwksUrl: config.jwksUrl,
-      localJwks: devKey?.jwks,
-      issuers: devKey ? [...config.issuer, DEV_ISSUER] : config.issuer,
-      tenantIssuer: config.tenantIssuer,
-      customDomainTenant: (host) => registry.customDomain(host),
-      audience: config.audience,
-    });
+    const verifier = await verifierFor(config.tokens, (host) => registry.customDomain(host));
     const metrics = new GatewayMetrics(registry, pool);
-    const relay = openRelay(tenancy, config, log, metrics.relayObserver());
+    const relay = openRelay(tenancy, config.sync, log, metrics.relayObserver());
     const watch = new DataDirWatch({
       dir,
       registry,
       lifecycle,
       pool,
-      adoptFiles: config.adoptFiles,
-      rescanMs: config.rescanSeconds * 1000,
+      adoptFiles: config.watch.adoptFiles,
+      rescanMs: config.watch.rescanSeconds * 1000,
       log,
       onReplaced: (id) => relay.fileReplaced(id),
       onRescan: () => relay.recheckFiles(),
@@ -177,7 +160,8 @@ export class Gateway {
     const known = this.verifier.tokens.get(token);
     if (known?.speaksFor?.generation === generation) return { principal: known.speaksFor.principal, expiresAtMs: known.expiresAtMs };
     const claims = await this.verifier.verify(token);
-    const principal = principalOf(claims, { controlPlane: this.config.controlPlane, orgs: this.registry, trustOrgName: this.config.trustOrgName, issuers: this.verifier.issuers });
+    const { controlPlane, trustOrgName } = this.config.tokens;
+    const principal = principalOf(claims, { controlPlane, orgs: this.registry, trustOrgName, issuers: this.verifier.issuers });
     const verified = known ?? this.verifier.tokens.get(token);
     if (verified) verified.speaksFor = { principal, generation };
     return { principal, expiresAtMs: (claims.exp as number) * 1000 };
@@ -215,14 +199,14 @@ export class Gateway {
   /** A CORS preflight for the gateway's own API on the control-plane host, which the gateway answers (204). */
   private isOwnPreflight(request: Request, url: URL, hostTenant: () => string | undefined): boolean {
     if (!url.pathname.startsWith("/api/v2/") || !ownedByGateway(url.pathname) || url.pathname.startsWith("/api/v2/tenants/settings")) return false;
-    return isPreflight(request.method, request.headers) && hostTenant() === this.config.controlPlane;
+    return isPreflight(request.method, request.headers) && hostTenant() === this.rules.controlPlane;
   }
 
   /** The tenant a request's host names (the control plane's id for its host), undefined for none. */
   private tenantOfHost(request: Request, peer: string | undefined): string | undefined {
     try {
       const target = hostTarget(request.headers, peer, this.rules, this.registry);
-      return target.kind === "control-plane" ? this.config.controlPlane : target.kind === "tenant" ? target.id : undefined;
+      return target.kind === "control-plane" ? this.rules.controlPlane : target.kind === "tenant" ? target.id : undefined;
     } catch {
       return undefined;
     }
@@ -247,16 +231,16 @@ export class Gateway {
   async listen(): Promise<void> {
     this.watch.start();
     this.relay.start();
-    const { upstream, basePath } = this.upstream;
+    const server = this.config.server;
     // The front door speaks plain HTTP to the upstream: an https upstream is fetch's (TLS) alone.
-    const front = this.config.frontDoor && upstream.protocol === "http:";
+    const front = server.frontDoor && this.upstream.upstream.protocol === "http:";
     this.server = Bun.serve({
-      hostname: front ? "127.0.0.1" : this.config.host,
-      port: front ? 0 : this.config.port,
+      hostname: front ? "127.0.0.1" : server.host,
+      port: front ? 0 : server.port,
       // The proxy enforces --max-body-bytes itself (with a JSON 413); Bun's own cut-off answers an
       // empty 413, so it is only the last resort.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      idleTimeout: this.config.clientTimeoutSeconds,
+      idleTimeout: server.clientTimeoutSeconds,
       fetch: (request, server) => {
         // Bun's idle timeout would cut an upload that is still moving: a body's stalls are timed by
         // the proxy itself, chunk by chunk (policy.ts, bodyStalled).
@@ -268,27 +252,7 @@ export class Gateway {
     });
     if (front) {
       const thread = (this.front = new FrontDoorThread({
-        door: {
-          hostname: this.config.host,
-          port: this.config.port,
-          upstream: {
-            hostname: upstream.hostname.replace(/^\[|\]$/g, ""),
-            port: Number(upstream.port || 80),
-            basePath,
-            host: upstream.host,
-            preserveHost: this.config.preserveHost,
-          },
-          inner: { hostname: "127.0.0.1", port: this.server.port as number },
-          timeoutMs: this.config.upstreamTimeoutMs,
-          upstreamIdleMs: this.config.upstreamIdleMs,
-          upstreamConnections: this.config.upstreamConnections,
-          idleTimeoutSeconds: this.config.clientTimeoutSeconds,
-          managementPaths: this.config.managementPaths,
-          accessControl: this.config.accessControl,
-          maxBodyBytes: this.config.maxBodyBytes,
-          trustedProxies: this.config.trustedProxies,
-          accessLog: this.accessLog,
-        },
+        door: frontDoorOptions(this.config.front, { inner: { hostname: "127.0.0.1", port: this.server.port as number }, accessLog: this.accessLog }),
         registry: this.registry,
         tenantOf: (host) => servingTenantOfHost(host, this.rules, this.registry),
         principal: (authorization) => this.tokenAnswer(authorization),
@@ -299,11 +263,11 @@ export class Gateway {
       this.metrics.gatherBeforeScrape(() => thread.flush());
       await thread.start();
     }
-    this.log.info({ url: `http://${this.config.host}:${this.port}/`, dataDir: this.config.dataDir, dev: this.config.dev, frontDoor: front }, "tenantgate listening");
+    this.log.info({ url: `http://${server.host}:${this.port}/`, dataDir: this.config.tenancy.dataDir, dev: this.config.tokens.dev, frontDoor: front }, "tenantgate listening");
   }
 
   get port(): number {
-    return this.front?.port ?? this.server?.port ?? this.config.port;
+    return this.front?.port ?? this.server?.port ?? this.config.server.port;
   }
 
   async close(): Promise<void> {

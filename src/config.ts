@@ -3,17 +3,22 @@ import { t, type TSchema } from "elysia";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { readArgs, type ArgKind, type GivenOption } from "./config/argv.ts";
+import { readBoolean } from "./config/boolean.ts";
+import { withGroups, type ConfigGroups } from "./config/groups.ts";
 import { SYNCED_ENTITIES, type SyncSwitch } from "./sync/synced-entities.ts";
 
 type Kind = "string" | "int" | "bool" | "list";
 
 interface Option {
-  key: keyof Config;
+  key: keyof Settings;
   flag: string;
   kind: Kind;
   help: string;
   schema: TSchema;
   default: unknown;
+  /** The key it had before it was renamed: its flag, environment name and config-file key still work. */
+  formerly?: string;
 }
 
 const LABEL = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
@@ -39,7 +44,7 @@ const OPTIONS: Option[] = [
   opt("trashRetentionDays", "int", 30, "days a deprovisioned tenant file stays in .trash/", t.Integer({ minimum: 0 })),
   opt("rescanSeconds", "int", 30, "seconds between full rescans of the data directory", t.Integer({ minimum: 1 })),
   opt("maxOpenFiles", "int", 0, "tenant files open at once (0 = derived from ulimit -n)", t.Integer({ minimum: 0 })),
-  opt("busyTimeoutMs", "int", 5000, "SQLite busy timeout in milliseconds", t.Integer({ minimum: 0 })),
+  opt("controlPlaneLockWaitMs", "int", 5000, "how long a read or write of the control plane's file waits for another process's lock on it before it fails (its SQLite busy timeout); its old name busyTimeoutMs (--busy-timeout-ms, TENANTGATE_BUSY_TIMEOUT_MS) still works", t.Integer({ minimum: 0 }), "busyTimeoutMs"),
   opt("upstreamTimeoutMs", "int", 30000, "time to wait for the upstream's response headers", t.Integer({ minimum: 1 })),
   opt("maxBodyBytes", "int", 134217728, "largest request body accepted (413 beyond it); bodies stream, never held whole", t.Integer({ minimum: 0 })),
   opt("clientTimeoutSeconds", "int", 10, "a client connection idle this long closes; a request head must arrive within it (408)", t.Integer({ minimum: 1, maximum: 255 })),
@@ -56,15 +61,15 @@ const OPTIONS: Option[] = [
   opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token"], "connection option keys never copied into tenants", t.Array(t.String({ minLength: 1 }))),
   opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
   opt("syncWorkers", "int", 4, "threads that apply a large fan-out in parallel (0: none); the work waits on disk, not CPU", t.Integer({ minimum: 0, maximum: 32 })),
-  opt("syncLockWaitMs", "int", 100, "how long the relay waits for a locked tenant file before backing off", t.Integer({ minimum: 0 })),
+  opt("syncLockWaitMs", "int", 100, "how long a write into a tenant file (the relay's, its fan-out threads') waits for another process's lock on it before the relay backs off and tries later (the SQLite busy timeout of the gateway's tenant-file handles)", t.Integer({ minimum: 0 })),
   opt("outboxRetentionHours", "int", 24, "hours applied outbox rows are kept before compaction", t.Integer({ minimum: 0 })),
   opt("logLevel", "string", "info", "pino log level", t.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => t.Literal(l)))),
 ];
 
 export const ConfigSchema = t.Object(Object.fromEntries(OPTIONS.map((o) => [o.key, o.schema])) as Record<string, TSchema>);
 
-/** Every option; the per-kind sync switches (`syncRoles`, …) come from the synced entities' list. */
-export interface Config extends Record<SyncSwitch, boolean> {
+/** Every option's value; the per-kind sync switches (`syncRoles`, …) come from the synced entities' list. */
+export interface Settings extends Record<SyncSwitch, boolean> {
   port: number;
   host: string;
   dataDir: string;
@@ -84,7 +89,7 @@ export interface Config extends Record<SyncSwitch, boolean> {
   trashRetentionDays: number;
   rescanSeconds: number;
   maxOpenFiles: number;
-  busyTimeoutMs: number;
+  controlPlaneLockWaitMs: number;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
   frontDoor: boolean;
@@ -105,6 +110,16 @@ export interface Config extends Record<SyncSwitch, boolean> {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
+/** Every option, and each part's options as a group (config/groups.ts): `config.tenancy`, `config.sync`, … */
+export type Config = Settings & ConfigGroups;
+
+export type TenancyConfig = ConfigGroups["tenancy"];
+export type HostsConfig = ConfigGroups["hosts"];
+export type ForwardingConfig = ConfigGroups["forwarding"];
+export type TokensConfig = ConfigGroups["tokens"];
+export type SyncConfig = ConfigGroups["sync"];
+export type FrontConfig = ConfigGroups["front"];
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -112,11 +127,18 @@ export class ConfigError extends Error {
   }
 }
 
-function opt(key: keyof Config, kind: Kind, def: unknown, help: string, schema: TSchema): Option {
-  return { key, kind, default: def, help, schema, flag: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) };
+function opt(key: keyof Settings, kind: Kind, def: unknown, help: string, schema: TSchema, formerly?: string): Option {
+  return { key, kind, default: def, help, schema, flag: flagOf(key), formerly };
 }
 
-const envName = (o: Option) => `TENANTGATE_${o.flag.replace(/-/g, "_").toUpperCase()}`;
+function flagOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+const envOf = (flag: string) => `TENANTGATE_${flag.replace(/-/g, "_").toUpperCase()}`;
+const envName = (o: Option) => envOf(o.flag);
+/** The option's flags: its own, then the one it had before a rename. */
+const flagsOf = (o: Option) => (o.formerly ? [o.flag, flagOf(o.formerly)] : [o.flag]);
+const byFlag = (flag: string) => OPTIONS.find((o) => flagsOf(o).includes(flag));
 
 function coerce(o: Option, raw: string, source: string): unknown {
   switch (o.kind) {
@@ -129,10 +151,9 @@ function coerce(o: Option, raw: string, source: string): unknown {
       return Number(raw);
     }
     case "bool": {
-      const v = raw.trim().toLowerCase();
-      if (["1", "true", "yes", "on", ""].includes(v)) return true;
-      if (["0", "false", "no", "off"].includes(v)) return false;
-      throw new ConfigError(`${o.key} (${source}): expected true or false, got "${raw}"`);
+      const value = readBoolean(raw);
+      if (value === undefined) throw new ConfigError(`${o.key} (${source}): expected true or false, got "${raw}"`);
+      return value;
     }
   }
 }
@@ -142,12 +163,20 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
 }
 
+export interface LoadOptions {
+  /**
+   * Whether the config is for verifying tokens (serve, the default): then, with access control on
+   * and no --dev, an issuer is required. A command that never verifies one does not need it.
+   */
+  verifiesTokens?: boolean;
+}
+
 /**
  * Builds the config: defaults, then the config file (`--config` or TENANTGATE_CONFIG, JSON with the
  * camelCase keys), then TENANTGATE_* variables, then flags. Every problem names the key and where the
  * bad value came from. Returns the remaining positional arguments too.
  */
-export function loadConfig(sources: ConfigSources = {}): { config: Config; rest: string[] } {
+export function loadConfig(sources: ConfigSources = {}, { verifiesTokens = true }: LoadOptions = {}): { config: Config; rest: string[] } {
   const argv = [...(sources.argv ?? [])];
   const env = sources.env ?? process.env;
   const values: Record<string, unknown> = Object.fromEntries(OPTIONS.map((o) => [o.key, o.default]));
@@ -164,21 +193,22 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${file}: expected a JSON object`);
     for (const [key, value] of Object.entries(parsed)) {
-      const o = OPTIONS.find((x) => x.key === key || x.flag === key);
+      const o = OPTIONS.find((x) => x.key === key || x.formerly === key || flagsOf(x).includes(key));
       if (!o) throw new ConfigError(`config file ${file}: unknown key "${key}"`);
       values[o.key] = o.kind === "list" && typeof value === "string" ? coerce(o, value, `config file ${file}`) : value;
       origin[o.key] = `config file ${file}`;
     }
   }
   for (const o of OPTIONS) {
-    const raw = env[envName(o)];
-    if (raw !== undefined) {
-      values[o.key] = coerce(o, raw, envName(o));
-      origin[o.key] = envName(o);
+    // The option's own name beats the one it had before a rename.
+    const name = flagsOf(o).map(envOf).find((n) => env[n] !== undefined);
+    if (name !== undefined) {
+      values[o.key] = coerce(o, env[name] as string, name);
+      origin[o.key] = name;
     }
   }
-  for (const [flag, raw] of flags) {
-    const o = OPTIONS.find((x) => x.flag === flag);
+  for (const { name: flag, text: raw } of flags) {
+    const o = byFlag(flag);
     if (!o) throw new ConfigError(`unknown option --${flag} (see --help)`);
     if (o.kind === "bool" && raw === undefined) values[o.key] = true;
     else if (raw === undefined) throw new ConfigError(`option --${flag} needs a value`);
@@ -190,7 +220,7 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
     const first = Value.Errors(o.schema, values[o.key]).First();
     if (first) throw new ConfigError(`${o.key} (from ${origin[o.key]}): ${first.message}; got ${JSON.stringify(values[o.key])}`);
   }
-  const config = values as unknown as Config;
+  const config = withGroups(values as unknown as Settings);
   config.dataDir = resolve(config.dataDir);
   config.baseDomain = config.baseDomain.replace(/\.$/, "");
   for (const entry of config.trustedProxies) {
@@ -199,7 +229,7 @@ export function loadConfig(sources: ConfigSources = {}): { config: Config; rest:
   if (config.reserved.includes(config.controlPlane)) throw new ConfigError(`reserved: must not list the control plane's id "${config.controlPlane}"`);
   if (config.dev && !isLoopback(config.host))
     throw new ConfigError(`dev (from ${origin.dev}): refusing to run in dev mode on non-loopback host ${config.host}; dev tokens are trusted`);
-  if (config.accessControl && !config.dev && config.issuer.length === 0)
+  if (verifiesTokens && config.accessControl && !config.dev && config.issuer.length === 0)
     throw new ConfigError("issuer: required when access control is on (set --issuer or TENANTGATE_ISSUER to AuthHero's issuer URL)");
   if (!config.jwksUrl) config.jwksUrl = `${config.upstream.replace(/\/+$/, "")}/.well-known/jwks.json`;
   return { config, rest };
@@ -209,37 +239,19 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-function parseFlags(argv: string[]): { flags: [string, string | undefined][]; rest: string[]; configFile?: string } {
-  const flags: [string, string | undefined][] = [];
-  const rest: string[] = [];
+// `--config` takes the next argument whatever it is, as it always has; the options' values do not
+// take one that starts with `--` (see readArgs).
+const ARG_KINDS: Record<string, ArgKind> = { config: "file", ...Object.fromEntries(OPTIONS.flatMap((o) => flagsOf(o).map((flag) => [flag, o.kind === "bool" ? "switch" : "value"]))) };
+
+function parseFlags(argv: string[]): { flags: GivenOption[]; rest: string[]; configFile?: string } {
+  const { options, positionals } = readArgs(argv, ARG_KINDS);
   let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === "--") {
-      rest.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("--")) {
-      rest.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    const negated = name.startsWith("no-") && OPTIONS.some((o) => o.flag === name.slice(3) && o.kind === "bool");
-    if (negated) {
-      name = name.slice(3);
-      value = "false";
-    }
-    const o = OPTIONS.find((x) => x.flag === name);
-    if (value === undefined && name !== "config" && o?.kind !== "bool") {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith("--")) value = argv[++i];
-    } else if (value === undefined && name === "config") value = argv[++i];
-    if (name === "config") configFile = value;
-    else flags.push([name, value]);
+  const flags: GivenOption[] = [];
+  for (const given of options) {
+    if (given.name === "config") configFile = given.text;
+    else flags.push(given);
   }
-  return { flags, rest, configFile };
+  return { flags, rest: positionals, configFile };
 }
 
 /** The `--help` text: every option with its environment name and default. */

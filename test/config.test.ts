@@ -82,3 +82,55 @@ test("help lists every option with its environment name and default", () => {
 test("positional arguments are returned for the command", () => {
   expect(loadConfig({ argv: ["--dev", "acme", "out.sqlite"], env: {} }).rest).toEqual(["acme", "out.sqlite"]);
 });
+
+test("an option's value is never the next option: --issuer --dev is an --issuer without its value", () => {
+  expect(() => load(["--issuer", "--dev"])).toThrow("option --issuer needs a value");
+  expect(() => load([...DEV, "--port", "--", "1"])).toThrow("option --port needs a value");
+  expect(load([...DEV, "--audience=--not-a-flag"]).audience).toBe("--not-a-flag");
+});
+
+test("a repeated option counts once, the last time; a list is comma-separated", () => {
+  expect(load(["--issuer", "https://a/", "--issuer=https://b/, https://c/"]).issuer).toEqual(["https://b/", "https://c/"]);
+});
+
+test("booleans from the environment and from --name=value read the same words (config/boolean.ts)", () => {
+  expect(load(DEV, { TENANTGATE_TRUST_ORG_NAME: " Yes " }).trustOrgName).toBe(true);
+  expect(load(DEV, { TENANTGATE_TRUST_ORG_NAME: "" }).trustOrgName).toBe(true);
+  expect(load(DEV, { TENANTGATE_ADOPT_FILES: "OFF" }).adoptFiles).toBe(false);
+  expect(load([...DEV, "--adopt-files=No", "--trust-org-name=1"])).toMatchObject({ adoptFiles: false, trustOrgName: true });
+  expect(load([...DEV, "--trust-org-name="]).trustOrgName).toBe(true);
+  expect(() => load(DEV, { TENANTGATE_TRUST_ORG_NAME: "y" })).toThrow('trustOrgName (TENANTGATE_TRUST_ORG_NAME): expected true or false, got "y"');
+});
+
+test("a switch takes no next argument; --no-<option> is only for switches", () => {
+  expect(loadConfig({ argv: [...DEV, "--trust-org-name", "acme"], env: {} })).toMatchObject({ config: { trustOrgName: true }, rest: ["acme"] });
+  expect(() => load([...DEV, "--no-port"])).toThrow("unknown option --no-port");
+});
+
+test("single-dash arguments and everything after -- are positional", () => {
+  expect(loadConfig({ argv: [...DEV, "-x", "acme", "--", "--port", "1"], env: {} }).rest).toEqual(["-x", "acme", "--port", "1"]);
+});
+
+test("the control plane's lock wait answers to its old name too (--busy-timeout-ms), in every source", () => {
+  expect(load(DEV).controlPlaneLockWaitMs).toBe(5000);
+  expect(load([...DEV, "--busy-timeout-ms", "700"]).controlPlaneLockWaitMs).toBe(700);
+  expect(load([...DEV, "--busy-timeout-ms=700", "--control-plane-lock-wait-ms", "800"]).controlPlaneLockWaitMs).toBe(800);
+  expect(load(DEV, { TENANTGATE_BUSY_TIMEOUT_MS: "600" }).controlPlaneLockWaitMs).toBe(600);
+  expect(load(DEV, { TENANTGATE_BUSY_TIMEOUT_MS: "600", TENANTGATE_CONTROL_PLANE_LOCK_WAIT_MS: "900" }).controlPlaneLockWaitMs).toBe(900);
+  const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+  for (const key of ["busyTimeoutMs", "busy-timeout-ms", "controlPlaneLockWaitMs"]) {
+    writeFileSync(join(dir, "tg.json"), JSON.stringify({ [key]: 400 }));
+    expect(load([...DEV, "--config", join(dir, "tg.json")]).controlPlaneLockWaitMs).toBe(400);
+  }
+  expect(() => load([...DEV, "--busy-timeout-ms", "soon"])).toThrow('controlPlaneLockWaitMs (--busy-timeout-ms): expected a whole number, got "soon"');
+  expect(configHelp()).toContain("--busy-timeout-ms");
+});
+
+test("a config for a command that verifies no token needs no issuer, and access control stays as given", () => {
+  const { config } = loadConfig({ argv: [], env: {} }, { verifiesTokens: false });
+  expect(config.issuer).toEqual([]);
+  expect(config.accessControl).toBe(true);
+  expect(() => loadConfig({ argv: [], env: {} }, { verifiesTokens: true })).toThrow("issuer: required when access control is on");
+  // The other checks hold for every command.
+  expect(() => loadConfig({ argv: ["--port", "abc"], env: {} }, { verifiesTokens: false })).toThrow("port (--port)");
+});

@@ -1,30 +1,24 @@
+import { readArgs, type ArgKind } from "../config/argv.ts";
+import { readBoolean } from "../config/boolean.ts";
+
 /**
- * Takes a command's own flags out of argv and leaves the rest (gateway options) for loadConfig.
- * `spec` maps a flag to whether it takes a value.
+ * Takes a command's own flags out of argv and leaves every other argument, as it was, for loadConfig
+ * (the gateway options). A switch is on when given alone or with a true word, off with a false one
+ * or as `--no-<name>` (config/boolean.ts); the last mention counts.
  */
-export function takeFlags(argv: readonly string[], spec: Record<string, boolean>): { flags: Map<string, string | true>; rest: string[] } {
+export function takeFlags(argv: readonly string[], kinds: Readonly<Record<string, Exclude<ArgKind, "file">>>): { flags: Map<string, string | true>; rest: string[] } {
   const flags = new Map<string, string | true>();
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    const name = m?.[1];
-    if (!m || name === undefined || !(name in spec)) {
-      rest.push(arg);
-      continue;
-    }
-    if (!spec[name]) {
-      // `--purge=false` must not purge: a switch given a value takes it as a boolean.
-      const v = m[2]?.toLowerCase();
-      if (v === undefined || ["true", "1", "yes", "on"].includes(v)) flags.set(name, true);
-      else if (!["false", "0", "no", "off"].includes(v)) throw new Error(`--${name} takes no value, or true/false; got "${m[2]}"`);
-    } else if (m[2] !== undefined) flags.set(name, m[2]);
-    else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith("--")) throw new Error(`--${name} needs a value`);
-      flags.set(name, next);
-      i++;
-    }
+  const taken = new Set<number>();
+  for (const given of readArgs(argv, kinds).options) {
+    if (!given.known) continue;
+    for (const at of given.at) taken.add(at);
+    if (kinds[given.name] === "switch") {
+      const on = readBoolean(given.text ?? "");
+      if (on === undefined) throw new Error(`--${given.name} takes no value, or true/false; got "${given.text}"`);
+      if (on) flags.set(given.name, true);
+      else flags.delete(given.name);
+    } else if (given.text === undefined) throw new Error(`--${given.name} needs a value`);
+    else flags.set(given.name, given.text);
   }
-  return { flags, rest };
+  return { flags, rest: argv.filter((_, at) => !taken.has(at)) };
 }

@@ -1,3 +1,4 @@
+import type { ForwardingConfig } from "../config.ts";
 import { HttpError } from "../http-error.ts";
 
 /**
@@ -107,9 +108,9 @@ export interface UpstreamOptions {
   preserveHost?: boolean;
 }
 
-export function upstreamOptions(url: string, timeoutMs: number, preserveHost = false): UpstreamOptions {
-  const upstream = new URL(url);
-  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs, preserveHost };
+export function upstreamOptions(forwarding: ForwardingConfig): UpstreamOptions {
+  const upstream = new URL(forwarding.upstream);
+  return { upstream, basePath: upstream.pathname.replace(/\/+$/, ""), timeoutMs: forwarding.upstreamTimeoutMs, preserveHost: forwarding.preserveHost };
 }
 
 /**

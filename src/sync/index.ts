@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { SyncConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Tenancy } from "../tenancy/index.ts";
 import { parseFilter, type SyncRules } from "./entities.ts";
@@ -13,7 +13,7 @@ export { ensureTriggers, TRIGGER_COUNT } from "./triggers.ts";
 export type { SyncRules } from "./entities.ts";
 export type { EntityKind } from "./synced-entities.ts";
 
-export function syncRules(config: Config): SyncRules {
+export function syncRules(config: SyncConfig): SyncRules {
   return {
     controlPlane: config.controlPlane,
     enabled: Object.fromEntries(SYNCED_ENTITIES.map((e) => [e.kind, config[e.syncSwitch.key]])) as Record<EntityKind, boolean>,
@@ -26,7 +26,7 @@ export function syncRules(config: Config): SyncRules {
  * The outbox relay over a data directory, with its capture triggers installed and new tenant files
  * seeded from it. Not started: `serve` starts the loop; CLI commands use it synchronously.
  */
-export function openRelay(tenancy: Tenancy, config: Config, log: Logger, observer?: RelayObserver): OutboxRelay {
+export function openRelay(tenancy: Tenancy, config: SyncConfig, log: Logger, observer?: RelayObserver): OutboxRelay {
   const relay = new OutboxRelay({
     cp: tenancy.cp,
     commits: tenancy.commits,

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../config.ts";
+import type { TenancyConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ControlPlane } from "../storage/control-plane.ts";
 import { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
@@ -23,7 +23,7 @@ export interface Tenancy {
   lifecycle: TenantLifecycle;
 }
 
-export function tenantsDir(config: Pick<Config, "dataDir">): string {
+export function tenantsDir(config: Pick<TenancyConfig, "dataDir">): string {
   return join(config.dataDir, "tenants");
 }
 
@@ -32,10 +32,10 @@ export function tenantsDir(config: Pick<Config, "dataDir">): string {
  * interrupted operations: only the serving process does that, so a CLI command run beside a live
  * gateway never mistakes the gateway's running work for a crash.
  */
-export function openTenancy(config: Config, log: Logger): Tenancy {
+export function openTenancy(config: TenancyConfig, log: Logger): Tenancy {
   const dir = tenantsDir(config);
   mkdirSync(dir, { recursive: true });
-  const cp = new ControlPlane(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.busyTimeoutMs });
+  const cp = new ControlPlane(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.controlPlaneLockWaitMs });
   const pool = new HandlePool({
     dir,
     maxOpen: config.maxOpenFiles || handleBudget(),

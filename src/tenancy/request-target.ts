@@ -1,7 +1,8 @@
+import type { HostsConfig } from "../config.ts";
 import { HttpError } from "../http-error.ts";
 import type { TenantRegistry } from "./registry.ts";
 import { normalizeHost, resolveHost, type HostTarget } from "./resolve-tenant.ts";
-import { requestedHost, type TrustedProxies } from "./trusted-proxies.ts";
+import { requestedHost, TrustedProxies } from "./trusted-proxies.ts";
 
 export interface TargetRules {
   baseDomain: string;
@@ -10,6 +11,16 @@ export interface TargetRules {
   trustedProxies: TrustedProxies;
   /** Off: every request is the control plane's, whatever its host. */
   routing: boolean;
+}
+
+export function targetRules(hosts: HostsConfig): TargetRules {
+  return {
+    baseDomain: hosts.baseDomain,
+    reserved: new Set(hosts.reserved),
+    controlPlane: hosts.controlPlane,
+    trustedProxies: new TrustedProxies(hosts.trustedProxies),
+    routing: hosts.routing,
+  };
 }
 
 export interface RequestTarget {

@@ -34,8 +34,8 @@ describe("requestHeaderFate", () => {
 });
 
 describe("the upstream's URL", () => {
-  const bare = upstreamOptions("http://authhero:3000", 1000);
-  const mounted = upstreamOptions("http://authhero:3000/auth/", 1000);
+  const bare = upstreamOptions({ upstream: "http://authhero:3000", upstreamTimeoutMs: 1000, preserveHost: false });
+  const mounted = upstreamOptions({ upstream: "http://authhero:3000/auth/", upstreamTimeoutMs: 1000, preserveHost: false });
 
   test("a path that looks like a host or userinfo stays a path on the upstream", () => {
     for (const path of ["//evil.example/x", "/@evil.example/x", "/x:@127.0.0.1:1/y", "/%2F%2Fevil/x"]) {

@@ -12,7 +12,7 @@ test("a tenant file gets tenantgate's tables as tenant-schema.ts declares them",
   for (const table of [tenantSync, tenantSyncConflicts]) {
     const config = getTableConfig(table);
     expect(columnsOf(db, config.name).map(([name]) => name)).toEqual(config.columns.map((c) => c.name));
-    expect(columnsOf(db, config.name).every(([, notnull, pk]) => notnull === 1 || pk > 0)).toBe(true);
+    expect(columnsOf(db, config.name).every(([, notnull, pk]) => notnull === 1 || Number(pk) > 0)).toBe(true);
   }
   db.query("INSERT INTO tenantgate_sync (id, cursor, updated_at) VALUES (1, 5, 'x')").run();
   expect(() => db.query("INSERT INTO tenantgate_sync (id, cursor, updated_at) VALUES (2, 5, 'x')").run()).toThrow(/CHECK/);

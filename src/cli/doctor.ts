@@ -1,0 +1,79 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import { REQUIRED_COLUMNS } from "../storage/baseline.ts";
+import { assertColumns } from "../storage/columns.ts";
+import { handleBudget, openFileLimit } from "../storage/descriptors.ts";
+import { tenantsDir } from "../tenancy/index.ts";
+import { isFileTenantId } from "../tenancy/tenant-id.ts";
+import type { Command, Out } from "./command.ts";
+import { integrityCheck } from "../tenancy/backups.ts";
+import { Progress } from "./progress.ts";
+import { withTenancy } from "./with-tenancy.ts";
+
+/** `tenantgate doctor [--deep]`: checks the data directory; exit 1 when it found a problem. */
+export const doctor: Command = {
+  name: "doctor",
+  usage: "  tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)",
+  flags: { deep: "switch" },
+  verifiesTokens: false,
+  run({ config, flags, out }) {
+    return checkDataDir(config, flags.has("deep"), out) === 0 ? 0 : 1;
+  },
+};
+
+/** Checks the data directory and prints what is wrong. Returns the problem count. */
+export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): number {
+  let problems = 0;
+  const bad = (msg: string) => {
+    problems++;
+    out(`✗ ${msg}`);
+  };
+  const good = (msg: string) => out(`✓ ${msg}`);
+  const limit = openFileLimit();
+  const budget = config.tenancy.maxOpenFiles || handleBudget(limit);
+  if (limit < 1024) bad(`open-file limit is ${limit}; raise ulimit -n (at least 1024, ideally 65536)`);
+  else good(`open-file limit ${limit}; up to ${budget} tenant files open at once`);
+  // A check must not create what it checks: a mistyped --data-dir would otherwise come out "healthy".
+  const cpFile = join(tenantsDir(config.tenancy), `${config.tenancy.controlPlane}.sqlite`);
+  if (!existsSync(cpFile)) {
+    bad(`no control plane at ${cpFile}; is --data-dir right? (serve or tenants create makes one)`);
+    out(`${problems} problem(s) found`);
+    return problems;
+  }
+  try {
+    withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
+      good(`data directory ${dir} is writable and the control plane is migrated`);
+      try {
+        assertColumns(cp.db, REQUIRED_COLUMNS, cp.path);
+        good("control-plane schema has every column tenantgate writes");
+      } catch (err) {
+        bad((err as Error).message);
+      }
+      const ids = cp.tenantIds().filter((id) => id !== cp.id);
+      const progress = new Progress("checking tenant files", ids.length);
+      let checked = 0;
+      for (const id of ids) {
+        const status = registry.status(id);
+        if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
+        else if (deep) {
+          const result = integrityCheck(registry.pathOf(id));
+          if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);
+        }
+        progress.tick(++checked);
+      }
+      good(`${ids.length} tenant(s) registered`);
+      for (const id of registry.orphans()) bad(`file ${id}.sqlite is not registered on the control plane (adopt-files would register it)`);
+      for (const name of readdirSync(dir)) {
+        if (name.endsWith(".sqlite") && !isFileTenantId(name.slice(0, -7), cp.id)) bad(`file ${name} has a name that is not a valid tenant id; it is ignored`);
+      }
+      for (const op of journal.running()) bad(`operation ${op.id} (${op.kind} ${op.tenantId}) is unfinished; the next \`serve\` finishes or undoes it`);
+      const trash = readdirSync(lifecycle.trashDir).length;
+      good(`${trash} file(s) in the trash`);
+    });
+  } catch (err) {
+    bad(`cannot open the data directory: ${(err as Error).message}`);
+  }
+  out(problems === 0 ? "no problems found" : `${problems} problem(s) found`);
+  return problems;
+}
