@@ -41,16 +41,16 @@ describe("through a gateway", () => {
   beforeAll(async () => {
     // The fetch path only: the gateway's own handling, with no front door deciding first.
     gw = await startGateway(["--upstream", "http://127.0.0.1:9", "--no-front-door"]);
-    gw.gateway.lifecycle.create({ id: "broken", friendly_name: "Broken" });
+    gw.gateway.parts.lifecycle.create({ id: "broken", friendly_name: "Broken" });
     writeFileSync(join(gw.dataDir, "tenants", "broken.sqlite"), "garbage, not a database".repeat(100));
-    gw.gateway.pool.evict("broken");
+    gw.gateway.parts.pool.evict("broken");
   });
   afterAll(() => gw?.stop());
 
   test("a tenant file failure outside the Elysia app answers as it does inside it", async () => {
     const inside = await gw.request("localhost", "/api/v2/tenants/broken/effective-settings", { token: await gw.token() });
     // The proxied path (outside the app) reads no tenant file today; make it meet the same failure.
-    const real = gw.gateway as unknown as { proxy: () => Promise<Response> };
+    const real = (gw.gateway as unknown as { pipeline: { proxy: () => Promise<Response> } }).pipeline;
     const proxy = real.proxy;
     real.proxy = async () => {
       throw new TenantFileError("broken", "unreadable", "file is not a database");

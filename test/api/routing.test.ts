@@ -224,7 +224,7 @@ describe("base domain auth.example.com", () => {
     expect(((await res.json()) as { tenants: { id: string }[] }).tenants.map((t) => t.id)).toEqual(["acme"]);
     await expectError(await ex.request("localhost", "/api/v2/tenants", { method: "POST", token, ...json({ id: "sneaky", friendly_name: "S" }) }), 404, 'host "localhost" is not a tenant');
     expect(up.take()).toEqual([]);
-    expect(ex.gateway.cp.tenant("sneaky")).toBeUndefined();
+    expect(ex.gateway.parts.cp.tenant("sneaky")).toBeUndefined();
   });
 });
 

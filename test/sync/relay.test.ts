@@ -333,15 +333,15 @@ describe("the sync API", () => {
     const g = await startGateway();
     const cp = authhero(g.dataDir);
     try {
-      g.gateway.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-      g.gateway.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+      g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+      g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
       // acme's own role named "viewer" before the control plane has one.
       const acme = new Database(tenantPath(g.dataDir, "acme"));
       acme.exec("PRAGMA busy_timeout = 5000");
       acme.query("INSERT INTO roles (id, tenant_id, name, is_system, created_at, updated_at) VALUES ('own_viewer', 'acme', 'viewer', 0, ?, ?)").run(now(), now());
       addRole(cp, "rol_admin", "admin", ["read:all", "write:all"]);
       addRole(cp, "rol_viewer", "viewer", ["read:all"]);
-      await g.gateway.relay.drain();
+      await g.gateway.parts.relay.drain();
       const head = headOf(cp);
       const token = await g.token();
 
