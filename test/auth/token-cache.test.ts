@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Principal } from "../../src/auth/principal.ts";
 import { TokenCache, tokenKey } from "../../src/auth/token-cache.ts";
-import type { TokenVerifier } from "../../src/auth/verify.ts";
 import { Answers, type TokenAnswer } from "../../src/front/answers.ts";
 import { startGateway, type TestGateway } from "../support/gateway.ts";
 import { createTenants, startUpstream, type UpstreamDouble } from "../support/upstream.ts";
@@ -75,7 +74,7 @@ test.each([
   const org = await gw.orgToken("acme", ["read:users"]);
   expect((await gw.request("localhost", "/api/v2/tenants", { token: admin })).status).toBe(200);
   expect((await gw.request("acme.localhost", "/api/v2/users", { token: org })).status).toBe(200);
-  const tokens = (gw.gateway as unknown as { verifier: TokenVerifier }).verifier.tokens;
+  const tokens = gw.gateway.parts.verifier.tokens;
   const keys = tokens.keys();
   expect(keys).toContain(tokenKey(admin));
   expect(keys).toContain(tokenKey(org));

@@ -158,8 +158,10 @@ test("no code in src/ opens a raw descriptor except the files listed (none of th
         const code = readFileSync(path, "utf8").replace(/\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
         for (const m of code.matchAll(RAW_OPEN)) {
           // `db.open(` style methods are not fs: only bare calls and fs namespaces count.
-          const before = code.slice(Math.max(0, (m.index ?? 0) - 1), m.index);
-          if (before === "." && !m[0].startsWith("Bun.")) continue;
+          const before = code.slice(Math.max(0, (m.index ?? 0) - 16), m.index);
+          if (before.endsWith(".") && !m[0].startsWith("Bun.")) continue;
+          // A method of that name being declared (`static async open(`) opens nothing.
+          if (/\b(static|async|function)\s+$/.test(before)) continue;
           found.add(`${relative(ROOT, path)}: ${m[0].replace(/^Bun\.(\w+)\(/, "Bun.$1(")}`);
         }
       }
