@@ -394,6 +394,9 @@ export class FrontDoor {
   private refuse(c: Connection, status: number, message: string): void {
     c.closeAfter = true;
     c.inbox = null;
+    // Answered: a client slow to read it must not be refused again by the next sweep.
+    c.headSince = 0;
+    this.reading.delete(c);
     this.toClient(c, errorAnswer(new HttpError(status, message)));
     if (c.toClient.empty) this.close(c);
   }
@@ -582,6 +585,12 @@ export class FrontDoor {
   private handOver(c: Connection): void {
     if (c.handedOver) return;
     c.handedOver = true;
+    // The full gateway answers and closes it now: a forwarded request's `Connection: close` must not
+    // end it at the client's next drain (cutting that answer short), nor a head that grew past the
+    // limit in pieces earn it a 408 from the sweep.
+    c.closeAfter = false;
+    c.headSince = 0;
+    this.reading.delete(c);
     c.serial = new OneAtATime();
     this.dropLink(c);
     c.client.pause();
