@@ -2,9 +2,30 @@ import type { Socket, TCPSocketListener } from "bun";
 import { HttpError } from "../http-error.ts";
 import { BUFFERED_BODY_BYTES, forwardingFailure, MAX_HEAD_BYTES, upstreamHostHeader, upstreamRequestTarget } from "../proxy/policy.ts";
 import { errorAnswer } from "./error-answer.ts";
+import {
+  append,
+  bodyStarted,
+  BETWEEN_REQUESTS,
+  BUFFERING,
+  CLOSED,
+  CLOSING,
+  DECIDING,
+  LINKING,
+  linkOf,
+  MAX_INBOX,
+  newConnection,
+  rest,
+  type Answering,
+  type ClientConnection,
+  type Exchange,
+  type HandedOver,
+  type Link,
+  type ReadingHead,
+  type Sent,
+} from "./client-connection.ts";
 import { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
-import { UpstreamPool, type UpstreamLink } from "./upstream-pool.ts";
+import { UpstreamPool } from "./upstream-pool.ts";
 import { readPlainRequest, type PlainRequest } from "./request-head.ts";
 import { ChunkedScanner, CRLFCRLF, MAX_RESPONSE_HEAD, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
 
@@ -45,9 +66,6 @@ export interface FrontDoorOptions {
   answered: (f: Finished) => void;
 }
 
-/** Pipelined bytes held while a request is in flight before the client is made to wait. */
-const MAX_INBOX = 256 * 1024;
-
 const NON_ASCII = /[^\x00-\x7f]/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /**
@@ -57,60 +75,6 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
  */
 const scratch = Buffer.allocUnsafe(64 * 1024);
 
-type Peer = Socket<Connection>;
-type Link = UpstreamLink<Connection>;
-
-/** One request in flight through the front door, from its head to the end of the response body. */
-interface Exchange {
-  request: PlainRequest;
-  forward: Forward;
-  /** Where the client's own bytes for the head are (`source` up to `headBytes`), to hand them over unchanged if the upstream cannot be reached. */
-  source: Buffer;
-  headBytes: number;
-  bodyLeft: number;
-  bodySent: boolean;
-  started: number;
-  reused: boolean;
-  retried: boolean;
-  /** When the body, the upstream connection or the response head is overdue (performance.now() time). */
-  deadline: number;
-  /** The body is still arriving, before an upstream connection is taken (policy.ts, BUFFERED_BODY_BYTES). */
-  buffering: boolean;
-  /** An upstream connection has been asked for and not yet given. */
-  linking: boolean;
-  upInbox: Buffer | null;
-  response?: UpstreamResponseHead;
-  /** Body bytes still to come (length framing). */
-  left: number;
-  chunks?: ChunkedScanner;
-}
-
-/** A client connection, and what carries its exchange: an upstream connection lent by the pool, or the full gateway. */
-interface Connection {
-  client: Peer;
-  peer: string;
-  inbox: Buffer | null;
-  deciding: boolean;
-  exchange?: Exchange;
-  /** The upstream connection lent for the exchange in flight. */
-  link?: Link;
-  toClient: Outbox<Connection>;
-  handedOver: boolean;
-  inner?: Peer;
-  toInner: Outbox<Connection>;
-  /** Which of a handed-over connection's bytes may go to the full gateway yet (one request at a time). */
-  serial?: OneAtATime;
-  /** End the client connection once the current response is out. */
-  closeAfter: boolean;
-  /** When the first bytes of a head still incomplete arrived (0: none pending). */
-  headSince: number;
-  /** The client shut its side (FIN): no more requests will come. */
-  ended: boolean;
-  /** A response head (latin1) not yet written: it goes out with the first body bytes, in one write. */
-  heldHead?: string;
-  closed: boolean;
-}
-
 /**
  * The gateway's listening socket. Plain requests for AuthHero (most of the traffic) it forwards itself
  * over an upstream connection paired with the client's, rewriting only the head; any other connection
@@ -118,24 +82,24 @@ interface Connection {
  * Forwarding through `Bun.serve` and `fetch` cost about twice the CPU per request (docs/benchmarks.md).
  */
 export class FrontDoor {
-  private listener?: TCPSocketListener<Connection>;
-  private readonly connections = new Set<Connection>();
+  private listener?: TCPSocketListener<ClientConnection>;
+  private readonly connections = new Set<ClientConnection>();
   /** Connections whose request awaits the upstream's response head. */
-  private readonly waiting = new Set<Connection>();
+  private readonly waiting = new Set<ClientConnection>();
   /** Connections with a request head still arriving (a trickle must not hold a connection forever). */
-  private readonly reading = new Set<Connection>();
+  private readonly reading = new Set<ClientConnection>();
   private sweeper?: ReturnType<typeof setInterval>;
-  private readonly pool: UpstreamPool<Connection>;
+  private readonly pool: UpstreamPool<ClientConnection>;
 
   constructor(private readonly o: FrontDoorOptions) {
-    this.pool = new UpstreamPool<Connection>({
+    this.pool = new UpstreamPool<ClientConnection>({
       hostname: o.upstream.hostname,
       port: o.upstream.port,
       max: o.upstreamConnections,
       idleMs: o.upstreamIdleMs,
       data: (c, link, data) => this.fromUpstream(c, link, data),
       drained: (c, link) => {
-        if (c.link === link) c.client.resume();
+        if (c.state.phase === "forwarding" && linkOf(c.state) === link) c.client.resume();
       },
       closed: (c, link) => this.upstreamClosed(c, link),
     });
@@ -143,7 +107,7 @@ export class FrontDoor {
 
 
   listen(): number {
-    this.listener = Bun.listen<Connection>({
+    this.listener = Bun.listen<ClientConnection>({
       hostname: this.o.hostname,
       port: this.o.port,
       // A client may send its requests and then shut its side (FIN): it still gets its answers.
@@ -173,20 +137,8 @@ export class FrontDoor {
     this.pool.stop();
   }
 
-  private opened(client: Peer): void {
-    const c: Connection = {
-      client,
-      peer: client.remoteAddress ?? "",
-      inbox: null,
-      deciding: false,
-      toClient: new Outbox(() => (c.closed ? undefined : c.client)),
-      handedOver: false,
-      toInner: new Outbox(() => c.inner),
-      closeAfter: false,
-      ended: false,
-      headSince: 0,
-      closed: false,
-    };
+  private opened(client: Socket<ClientConnection>): void {
+    const c = newConnection(client);
     client.data = c;
     client.timeout(this.o.idleTimeoutSeconds);
     this.connections.add(c);
@@ -194,28 +146,30 @@ export class FrontDoor {
 
   // --- from the client ---------------------------------------------------------------------------
 
-  private fromClient(c: Connection, data: Buffer): void {
-    if (c.closed) return;
-    if (c.handedOver) {
-      c.inbox = append(c.inbox, data);
-      return this.relay(c);
-    }
+  private fromClient(c: ClientConnection, data: Buffer): void {
+    const s = c.state;
+    if (s.phase === "closed") return;
     c.inbox = append(c.inbox, data);
-    this.pump(c);
+    if (s.phase === "handed-over") this.relay(c, s);
+    else this.pump(c);
   }
 
   /** Moves the connection on: more body for the request in flight, or the next request's head. */
-  private pump(c: Connection): void {
-    const ex = c.exchange;
-    if (ex) {
-      if (ex.buffering) {
-        if ((c.inbox?.length ?? 0) >= ex.bodyLeft) this.send(c, ex);
-        else ex.deadline = performance.now() + this.o.timeoutMs;
-      } else if (ex.bodyLeft > 0 && c.link) this.sendBody(c, ex);
-      if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
-      return;
+  private pump(c: ClientConnection): void {
+    const s = c.state;
+    if (s.phase === "reading-head") return this.readHead(c, s);
+    if (s.phase !== "forwarding") return;
+    if (s.upstream.step === "buffering") {
+      if ((c.inbox?.length ?? 0) >= s.bodyLeft) this.send(c, s);
+      else s.deadline = performance.now() + this.o.timeoutMs;
+    } else if (s.bodyLeft > 0) {
+      const link = linkOf(s);
+      if (link) this.sendBody(c, s, link);
     }
-    if (c.deciding || c.closeAfter) return;
+    if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
+  }
+
+  private readHead(c: ClientConnection, s: ReadingHead): void {
     if (!c.inbox) {
       if (c.ended) this.close(c);
       return;
@@ -226,16 +180,13 @@ export class FrontDoor {
       if (c.inbox.length >= MAX_HEAD_BYTES) return this.handOver(c);
       // A head the client will never finish: nothing to answer.
       if (c.ended) return this.close(c);
-      if (c.headSince === 0) {
-        c.headSince = performance.now();
+      if (s.since === 0) {
+        c.state = { phase: "reading-head", since: performance.now() };
         this.reading.add(c);
       }
       return;
     }
-    if (c.headSince !== 0) {
-      c.headSince = 0;
-      this.reading.delete(c);
-    }
+    if (s.since !== 0) this.reading.delete(c);
     const request = readPlainRequest(c.inbox.toString("latin1", 0, end));
     if (!request) return this.handOver(c);
     let decided: ReturnType<FrontDoorOptions["decide"]>;
@@ -245,40 +196,37 @@ export class FrontDoor {
       return this.handOver(c);
     }
     if (!(decided instanceof Promise)) return this.start(c, request, end, decided);
-    c.deciding = true;
+    c.state = DECIDING;
     c.client.pause();
     decided
       .catch(() => undefined)
       .then((forward) => {
-        c.deciding = false;
-        if (c.closed) return;
+        // Nothing but a close moves a connection on while it waits.
+        if (c.state !== DECIDING) return;
         c.client.resume();
         this.start(c, request, end, forward);
       });
   }
 
-  private start(c: Connection, request: PlainRequest, headEnd: number, forward: Forward | undefined): void {
+  private start(c: ClientConnection, request: PlainRequest, headEnd: number, forward: Forward | undefined): void {
     if (!forward) return this.handOver(c);
     const inbox = c.inbox as Buffer;
     const ex: Exchange = {
+      phase: "forwarding",
       request,
       forward,
       source: inbox,
       headBytes: headEnd + 4,
-      bodyLeft: request.contentLength,
-      bodySent: false,
       started: performance.now(),
-      reused: false,
+      bodyLeft: request.contentLength,
       retried: false,
+      // Both set by send, at once.
       deadline: 0,
-      buffering: false,
-      linking: false,
-      upInbox: null,
-      left: 0,
+      upstream: BUFFERING,
+      closeAfter: request.close,
     };
     c.inbox = rest(inbox, headEnd + 4);
-    c.exchange = ex;
-    if (request.close) c.closeAfter = true;
+    c.state = ex;
     this.send(c, ex);
   }
 
@@ -286,34 +234,33 @@ export class FrontDoor {
    * Moves the exchange on to the upstream: once a small body is whole, an upstream connection from
    * the pool, then the head and what body there is.
    */
-  private send(c: Connection, ex: Exchange): void {
+  private send(c: ClientConnection, ex: Exchange): void {
     ex.deadline = performance.now() + this.o.timeoutMs;
     this.waiting.add(c);
-    ex.buffering = ex.bodyLeft <= BUFFERED_BODY_BYTES && (c.inbox?.length ?? 0) < ex.bodyLeft;
-    if (ex.buffering) return;
-    ex.linking = true;
+    if (ex.bodyLeft <= BUFFERED_BODY_BYTES && (c.inbox?.length ?? 0) < ex.bodyLeft) {
+      ex.upstream = BUFFERING;
+      return;
+    }
+    ex.upstream = LINKING;
     this.pool.acquire(c, (link) => this.linked(c, ex, link));
   }
 
-  private linked(c: Connection, ex: Exchange, link: Link | undefined): void {
-    ex.linking = false;
-    if (c.closed || c.exchange !== ex) {
+  private linked(c: ClientConnection, ex: Exchange, link: Link | undefined): void {
+    if (c.state !== ex) {
       if (link) this.pool.release(link, true);
       return;
     }
     if (!link) {
       // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
       this.waiting.delete(c);
-      c.exchange = undefined;
       const raw = ex.source.subarray(0, ex.headBytes);
       c.inbox = c.inbox ? Buffer.concat([raw, c.inbox]) : raw;
       return this.handOver(c);
     }
-    c.link = link;
-    ex.reused = link.uses > 0;
+    ex.upstream = { step: "sent", link, inbox: null };
     ex.deadline = performance.now() + this.o.timeoutMs;
     if (!link.out.writeCopy(...this.upstreamHead(c, ex))) c.client.pause();
-    this.sendBody(c, ex);
+    this.sendBody(c, ex, link);
   }
 
   /**
@@ -321,7 +268,7 @@ export class FrontDoor {
    * the gateway's lines (all ASCII: validated or generated) around the client's kept lines, copied
    * as bytes (no string to build, encode or check again).
    */
-  private upstreamHead(c: Connection, ex: Exchange): [Buffer, number] {
+  private upstreamHead(c: ClientConnection, ex: Exchange): [Buffer, number] {
     const { request, forward, source } = ex;
     const { upstream } = this.o;
     const first = `${request.method} ${upstreamRequestTarget(upstream.basePath, request.target)} HTTP/1.1\r\nhost: ${upstreamHostHeader(upstream.host, request.host, upstream.preserveHost)}\r\n`;
@@ -337,36 +284,38 @@ export class FrontDoor {
     return [out, at];
   }
 
-  private sendBody(c: Connection, ex: Exchange): void {
+  private sendBody(c: ClientConnection, ex: Exchange, link: Link): void {
     if (ex.bodyLeft === 0 || !c.inbox) return;
     const take = Math.min(ex.bodyLeft, c.inbox.length);
     const chunk = c.inbox.subarray(0, take);
     c.inbox = rest(c.inbox, take);
     ex.bodyLeft -= take;
-    ex.bodySent = true;
     // The upstream cannot answer before it has the body: a moving upload restarts the clock.
-    if (!ex.response) ex.deadline = performance.now() + this.o.timeoutMs;
-    if (!(c.link as Link).out.write(chunk)) c.client.pause();
+    if (ex.upstream.step !== "answering") ex.deadline = performance.now() + this.o.timeoutMs;
+    if (!link.out.write(chunk)) c.client.pause();
   }
 
   /** The client sent FIN: what it sent is still answered, then the connection ends. */
-  private clientEnded(c: Connection): void {
-    if (c.closed) return;
+  private clientEnded(c: ClientConnection): void {
+    const s = c.state;
+    if (s.phase === "closed") return;
     c.ended = true;
-    if (c.handedOver) return this.relay(c);
-    if (!c.exchange) this.pump(c);
+    if (s.phase === "handed-over") return this.relay(c, s);
+    if (s.phase !== "forwarding") this.pump(c);
   }
 
-  private clientDrained(c: Connection): void {
+  private clientDrained(c: ClientConnection): void {
     if (!c.toClient.flush()) return;
-    if (c.closeAfter && !c.exchange) return this.close(c);
-    if (c.handedOver) c.inner?.resume();
-    else c.link?.socket?.resume();
+    const s = c.state;
+    if (s.phase === "closing") return this.close(c);
+    if (s.phase === "handed-over") s.inner?.resume();
+    else if (s.phase === "forwarding") linkOf(s)?.socket?.resume();
   }
 
-  private idle(c: Connection): void {
+  private idle(c: ClientConnection): void {
     // A request in flight is the upstream timer's business; an idle connection ends.
-    if (c.exchange || c.deciding || c.handedOver) c.client.timeout(this.o.idleTimeoutSeconds);
+    const { phase } = c.state;
+    if (phase === "forwarding" || phase === "deciding" || phase === "handed-over") c.client.timeout(this.o.idleTimeoutSeconds);
     else this.close(c);
   }
 
@@ -376,55 +325,62 @@ export class FrontDoor {
   private sweep(): void {
     const now = performance.now();
     for (const c of this.waiting) {
-      const ex = c.exchange;
-      if (!ex || ex.response) this.waiting.delete(c);
+      const ex = c.state;
+      if (ex.phase !== "forwarding" || ex.upstream.step === "answering") this.waiting.delete(c);
       else if (ex.deadline > now) continue;
       // The clock restarts with each body chunk: a body still owed means the client stopped sending.
-      else if (ex.bodyLeft > 0 && !ex.linking) this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
+      else if (ex.bodyLeft > 0 && ex.upstream.step !== "linking") this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
       else this.fail(c, ex, ...forwardingFailure.timeout(this.o.timeoutMs));
     }
     const headLimit = this.o.idleTimeoutSeconds * 1000;
     for (const c of this.reading) {
-      if (c.closed || c.headSince === 0) this.reading.delete(c);
-      else if (now - c.headSince > headLimit) this.refuse(c, ...forwardingFailure.headStalled(this.o.idleTimeoutSeconds));
+      const s = c.state;
+      if (s.phase !== "reading-head" || s.since === 0) this.reading.delete(c);
+      else if (now - s.since > headLimit) this.refuse(c, ...forwardingFailure.headStalled(this.o.idleTimeoutSeconds));
     }
   }
 
   /** An error answer to a request the front door could not even read; the connection ends after it. */
-  private refuse(c: Connection, status: number, message: string): void {
-    c.closeAfter = true;
+  private refuse(c: ClientConnection, status: number, message: string): void {
     c.inbox = null;
-    // Answered: a client slow to read it must not be refused again by the next sweep.
-    c.headSince = 0;
     this.reading.delete(c);
-    this.toClient(c, errorAnswer(new HttpError(status, message)));
-    if (c.toClient.empty) this.close(c);
+    c.toClient.write(errorAnswer(new HttpError(status, message)));
+    this.closeOnceOut(c);
   }
 
-  private fromUpstream(c: Connection, link: Link, data: Buffer): void {
-    const ex = c.exchange;
-    if (!ex || c.link !== link) {
+  private fromUpstream(c: ClientConnection, link: Link, data: Buffer): void {
+    const ex = c.state;
+    if (ex.phase !== "forwarding" || linkOf(ex) !== link) {
       // Bytes nobody asked for: the connection's framing can no longer be trusted.
       this.pool.release(link, false);
       return;
     }
+    const up = ex.upstream;
+    if (up.step === "sent") return this.responseHead(c, ex, up, data);
+    const answering = up as Answering;
+    this.relayBody(c, ex, answering, data);
+    this.releaseHead(c, answering);
+  }
+
+  /** The upstream's bytes before its response head is whole, and what follows the head in them. */
+  private responseHead(c: ClientConnection, ex: Exchange, sent: Sent, data: Buffer): void {
     // `bytes` from `from` on are still to be read (offsets, not views: a Buffer view costs more
     // than the copy it would save).
     let bytes = data;
     let from = 0;
-    while (!ex.response) {
-      ex.upInbox = append(ex.upInbox, from === 0 ? bytes : bytes.subarray(from));
-      const end = ex.upInbox.indexOf(CRLFCRLF);
+    for (;;) {
+      sent.inbox = append(sent.inbox, from === 0 ? bytes : bytes.subarray(from));
+      const end = sent.inbox.indexOf(CRLFCRLF);
       if (end === -1) {
-        if (ex.upInbox.length > MAX_RESPONSE_HEAD) this.fail(c, ex, 502, "the upstream's response head is over 64 KiB");
+        if (sent.inbox.length > MAX_RESPONSE_HEAD) this.fail(c, ex, 502, "the upstream's response head is over 64 KiB");
         return;
       }
-      const head = readResponseHead(ex.upInbox.toString("latin1", 0, end), ex.request.method);
+      const head = readResponseHead(sent.inbox.toString("latin1", 0, end), ex.request.method);
       // What is wrong is the upstream's business; the client gets the answer the fetch path gives.
       if (head instanceof Error) return this.fail(c, ex, ...forwardingFailure.malformed());
-      bytes = ex.upInbox;
+      bytes = sent.inbox;
       from = end + 4;
-      ex.upInbox = null;
+      sent.inbox = null;
       if (head.status < 200) {
         // An interim response (103 Early Hints) is not passed on, as on the fetch path, which cannot;
         // the final one follows.
@@ -432,82 +388,85 @@ export class FrontDoor {
         if (from >= bytes.length) return;
         continue;
       }
-      this.answer(c, ex, head);
-      if (from >= bytes.length) {
-        this.bodyProgress(c, ex);
-        return this.releaseHead(c);
-      }
+      const answering = this.answer(c, ex, sent.link, head);
+      if (from >= bytes.length) this.bodyProgress(c, ex, answering);
+      else this.relayBody(c, ex, answering, bytes, from);
+      return this.releaseHead(c, answering);
     }
-    this.relayBody(c, ex, bytes, from);
-    this.releaseHead(c);
   }
 
-  private answer(c: Connection, ex: Exchange, head: UpstreamResponseHead): void {
+  private answer(c: ClientConnection, ex: Exchange, link: Link, head: UpstreamResponseHead): Answering {
     this.waiting.delete(c);
-    ex.response = head;
     // A request body the upstream did not wait for leaves the client mid-message: close after.
-    if (head.framing.kind === "close" || ex.bodyLeft > 0) c.closeAfter = true;
-    if (head.framing.kind === "length") ex.left = head.framing.bytes;
-    if (head.framing.kind === "chunked") ex.chunks = new ChunkedScanner();
-    // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
-    // it was most of the CPU per request (bench/proxy.ts).
-    c.heldHead = `${head.statusLine}\r\n${head.block}x-request-id: ${ex.forward.requestId}\r\n${c.closeAfter ? "connection: close\r\n" : ""}\r\n`;
+    if (head.framing.kind === "close" || ex.bodyLeft > 0) ex.closeAfter = true;
+    const answering: Answering = {
+      step: "answering",
+      link,
+      response: head,
+      left: head.framing.kind === "length" ? head.framing.bytes : 0,
+      chunks: head.framing.kind === "chunked" ? new ChunkedScanner() : undefined,
+      // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
+      // it was most of the CPU per request (bench/proxy.ts).
+      heldHead: `${head.statusLine}\r\n${head.block}x-request-id: ${ex.forward.requestId}\r\n${ex.closeAfter ? "connection: close\r\n" : ""}\r\n`,
+    };
+    ex.upstream = answering;
     this.record(c, ex, head.status);
+    return answering;
   }
 
   /** The exchange's access record (metrics, log line), once its status is known. */
-  private record(c: Connection, ex: Exchange, status: number): void {
+  private record(c: ClientConnection, ex: Exchange, status: number): void {
     const seconds = (performance.now() - ex.started) / 1000;
     this.o.answered({ method: ex.request.method, path: ex.request.path, status, seconds, peer: c.peer, requestId: ex.forward.requestId });
   }
 
   /** Body bytes of the response, `bytes` from `from` on. */
-  private relayBody(c: Connection, ex: Exchange, bytes: Buffer, from = 0): void {
-    const framing = (ex.response as UpstreamResponseHead).framing;
+  private relayBody(c: ClientConnection, ex: Exchange, answering: Answering, bytes: Buffer, from = 0): void {
+    const framing = answering.response.framing;
     switch (framing.kind) {
       case "none":
         // Bytes after a bodiless response: the upstream's framing is off; do not reuse it.
-        this.dropLink(c);
-        return this.complete(c, ex);
+        this.dropLink(answering);
+        return this.complete(c, ex, answering);
       case "length": {
-        const take = Math.min(ex.left, bytes.length - from);
-        if (take > 0) this.toClient(c, bytes, from, from + take);
-        ex.left -= take;
-        if (from + take < bytes.length) this.dropLink(c);
-        return this.bodyProgress(c, ex);
+        const take = Math.min(answering.left, bytes.length - from);
+        if (take > 0) this.toClient(c, answering, bytes, from, from + take);
+        answering.left -= take;
+        if (from + take < bytes.length) this.dropLink(answering);
+        return this.bodyProgress(c, ex, answering);
       }
       case "chunked": {
         const part = from === 0 ? bytes : bytes.subarray(from);
-        const scanner = ex.chunks as ChunkedScanner;
+        const scanner = answering.chunks as ChunkedScanner;
         const n = scanner.scan(part);
         if (n < 0) return this.abort(c);
-        if (n > 0) this.toClient(c, part, 0, n);
-        if (n < part.length) this.dropLink(c);
-        if (scanner.done) this.complete(c, ex);
+        if (n > 0) this.toClient(c, answering, part, 0, n);
+        if (n < part.length) this.dropLink(answering);
+        if (scanner.done) this.complete(c, ex, answering);
         return;
       }
       case "close":
-        this.toClient(c, bytes, from);
+        this.toClient(c, answering, bytes, from);
         return;
     }
   }
 
-  private bodyProgress(c: Connection, ex: Exchange): void {
-    const framing = (ex.response as UpstreamResponseHead).framing;
-    if (framing.kind === "none" || (framing.kind === "length" && ex.left === 0)) this.complete(c, ex);
+  private bodyProgress(c: ClientConnection, ex: Exchange, answering: Answering): void {
+    const framing = answering.response.framing;
+    if (framing.kind === "none" || (framing.kind === "length" && answering.left === 0)) this.complete(c, ex, answering);
   }
 
   /** The response is out: the next pipelined request may go, or the connection ends. */
-  private complete(c: Connection, ex: Exchange): void {
-    if (c.exchange !== ex) return;
-    this.releaseHead(c);
-    c.exchange = undefined;
-    const link = c.link;
-    c.link = undefined;
+  private complete(c: ClientConnection, ex: Exchange, answering: Answering): void {
+    if (c.state !== ex) return;
+    this.releaseHead(c, answering);
+    c.state = ex.closeAfter ? CLOSING : BETWEEN_REQUESTS;
+    const link = answering.link;
+    answering.link = undefined;
     // A request body the upstream did not read whole, or bytes still queued for it, would be read
     // as the next request on that connection: it is reused only after a clean exchange.
-    if (link) this.pool.release(link, !ex.response?.close && ex.bodyLeft === 0);
-    if (c.closeAfter) {
+    if (link) this.pool.release(link, !answering.response.close && ex.bodyLeft === 0);
+    if (ex.closeAfter) {
       if (c.toClient.empty) this.close(c);
       return;
     }
@@ -515,86 +474,94 @@ export class FrontDoor {
     this.pump(c);
   }
 
+  /** The connection ends once what is queued for the client is out. */
+  private closeOnceOut(c: ClientConnection): void {
+    c.state = CLOSING;
+    if (c.toClient.empty) this.close(c);
+  }
+
   /** `bytes` from `from` to `to` for the client, after the held response head if there is one. */
-  private toClient(c: Connection, bytes: Buffer, from = 0, to = bytes.length): void {
-    const head = c.heldHead;
+  private toClient(c: ClientConnection, answering: Answering, bytes: Buffer, from = 0, to = bytes.length): void {
+    const head = answering.heldHead;
     let sent: boolean;
     if (head !== undefined) {
-      c.heldHead = undefined;
+      answering.heldHead = undefined;
       const size = head.length + to - from;
       const out = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
       out.write(head, 0, "latin1");
       bytes.copy(out, head.length, from, to);
       sent = c.toClient.writeCopy(out, size);
     } else sent = c.toClient.write(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
-    if (!sent) c.link?.socket?.pause();
+    if (!sent) answering.link?.socket?.pause();
   }
 
-  private releaseHead(c: Connection): void {
-    const head = c.heldHead;
+  private releaseHead(c: ClientConnection, answering: Answering): void {
+    const head = answering.heldHead;
     if (head === undefined) return;
-    c.heldHead = undefined;
-    if (!c.toClient.write(NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head)) c.link?.socket?.pause();
+    answering.heldHead = undefined;
+    if (!c.toClient.write(NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head)) answering.link?.socket?.pause();
   }
 
-  private upstreamClosed(c: Connection, link: Link): void {
-    if (c.link !== link) return;
-    c.link = undefined;
-    const ex = c.exchange;
-    if (!ex || c.closed) return;
-    if (!ex.response) {
+  private upstreamClosed(c: ClientConnection, link: Link): void {
+    const ex = c.state;
+    if (ex.phase !== "forwarding" || linkOf(ex) !== link) return;
+    const up = ex.upstream;
+    if (up.step === "sent") {
       // A kept-alive connection the upstream closed just as the request went out (its idle timeout
       // racing ours): try once more on a new one, when nothing but the head was sent and doing it
       // twice is harmless (an idempotent method, RFC 9110 §9.2.2). The upstream may have acted on it.
-      if (ex.reused && !ex.retried && !ex.bodySent && IDEMPOTENT.has(ex.request.method)) {
+      if (link.uses > 0 && !ex.retried && !bodyStarted(ex) && IDEMPOTENT.has(ex.request.method)) {
         ex.retried = true;
-        ex.reused = false;
         return this.send(c, ex);
       }
-      return this.fail(c, ex, ...forwardingFailure.closed(`http://${this.o.upstream.host}`));
+      // The link is the pool's already: nothing to give back.
+      return this.failUnanswered(c, ex, ...forwardingFailure.closed(`http://${this.o.upstream.host}`));
     }
-    if (ex.response.framing.kind === "close") {
-      c.closeAfter = true;
-      return this.complete(c, ex);
+    const answering = up as Answering;
+    answering.link = undefined;
+    if (answering.response.framing.kind === "close") {
+      ex.closeAfter = true;
+      return this.complete(c, ex, answering);
     }
     // Mid-body: the client must see the response cut short, not a complete one.
     this.abort(c);
   }
 
-  /** Closes the exchange's upstream connection rather than lend it again (its framing is off). */
-  private dropLink(c: Connection): void {
-    const link = c.link;
-    c.link = undefined;
+  /** Closes the answering exchange's upstream connection rather than lend it again (its framing is off). */
+  private dropLink(answering: Answering): void {
+    const link = answering.link;
+    answering.link = undefined;
     if (link) this.pool.release(link, false);
   }
 
   /** Answers the exchange with the gateway's JSON error and ends the connection (its framing is lost). */
-  private fail(c: Connection, ex: Exchange, status: number, message: string): void {
+  private fail(c: ClientConnection, ex: Exchange, status: number, message: string): void {
     this.waiting.delete(c);
-    if (ex.linking) this.pool.cancel(c);
-    this.dropLink(c);
-    if (ex.response) return this.abort(c);
-    c.closeAfter = true;
-    this.toClient(c, errorAnswer(new HttpError(status, message), ex.forward.requestId));
+    const up = ex.upstream;
+    if (up.step === "linking") this.pool.cancel(c);
+    else if (up.step === "sent") this.pool.release(up.link, false);
+    else if (up.step === "answering") {
+      this.dropLink(up);
+      return this.abort(c);
+    }
+    this.failUnanswered(c, ex, status, message);
+  }
+
+  /** `fail` once the exchange holds no upstream connection and nothing of a response was written. */
+  private failUnanswered(c: ClientConnection, ex: Exchange, status: number, message: string): void {
+    this.waiting.delete(c);
+    c.toClient.write(errorAnswer(new HttpError(status, message), ex.forward.requestId));
     this.record(c, ex, status);
-    this.complete(c, ex);
+    this.closeOnceOut(c);
   }
 
   // --- handing a connection to the full gateway --------------------------------------------------
 
-  private handOver(c: Connection): void {
-    if (c.handedOver) return;
-    c.handedOver = true;
-    // The full gateway answers and closes it now: a forwarded request's `Connection: close` must not
-    // end it at the client's next drain (cutting that answer short), nor a head that grew past the
-    // limit in pieces earn it a 408 from the sweep.
-    c.closeAfter = false;
-    c.headSince = 0;
-    this.reading.delete(c);
-    c.serial = new OneAtATime();
-    this.dropLink(c);
+  private handOver(c: ClientConnection): void {
+    const h: HandedOver = { phase: "handed-over", serial: new OneAtATime(), inner: undefined, toInner: new Outbox(() => h.inner) };
+    c.state = h;
     c.client.pause();
-    Bun.connect<Connection>({
+    Bun.connect<ClientConnection>({
       hostname: this.o.inner.hostname,
       port: this.o.inner.port,
       data: c,
@@ -604,68 +571,62 @@ export class FrontDoor {
           this.o.handedOver(s.localPort, c.peer);
         },
         data: (s, data) => {
-          if (c.closed) return;
-          const next = (c.serial as OneAtATime).answered(data);
+          if (c.state === CLOSED) return;
+          const next = h.serial.answered(data);
           if (!c.toClient.write(data)) s.pause();
-          if (next || c.serial?.passingAll) this.relay(c);
+          if (next || h.serial.passingAll) this.relay(c, h);
         },
         drain: (s) => {
-          if (c.inner === s && c.toInner.flush()) c.client.resume();
+          if (h.inner === s && h.toInner.flush()) c.client.resume();
         },
         close: () => this.close(c),
         error: () => this.close(c),
       },
     }).then(
       (s) => {
-        if (c.closed) return void s.end();
-        c.inner = s;
-        this.relay(c);
+        if (c.state === CLOSED) return void s.end();
+        h.inner = s;
+        this.relay(c, h);
       },
       () => this.close(c),
     );
   }
 
   /** Passes what the client sent on to the full gateway, as far as the request in flight allows. */
-  private relay(c: Connection): void {
-    if (!c.inner) return;
+  private relay(c: ClientConnection, h: HandedOver): void {
+    if (!h.inner) return;
     const pending = c.inbox;
     if (pending) {
-      const n = (c.serial as OneAtATime).take(pending);
+      const n = h.serial.take(pending);
       if (n > 0) {
         c.inbox = rest(pending, n);
-        if (!c.toInner.write(n === pending.length ? pending : pending.subarray(0, n))) return void c.client.pause();
+        if (!h.toInner.write(n === pending.length ? pending : pending.subarray(0, n))) return void c.client.pause();
       }
     }
     // Held bytes (the next requests) wait for the answer; past MAX_INBOX the client waits too.
     if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
     else c.client.resume();
-    if (c.ended && !c.inbox) c.toInner.shutdown();
+    if (c.ended && !c.inbox) h.toInner.shutdown();
   }
 
-  private abort(c: Connection): void {
-    if (c.closed) return;
+  private abort(c: ClientConnection): void {
+    if (c.state === CLOSED) return;
     c.client.terminate();
     this.close(c);
   }
 
-  private close(c: Connection): void {
-    if (c.closed) return;
-    c.closed = true;
+  private close(c: ClientConnection): void {
+    const s = c.state;
+    if (s === CLOSED) return;
+    c.state = CLOSED;
     this.connections.delete(c);
     this.waiting.delete(c);
     this.reading.delete(c);
-    c.exchange = undefined;
     this.pool.cancel(c);
-    this.dropLink(c);
-    c.inner?.end();
+    if (s.phase === "forwarding") {
+      const link = linkOf(s);
+      if (link) this.pool.release(link, false);
+    } else if (s.phase === "handed-over") s.inner?.end();
     c.client.end();
   }
-}
-
-function append(inbox: Buffer | null, data: Buffer): Buffer {
-  return inbox ? Buffer.concat([inbox, data]) : data;
-}
-
-function rest(buf: Buffer, from: number): Buffer | null {
-  return from >= buf.length ? null : buf.subarray(from);
 }
