@@ -126,7 +126,7 @@ export function newConnection(client: Socket<ClientConnection>): ClientConnectio
     peer: client.remoteAddress ?? "",
     inbox: null,
     ended: false,
-    toClient: new Outbox(() => (c.state === CLOSED ? undefined : c.client)),
+    toClient: new Outbox(() => (c.state.phase === "closed" ? undefined : c.client)),
     state: BETWEEN_REQUESTS,
   };
   return c;
