@@ -1,0 +1,389 @@
+import { HttpError } from "../http-error.ts";
+import { BUFFERED_BODY_BYTES, forwardingFailure, upstreamHostHeader, upstreamRequestTarget } from "../proxy/policy.ts";
+import {
+  append,
+  BETWEEN_REQUESTS,
+  bodyStarted,
+  BUFFERING,
+  CLOSING,
+  LINKING,
+  linkOf,
+  MAX_INBOX,
+  rest,
+  type Answering,
+  type ClientConnection,
+  type ClientState,
+  type Exchange,
+  type Link,
+  type Sent,
+} from "./client-connection.ts";
+import { errorAnswer } from "./error-answer.ts";
+import type { Forward, FrontDoorOptions } from "./front-door.ts";
+import type { PlainRequest } from "./request-head.ts";
+import { ChunkedScanner, CRLFCRLF, MAX_RESPONSE_HEAD, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
+import { UpstreamPool } from "./upstream-pool.ts";
+
+export interface ForwarderOptions extends Pick<FrontDoorOptions, "upstream" | "timeoutMs" | "upstreamIdleMs" | "upstreamConnections" | "answered"> {
+  /** No upstream connection could be opened for the exchange, of which nothing was sent: the full gateway takes the connection. */
+  handOver(c: ClientConnection): void;
+  /** The answer is written (the connection is closing, or between requests): what comes next is the connection's. */
+  afterAnswer(c: ClientConnection): void;
+  /** The client must see the response cut short: its connection is reset. */
+  abort(c: ClientConnection): void;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/**
+ * Where heads are put together before they go out: a write hands its bytes to the kernel at once,
+ * or the outbox copies what must wait, so one buffer serves every connection of this thread and no
+ * request allocates one.
+ */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Carries the front door's exchanges to the upstream and back: the head rewritten, the body and the
+ * response passed as they come, over a connection the pool lends for each exchange. What it cannot
+ * carry it answers with the gateway's error, as the fetch path would.
+ */
+export class Forwarder {
+  /** Connections whose request awaits the upstream's response head. */
+  private readonly waiting = new Set<ClientConnection>();
+  private readonly pool: UpstreamPool<ClientConnection>;
+
+  constructor(private readonly o: ForwarderOptions) {
+    this.pool = new UpstreamPool<ClientConnection>({
+      hostname: o.upstream.hostname,
+      port: o.upstream.port,
+      max: o.upstreamConnections,
+      idleMs: o.upstreamIdleMs,
+      data: (c, link, data) => this.fromUpstream(c, link, data),
+      drained: (c, link) => {
+        if (c.state.phase === "forwarding" && linkOf(c.state) === link) c.client.resume();
+      },
+      closed: (c, link) => this.upstreamClosed(c, link),
+    });
+  }
+
+  start(c: ClientConnection, request: PlainRequest, headEnd: number, forward: Forward): void {
+    const inbox = c.inbox as Buffer;
+    const ex: Exchange = {
+      phase: "forwarding",
+      request,
+      forward,
+      source: inbox,
+      headBytes: headEnd + 4,
+      started: performance.now(),
+      bodyLeft: request.contentLength,
+      retried: false,
+      // Both set by send, at once.
+      deadline: 0,
+      upstream: BUFFERING,
+      closeAfter: request.close,
+    };
+    c.inbox = rest(inbox, headEnd + 4);
+    c.state = ex;
+    this.send(c, ex);
+  }
+
+  /** More bytes from the client while its exchange is in flight: the body, or pipelined requests that wait. */
+  fromClient(c: ClientConnection, ex: Exchange): void {
+    if (ex.upstream.step === "buffering") {
+      if ((c.inbox?.length ?? 0) >= ex.bodyLeft) this.send(c, ex);
+      else ex.deadline = performance.now() + this.o.timeoutMs;
+    } else if (ex.bodyLeft > 0) {
+      const link = linkOf(ex);
+      if (link) this.sendBody(c, ex, link);
+    }
+    if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
+  }
+
+  /** One timer for every exchange still waiting for its response head (a timer per request cost ~1 µs). */
+  sweep(now: number): void {
+    for (const c of this.waiting) {
+      const ex = c.state;
+      if (ex.phase !== "forwarding" || ex.upstream.step === "answering") this.waiting.delete(c);
+      else if (ex.deadline > now) continue;
+      // The clock restarts with each body chunk: a body still owed means the client stopped sending.
+      else if (ex.bodyLeft > 0 && ex.upstream.step !== "linking") this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
+      else this.fail(c, ex, ...forwardingFailure.timeout(this.o.timeoutMs));
+    }
+  }
+
+  /** The connection closed in phase `was`: what it held or asked of the upstream goes back. */
+  forget(c: ClientConnection, was: ClientState): void {
+    this.waiting.delete(c);
+    this.pool.cancel(c);
+    if (was.phase !== "forwarding") return;
+    const link = linkOf(was);
+    if (link) this.pool.release(link, false);
+  }
+
+  stop(): void {
+    this.pool.stop();
+  }
+
+  /**
+   * Moves the exchange on to the upstream: once a small body is whole, an upstream connection from
+   * the pool, then the head and what body there is.
+   */
+  private send(c: ClientConnection, ex: Exchange): void {
+    ex.deadline = performance.now() + this.o.timeoutMs;
+    this.waiting.add(c);
+    if (ex.bodyLeft <= BUFFERED_BODY_BYTES && (c.inbox?.length ?? 0) < ex.bodyLeft) {
+      ex.upstream = BUFFERING;
+      return;
+    }
+    ex.upstream = LINKING;
+    this.pool.acquire(c, (link) => this.linked(c, ex, link));
+  }
+
+  private linked(c: ClientConnection, ex: Exchange, link: Link | undefined): void {
+    if (c.state !== ex) {
+      if (link) this.pool.release(link, true);
+      return;
+    }
+    if (!link) {
+      // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
+      this.waiting.delete(c);
+      const raw = ex.source.subarray(0, ex.headBytes);
+      c.inbox = c.inbox ? Buffer.concat([raw, c.inbox]) : raw;
+      return this.o.handOver(c);
+    }
+    ex.upstream = { step: "sent", link, inbox: null };
+    ex.deadline = performance.now() + this.o.timeoutMs;
+    if (!link.out.writeCopy(...this.upstreamHead(c, ex))) c.client.pause();
+    this.sendBody(c, ex, link);
+  }
+
+  /**
+   * The head for the upstream, in `scratch` unless it is larger (it is never cut), and its length:
+   * the gateway's lines (all ASCII: validated or generated) around the client's kept lines, copied
+   * as bytes (no string to build, encode or check again).
+   */
+  private upstreamHead(c: ClientConnection, ex: Exchange): [Buffer, number] {
+    const { request, forward, source } = ex;
+    const { upstream } = this.o;
+    const first = `${request.method} ${upstreamRequestTarget(upstream.basePath, request.target)} HTTP/1.1\r\nhost: ${upstreamHostHeader(upstream.host, request.host, upstream.preserveHost)}\r\n`;
+    const last = `tenant-id: ${forward.tenant}\r\nx-forwarded-host: ${request.host}\r\nx-forwarded-proto: http\r\n${c.peer ? `x-forwarded-for: ${c.peer}\r\n` : ""}x-request-id: ${forward.requestId}\r\n\r\n`;
+    const { kept } = request;
+    let size = first.length + last.length;
+    for (let i = 0; i < kept.length; i += 2) size += (kept[i + 1] as number) - (kept[i] as number);
+    const out = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
+    let at = out.write(first, 0, "latin1");
+    for (let i = 0; i < kept.length; i += 2) at += source.copy(out, at, kept[i], kept[i + 1]);
+    at += out.write(last, at, "latin1");
+    if (at !== size) throw new Error(`upstream head of ${size} bytes was written as ${at}`);
+    return [out, at];
+  }
+
+  private sendBody(c: ClientConnection, ex: Exchange, link: Link): void {
+    if (ex.bodyLeft === 0 || !c.inbox) return;
+    const take = Math.min(ex.bodyLeft, c.inbox.length);
+    const chunk = c.inbox.subarray(0, take);
+    c.inbox = rest(c.inbox, take);
+    ex.bodyLeft -= take;
+    // The upstream cannot answer before it has the body: a moving upload restarts the clock.
+    if (ex.upstream.step !== "answering") ex.deadline = performance.now() + this.o.timeoutMs;
+    if (!link.out.write(chunk)) c.client.pause();
+  }
+
+  // --- from the upstream -------------------------------------------------------------------------
+
+  private fromUpstream(c: ClientConnection, link: Link, data: Buffer): void {
+    const ex = c.state;
+    if (ex.phase !== "forwarding" || linkOf(ex) !== link) {
+      // Bytes nobody asked for: the connection's framing can no longer be trusted.
+      this.pool.release(link, false);
+      return;
+    }
+    const up = ex.upstream;
+    if (up.step === "sent") return this.responseHead(c, ex, up, data);
+    const answering = up as Answering;
+    this.relayBody(c, ex, answering, data);
+    this.releaseHead(c, answering);
+  }
+
+  /** The upstream's bytes before its response head is whole, and what follows the head in them. */
+  private responseHead(c: ClientConnection, ex: Exchange, sent: Sent, data: Buffer): void {
+    // `bytes` from `from` on are still to be read (offsets, not views: a Buffer view costs more
+    // than the copy it would save).
+    let bytes = data;
+    let from = 0;
+    for (;;) {
+      sent.inbox = append(sent.inbox, from === 0 ? bytes : bytes.subarray(from));
+      const end = sent.inbox.indexOf(CRLFCRLF);
+      if (end === -1) {
+        if (sent.inbox.length > MAX_RESPONSE_HEAD) this.fail(c, ex, 502, "the upstream's response head is over 64 KiB");
+        return;
+      }
+      const head = readResponseHead(sent.inbox.toString("latin1", 0, end), ex.request.method);
+      // What is wrong is the upstream's business; the client gets the answer the fetch path gives.
+      if (head instanceof Error) return this.fail(c, ex, ...forwardingFailure.malformed());
+      bytes = sent.inbox;
+      from = end + 4;
+      sent.inbox = null;
+      if (head.status < 200) {
+        // An interim response (103 Early Hints) is not passed on, as on the fetch path, which cannot;
+        // the final one follows.
+        if (head.status === 101) return this.fail(c, ex, ...forwardingFailure.malformed());
+        if (from >= bytes.length) return;
+        continue;
+      }
+      const answering = this.answer(c, ex, sent.link, head);
+      if (from >= bytes.length) this.bodyProgress(c, ex, answering);
+      else this.relayBody(c, ex, answering, bytes, from);
+      return this.releaseHead(c, answering);
+    }
+  }
+
+  private answer(c: ClientConnection, ex: Exchange, link: Link, head: UpstreamResponseHead): Answering {
+    this.waiting.delete(c);
+    // A request body the upstream did not wait for leaves the client mid-message: close after.
+    if (head.framing.kind === "close" || ex.bodyLeft > 0) ex.closeAfter = true;
+    const answering: Answering = {
+      step: "answering",
+      link,
+      response: head,
+      left: head.framing.kind === "length" ? head.framing.bytes : 0,
+      chunks: head.framing.kind === "chunked" ? new ChunkedScanner() : undefined,
+      // Head and body in one write: on loopback a second write costs the reader a second wake-up, and
+      // it was most of the CPU per request (bench/proxy.ts).
+      heldHead: `${head.statusLine}\r\n${head.block}x-request-id: ${ex.forward.requestId}\r\n${ex.closeAfter ? "connection: close\r\n" : ""}\r\n`,
+    };
+    ex.upstream = answering;
+    this.record(c, ex, head.status);
+    return answering;
+  }
+
+  /** The exchange's access record (metrics, log line), once its status is known. */
+  private record(c: ClientConnection, ex: Exchange, status: number): void {
+    const seconds = (performance.now() - ex.started) / 1000;
+    this.o.answered({ method: ex.request.method, path: ex.request.path, status, seconds, peer: c.peer, requestId: ex.forward.requestId });
+  }
+
+  /** Body bytes of the response, `bytes` from `from` on. */
+  private relayBody(c: ClientConnection, ex: Exchange, answering: Answering, bytes: Buffer, from = 0): void {
+    const framing = answering.response.framing;
+    switch (framing.kind) {
+      case "none":
+        // Bytes after a bodiless response: the upstream's framing is off; do not reuse it.
+        this.dropLink(answering);
+        return this.complete(c, ex, answering);
+      case "length": {
+        const take = Math.min(answering.left, bytes.length - from);
+        if (take > 0) this.toClient(c, answering, bytes, from, from + take);
+        answering.left -= take;
+        if (from + take < bytes.length) this.dropLink(answering);
+        return this.bodyProgress(c, ex, answering);
+      }
+      case "chunked": {
+        const part = from === 0 ? bytes : bytes.subarray(from);
+        const scanner = answering.chunks as ChunkedScanner;
+        const n = scanner.scan(part);
+        if (n < 0) return this.o.abort(c);
+        if (n > 0) this.toClient(c, answering, part, 0, n);
+        if (n < part.length) this.dropLink(answering);
+        if (scanner.done) this.complete(c, ex, answering);
+        return;
+      }
+      case "close":
+        this.toClient(c, answering, bytes, from);
+        return;
+    }
+  }
+
+  private bodyProgress(c: ClientConnection, ex: Exchange, answering: Answering): void {
+    const framing = answering.response.framing;
+    if (framing.kind === "none" || (framing.kind === "length" && answering.left === 0)) this.complete(c, ex, answering);
+  }
+
+  /** The response is out: the next pipelined request may go, or the connection ends. */
+  private complete(c: ClientConnection, ex: Exchange, answering: Answering): void {
+    if (c.state !== ex) return;
+    this.releaseHead(c, answering);
+    c.state = ex.closeAfter ? CLOSING : BETWEEN_REQUESTS;
+    const link = answering.link;
+    answering.link = undefined;
+    // A request body the upstream did not read whole, or bytes still queued for it, would be read
+    // as the next request on that connection: it is reused only after a clean exchange.
+    if (link) this.pool.release(link, !answering.response.close && ex.bodyLeft === 0);
+    this.o.afterAnswer(c);
+  }
+
+  /** `bytes` from `from` to `to` for the client, after the held response head if there is one. */
+  private toClient(c: ClientConnection, answering: Answering, bytes: Buffer, from = 0, to = bytes.length): void {
+    const head = answering.heldHead;
+    let sent: boolean;
+    if (head !== undefined) {
+      answering.heldHead = undefined;
+      const size = head.length + to - from;
+      const out = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
+      out.write(head, 0, "latin1");
+      bytes.copy(out, head.length, from, to);
+      sent = c.toClient.writeCopy(out, size);
+    } else sent = c.toClient.write(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+    if (!sent) answering.link?.socket?.pause();
+  }
+
+  private releaseHead(c: ClientConnection, answering: Answering): void {
+    const head = answering.heldHead;
+    if (head === undefined) return;
+    answering.heldHead = undefined;
+    if (!c.toClient.write(NON_ASCII.test(head) ? Buffer.from(head, "latin1") : head)) answering.link?.socket?.pause();
+  }
+
+  private upstreamClosed(c: ClientConnection, link: Link): void {
+    const ex = c.state;
+    if (ex.phase !== "forwarding" || linkOf(ex) !== link) return;
+    const up = ex.upstream;
+    if (up.step === "sent") {
+      // A kept-alive connection the upstream closed just as the request went out (its idle timeout
+      // racing ours): try once more on a new one, when nothing but the head was sent and doing it
+      // twice is harmless (an idempotent method, RFC 9110 §9.2.2). The upstream may have acted on it.
+      if (link.uses > 0 && !ex.retried && !bodyStarted(ex) && IDEMPOTENT.has(ex.request.method)) {
+        ex.retried = true;
+        return this.send(c, ex);
+      }
+      // The link is the pool's already: nothing to give back.
+      return this.failUnanswered(c, ex, ...forwardingFailure.closed(`http://${this.o.upstream.host}`));
+    }
+    const answering = up as Answering;
+    answering.link = undefined;
+    if (answering.response.framing.kind === "close") {
+      ex.closeAfter = true;
+      return this.complete(c, ex, answering);
+    }
+    // Mid-body: the client must see the response cut short, not a complete one.
+    this.o.abort(c);
+  }
+
+  /** Closes the answering exchange's upstream connection rather than lend it again (its framing is off). */
+  private dropLink(answering: Answering): void {
+    const link = answering.link;
+    answering.link = undefined;
+    if (link) this.pool.release(link, false);
+  }
+
+  /** Answers the exchange with the gateway's JSON error and ends the connection (its framing is lost). */
+  private fail(c: ClientConnection, ex: Exchange, status: number, message: string): void {
+    this.waiting.delete(c);
+    const up = ex.upstream;
+    if (up.step === "linking") this.pool.cancel(c);
+    else if (up.step === "sent") this.pool.release(up.link, false);
+    else if (up.step === "answering") {
+      this.dropLink(up);
+      return this.o.abort(c);
+    }
+    this.failUnanswered(c, ex, status, message);
+  }
+
+  /** `fail` once the exchange holds no upstream connection and nothing of a response was written. */
+  private failUnanswered(c: ClientConnection, ex: Exchange, status: number, message: string): void {
+    this.waiting.delete(c);
+    c.toClient.write(errorAnswer(new HttpError(status, message), ex.forward.requestId));
+    this.record(c, ex, status);
+    c.state = CLOSING;
+    this.o.afterAnswer(c);
+  }
+}
