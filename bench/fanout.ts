@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { benchArgs } from "./args.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/index.ts";
 import { openRelay } from "../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../src/tenancy/index.ts";
 

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/index.ts";
 import { benchArgs } from "./args.ts";
 import { readSchemaTemplate } from "../src/storage/clone.ts";
 import { openRelay } from "../src/sync/index.ts";

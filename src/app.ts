@@ -1,12 +1,12 @@
 import type { Server } from "bun";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/index.ts";
 import { errorToResponse } from "./error-response.ts";
-import { frontDoorOptions } from "./front/door-options.ts";
-import { FrontDoorThread } from "./front/front-door-thread.ts";
+import { frontDoorOptions } from "./front/index.ts";
+import { FrontDoorThread } from "./front/index.ts";
 import { closeGatewayParts, openGatewayParts, startGatewayParts, type GatewayParts } from "./gateway-parts.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RequestPipeline } from "./request-pipeline.ts";
-import { servingTenantOfHost } from "./tenancy/request-target.ts";
+import { servingTenantOfHost } from "./tenancy/index.ts";
 
 /**
  * One gateway: its parts (gateway-parts.ts), its request path (request-pipeline.ts) and the HTTP

@@ -1,5 +1,5 @@
 import { HttpError } from "./http-error.ts";
-import { TenantFileError } from "./storage/pool.ts";
+import { TenantFileError } from "./storage/files.ts";
 
 /** What the client is told about a failure the gateway did not expect; the cause goes to the log. */
 const INTERNAL = "internal error; see the gateway's log";

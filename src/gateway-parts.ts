@@ -1,10 +1,10 @@
-import { GatewayMetrics } from "./api/metrics.ts";
+import { GatewayMetrics } from "./api/index.ts";
 import { verifierFor, type TokenVerifier } from "./auth/index.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/index.ts";
 import type { Logger } from "./log.ts";
 import { openRelay, type OutboxRelay } from "./sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "./tenancy/index.ts";
-import { DataDirWatch } from "./tenancy/watch.ts";
+import { DataDirWatch } from "./tenancy/index.ts";
 
 /** What a serving gateway is made of: the tenancy, the token check, the outbox relay, the data-directory watch, the metrics. */
 export interface GatewayParts extends Tenancy {

@@ -1,4 +1,4 @@
-import type { RouteClass } from "./api/metrics.ts";
+import type { RouteClass } from "./api/index.ts";
 
 /**
  * Paths the gateway may answer itself; everything else goes straight to the proxy. Shared by the

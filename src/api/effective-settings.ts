@@ -1,11 +1,11 @@
 import type { Database } from "bun:sqlite";
 import { Elysia, t } from "elysia";
-import { explainFields } from "../authhero/explain.ts";
+import { explainFields } from "../authhero/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import { hasTable } from "../storage/columns.ts";
-import type { ControlPlane } from "../storage/control-plane.ts";
-import type { HandlePool } from "../storage/pool.ts";
+import { hasTable } from "../storage/files.ts";
+import type { ControlPlane } from "../storage/index.ts";
+import type { HandlePool } from "../storage/files.ts";
 import { errors } from "./schemas.ts";
 import { allowTenantAction } from "./tenant-access.ts";
 

@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
-import type { ControlPlane } from "../storage/control-plane.ts";
-import { MIGRATIONS_TABLE } from "../storage/migrate.ts";
+import type { ControlPlane } from "../storage/index.ts";
+import { MIGRATIONS_TABLE } from "../storage/index.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 /** Liveness, readiness and metrics: answered on every host, without a token. */

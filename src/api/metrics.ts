@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import { DURATION_BUCKETS, RequestTally, type TallySnapshot } from "./request-tally.ts";
-import type { TenantRegistry } from "../tenancy/registry.ts";
-import type { HandlePool } from "../storage/pool.ts";
-import { DESCRIPTORS_PER_HANDLE, openFileLimit } from "../storage/descriptors.ts";
+import type { TenantRegistry } from "../tenancy/index.ts";
+import type { HandlePool } from "../storage/files.ts";
+import { DESCRIPTORS_PER_HANDLE, openFileLimit } from "../storage/index.ts";
 import type { FailureReason, OutboxRelay, RelayObserver } from "../sync/index.ts";
 
 export type RouteClass = "health" | "metrics" | "docs" | "tenants-api" | "proxy" | "rejected";

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import type { ControlPlane } from "../storage/control-plane.ts";
+import type { ControlPlane } from "../storage/index.ts";
 import type { OutboxRelay } from "../sync/index.ts";
 import { errors } from "./schemas.ts";
 import { allowOverview, allowTenantAction } from "./tenant-access.ts";

@@ -1,13 +1,13 @@
 import { Elysia, t } from "elysia";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import type { ControlPlane, TenantRow } from "../storage/control-plane.ts";
-import { newDomainId } from "../tenancy/ids.ts";
-import type { Operation, OperationJournal } from "../tenancy/journal.ts";
-import { TENANT_SETTINGS, type TenantLifecycle } from "../tenancy/lifecycle.ts";
-import type { TenantRegistry } from "../tenancy/registry.ts";
-import { normalizeHost } from "../tenancy/resolve-tenant.ts";
-import { assertChildTenantId } from "../tenancy/tenant-id.ts";
+import type { ControlPlane, TenantRow } from "../storage/index.ts";
+import { newDomainId } from "../tenancy/index.ts";
+import type { Operation, OperationJournal } from "../tenancy/index.ts";
+import { TENANT_SETTINGS, type TenantLifecycle } from "../tenancy/index.ts";
+import type { TenantRegistry } from "../tenancy/index.ts";
+import { normalizeHost } from "../tenancy/index.ts";
+import { assertChildTenantId } from "../tenancy/index.ts";
 import {
   CreateTenantBody,
   DeleteQuery,

@@ -1,4 +1,4 @@
-import type { TokensConfig } from "../config.ts";
+import type { TokensConfig } from "../config/index.ts";
 import { DEV_ISSUER, loadDevKey } from "./dev-key.ts";
 import { TokenVerifier } from "./verify.ts";
 

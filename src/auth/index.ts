@@ -5,3 +5,4 @@ export { verifierFor } from "./gateway-verifier.ts";
 export { principalOf, type OrgDirectory, type Principal, type PrincipalContext } from "./principal.ts";
 export { authorize, bearerToken } from "./access.ts";
 export { DEV_ISSUER, loadDevKey, signDevToken, type DevKey, type DevTokenClaims } from "./dev-key.ts";
+export { TokenCache, tokenKey } from "./token-cache.ts";

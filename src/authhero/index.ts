@@ -252,3 +252,4 @@ function missing(method: string, tenantId: unknown): Promise<unknown> {
   if (method === "remove" || method === "update" || method.startsWith("delete")) return Promise.resolve(false);
   return Promise.reject(new UnknownTenantError(tenantId));
 }
+export { explainFields } from "./explain.ts";

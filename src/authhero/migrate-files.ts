@@ -1,8 +1,8 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { hasTable } from "../storage/columns.ts";
-import { holdExclusiveLock } from "../storage/exclusive-lock.ts";
-import { openSqlite } from "../storage/sqlite.ts";
+import { hasTable } from "../storage/files.ts";
+import { holdExclusiveLock } from "../storage/files.ts";
+import { openSqlite } from "../storage/files.ts";
 import { tenantFileIds } from "./tenant-files.ts";
 
 export interface MigrateTenantFilesOptions {

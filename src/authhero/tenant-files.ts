@@ -1,8 +1,8 @@
 import type { Database } from "bun:sqlite";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { HandlePool, TenantFileError } from "../storage/pool.ts";
-import { openSqlite } from "../storage/sqlite.ts";
+import { HandlePool, TenantFileError } from "../storage/files.ts";
+import { openSqlite } from "../storage/files.ts";
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /**

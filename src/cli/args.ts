@@ -1,5 +1,5 @@
-import { readArgs, type ArgKind } from "../config/argv.ts";
-import { readBoolean } from "../config/boolean.ts";
+import { readArgs, type ArgKind } from "../config/index.ts";
+import { readBoolean } from "../config/index.ts";
 
 /**
  * Takes a command's own flags out of argv and leaves every other argument, as it was, for loadConfig

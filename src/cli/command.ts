@@ -1,5 +1,5 @@
-import { ConfigError, type Config } from "../config.ts";
-import type { ArgKind } from "../config/argv.ts";
+import { ConfigError, type Config } from "../config/index.ts";
+import type { ArgKind } from "../config/index.ts";
 
 export type Out = (line: string) => void;
 

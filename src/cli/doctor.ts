@@ -1,13 +1,13 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../config.ts";
-import { REQUIRED_COLUMNS } from "../storage/baseline.ts";
-import { assertColumns } from "../storage/columns.ts";
-import { handleBudget, openFileLimit } from "../storage/descriptors.ts";
+import type { Config } from "../config/index.ts";
+import { REQUIRED_COLUMNS } from "../storage/index.ts";
+import { assertColumns } from "../storage/files.ts";
+import { handleBudget, openFileLimit } from "../storage/index.ts";
 import { tenantsDir } from "../tenancy/index.ts";
-import { isFileTenantId } from "../tenancy/tenant-id.ts";
+import { isFileTenantId } from "../tenancy/index.ts";
 import type { Command, Out } from "./command.ts";
-import { integrityCheck } from "../tenancy/backups.ts";
+import { integrityCheck } from "../tenancy/index.ts";
 import { Progress } from "./progress.ts";
 import { withTenancy } from "./with-tenancy.ts";
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { configHelp } from "../config.ts";
+import { configHelp } from "../config/index.ts";
 import { COMMANDS, runCli, USAGE } from "./index.ts";
 
 const lines: string[] = [];

@@ -1,4 +1,4 @@
-import { ConfigError, configHelp, loadConfig } from "../config.ts";
+import { ConfigError, configHelp, loadConfig } from "../config/index.ts";
 import { takeFlags } from "./args.ts";
 import { backup } from "./backup.ts";
 import type { Command, Out } from "./command.ts";

@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { required, type Command, type Out } from "./command.ts";
 import { withTenancy } from "./with-tenancy.ts";
 

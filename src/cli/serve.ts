@@ -1,5 +1,5 @@
 import { Gateway } from "../app.ts";
-import { configHelp } from "../config.ts";
+import { configHelp } from "../config/index.ts";
 import type { Command } from "./command.ts";
 
 /** `tenantgate serve`: runs the gateway until SIGINT or SIGTERM. */

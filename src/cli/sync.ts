@@ -1,4 +1,4 @@
-import { ConfigError, type Config } from "../config.ts";
+import { ConfigError, type Config } from "../config/index.ts";
 import { required, type Command, type Out } from "./command.ts";
 import { Progress } from "./progress.ts";
 import { withTenancy } from "./with-tenancy.ts";

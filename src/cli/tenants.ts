@@ -1,4 +1,4 @@
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config/index.ts";
 import { required, valueFlag, type Command } from "./command.ts";
 import { withTenancy } from "./with-tenancy.ts";
 

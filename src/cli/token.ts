@@ -1,5 +1,5 @@
 import { loadDevKey, signDevToken } from "../auth/index.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { valueFlag, type Command } from "./command.ts";
 import { withTenancy } from "./with-tenancy.ts";
 

@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { createLogger } from "../log.ts";
 import { openRelay, type OutboxRelay } from "../sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../tenancy/index.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ConfigSchema, loadConfig } from "../config.ts";
+import { ConfigSchema, loadConfig } from "./index.ts";
 import { GROUPS } from "./groups.ts";
 
 const OPTIONS = Object.keys(ConfigSchema.properties);

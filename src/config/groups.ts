@@ -1,5 +1,5 @@
-import type { Settings } from "../config.ts";
-import { SYNCED_ENTITIES } from "../sync/synced-entities.ts";
+import type { Settings } from "./settings.ts";
+import { SYNCED_ENTITIES } from "../synced-entities.ts";
 
 const SYNC_SWITCHES = SYNCED_ENTITIES.map((e) => e.syncSwitch.key);
 

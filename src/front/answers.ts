@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../auth/index.ts";
 import { TokenCache, tokenKey } from "../auth/token-cache.ts";
 
 /** A verified token's principal, good until the token expires. */

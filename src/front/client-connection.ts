@@ -1,5 +1,5 @@
 import type { Socket } from "bun";
-import type { Forward } from "./front-door.ts";
+import type { Forward } from "./door-contract.ts";
 import type { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
 import type { PlainRequest } from "./request-head.ts";

@@ -1,4 +1,4 @@
-import type { FrontConfig } from "../config.ts";
+import type { FrontConfig } from "../config/index.ts";
 import { upstreamOptions } from "../proxy/policy.ts";
 import type { FrontDoorThreadOptions } from "./front-door-thread.ts";
 

@@ -18,7 +18,7 @@ import {
   type Sent,
 } from "./client-connection.ts";
 import { errorAnswer } from "./error-answer.ts";
-import type { Forward, FrontDoorOptions } from "./front-door.ts";
+import type { Forward, FrontDoorOptions } from "./door-contract.ts";
 import type { PlainRequest } from "./request-head.ts";
 import { ChunkedScanner, CRLFCRLF, MAX_RESPONSE_HEAD, readResponseHead, type UpstreamResponseHead } from "./response-head.ts";
 import { UpstreamPool } from "./upstream-pool.ts";

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { workerEntry } from "../worker-entry.ts";
 import type { TokenAnswer } from "./answers.ts";
 import type { TallySnapshot } from "../api/request-tally.ts";
-import type { Finished } from "./front-door.ts";
+import type { Finished } from "./door-contract.ts";
 import { recordsOf, type FromFrontWorker, type FrontWorkerOptions, type ToFrontWorker } from "./thread-messages.ts";
 import { PeerSlots } from "./peer-slots.ts";
 

@@ -5,7 +5,7 @@
 // whom a token speaks for) it asks once and keeps while the registry's generation stands.
 import { RequestTally } from "../api/request-tally.ts";
 import { routeClass } from "../gateway-paths.ts";
-import { createFastLane } from "../proxy/fast-lane.ts";
+import { createFastLane } from "./fast-lane.ts";
 import { TrustedProxies } from "../tenancy/trusted-proxies.ts";
 import { Answers, type TokenAnswer } from "./answers.ts";
 import { FrontDoor } from "./front-door.ts";

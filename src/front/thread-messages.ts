@@ -1,6 +1,6 @@
 import type { TallySnapshot } from "../api/request-tally.ts";
 import type { TokenAnswer } from "./answers.ts";
-import type { Finished, FrontDoorOptions } from "./front-door.ts";
+import type { Finished, FrontDoorOptions } from "./door-contract.ts";
 
 // What the main thread and the front door's thread (front-worker.ts) say to each other.
 

@@ -1,8 +1,8 @@
 import type { Principal } from "../auth/index.ts";
-import { authorize } from "../auth/index.ts";
+import { authorize } from "../auth/access.ts";
 import { HttpError } from "../http-error.ts";
-import type { TenantRegistry } from "../tenancy/registry.ts";
-import { requestTarget, type TargetRules } from "../tenancy/request-target.ts";
+import type { TenantRegistry } from "../tenancy/index.ts";
+import { requestTarget, type TargetRules } from "../tenancy/index.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream } from "./forward.ts";
 import { BUFFERED_BODY_BYTES, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
@@ -102,3 +102,4 @@ function forwardedBy(headers: Headers, peer: string | undefined, rules: TargetRu
     for: headers.get("x-forwarded-for")?.trim() || undefined,
   };
 }
+export { BUFFERED_BODY_BYTES, MAX_HEAD_BYTES, RESPONSE_DROPPED, UNTYPED_BODY, forwardingFailure, requestHeaderFate, upstreamHostHeader, upstreamRequestTarget } from "./policy.ts";

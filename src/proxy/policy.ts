@@ -1,4 +1,4 @@
-import type { ForwardingConfig } from "../config.ts";
+import type { ForwardingConfig } from "../config/index.ts";
 import { HttpError } from "../http-error.ts";
 
 /**

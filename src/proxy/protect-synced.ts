@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { HttpError } from "../http-error.ts";
-import type { HandlePool } from "../storage/pool.ts";
-import { SYNCED_ENTITIES, type SyncedEntity } from "../sync/synced-entities.ts";
+import type { HandlePool } from "../storage/files.ts";
+import { SYNCED_ENTITIES, type SyncedEntity } from "../synced-entities.ts";
 
 interface GuardedCollection {
   entity: SyncedEntity;

@@ -1,8 +1,8 @@
 import type { Database } from "bun:sqlite";
-import { columnsOf } from "../storage/columns.ts";
-import { ensureTenantTables } from "../storage/tenant-tables.ts";
+import { columnsOf } from "../storage/files.ts";
+import { ensureTenantTables } from "../storage/files.ts";
 import { copyFor, type EntityState, type Row, type SyncRules } from "./entities.ts";
-import { entityOf, SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
+import { entityOf, SYNCED_ENTITIES, type EntityKind } from "../synced-entities.ts";
 
 /** The tenant's cursor: the last outbox seq whose changes it holds (0 for a file never synced). */
 export function cursorOf(db: Database): number {

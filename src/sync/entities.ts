@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { entityOf, SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
+import { entityOf, SYNCED_ENTITIES, type EntityKind } from "../synced-entities.ts";
 
 export type Row = Record<string, unknown>;
 

@@ -2,8 +2,8 @@
 // turn. Writing a tenant file is bound by I/O latency (the checkpoint's fsyncs when it closes), so a
 // few threads at once multiply the fan-out's throughput even on two cores (docs/benchmarks.md).
 import { join } from "node:path";
-import { identityOf, type FileIdentity } from "../storage/file-probe.ts";
-import { openSqlite } from "../storage/sqlite.ts";
+import { identityOf, type FileIdentity } from "../storage/files.ts";
+import { openSqlite } from "../storage/files.ts";
 import type { SyncRules } from "./entities.ts";
 import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
 

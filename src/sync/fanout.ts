@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { identityOf, type FileIdentity } from "../storage/file-probe.ts";
-import type { HandlePool } from "../storage/pool.ts";
+import { identityOf, type FileIdentity } from "../storage/files.ts";
+import type { HandlePool } from "../storage/files.ts";
 import type { SyncRules } from "./entities.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
 import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";

@@ -1,8 +1,8 @@
-import type { SyncConfig } from "../config.ts";
+import type { SyncConfig } from "../config/index.ts";
 import type { Logger } from "../log.ts";
 import type { Tenancy } from "../tenancy/index.ts";
 import { parseFilter, type SyncRules } from "./entities.ts";
-import { SYNCED_ENTITIES, type EntityKind } from "./synced-entities.ts";
+import { SYNCED_ENTITIES, type EntityKind } from "../synced-entities.ts";
 import { OutboxRelay, type RelayObserver } from "./relay.ts";
 
 export { OutboxRelay, type RelayObserver } from "./relay.ts";
@@ -11,7 +11,7 @@ export type { SyncSummary, TenantSyncStatus } from "./sync-status.ts";
 export { applyStates, cursorOf, conflictsOf, type Conflict } from "./apply.ts";
 export { ensureTriggers, TRIGGER_COUNT } from "./triggers.ts";
 export type { SyncRules } from "./entities.ts";
-export type { EntityKind } from "./synced-entities.ts";
+export type { EntityKind } from "../synced-entities.ts";
 
 export function syncRules(config: SyncConfig): SyncRules {
   return {

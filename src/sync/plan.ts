@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { applyStates, cursorOf, type ApplyResult } from "./apply.ts";
 import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
 import type { Outbox, OutboxEvent } from "./outbox.ts";
-import { isEntityKind, type EntityKind } from "./synced-entities.ts";
+import { isEntityKind, type EntityKind } from "../synced-entities.ts";
 import { RECONCILE_ENTITY } from "./triggers.ts";
 
 /** One control-plane snapshot, as every tenant of a run applies it (plain data: it crosses to workers). */

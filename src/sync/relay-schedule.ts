@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
+import type { ControlPlaneCommits } from "../storage/index.ts";
 
 export interface RelayScheduleOptions {
   /** Other processes' commits and the control-plane file's events: each asks for a run. */

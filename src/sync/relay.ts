@@ -1,17 +1,17 @@
 import type { Database } from "bun:sqlite";
 import type { Logger } from "pino";
-import type { ControlPlane } from "../storage/control-plane.ts";
-import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
-import { sameIdentity } from "../storage/file-probe.ts";
-import type { HandlePool } from "../storage/pool.ts";
-import type { TenantRegistry } from "../tenancy/registry.ts";
+import type { ControlPlane } from "../storage/index.ts";
+import type { ControlPlaneCommits } from "../storage/index.ts";
+import { sameIdentity } from "../storage/files.ts";
+import type { HandlePool } from "../storage/files.ts";
+import type { TenantRegistry } from "../tenancy/index.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
 import type { EntityState, SyncRules } from "./entities.ts";
 import { Fanout, tenantFileIdentity, type Applied } from "./fanout.ts";
 import { Outbox } from "./outbox.ts";
 import { readFullCopy, readPlan } from "./plan.ts";
 import { RelaySchedule } from "./relay-schedule.ts";
-import { sqliteFailure, type SqliteFailure } from "../storage/sqlite-failure.ts";
+import { sqliteFailure, type SqliteFailure } from "../storage/files.ts";
 
 /** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
 export type FailureReason = SqliteFailure;

@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { syncState } from "../storage/schema.ts";
+import { syncState } from "../storage/index.ts";
 import { TenantSync } from "./tenant-sync.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { TenantRegistry } from "../tenancy/registry.ts";
+import type { TenantRegistry } from "../tenancy/index.ts";
 import type { TenantSync } from "./tenant-sync.ts";
 
 /** One tenant's sync, as the sync API and `tenantgate sync` report it. */

@@ -1,4 +1,4 @@
-import type { FileIdentity } from "../storage/file-probe.ts";
+import type { FileIdentity } from "../storage/files.ts";
 
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 60_000;

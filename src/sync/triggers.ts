@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
-import { hasTable, SchemaMismatchError } from "../storage/columns.ts";
-import { SYNCED_ENTITIES } from "./synced-entities.ts";
+import { hasTable, SchemaMismatchError } from "../storage/files.ts";
+import { SYNCED_ENTITIES } from "../synced-entities.ts";
 
 /** The outbox entity of an organization change: not synced into tenants, only heard by the gateway. */
 export const ORGANIZATION_ENTITY = "organization";

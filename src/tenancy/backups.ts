@@ -1,9 +1,9 @@
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { probeDatabase } from "../storage/file-probe.ts";
-import type { HandlePool } from "../storage/pool.ts";
-import { openSqlite } from "../storage/sqlite.ts";
+import { probeDatabase } from "../storage/files.ts";
+import type { HandlePool } from "../storage/files.ts";
+import { openSqlite } from "../storage/files.ts";
 import { crashPoint } from "./crash-point.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";

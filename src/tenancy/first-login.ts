@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
-import { columnsOf, hasTable, insertRow } from "../storage/columns.ts";
-import { scopeValues } from "../storage/control-plane.ts";
+import { columnsOf, hasTable, insertRow } from "../storage/files.ts";
+import { scopeValues } from "../storage/index.ts";
 import { newClientGrantId, newClientId, newClientSecret, newConnectionId } from "./ids.ts";
 
 /** AuthHero's database connection: named so, with strategy `auth0` (as Auth0 and AuthHero's seed store it). */

@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { TenancyConfig } from "../config.ts";
+import type { TenancyConfig } from "../config/index.ts";
 import type { Logger } from "../log.ts";
-import { ControlPlane } from "../storage/control-plane.ts";
-import { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
-import { handleBudget } from "../storage/descriptors.ts";
-import { HandlePool } from "../storage/pool.ts";
+import { ControlPlane } from "../storage/index.ts";
+import { ControlPlaneCommits } from "../storage/index.ts";
+import { handleBudget } from "../storage/index.ts";
+import { HandlePool } from "../storage/files.ts";
 import { OperationJournal } from "./journal.ts";
 import { TenantLifecycle } from "./lifecycle.ts";
 import { TenantRegistry } from "./registry.ts";
@@ -65,3 +65,15 @@ export function closeTenancy(t: Tenancy): void {
   t.pool.closeAll();
   t.cp.close();
 }
+export { integrityCheck } from "./backups.ts";
+export { newDomainId } from "./ids.ts";
+export type { Operation, OperationJournal } from "./journal.ts";
+export { TENANT_SETTINGS } from "./lifecycle.ts";
+export type { TenantLifecycle } from "./lifecycle.ts";
+export type { TenantRegistry } from "./registry.ts";
+export { hostTarget, requestTarget, servingTenantOfHost, targetRules } from "./request-target.ts";
+export type { TargetRules } from "./request-target.ts";
+export { normalizeHost } from "./resolve-tenant.ts";
+export { assertChildTenantId, isFileTenantId } from "./tenant-id.ts";
+export { TrustedProxies, requestedHost } from "./trusted-proxies.ts";
+export { DataDirWatch } from "./watch.ts";

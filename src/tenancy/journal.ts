@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { HttpError } from "../http-error.ts";
-import { operations, type OperationRow } from "../storage/schema.ts";
+import { operations, type OperationRow } from "../storage/index.ts";
 import { newOperationId } from "./ids.ts";
 import { currentOwner, type ProcessOwner } from "./process-owner.ts";
 

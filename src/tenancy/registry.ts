@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { OrgDirectory } from "../auth/principal.ts";
-import type { ControlPlane } from "../storage/control-plane.ts";
-import type { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
-import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/file-probe.ts";
+import type { OrgDirectory } from "../auth/index.ts";
+import type { ControlPlane } from "../storage/index.ts";
+import type { ControlPlaneCommits } from "../storage/index.ts";
+import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/files.ts";
 import { isFileTenantId } from "./tenant-id.ts";
 
 export type TenantStatus = "ready" | "unknown" | "missing" | "unreadable" | "provisioning" | "deleting";

@@ -1,4 +1,4 @@
-import type { HostsConfig } from "../config.ts";
+import type { HostsConfig } from "../config/index.ts";
 import { HttpError } from "../http-error.ts";
 import type { TenantRegistry } from "./registry.ts";
 import { normalizeHost, resolveHost, type HostTarget } from "./resolve-tenant.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { TenantLifecycle } from "./lifecycle.ts";
 import type { TenantRegistry } from "./registry.ts";
-import type { HandlePool } from "../storage/pool.ts";
+import type { HandlePool } from "../storage/files.ts";
 
 export interface DataDirWatchOptions {
   dir: string;

@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigSchema, loadConfig } from "../../src/config.ts";
+import { ConfigSchema, loadConfig } from "../../src/config/index.ts";
 import { cli, controlPlanePath, decodeJwtPayload, readDb, removeDir, run, serve, tempDir } from "./spawn.ts";
 
 const dirs: string[] = [];

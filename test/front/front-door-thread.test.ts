@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import pino from "pino";
 import { Gateway } from "../../src/app.ts";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { startGateway, tempDataDir, type TestGateway } from "../support/gateway.ts";
 import { startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
 import { createTenants, rawDevToken, rawRequest, waitFor } from "../support/upstream.ts";

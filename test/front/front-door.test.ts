@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import pino from "pino";
 import { Writable } from "node:stream";
 import { Gateway } from "../../src/app.ts";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { startGateway, tempDataDir, type TestGateway } from "../support/gateway.ts";
 import { startScriptedUpstream, type ScriptedUpstream } from "../support/proxy-upstream.ts";
 import { createTenants } from "../support/upstream.ts";

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { BASELINE_SQL } from "../../src/storage/baseline.ts";
 import { openFixture } from "../sync/fixture.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";

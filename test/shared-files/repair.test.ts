@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { Gateway } from "../../src/app.ts";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { cli } from "../cli/spawn.ts";
 import { startGateway, tempDataDir, type TestGateway } from "../support/gateway.ts";
 import { until } from "../support/until.ts";

@@ -137,7 +137,7 @@ describe("probeDatabase tells a database from anything else, by SQLite", () => {
 // Every raw open in src/ is listed here with what it opens: none may name a database file. A new one
 // must be added to this list deliberately, after checking it can never reach a tenant file.
 const RAW_OPENS: Record<string, string> = {
-  "src/config.ts: readFileSync(": "the JSON config file",
+  "src/config/index.ts: readFileSync(": "the JSON config file",
   "src/storage/descriptors.ts: readFileSync(": "/proc/self/limits",
   "src/tenancy/process-owner.ts: readFileSync(": "/proc/<pid>/stat",
   "src/auth/dev-key.ts: open(": "the dev signing key file",

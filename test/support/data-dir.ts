@@ -1,5 +1,5 @@
 import pino from "pino";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { openRelay } from "../../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../../src/tenancy/index.ts";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { Gateway } from "../../src/app.ts";
 import { loadDevKey, signDevToken, type DevTokenClaims } from "../../src/auth/index.ts";
-import { loadConfig, type Config } from "../../src/config.ts";
+import { loadConfig, type Config } from "../../src/config/index.ts";
 
 export interface TestGateway {
   gateway: Gateway;

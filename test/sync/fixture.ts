@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { loadConfig, type Config } from "../../src/config.ts";
+import { loadConfig, type Config } from "../../src/config/index.ts";
 import { openRelay, type OutboxRelay } from "../../src/sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import pino from "pino";
 import { loadDevKey, signDevToken } from "../../src/auth/index.ts";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { openRelay, TRIGGER_COUNT } from "../../src/sync/index.ts";
 import { closeTenancy, openTenancy } from "../../src/tenancy/index.ts";
 import { BUN, cli, controlPlanePath, removeDir, ROOT, serve, tempDir, type Served } from "../cli/spawn.ts";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { HttpError } from "../../src/http-error.ts";
 import { SyncedEntityGuard, type ProtectionCheck } from "../../src/proxy/protect-synced.ts";
-import { SYNCED_ENTITIES } from "../../src/sync/synced-entities.ts";
+import { SYNCED_ENTITIES } from "../../src/synced-entities.ts";
 import { cpWrites, openFixture, type SyncFixture } from "./fixture.ts";
 
 // The list of synced entities drives the capture triggers, the relay, the guard and the config

@@ -3,10 +3,13 @@ import { t, type TSchema } from "elysia";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import { readArgs, type ArgKind, type GivenOption } from "./config/argv.ts";
-import { readBoolean } from "./config/boolean.ts";
-import { withGroups, type ConfigGroups } from "./config/groups.ts";
-import { SYNCED_ENTITIES, type SyncSwitch } from "./sync/synced-entities.ts";
+import { readArgs, type ArgKind, type GivenOption } from "./argv.ts";
+import { readBoolean } from "./boolean.ts";
+import { withGroups, type ConfigGroups } from "./groups.ts";
+import type { Settings } from "./settings.ts";
+
+export type { Settings } from "./settings.ts";
+import { SYNCED_ENTITIES } from "../synced-entities.ts";
 
 type Kind = "string" | "int" | "bool" | "list";
 
@@ -67,48 +70,6 @@ const OPTIONS: Option[] = [
 ];
 
 export const ConfigSchema = t.Object(Object.fromEntries(OPTIONS.map((o) => [o.key, o.schema])) as Record<string, TSchema>);
-
-/** Every option's value; the per-kind sync switches (`syncRoles`, …) come from the synced entities' list. */
-export interface Settings extends Record<SyncSwitch, boolean> {
-  port: number;
-  host: string;
-  dataDir: string;
-  baseDomain: string;
-  controlPlane: string;
-  reserved: string[];
-  upstream: string;
-  jwksUrl: string;
-  issuer: string[];
-  tenantIssuer: string;
-  audience: string;
-  trustOrgName: boolean;
-  allowedOrigins: string[];
-  trustedProxies: string[];
-  dev: boolean;
-  adoptFiles: boolean;
-  trashRetentionDays: number;
-  rescanSeconds: number;
-  maxOpenFiles: number;
-  controlPlaneLockWaitMs: number;
-  upstreamTimeoutMs: number;
-  maxBodyBytes: number;
-  frontDoor: boolean;
-  upstreamIdleMs: number;
-  upstreamConnections: number;
-  preserveHost: boolean;
-  clientTimeoutSeconds: number;
-  managementPaths: string[];
-  routing: boolean;
-  accessControl: boolean;
-  protection: boolean;
-  syncFilter: string[];
-  syncSecretKeys: string[];
-  syncPollSeconds: number;
-  syncWorkers: number;
-  syncLockWaitMs: number;
-  outboxRetentionHours: number;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-}
 
 /** Every option, and each part's options as a group (config/groups.ts): `config.tenancy`, `config.sync`, … */
 export type Config = Settings & ConfigGroups;
@@ -268,3 +229,6 @@ export function configHelp(): string {
     "\n  Boolean options take --name, --name=false or --no-name.",
   ].join("\n");
 }
+export { readArgs } from "./argv.ts";
+export type { ArgKind } from "./argv.ts";
+export { readBoolean } from "./boolean.ts";

@@ -1,11 +1,11 @@
 import { authorize } from "../auth/access.ts";
-import type { Principal } from "../auth/principal.ts";
+import type { Principal } from "../auth/index.ts";
 import type { Forward } from "../front/front-door.ts";
 import type { PlainRequest } from "../front/request-head.ts";
 import { ownedByGateway } from "../gateway-paths.ts";
 import { requestIdOf } from "../request-id.ts";
 import type { TrustedProxies } from "../tenancy/trusted-proxies.ts";
-import { prefixSegments } from "./management-path.ts";
+import { prefixSegments } from "../proxy/management-path.ts";
 
 type Maybe<T> = T | Promise<T>;
 
