@@ -1,17 +1,9 @@
-import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "./index.ts";
+import { cliInProcess } from "../../test/support/cli-in-process.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "tenantgate-backup-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const run = async (argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli([...argv, "--data-dir", dir], { out: (line) => void lines.push(line), env: {} });
-  return { code, lines };
-};
+const { dir, run } = cliInProcess("tenantgate-backup-");
 
 test("a checked snapshot, never over an existing file", async () => {
   expect((await run(["tenants", "create", "acme"])).code).toBe(0);

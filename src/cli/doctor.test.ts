@@ -1,17 +1,9 @@
-import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "./index.ts";
+import { cliInProcess } from "../../test/support/cli-in-process.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "tenantgate-doctor-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const run = async (argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli([...argv, "--data-dir", dir], { out: (line) => void lines.push(line), env: {} });
-  return { code, lines };
-};
+const { dir, run } = cliInProcess("tenantgate-doctor-");
 
 test("a data directory without a control plane is a problem, and doctor does not make one", async () => {
   const r = await run(["doctor"]);

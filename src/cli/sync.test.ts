@@ -1,17 +1,7 @@
-import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { runCli } from "./index.ts";
+import { expect, test } from "bun:test";
+import { cliInProcess } from "../../test/support/cli-in-process.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "tenantgate-sync-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const run = async (argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli([...argv, "--data-dir", dir], { out: (line) => void lines.push(line), env: {} });
-  return { code, lines };
-};
+const { dir, run } = cliInProcess("tenantgate-sync-");
 
 test("status: the head and each tenant's cursor; reconcile one tenant or --all", async () => {
   expect((await run(["tenants", "create", "acme"])).code).toBe(0);
