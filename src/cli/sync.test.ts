@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { cliInProcess } from "../../test/support/cli-in-process.ts";
 
-const { dir, run } = cliInProcess("tenantgate-sync-");
+const { run } = cliInProcess("tenantgate-sync-");
 
 test("status: the head and each tenant's cursor; reconcile one tenant or --all", async () => {
   expect((await run(["tenants", "create", "acme"])).code).toBe(0);
