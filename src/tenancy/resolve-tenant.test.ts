@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { HttpError } from "../../src/http-error.ts";
-import { normalizeHost, resolveHost, type HostRules } from "../../src/tenancy/resolve-tenant.ts";
+import { HttpError } from "../http-error.ts";
+import { normalizeHost, resolveHost, type HostRules } from "./resolve-tenant.ts";
 
 const rules = (base: string, domains: Record<string, string> = {}): HostRules => ({
   baseDomain: base,

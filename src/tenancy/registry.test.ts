@@ -4,8 +4,8 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { loadConfig } from "../../src/config.ts";
-import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
+import { loadConfig } from "../config.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "./index.ts";
 
 let t: Tenancy | undefined;
 let dir: string;

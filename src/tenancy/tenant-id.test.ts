@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { HttpError } from "../../src/http-error.ts";
-import { assertChildTenantId, isFileTenantId, tenantIdProblem } from "../../src/tenancy/tenant-id.ts";
+import { HttpError } from "../http-error.ts";
+import { assertChildTenantId, isFileTenantId, tenantIdProblem } from "./tenant-id.ts";
 
 const reserved = new Set(["www", "api"]);
 

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { hostname } from "node:os";
-import { currentOwner, isOwnerAlive } from "../../src/tenancy/process-owner.ts";
+import { currentOwner, isOwnerAlive } from "./process-owner.ts";
 
 test("this process is alive; the same pid with another start time is not (a reused pid)", () => {
   const me = currentOwner();

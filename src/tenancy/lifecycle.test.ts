@@ -1,18 +1,18 @@
 // The tenant lifecycle in-process, over real files in a temp data dir: schema clone, control-plane
 // files AuthHero made, schema mismatches, trash sweep, adoption and concurrent operations.
 import { Database } from "bun:sqlite";
-import { refusalOf } from "../support/refusal.ts";
-import { copyTenantFileAs } from "../support/tenant-file.ts";
+import { refusalOf } from "../../test/support/refusal.ts";
+import { copyTenantFileAs } from "../../test/support/tenant-file.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { loadConfig } from "../../src/config.ts";
-import { BASELINE_SQL } from "../../src/storage/baseline.ts";
-import { openFixture } from "../sync/fixture.ts";
-import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
-import { TenantLifecycle } from "../../src/tenancy/lifecycle.ts";
+import { loadConfig } from "../config.ts";
+import { BASELINE_SQL } from "../storage/baseline.ts";
+import { openFixture } from "../../test/sync/fixture.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "./index.ts";
+import { TenantLifecycle } from "./lifecycle.ts";
 
 const log = pino({ level: "silent" });
 const dirs: string[] = [];

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { clientSchema, connectionSchema } from "@authhero/adapter-interfaces";
-import { cpWrites, openFixture, type SyncFixture } from "../sync/fixture.ts";
+import { cpWrites, openFixture, type SyncFixture } from "../../test/sync/fixture.ts";
 
 // A new tenant can serve its first login with no further set-up, as AuthHero's own provisioning
 // leaves one (issue 12): a database connection and an interactive "Default App" that is the
