@@ -3,9 +3,9 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sqliteFailure } from "../../src/storage/sqlite-failure.ts";
-import { HandlePool, TenantFileError } from "../../src/storage/pool.ts";
-import { isTenantLabel } from "../../src/tenancy/tenant-id.ts";
+import { sqliteFailure } from "./sqlite-failure.ts";
+import { HandlePool, TenantFileError } from "./pool.ts";
+import { isTenantLabel } from "../tenancy/tenant-id.ts";
 
 // SQLite's failures classified by the code bun:sqlite gives them, with real files.
 

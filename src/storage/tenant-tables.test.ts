@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { getTableConfig } from "drizzle-orm/sqlite-core";
-import { ensureTenantTables } from "../../src/storage/tenant-tables.ts";
-import { tenantSync, tenantSyncConflicts } from "../../src/storage/tenant-schema.ts";
+import { ensureTenantTables } from "./tenant-tables.ts";
+import { tenantSync, tenantSyncConflicts } from "./tenant-schema.ts";
 
 const columnsOf = (db: Database, table: string) => (db.query(`PRAGMA table_info(${table})`).all() as { name: string; notnull: number; pk: number }[]).map((c) => [c.name, c.notnull, c.pk]);
 

@@ -3,9 +3,9 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { handleBudget } from "../../src/storage/descriptors.ts";
-import { HandlePool, TenantFileError } from "../../src/storage/pool.ts";
-import { isTenantLabel } from "../../src/tenancy/tenant-id.ts";
+import { handleBudget } from "./descriptors.ts";
+import { HandlePool, TenantFileError } from "./pool.ts";
+import { isTenantLabel } from "../tenancy/tenant-id.ts";
 
 let dir: string;
 beforeEach(() => {

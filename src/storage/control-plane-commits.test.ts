@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ControlPlane } from "../../src/storage/control-plane.ts";
-import { ControlPlaneCommits, type ControlPlaneNews } from "../../src/storage/control-plane-commits.ts";
+import { ControlPlane } from "./control-plane.ts";
+import { ControlPlaneCommits, type ControlPlaneNews } from "./control-plane-commits.ts";
 
 let dir: string;
 let cp: ControlPlane;
