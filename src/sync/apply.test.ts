@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { cpWrites, openFixture, tenantWrites, type SyncFixture } from "./fixture.ts";
+import { cpWrites, openFixture, tenantWrites, type SyncFixture } from "../../test/sync/fixture.ts";
 
 // State transfer into tenant files, through the real relay over real files: what the control plane
 // says is what every child tenant holds, matched by id, and nothing a tenant owns is ever touched.

@@ -10,10 +10,10 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { loadConfig, type Config } from "../../src/config.ts";
-import { openRelay, type OutboxRelay } from "../../src/sync/index.ts";
-import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
-import { divergences, emptyOwnRows, rebuildTable, type OwnRows, type Row } from "./convergence.ts";
+import { loadConfig, type Config } from "../config.ts";
+import { openRelay, type OutboxRelay } from "./index.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "../tenancy/index.ts";
+import { divergences, emptyOwnRows, rebuildTable, type OwnRows, type Row } from "../../test/sync/convergence.ts";
 
 const CP = "control_plane";
 const log = pino({ level: "silent" });

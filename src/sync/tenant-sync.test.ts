@@ -1,7 +1,7 @@
 // How each attempt's outcome changes what the relay knows of a tenant: failures back off, doubling
 // up to a minute; a success or a check clears them; a replaced file forgets its cursor.
 import { expect, test } from "bun:test";
-import { TenantSync } from "../../src/sync/tenant-sync.ts";
+import { TenantSync } from "./tenant-sync.ts";
 
 test("each failure waits about twice as long as the one before (with jitter), never more than a minute", () => {
   const s = new TenantSync();

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
-import { ensureTriggers, TRIGGER_COUNT } from "../../src/sync/index.ts";
-import { cpWrites, openFixture, type SyncFixture } from "./fixture.ts";
+import { ensureTriggers, TRIGGER_COUNT } from "./index.ts";
+import { cpWrites, openFixture, type SyncFixture } from "../../test/sync/fixture.ts";
 
 let f: SyncFixture;
 afterEach(() => f?.close());

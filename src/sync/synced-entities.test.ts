@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { HttpError } from "../../src/http-error.ts";
-import { SyncedEntityGuard, type ProtectionCheck } from "../../src/proxy/protect-synced.ts";
-import { SYNCED_ENTITIES } from "../../src/sync/synced-entities.ts";
-import { cpWrites, openFixture, type SyncFixture } from "./fixture.ts";
+import { HttpError } from "../http-error.ts";
+import { SyncedEntityGuard, type ProtectionCheck } from "../proxy/protect-synced.ts";
+import { SYNCED_ENTITIES } from "./synced-entities.ts";
+import { cpWrites, openFixture, type SyncFixture } from "../../test/sync/fixture.ts";
 
 // The list of synced entities drives the capture triggers, the relay, the guard and the config
 // switches: each entity on it must come out of every one of them, whatever is added to it.

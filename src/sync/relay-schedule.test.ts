@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ControlPlane } from "../../src/storage/control-plane.ts";
-import { ControlPlaneCommits } from "../../src/storage/control-plane-commits.ts";
-import { RelaySchedule } from "../../src/sync/relay-schedule.ts";
+import { ControlPlane } from "../storage/control-plane.ts";
+import { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
+import { RelaySchedule } from "./relay-schedule.ts";
 
 const log = pino({ level: "silent" });
 let dir: string;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
 import { connectionSchema, resourceServerSchema, roleSchema } from "@authhero/adapter-interfaces";
-import { cpWrites, openFixture, type SyncFixture } from "./fixture.ts";
+import { cpWrites, openFixture, type SyncFixture } from "../../test/sync/fixture.ts";
 
 // Synced copies as AuthHero 9.6.1's SQL adapter reads them (shared/reference/authhero-runtime.md §3:
 // which columns it parses, how it turns 0/1 and NULL into values). A copy must read back exactly as
