@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { matchesPrefix, pathReadings, prefixSegments } from "../../src/proxy/management-path.ts";
+import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 
 test.each([
   ["/api/v2/roles/rol_1", [["api", "v2", "roles", "rol_1"]]],

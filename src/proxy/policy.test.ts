@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { HttpError } from "../../src/http-error.ts";
-import { readPlainRequest } from "../../src/front/request-head.ts";
-import { checkMethod, fetchFailure, isPreflight, requestHeaderFate, upstreamOptions, upstreamRequestTarget, upstreamUrl } from "../../src/proxy/policy.ts";
+import { HttpError } from "../http-error.ts";
+import { readPlainRequest } from "../front/request-head.ts";
+import { checkMethod, fetchFailure, isPreflight, requestHeaderFate, upstreamOptions, upstreamRequestTarget, upstreamUrl } from "./policy.ts";
 
-// The forwarding policy's rules on their own (src/proxy/policy.ts); tests/proxy/transports.test.ts
+// The forwarding policy's rules on their own (src/proxy/policy.ts); test/proxy/transports.test.ts
 // checks that both transports follow them.
 
 describe("requestHeaderFate", () => {

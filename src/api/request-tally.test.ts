@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { DURATION_BUCKETS, RequestTally } from "../../src/api/request-tally.ts";
+import { DURATION_BUCKETS, RequestTally } from "./request-tally.ts";
 
 test("requests are counted by class and status, durations in the first bucket that holds them", () => {
   const t = new RequestTally();

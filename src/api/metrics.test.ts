@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { GatewayMetrics } from "../../src/api/metrics.ts";
-import type { HandlePool } from "../../src/storage/pool.ts";
-import type { TenantRegistry } from "../../src/tenancy/registry.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import type { HandlePool } from "../storage/pool.ts";
+import type { TenantRegistry } from "../tenancy/registry.ts";
 
 // Only the request series are scraped here; the gauges read these (unused) doubles at scrape time.
 const tenants = { counts: () => ({}) } as unknown as TenantRegistry;
