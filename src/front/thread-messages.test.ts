@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import type { Finished } from "../../src/front/front-door.ts";
-import { recordLine, recordsOf } from "../../src/front/thread-messages.ts";
+import type { Finished } from "./front-door.ts";
+import { recordLine, recordsOf } from "./thread-messages.ts";
 
 test("access records cross between threads as lines and come back field for field", () => {
   const records: Finished[] = [

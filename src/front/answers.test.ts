@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import type { Principal } from "../../src/auth/principal.ts";
-import { Answers, type GatewayQuestions, type TokenAnswer } from "../../src/front/answers.ts";
+import type { Principal } from "../auth/principal.ts";
+import { Answers, type GatewayQuestions, type TokenAnswer } from "./answers.ts";
 
 // Answers is the front door's memory of what the main thread said. The main thread here is a table
 // that counts the questions it gets; the subject, Answers, is real.

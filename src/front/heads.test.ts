@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { readPlainRequest } from "../../src/front/request-head.ts";
-import { ChunkedScanner, readResponseHead } from "../../src/front/response-head.ts";
+import { readPlainRequest } from "./request-head.ts";
+import { ChunkedScanner, readResponseHead } from "./response-head.ts";
 
 const head = (first: string, ...lines: string[]) => [first, ...lines].join("\r\n");
 /** The kept lines of a plain request, as text (the ranges reach into the blank line's CRLF). */

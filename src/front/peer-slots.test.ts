@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { PeerSlots } from "../../src/front/peer-slots.ts";
+import { PeerSlots } from "./peer-slots.ts";
 
 test("an address written for a port is read back; a new one for the same port replaces it", () => {
   const slots = new PeerSlots();
@@ -23,7 +23,7 @@ test("an address too long for a slot is not stored half: the port reads as unkno
 
 test("what one thread writes, another reads (the memory is shared, not copied)", async () => {
   const slots = new PeerSlots();
-  const src = new URL("../../src/front/peer-slots.ts", import.meta.url).pathname;
+  const src = new URL("./peer-slots.ts", import.meta.url).pathname;
   const code = `import { PeerSlots } from ${JSON.stringify(src)};
 self.onmessage = (e) => { new PeerSlots(e.data).write(51234, "198.51.100.20"); postMessage("done"); };`;
   const worker = new Worker(URL.createObjectURL(new Blob([code], { type: "application/typescript" })));

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { Outbox } from "../../src/front/outbox.ts";
+import { Outbox } from "./outbox.ts";
 
 /** A socket whose kernel buffer has room for `room` more bytes until `widen` makes more. */
 function tightSocket(room: number): { socket: Socket<unknown>; written: () => string; widen: (n: number) => void } {

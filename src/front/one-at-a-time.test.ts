@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { OneAtATime } from "../../src/front/one-at-a-time.ts";
+import { OneAtATime } from "./one-at-a-time.ts";
 
 // Which bytes of a handed-over connection may go to the full gateway yet (src/front/one-at-a-time.ts).
 
