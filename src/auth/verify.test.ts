@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { exportSPKI } from "jose";
-import { HttpError } from "../../src/http-error.ts";
-import { TokenVerifier, type TokenVerifierOptions } from "../../src/auth/index.ts";
-import { closedUrl, sleep, startJwksServer, type JwksServer } from "./jwks-server.ts";
-import { AUDIENCE, b64url, ISSUER, now, signingKey, token, type SigningKey } from "./signing-keys.ts";
+import { HttpError } from "../http-error.ts";
+import { TokenVerifier, type TokenVerifierOptions } from "./index.ts";
+import { closedUrl, sleep, startJwksServer, type JwksServer } from "../../test/auth/jwks-server.ts";
+import { AUDIENCE, b64url, ISSUER, now, signingKey, token, type SigningKey } from "../../test/auth/signing-keys.ts";
 
 let rsa: SigningKey;
 let ec: SigningKey;

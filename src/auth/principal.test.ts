@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { refusalOf } from "../support/refusal.ts";
+import { refusalOf } from "../../test/support/refusal.ts";
 import type { JWTPayload } from "jose";
-import { principalOf, type OrgDirectory, type PrincipalContext } from "../../src/auth/index.ts";
+import { principalOf, type OrgDirectory, type PrincipalContext } from "./index.ts";
 
 const CP = "control_plane";
 const orgs: OrgDirectory = {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { refusalOf } from "../support/refusal.ts";
+import { refusalOf } from "../../test/support/refusal.ts";
 import type { JWTPayload } from "jose";
-import { authorize, bearerToken, principalOf, type OrgDirectory, type Principal } from "../../src/auth/index.ts";
+import { authorize, bearerToken, principalOf, type OrgDirectory, type Principal } from "./index.ts";
 
 const CP = "control_plane";
 const orgs: OrgDirectory = { tenantOfOrg: (id) => (id === "org_x" ? "acme" : undefined) };
