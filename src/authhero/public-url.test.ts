@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { publicIssuer } from "../../src/authhero/index.ts";
+import { publicIssuer } from "./index.ts";
 
 const at = (headers: Record<string, string>) => publicIssuer(new Request("http://127.0.0.1:3000/.well-known/openid-configuration", { headers }), "http://localhost:8080/");
 

@@ -1,8 +1,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
-import { createTenantFileAdapters, UnknownTenantError, type TenantDatabases } from "../../src/authhero/index.ts";
-import { sqliteAdapters } from "./sqlite-adapters.ts";
+import { createTenantFileAdapters, UnknownTenantError, type TenantDatabases } from "./index.ts";
+import { sqliteAdapters } from "../../test/authhero/sqlite-adapters.ts";
 
 // The module's tenant databases are a seam, not a file layout: an engine other than the gateway's
 // tenant files (a networked one, such as libSQL namespaces) stands in by answering get, ids and

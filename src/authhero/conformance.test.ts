@@ -2,10 +2,10 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
-import { createTenantFileAdapters, type TenantFileAdapters } from "../../src/authhero/index.ts";
-import type { SyncFixture } from "../sync/fixture.ts";
-import { CP, useModuleFixture } from "./module-fixture.ts";
-import { sqliteAdapters } from "./sqlite-adapters.ts";
+import { createTenantFileAdapters, type TenantFileAdapters } from "./index.ts";
+import type { SyncFixture } from "../../test/sync/fixture.ts";
+import { CP, useModuleFixture } from "../../test/authhero/module-fixture.ts";
+import { sqliteAdapters } from "../../test/authhero/sqlite-adapters.ts";
 
 // The module treated the way AuthHero 9.6.1 treats its DataAdapters (shared/reference/
 // authhero-runtime.md §1): enumerated, spread, bound and wrapped on every request, `transaction`
