@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, configHelp, loadConfig } from "../src/config.ts";
+import { ConfigError, configHelp, loadConfig } from "./config.ts";
 
 const load = (argv: string[], env: Record<string, string> = {}) => loadConfig({ argv, env }).config;
 const DEV = ["--dev"];
