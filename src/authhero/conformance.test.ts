@@ -1,0 +1,173 @@
+import { beforeEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
+import { createTenantFileAdapters, type TenantFileAdapters } from "./index.ts";
+import type { SyncFixture } from "../../test/sync/fixture.ts";
+import { CP, useModuleFixture } from "../../test/authhero/module-fixture.ts";
+import { sqliteAdapters } from "../../test/authhero/sqlite-adapters.ts";
+
+// The module treated the way AuthHero 9.6.1 treats its DataAdapters (shared/reference/
+// authhero-runtime.md §1): enumerated, spread, bound and wrapped on every request, `transaction`
+// called with callbacks that nest and fail, methods called without a tenant id.
+
+const fixture = useModuleFixture();
+// The current test's data directory (f) and module (a).
+let f: SyncFixture;
+let a: TenantFileAdapters;
+beforeEach(() => {
+  ({ f, a } = fixture);
+});
+
+type Namespace = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+/** Method names as AuthHero's getAdapterMethodNames reads them: own names up the prototype chain. */
+function methodNames(ns: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = ns; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const n of Object.getOwnPropertyNames(o)) if (n !== "constructor" && typeof (ns as Record<string, unknown>)[n] === "function") names.add(n);
+  }
+  return [...names];
+}
+
+/**
+ * What AuthHero's timing, caching and dedup wrappers do to the object: `Object.entries` at the top,
+ * functions passed through, every other value rebuilt as a plain object whose methods are bound to
+ * the original namespace and wrapped in an async function; then the hooks wrapper's spread.
+ */
+function wrapLikeAuthHero(data: DataAdapters): DataAdapters {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (value === undefined || value === null) continue;
+    if (typeof value === "function") {
+      out[key] = value;
+      continue;
+    }
+    const ns: Record<string, unknown> = {};
+    for (const name of methodNames(value)) {
+      const bound = (value as Namespace)[name]!.bind(value);
+      ns[name] = async (...args: unknown[]) => bound(...args);
+    }
+    for (const [k, v] of Object.entries(value)) if (typeof v !== "function") ns[k] = v;
+    out[key] = ns;
+  }
+  const wrapped = out as unknown as DataAdapters;
+  return { ...wrapped, connections: { ...wrapped.connections } };
+}
+
+const conn = (id: string) => ({ id, name: id, strategy: "auth0", options: { v: id } }) as unknown as Connection;
+
+describe("the object AuthHero gets", () => {
+  test("every namespace of the factory's adapters is an own enumerable member, with its methods", () => {
+    const factory = sqliteAdapters(new Database(":memory:")) as unknown as Record<string, unknown>;
+    const keys = Object.keys(a);
+    for (const [name, value] of Object.entries(factory)) {
+      expect(keys).toContain(name);
+      if (typeof value === "function") expect(typeof (a as unknown as Record<string, unknown>)[name]).toBe("function");
+      else expect(methodNames((a as unknown as Record<string, object>)[name]!).sort()).toEqual(methodNames(value as object).sort());
+    }
+    expect(keys).toContain("multiTenancyConfig");
+    expect(a.multiTenancyConfig).toEqual({ controlPlaneTenantId: CP });
+    // The module's own extras are not data AuthHero would wrap.
+    expect(keys).not.toContain("raw");
+    expect(keys).not.toContain("close");
+  });
+
+  test("spread, bound and wrapped as AuthHero does, calls still reach the right tenant's file", async () => {
+    const data = wrapLikeAuthHero(a);
+    await data.connections.create("acme", conn("c1"));
+    await data.connections.create("beta", conn("c2"));
+    expect((await data.connections.list("acme")).connections.map((c) => c.id)).toEqual(["c1"]);
+    expect((await data.connections.list("beta")).connections.map((c) => c.id)).toEqual(["c2"]);
+    expect((await data.tenants.list()).tenants.map((t) => t.id).sort()).toEqual(["acme", "beta", CP]);
+  });
+});
+
+describe("transaction", () => {
+  test("commits within the tenant file the callback works on", async () => {
+    const data = wrapLikeAuthHero(a);
+    const result = await data.transaction(async (trx) => {
+      await trx.connections.create("acme", conn("t1"));
+      await trx.connections.create("acme", conn("t2"));
+      return "done";
+    });
+    expect(result).toBe("done");
+    expect((await a.connections.list("acme")).connections.map((c) => c.id)).toEqual(["t1", "t2"]);
+  });
+
+  test("a throw rolls back everything the callback wrote, nested callbacks included", async () => {
+    await expect(
+      a.transaction(async (trx) => {
+        await trx.connections.create("acme", conn("r1"));
+        await trx.transaction(async (inner) => {
+          await inner.connections.create("acme", conn("r2"));
+        });
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    expect((await a.connections.list("acme")).connections).toEqual([]);
+  });
+
+  test("a nested callback runs in the same transaction and sees its writes", async () => {
+    await a.transaction(async (trx) => {
+      await trx.connections.create("acme", conn("n1"));
+      const seen = await trx.transaction(async (inner) => (await inner.connections.list("acme")).connections.map((c) => c.id));
+      expect(seen).toEqual(["n1"]);
+    });
+    expect((await a.connections.list("acme")).connections.map((c) => c.id)).toEqual(["n1"]);
+  });
+
+  test("a callback that reaches a second tenant gets a clear error and commits nothing", async () => {
+    await expect(
+      a.transaction(async (trx) => {
+        await trx.connections.create("acme", conn("x1"));
+        await trx.connections.create("beta", conn("x2"));
+      }),
+    ).rejects.toThrow(/one tenant file.*acme.*beta/);
+    expect((await a.connections.list("acme")).connections).toEqual([]);
+    expect((await a.connections.list("beta")).connections).toEqual([]);
+  });
+
+  test("a callback that names no tenant still runs; an unknown tenant is refused like outside one", async () => {
+    expect(await a.transaction(async () => 42)).toBe(42);
+    await expect(a.transaction(async (trx) => trx.connections.create("ghost", conn("g")))).rejects.toThrow(/ghost/);
+  });
+});
+
+describe("methods whose first argument is not a tenant id", () => {
+  test("clients.getByClientId finds the client in whichever tenant file holds it, also one a script wrote", async () => {
+    await a.clients.create("acme", { client_id: "app-acme", name: "A" } as never);
+    const byScript = new Database(join(f.dataDir, "tenants", "beta.sqlite"));
+    byScript.exec("PRAGMA busy_timeout = 5000");
+    sqliteAdapters(byScript); // the stand-in's tables
+    byScript.query("INSERT INTO clients (client_id, tenant_id, name) VALUES ('app-beta', 'beta', 'B')").run();
+    byScript.close();
+    expect((await a.clients.getByClientId("app-acme"))?.tenant_id).toBe("acme");
+    expect((await a.clients.getByClientId("app-beta"))?.tenant_id).toBe("beta");
+    expect(await a.clients.getByClientId("nobody")).toBeNull();
+  });
+});
+
+test("methods that work over every file (retention clean-ups) sum their counts; `second` routes by the second argument", async () => {
+  let cleaned: string[] = [];
+  const counting = createTenantFileAdapters({
+    dataDir: f.dataDir,
+    controlPlaneTenantId: CP,
+    open: (db, tenantId) => {
+      const base = sqliteAdapters(db) as unknown as Record<string, unknown>;
+      return {
+        ...base,
+        codes: { cleanup: async () => (cleaned.push(tenantId), 2) },
+        outbox: { replay: async (id: string, t: string) => t === tenantId && id === "evt_1" },
+      } as unknown as DataAdapters;
+    },
+  });
+  try {
+    expect(await counting.codes.cleanup?.("2026-01-01T00:00:00.000Z")).toBe(6);
+    expect(cleaned.sort()).toEqual(["acme", "beta", CP]);
+    cleaned = [];
+    expect(await counting.outbox?.replay("evt_1", "beta")).toBe(true);
+  } finally {
+    counting.close();
+  }
+});
