@@ -155,6 +155,7 @@ describe.skipIf(foreignClientsMissing)("a tenant file changed under the gateway"
     expect((await syncStatus(g, "acme")).state).toBe("unavailable");
 
     const restored = await cli(g.dataDir, ["restore", "acme", backup]);
+    if (restored.code !== 0) throw new Error(`restore failed (${restored.code}): ${restored.stderr}`);
     expect(restored.code).toBe(0);
     await until("acme to serve again", () => proxiedStatus(g, "acme"), (s) => s === 502, 4000);
     await until("acme repaired", () => seenByAnotherProcess(fileOf(g, "acme")).roles, (r) => r.includes("rol_b"), 3000);
