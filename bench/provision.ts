@@ -106,7 +106,8 @@ async function readiness(dataDir: string, runs = 3) {
       stderr: "inherit",
     });
     let readyMs = Number.NaN;
-    for (let i = 0; i < 400; i++) {
+    // A serve over 10,000 files checks every cursor before it is ready: give it a minute, not 2 s.
+    for (const until = performance.now() + 60_000; performance.now() < until && proc.exitCode === null; ) {
       try {
         const res = await fetch(`http://127.0.0.1:${port}/readyz`);
         if (res.ok) {
