@@ -13,8 +13,6 @@ import { readFullCopy, readPlan } from "./plan.ts";
 import { RelaySchedule } from "./relay-schedule.ts";
 import { sqliteFailure, type SqliteFailure } from "../storage/files.ts";
 
-/** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
-export type FailureReason = SqliteFailure;
 import { SyncStates } from "./sync-states.ts";
 import { describeSync, type SyncSummary, type TenantSyncStatus } from "./sync-status.ts";
 import type { TenantSync } from "./tenant-sync.ts";
@@ -41,6 +39,12 @@ export interface RelayOptions {
   lockWaitMs: number;
 }
 
+
+/** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
+export type FailureReason = SqliteFailure;
+
+/** The longest the relay's pass over every tenant keeps the main thread before it yields. */
+const PASS_SLICE_MS = 20;
 /** Hooks for metrics. */
 export interface RelayObserver {
   applied(tenant: string, lag: number, seconds: number): void;
@@ -224,7 +228,14 @@ export class OutboxRelay {
     const target = this.outbox.syncHead();
     const now = Date.now();
     const due: string[] = [];
+    let slice = performance.now();
     for (const id of this.childTenants()) {
+      // Judging a file and reading its cursor open it: over thousands of tenants (a first start) that
+      // is seconds of synchronous work, so the pass lets the server answer between slices of it.
+      if (performance.now() - slice > PASS_SLICE_MS) {
+        await new Promise((resume) => setImmediate(resume));
+        slice = performance.now();
+      }
       if (this.o.registry.status(id) !== "ready") continue;
       const s = this.states.of(id);
       if (s.backingOff(now)) continue;
