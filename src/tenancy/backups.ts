@@ -5,10 +5,9 @@ import { probeDatabase } from "../storage/files.ts";
 import type { HandlePool } from "../storage/files.ts";
 import { openSqlite } from "../storage/files.ts";
 import { crashPoint } from "./crash-point.ts";
+import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
-
-const DB_SUFFIXES = ["-wal", "-shm", ""] as const;
 
 export interface BackupsOptions {
   journal: OperationJournal;
@@ -74,11 +73,9 @@ export class TenantBackups {
     if (probe.state === "unreadable") throw new Error(`${backup} is not a SQLite database (${probe.reason})`);
     const check = integrityCheck(backup);
     if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
-    const stamp = Date.now();
     const op = this.o.journal.begin("restore", id, {
       backup,
-      staged: join(this.o.tmpDir, `${id}.restore-${stamp}.sqlite`),
-      trashed: join(this.o.trashDir, `${id}.before-restore-${stamp}.sqlite`),
+      trashed: join(this.o.trashDir, `${id}.before-restore-${Date.now()}.sqlite`),
       friendly_name: this.o.friendlyNameIn(backup, id) ?? id,
       organization_id: this.o.organizationIdFor(id),
     });
@@ -99,12 +96,16 @@ export class TenantBackups {
   /** Finishes or undoes a backup or restore whose process died. */
   recover(op: Operation): "finished" | "undone" {
     if (op.kind === "backup") {
-      // The target only ever appears whole; what is left is the partial snapshot.
+      // The target only ever appears whole, once checked; before that, what is left is the partial.
+      if (hasStep(op, "checked")) {
+        this.o.journal.finish(op.id, "done");
+        return "finished";
+      }
       rmSync(op.input.partial as string, { force: true });
       this.o.journal.finish(op.id, "rolled_back", "interrupted before the snapshot was checked");
       return "undone";
     }
-    if (hasStep(op, "staged") && (existsSync(op.input.staged as string) || hasStep(op, "renamed"))) {
+    if (hasStep(op, "staged") && (existsSync(scratchFileOf(this.o.tmpDir, op)) || hasStep(op, "renamed"))) {
       this.runRestore(op);
       return "finished";
     }
@@ -114,7 +115,7 @@ export class TenantBackups {
 
   /** The new file, built from the backup beside the tenants (in WAL mode, as every tenant file is). */
   private stage(op: Operation): void {
-    const staged = op.input.staged as string;
+    const staged = scratchFileOf(this.o.tmpDir, op);
     const db = new Database(op.input.backup as string, { readonly: true });
     try {
       db.query("VACUUM INTO ?").run(staged);
@@ -146,7 +147,7 @@ export class TenantBackups {
     if (!hasStep(op, "renamed")) {
       // A file that appeared at the tenant's path meanwhile is set aside too, never overwritten.
       if (existsSync(final)) moveDbFiles(final, `${trashed.slice(0, -".sqlite".length)}-2.sqlite`);
-      renameSync(op.input.staged as string, final);
+      renameSync(scratchFileOf(this.o.tmpDir, op), final);
       journal.step(op.id, "renamed");
       crashPoint("restore:renamed");
     }
@@ -158,7 +159,7 @@ export class TenantBackups {
   private undoRestore(op: Operation, cause: Error): void {
     const current = this.o.journal.get(op.id);
     if (!current || current.state !== "running") return;
-    rmSync(current.input.staged as string, { force: true });
+    removeDbFiles(scratchFileOf(this.o.tmpDir, current));
     // The current file was set aside but the new one never arrived: the old one goes back.
     const final = this.o.registry.pathOf(op.tenantId);
     if (hasStep(current, "trashed") && !existsSync(final) && existsSync(current.input.trashed as string)) moveDbFiles(current.input.trashed as string, final);
@@ -166,10 +167,6 @@ export class TenantBackups {
     else this.o.registry.fileRemoved(op.tenantId);
     this.o.journal.finish(op.id, "rolled_back", cause.message);
   }
-}
-
-function moveDbFiles(from: string, to: string): void {
-  for (const suffix of DB_SUFFIXES) if (existsSync(from + suffix)) renameSync(from + suffix, to + suffix);
 }
 
 /** `PRAGMA integrity_check`'s verdict on a file ("ok", or what is wrong). */

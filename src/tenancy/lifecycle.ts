@@ -12,6 +12,7 @@ import { probeDatabase } from "../storage/files.ts";
 import { immediate, openSqlite } from "../storage/files.ts";
 import { TenantBackups } from "./backups.ts";
 import { crashPoint } from "./crash-point.ts";
+import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 import { isOwnerAlive } from "./process-owner.ts";
 import { newMembershipId, newOrganizationId, newRoleId, newTenantId } from "./ids.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
@@ -245,7 +246,7 @@ export class TenantLifecycle {
   }
 
   private tmpPath(op: Operation): string {
-    return join(this.tmpDir, `${op.tenantId}.${op.id}.sqlite`);
+    return scratchFileOf(this.tmpDir, op);
   }
 
   private runCreate(op: Operation): void {
@@ -429,17 +430,4 @@ function pickSettings(input: TenantSettings): TenantSettings {
   const out: TenantSettings = {};
   for (const key of TENANT_SETTINGS) if (input[key] !== undefined) out[key] = input[key];
   return out;
-}
-
-const SIDE_FILES = ["", "-wal", "-shm"];
-
-function removeDbFiles(path: string): void {
-  for (const suffix of SIDE_FILES) rmSync(path + suffix, { force: true });
-}
-
-/** Moves a database with its side files; the main file last, so a crash never strands a WAL. */
-function moveDbFiles(from: string, to: string): void {
-  for (const suffix of ["-wal", "-shm", ""]) {
-    if (existsSync(from + suffix)) renameSync(from + suffix, to + suffix);
-  }
 }

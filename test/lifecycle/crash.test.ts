@@ -292,3 +292,22 @@ test("backups and restores are in the tenant's operation history", scenario(asyn
     ["restore", "done", "staged,trashed,renamed"],
   ]);
 }), 30_000);
+
+test("a restore another process is running keeps its staged file through a serve's recovery beside it", scenario(async (dir, startServe) => {
+  expect((await cli(dir, ["tenants", "create", "acme"])).code).toBe(0);
+  const backup = join(dir, "acme-backup.sqlite");
+  expect((await cli(dir, ["backup", "acme", backup])).code).toBe(0);
+  // The restore holds still once its file is staged; meanwhile a gateway starts and recovers.
+  const restoring = cli(dir, ["restore", "acme", backup], { TENANTGATE_PAUSE_AT: "restore:staged:3000" });
+  for (const until = performance.now() + 10_000; !operations(dir, "acme").some((o) => o.kind === "restore" && stepsOf(o).includes("staged")); ) {
+    if (performance.now() > until) throw new Error("the restore never staged its file");
+    await Bun.sleep(20);
+  }
+  const s = await startServe();
+  const restored = await restoring;
+  expect(restored.stderr).toBe("");
+  expect(restored.code).toBe(0);
+  expect(operations(dir, "acme").find((o) => o.kind === "restore")?.state).toBe("done");
+  await s.stop();
+  expectCompleteTenant(dir, "acme");
+}), 30_000);
