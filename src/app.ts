@@ -30,11 +30,6 @@ export class Gateway {
     return new Gateway(config, log, parts, new RequestPipeline(config, log, parts));
   }
 
-  /** Answers one request as the HTTP server does (for callers that are not a socket). */
-  handle(request: Request, peer?: string): Promise<Response> {
-    return this.pipeline.handle(request, peer);
-  }
-
   /**
    * Starts serving. With the front door (the default) the gateway's HTTP server listens on a private
    * loopback port and the front door, on a thread of its own, on the configured one: it forwards

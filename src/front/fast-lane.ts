@@ -1,7 +1,7 @@
 import { authorize } from "../auth/access.ts";
 import type { Principal } from "../auth/index.ts";
-import type { Forward } from "../front/front-door.ts";
-import type { PlainRequest } from "../front/request-head.ts";
+import type { Forward } from "./door-contract.ts";
+import type { PlainRequest } from "./request-head.ts";
 import { ownedByGateway } from "../gateway-paths.ts";
 import { requestIdOf } from "../request-id.ts";
 import type { TrustedProxies } from "../tenancy/trusted-proxies.ts";
