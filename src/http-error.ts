@@ -11,6 +11,7 @@ const REASONS: Record<number, string> = {
   409: "Conflict",
   411: "Length Required",
   413: "Payload Too Large",
+  415: "Unsupported Media Type",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",

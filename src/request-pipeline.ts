@@ -3,7 +3,7 @@ import { errorHandling } from "./api/index.ts";
 import { docs } from "./api/index.ts";
 import { operationsApi } from "./api/index.ts";
 import type { GatewayMetrics } from "./api/index.ts";
-import { tenantsApi } from "./api/index.ts";
+import { tenantsApi, tenantsApiQueries } from "./api/index.ts";
 import { syncApi } from "./api/index.ts";
 import { effectiveSettingsApi } from "./api/index.ts";
 import { controlPlaneGate } from "./api/index.ts";
@@ -87,7 +87,7 @@ export class RequestPipeline {
           maxBodyBytes: 64 * 1024,
         }),
       )
-      .use(docs(pkg.version))
+      .use(docs(pkg.version, tenantsApiQueries))
       .use(
         tenantsApi({
           cp,

@@ -2,12 +2,14 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import type { QueryReferences } from "./query.ts";
 
 // The UI's script and styles come from the installed swagger-ui-dist package (embedded in the
 // compiled binary), never from a CDN: a sidecar must work offline and pinned.
 const ASSETS = "/docs/assets";
 
-export function docs(version: string) {
+/** `queries`: each route's query schema (routes read their queries themselves, see query.ts). */
+export function docs(version: string, queries: QueryReferences) {
   return new Elysia({ name: "tenantgate/docs" })
     .get(`${ASSETS}/swagger-ui-bundle.js`, () => new Response(Bun.file(bundlePath), { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" } }), {
       detail: { hide: true },
@@ -20,6 +22,7 @@ export function docs(version: string) {
         path: "/docs",
         specPath: "/docs/json",
         provider: "swagger-ui",
+        references: queries as never,
         swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css`, version: "local" } as never,
         documentation: {
           info: {

@@ -10,4 +10,4 @@ export type { RouteClass } from "./metrics.ts";
 export { RequestTally } from "./request-tally.ts";
 export type { TallySnapshot } from "./request-tally.ts";
 export { syncApi } from "./sync.ts";
-export { tenantsApi } from "./tenants.ts";
+export { tenantsApi, tenantsApiQueries } from "./tenants.ts";

@@ -1,3 +1,4 @@
+import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
 
 export const ErrorSchema = t.Object(
@@ -53,15 +54,17 @@ export const TenantPageSchema = t.Object({
   total: t.Integer(),
 });
 
-export const ListQuery = t.Object({
-  page: t.Optional(t.Integer({ minimum: 0, default: 0 })),
-  per_page: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  include_totals: t.Optional(t.Boolean({ default: false })),
-  q: t.Optional(t.String({ maxLength: 255, description: "matches id or friendly name" })),
+// Queries are read by api/query.ts from these plain TypeBox schemas (Elysia's `t.Integer` and
+// `t.Boolean` are unions with a string form, made for its own coercion).
+export const ListQuery = Type.Object({
+  page: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
+  per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  include_totals: Type.Optional(Type.Boolean({ default: false })),
+  q: Type.Optional(Type.String({ maxLength: 255, description: "matches id or friendly name" })),
 });
 
-export const DeleteQuery = t.Object({
-  purge: t.Optional(t.Boolean({ default: false, description: "delete the file instead of moving it to the trash" })),
+export const DeleteQuery = Type.Object({
+  purge: Type.Optional(Type.Boolean({ default: false, description: "delete the file instead of moving it to the trash" })),
 });
 
 export const DomainSchema = t.Object({

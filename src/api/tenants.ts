@@ -19,6 +19,8 @@ import {
   TenantSchema,
   UpdateTenantBody,
 } from "./schemas.ts";
+import { documentedBody, readJsonBody } from "./json-body.ts";
+import { readQuery, type QueryReferences } from "./query.ts";
 import { allowTenantAction, listableTenants } from "./tenant-access.ts";
 
 export interface TenantsApiDeps {
@@ -33,6 +35,12 @@ export interface TenantsApiDeps {
   /** Hands a request that is not the gateway's to AuthHero. */
   forward: (request: Request) => Promise<Response>;
 }
+
+/** The queries the tenants API reads (readQuery), for its OpenAPI document. */
+export const tenantsApiQueries: QueryReferences = {
+  "/api/v2/tenants": { get: { query: ListQuery } },
+  "/api/v2/tenants/:id": { delete: { query: DeleteQuery } },
+};
 
 /**
  * The tenants API on the control-plane host, under /api/v2/tenants. `/api/v2/tenants/settings` is
@@ -56,8 +64,9 @@ export function tenantsApi(d: TenantsApiDeps) {
     .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
     .post(
       "",
-      ({ body, principal, set }) => {
+      async ({ request, principal, set }) => {
         allowTenantAction(principal, "create", cp.id);
+        const body = await readJsonBody(request, CreateTenantBody);
         if (body.id !== undefined) assertChildTenantId(body.id, d.reserved, cp.id);
         // As the seed's tenants API does: a tenant's tokens are for its own audience unless told otherwise.
         const audience = body.audience ?? (body.id !== undefined ? `urn:authhero:tenant:${body.id.toLowerCase()}` : undefined);
@@ -66,14 +75,15 @@ export function tenantsApi(d: TenantsApiDeps) {
         return { ...present(created.tenant), operation_id: created.operation_id };
       },
       {
-        body: CreateTenantBody,
-        response: { 201: TenantSchema, ...errors(400, 401, 403, 409, 503) },
-        detail: { ...tag.detail, summary: "Provision a tenant: its file, its control-plane row and its organization" },
+        parse: "none",
+        response: { 201: TenantSchema, ...errors(400, 401, 403, 409, 415, 503) },
+        detail: { ...tag.detail, ...documentedBody(CreateTenantBody), summary: "Provision a tenant: its file, its control-plane row and its organization" },
       },
     )
     .get(
       "",
-      ({ query, principal }) => {
+      ({ request, principal }) => {
+        const query = readQuery(request, ListQuery);
         const page = query.page ?? 0;
         const perPage = query.per_page ?? 50;
         const scope = listableTenants(principal, cp.id, (u) => cp.tenantsOfUser(u));
@@ -84,7 +94,6 @@ export function tenantsApi(d: TenantsApiDeps) {
         return query.include_totals ? { tenants, start: page * perPage, limit: perPage, length: result.total, total: result.total } : { tenants };
       },
       {
-        query: ListQuery,
         response: { 200: t.Union([TenantPageSchema, t.Object({ tenants: t.Array(TenantSchema) })]), ...errors(400, 401, 403, 503) },
         detail: { ...tag.detail, summary: "List the tenants this token may see" },
       },
@@ -99,9 +108,10 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .patch(
       "/:id",
-      ({ params, body, principal }) => {
+      async ({ params, request, principal }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
         tenantOr404(params.id);
+        const body = await readJsonBody(request, UpdateTenantBody);
         const set: Record<string, unknown> = { updated_at: new Date().toISOString() };
         for (const key of TENANT_SETTINGS) if (body[key] !== undefined) set[key] = body[key];
         cp.updateTenant(params.id, set);
@@ -109,16 +119,17 @@ export function tenantsApi(d: TenantsApiDeps) {
         return present(tenantOr404(params.id));
       },
       {
-        body: UpdateTenantBody,
-        response: { 200: TenantSchema, ...errors(400, 401, 403, 404, 503) },
-        detail: { ...tag.detail, summary: "Update a tenant's settings" },
+        parse: "none",
+        response: { 200: TenantSchema, ...errors(400, 401, 403, 404, 415, 503) },
+        detail: { ...tag.detail, ...documentedBody(UpdateTenantBody), summary: "Update a tenant's settings" },
       },
     )
     .delete(
       "/:id",
-      ({ params, query, principal, set }) => {
+      ({ params, request, principal, set }) => {
         if (params.id === cp.id) throw new HttpError(403, "the control plane can never be deleted");
         allowTenantAction(principal, "delete", cp.id, params.id);
+        const query = readQuery(request, DeleteQuery);
         const op = d.lifecycle.delete(params.id, { purge: query.purge === true });
         // 204 as the seed's API answers; the operation's record is in the tenant's history.
         set.status = 204;
@@ -127,7 +138,6 @@ export function tenantsApi(d: TenantsApiDeps) {
         return undefined;
       },
       {
-        query: DeleteQuery,
         response: { 204: t.Undefined(), ...errors(400, 401, 403, 404, 409, 503) },
         detail: {
           ...tag.detail,
