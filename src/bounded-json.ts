@@ -9,6 +9,16 @@ export const MAX_JSON_DEPTH = 32;
 
 /** The parsed value, or a 400 that says what is wrong with the body and never quotes it. */
 export function parseBoundedJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
+  assertJsonDepth(text, maxDepth);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "the request body is not valid JSON");
+  }
+}
+
+/** A 400 when the text nests deeper than `maxDepth`, counted in one pass that does not recurse. */
+export function assertJsonDepth(text: string, maxDepth = MAX_JSON_DEPTH): void {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -20,10 +30,5 @@ export function parseBoundedJson(text: string, maxDepth = MAX_JSON_DEPTH): unkno
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > maxDepth) throw new HttpError(400, `the request body is nested deeper than ${maxDepth} levels; send a flatter JSON document`);
     } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "the request body is not valid JSON");
   }
 }

@@ -5,7 +5,8 @@ import type { TenantRegistry } from "../tenancy/index.ts";
 import { requestTarget, type TargetRules } from "../tenancy/index.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream } from "./forward.ts";
-import { BUFFERED_BODY_BYTES, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
+import { assertJsonDepth } from "../bounded-json.ts";
+import { BUFFERED_BODY_BYTES, CHECKED_BODY_BYTES, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
 import { readBodyLimited } from "./body-limit.ts";
 import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
@@ -57,11 +58,16 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
         methods,
         readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
         body: async () => {
-          body ??= await readBodyLimited(request, o.maxBodyBytes, o.upstream.timeoutMs);
+          // The guard parses this body itself: it reads at most CHECKED_BODY_BYTES of it, not the
+          // forwarding limit, and no deeper than the gateway parses any JSON.
+          if (length > CHECKED_BODY_BYTES) throw new HttpError(...forwardingFailure.checkedTooLarge(length, CHECKED_BODY_BYTES));
+          body ??= await readBodyLimited(request, Math.min(o.maxBodyBytes, CHECKED_BODY_BYTES), o.upstream.timeoutMs);
+          const text = new TextDecoder().decode(body);
+          assertJsonDepth(text);
           try {
-            return JSON.parse(new TextDecoder().decode(body));
+            return JSON.parse(text);
           } catch {
-            return undefined;
+            return undefined; // AuthHero refuses it; the same engine's JSON.parse read nothing here
           }
         },
       });

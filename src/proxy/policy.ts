@@ -24,6 +24,11 @@ export const MAX_HEAD_BYTES = 16 * 1024;
  * Larger bodies stream, holding one while they move.
  */
 export const BUFFERED_BODY_BYTES = 64 * 1024;
+/**
+ * The largest body the gateway parses to check a create in a child tenant against the synced
+ * entities' unique keys (a role, resource server or connection: a few KB in practice).
+ */
+export const CHECKED_BODY_BYTES = 1024 * 1024;
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), in both directions, with those a message's `Connection` names. */
 export const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection"];
@@ -147,6 +152,8 @@ export const forwardingFailure = {
   closed: (where: string) => [502, `the upstream at ${where} closed the connection without answering`] as const,
   bodyTooLarge: (max: number) => [413, `request body is over the limit of ${max} bytes`] as const,
   declaredTooLarge: (length: number, max: number) => [413, `request body of ${length} bytes is over the limit of ${max}`] as const,
+  checkedTooLarge: (length: number, max: number) =>
+    [413, `request body of ${length} bytes is over the limit of ${max} for a create the gateway checks against the synced entities; send a smaller body`] as const,
   malformed: () => [502, "the upstream's answer is not valid HTTP"] as const,
 };
 

@@ -170,6 +170,18 @@ describe("creating an entity with a synced one's unique key", () => {
     expect(up.take().map((r) => r.body)).toEqual(["{not json"]);
   });
 
+  test("a create the guard would have to read past 1 MiB is 413 before a byte is read; nothing is forwarded", async () => {
+    const body = JSON.stringify({ name: "admin", description: "x".repeat(2 * 1024 * 1024) });
+    await refused(await gw.request(ACME, "/api/v2/roles", { method: "POST", token, headers: { "content-type": "application/json" }, body }), 413, "for a create the gateway checks");
+    expect(up.take()).toEqual([]);
+  });
+
+  test("a create nested deeper than the gateway parses is 400, not forwarded unchecked", async () => {
+    const body = `{"name":"admin","x":${"[".repeat(40)}${"]".repeat(40)}}`;
+    await refused(await gw.request(ACME, "/api/v2/roles", { method: "POST", token, headers: { "content-type": "application/json" }, body }), 400, "nested deeper than 32");
+    expect(up.take()).toEqual([]);
+  });
+
   test("the same name is fine on a tenant that has no such synced role", async () => {
     const betaToken = await gw.orgToken("beta", ["create:roles"]);
     const res = await gw.request("beta.localhost", "/api/v2/roles", { method: "POST", token: betaToken, ...json({ name: "admin" }) });
