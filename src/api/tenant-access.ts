@@ -44,6 +44,15 @@ export function allowTenantAction(
   authorize(p, tenantId, { permission: [PERMISSION[action], ADMIN] });
 }
 
+/**
+ * What only the control plane may decide for a tenant, because it changes whom the gateway and
+ * AuthHero trust: routing a custom domain to it, and its audience. A control-plane token without an
+ * organization, holding update:tenants (or the catch-all).
+ */
+export function mayDecideTrust(p: Principal, controlPlane: string): boolean {
+  return isControlPlaneAdmin(p, controlPlane) && permitted(p, "update");
+}
+
 /** Which tenants a token may list: all of them, or an explicit list. */
 export function listableTenants(p: Principal, controlPlane: string, memberTenants: (userId: string) => string[]): "all" | string[] {
   if (isControlPlaneAdmin(p, controlPlane)) {

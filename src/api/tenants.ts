@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { isIP } from "node:net";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
 import type { ControlPlane, TenantRow } from "../storage/index.ts";
@@ -21,7 +22,7 @@ import {
 } from "./schemas.ts";
 import { documentedBody, readJsonBody } from "./json-body.ts";
 import { readQuery, type QueryReferences } from "./query.ts";
-import { allowTenantAction, listableTenants } from "./tenant-access.ts";
+import { allowTenantAction, listableTenants, mayDecideTrust } from "./tenant-access.ts";
 
 export interface TenantsApiDeps {
   cp: ControlPlane;
@@ -112,6 +113,8 @@ export function tenantsApi(d: TenantsApiDeps) {
         allowTenantAction(principal, "update", cp.id, params.id);
         tenantOr404(params.id);
         const body = await readJsonBody(request, UpdateTenantBody);
+        if (body.audience !== undefined && !mayDecideTrust(principal, cp.id))
+          throw new HttpError(403, "a tenant's audience decides which tokens AuthHero and the gateway trust: only a control-plane admin (update:tenants, no organization) may change it");
         const set: Record<string, unknown> = { updated_at: new Date().toISOString() };
         for (const key of TENANT_SETTINGS) if (body[key] !== undefined) set[key] = body[key];
         cp.updateTenant(params.id, set);
@@ -166,20 +169,31 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .put(
       "/:id/domains/:domain",
-      ({ params, principal }) => {
+      ({ params, principal, set }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
         tenantOr404(params.id);
         const domain = customDomainOf(params.domain, d.baseDomain);
         const owner = cp.domain(domain);
         if (owner && owner.tenant_id !== params.id) throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
-        if (!owner) cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain });
+        // A tenant's admin asks; the control plane approves (the same PUT): a name routed on a
+        // tenant admin's word alone would let any tenant take any unclaimed host.
+        const approves = mayDecideTrust(principal, cp.id);
+        if (!owner) cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain, status: approves ? "ready" : "pending_verification" });
+        else if (owner.status !== "ready" && approves) cp.approveDomain(params.id, domain);
         registry.refresh("reload");
-        return cp.domain(domain) as NonNullable<ReturnType<typeof cp.domain>>;
+        const row = cp.domain(domain) as NonNullable<ReturnType<typeof cp.domain>>;
+        if (row.status !== "ready") set.status = 202;
+        return row;
       },
       {
         parse: "none",
-        response: { 200: DomainSchema, ...errors(400, 401, 403, 404, 409, 503) },
-        detail: { ...tag.detail, summary: "Map a custom domain to a tenant (idempotent)" },
+        response: { 200: DomainSchema, 202: DomainSchema, ...errors(400, 401, 403, 404, 409, 503) },
+        detail: {
+          ...tag.detail,
+          summary: "Map a custom domain to a tenant (idempotent)",
+          description:
+            "A control-plane admin's PUT maps the domain at once (200, status ready) and approves one a tenant asked for. A tenant's own admin asks for it: 202, status pending_verification, not routed until a control-plane admin approves it with the same PUT.",
+        },
       },
     )
     .delete(
@@ -206,10 +220,18 @@ function customDomainOf(raw: string, baseDomain: string): string {
   } catch {
     throw new HttpError(400, `"${raw}" is not a valid domain name`);
   }
-  if (!domain.includes(".") || domain.startsWith("[")) throw new HttpError(400, `"${domain}" is not a fully qualified domain name`);
+  if (domain.startsWith("[") || isIP(domain) !== 0 || endsInNumber(domain))
+    throw new HttpError(400, `"${domain}" is an IP address; a custom domain is a DNS name the tenant's users reach it by`);
+  if (!domain.includes(".")) throw new HttpError(400, `"${domain}" is not a fully qualified domain name`);
   if (domain === baseDomain || domain.endsWith(`.${baseDomain}`))
     throw new HttpError(400, `${domain} is under the base domain ${baseDomain}; subdomains route by themselves`);
   return domain;
+}
+
+/** A host whose last label is a number is an IPv4 address to a URL parser (`1.2.3.0x4`, `127.1`). */
+function endsInNumber(host: string): boolean {
+  const last = host.split(".").filter((l) => l !== "").at(-1) ?? "";
+  return /^(\d+|0x[0-9a-f]*)$/i.test(last);
 }
 
 function presentOperation(op: Operation) {

@@ -28,6 +28,8 @@ export interface DomainRow {
   created_at: string;
 }
 
+export type DomainStatus = "ready" | "pending_verification";
+
 export interface TenantPage {
   tenants: TenantRow[];
   total: number;
@@ -205,16 +207,20 @@ export class ControlPlane {
     );
   }
 
-  insertDomain(row: { custom_domain_id: string; tenant_id: string; domain: string }): void {
+  /** `status` is AuthHero's: "ready" routes the domain; "pending_verification" waits for the control plane. */
+  insertDomain(row: { custom_domain_id: string; tenant_id: string; domain: string; status: DomainStatus }): void {
     const now = new Date().toISOString();
     insertRow(this.db, "custom_domains", {
       ...row,
       primary: 0,
-      status: "ready",
       type: "self_managed_certs",
       created_at: now,
       updated_at: now,
     });
+  }
+
+  approveDomain(tenantId: string, domain: string): void {
+    this.db.query("UPDATE custom_domains SET status = 'ready', updated_at = ? WHERE tenant_id = ? AND domain = ?").run(new Date().toISOString(), tenantId, domain);
   }
 
   deleteDomain(tenantId: string, domain: string): boolean {

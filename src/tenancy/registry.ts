@@ -84,7 +84,8 @@ export class TenantRegistry implements OrgDirectory {
     }
     this.orgToTenant = orgToTenant;
     this.tenantToOrg = tenantToOrg;
-    this.domainToTenant = new Map(this.cp.domains().map((d) => [d.domain, d.tenant_id]));
+    // Only a ready domain routes: one a tenant's admin asked for waits for the control plane's approval.
+    this.domainToTenant = new Map(this.cp.domains().filter((d) => d.status === "ready").map((d) => [d.domain, d.tenant_id]));
     this.changed();
   }
 

@@ -166,6 +166,45 @@ describe("base domain localhost", () => {
     expect(up.take()).toEqual([]);
   });
 
+  test("a tenant's admin only asks for a custom domain: it routes once a control-plane admin approves it", async () => {
+    const admin = await gw.token();
+    const acmeAdmin = await gw.orgToken("acme", ["read:tenants", "update:tenants"]);
+    const asked = await gw.request("localhost", "/api/v2/tenants/acme/domains/id.acme.example", { method: "PUT", token: acmeAdmin });
+    expect(asked.status).toBe(202);
+    expect(await asked.json()).toMatchObject({ domain: "id.acme.example", tenant_id: "acme", status: "pending_verification" });
+    // Asking again changes nothing; the name is held for acme (another tenant cannot take it).
+    expect((await gw.request("localhost", "/api/v2/tenants/acme/domains/id.acme.example", { method: "PUT", token: acmeAdmin })).status).toBe(202);
+    await expectError(await gw.request("localhost", "/api/v2/tenants/beta/domains/id.acme.example", { method: "PUT", token: admin }), 409, 'already belongs to tenant "acme"');
+    await expectError(await gw.request("id.acme.example", "/authorize"), 404, 'host "id.acme.example" is not a tenant');
+    const listed = (await (await gw.request("localhost", "/api/v2/tenants/acme/domains", { token: acmeAdmin })).json()) as { domain: string; status: string }[];
+    expect(listed.find((d) => d.domain === "id.acme.example")?.status).toBe("pending_verification");
+
+    const approved = await gw.request("localhost", "/api/v2/tenants/acme/domains/id.acme.example", { method: "PUT", token: admin });
+    expect(approved.status).toBe(200);
+    expect(await approved.json()).toMatchObject({ status: "ready" });
+    up.take();
+    await expectUpstream(await gw.request("id.acme.example", "/authorize"), "acme");
+    expect((await gw.request("localhost", "/api/v2/tenants/acme/domains/id.acme.example", { method: "DELETE", token: acmeAdmin })).status).toBe(200);
+    await expectError(await gw.request("id.acme.example", "/authorize"), 404, "is not a tenant");
+  });
+
+  test.each(["127.0.0.1", "10.1.2.3", "127.1", "0x7f.1", "1.2.3.0x4", "[::1]", "%5B::1%5D", "::ffff:127.0.0.1"])("an IP address %p is not a custom domain (400), whoever asks", async (literal) => {
+    const admin = await gw.token();
+    await expectError(await gw.request("localhost", `/api/v2/tenants/acme/domains/${literal}`, { method: "PUT", token: admin }), 400);
+    expect(gw.gateway.parts.cp.domains("acme").map((d) => d.domain)).not.toContain(literal);
+  });
+
+  test("a tenant's admin cannot change its audience; a control-plane admin can; its other settings stay its own", async () => {
+    const acmeAdmin = await gw.orgToken("acme", ["read:tenants", "update:tenants"]);
+    const patch = (token: string, body: unknown) => gw.request("localhost", "/api/v2/tenants/acme", { method: "PATCH", token, ...json(body) });
+    await expectError(await patch(acmeAdmin, { audience: "urn:authhero:management" }), 403, "audience", "control-plane admin");
+    expect(gw.gateway.parts.cp.tenant("acme")?.audience).not.toBe("urn:authhero:management");
+    expect((await patch(acmeAdmin, { friendly_name: "Acme Inc" })).status).toBe(200);
+    const byAdmin = await patch(await gw.token(), { audience: "urn:acme:api" });
+    expect(byAdmin.status).toBe(200);
+    expect(((await byAdmin.json()) as { audience: string }).audience).toBe("urn:acme:api");
+  });
+
   test("a tenant whose file is removed answers 503, alone", async () => {
     await expectUpstream(await gw.request("doomed.localhost", "/authorize"), "doomed");
     up.take();
