@@ -174,7 +174,10 @@ export function tenantsApi(d: TenantsApiDeps) {
         tenantOr404(params.id);
         const domain = customDomainOf(params.domain, d.baseDomain);
         const owner = cp.domain(domain);
-        if (owner && owner.tenant_id !== params.id) throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
+        if (owner && owner.tenant_id !== params.id) {
+          if (owner.status === "ready") throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
+          throw new HttpError(409, `domain ${domain} is asked for by tenant "${owner.tenant_id}", pending approval; a control-plane admin may remove that request first (DELETE /api/v2/tenants/${owner.tenant_id}/domains/${domain})`);
+        }
         // A tenant's admin asks; the control plane approves (the same PUT): a name routed on a
         // tenant admin's word alone would let any tenant take any unclaimed host.
         const approves = mayDecideTrust(principal, cp.id);

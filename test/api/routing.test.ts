@@ -174,7 +174,7 @@ describe("base domain localhost", () => {
     expect(await asked.json()).toMatchObject({ domain: "id.acme.example", tenant_id: "acme", status: "pending_verification" });
     // Asking again changes nothing; the name is held for acme (another tenant cannot take it).
     expect((await gw.request("localhost", "/api/v2/tenants/acme/domains/id.acme.example", { method: "PUT", token: acmeAdmin })).status).toBe(202);
-    await expectError(await gw.request("localhost", "/api/v2/tenants/beta/domains/id.acme.example", { method: "PUT", token: admin }), 409, 'already belongs to tenant "acme"');
+    await expectError(await gw.request("localhost", "/api/v2/tenants/beta/domains/id.acme.example", { method: "PUT", token: admin }), 409, 'asked for by tenant "acme", pending approval');
     await expectError(await gw.request("id.acme.example", "/authorize"), 404, 'host "id.acme.example" is not a tenant');
     const listed = (await (await gw.request("localhost", "/api/v2/tenants/acme/domains", { token: acmeAdmin })).json()) as { domain: string; status: string }[];
     expect(listed.find((d) => d.domain === "id.acme.example")?.status).toBe("pending_verification");
