@@ -41,6 +41,7 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
     onRescan: () => relay.recheckFiles(),
   });
   metrics.watchRelay(relay);
+  metrics.watchTokens(verifier);
   return { ...tenancy, verifier, metrics, relay, watch };
 }
 

@@ -19,7 +19,7 @@ import { HttpError } from "./http-error.ts";
 import type { Logger } from "./log.ts";
 import { cameFromUpstream, checkMethod, createProxy, isPreflight, SyncedEntityGuard, upstreamOptions, type UpstreamOptions } from "./proxy/index.ts";
 import { requestIdOf } from "./request-id.ts";
-import { hostTarget, targetRules, type TargetRules } from "./tenancy/index.ts";
+import { hostTarget, targetRules, tenancyWriteProblem, type TargetRules } from "./tenancy/index.ts";
 import type { TenantRegistry } from "./tenancy/index.ts";
 import { normalizeHost } from "./tenancy/index.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -78,7 +78,7 @@ export class RequestPipeline {
     // silently dropping them; Elysia reads it from the root instance only.
     this.app = new Elysia({ name: "tenantgate", normalize: false })
       .use(errorHandling(log))
-      .use(operationsApi(cp, metrics))
+      .use(operationsApi(cp, metrics, () => tenancyWriteProblem(parts)))
       .use(
         controlPlaneGate({
           prefixes: ["/api/v2/tenants", "/api/v2/sync"],

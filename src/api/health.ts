@@ -4,7 +4,8 @@ import { MIGRATIONS_TABLE } from "../storage/index.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 /** Liveness, readiness and metrics: answered on every host, without a token. */
-export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics) {
+/** `writeProblem`: why the control plane or the tenant files' folders cannot be written now, if they cannot. */
+export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics, writeProblem: () => string | undefined) {
   return new Elysia({ name: "tenantgate/operations-api" })
     .get("/healthz", () => ({ status: "ok" }), {
       response: t.Object({ status: t.String() }),
@@ -16,6 +17,8 @@ export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics) {
         try {
           const migrated = cp.db.query(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`).get() as { n: number };
           if (migrated.n === 0) throw new Error("no tenantgate migration applied");
+          const unwritable = writeProblem();
+          if (unwritable) throw new Error(unwritable);
           return { status: "ready", control_plane: cp.id };
         } catch (err) {
           set.status = 503;
@@ -24,7 +27,7 @@ export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics) {
       },
       {
         response: { 200: t.Object({ status: t.String(), control_plane: t.String() }), 503: t.Object({ status: t.String(), control_plane: t.String(), reason: t.String() }) },
-        detail: { tags: ["operations"], summary: "The control plane is open and migrated" },
+        detail: { tags: ["operations"], summary: "The control plane is open, migrated and writable, and so are the folders tenant files are made and retired in" },
       },
     )
     .get("/metrics", async () => new Response(await metrics.text(), { headers: { "content-type": metrics.registry.contentType } }), {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import { DURATION_BUCKETS, RequestTally, type TallySnapshot } from "./request-tally.ts";
+import type { TokenVerifier } from "../auth/index.ts";
 import type { TenantRegistry } from "../tenancy/index.ts";
 import type { HandlePool } from "../storage/files.ts";
 import { DESCRIPTORS_PER_HANDLE, openFileLimit } from "../storage/index.ts";
@@ -104,6 +105,19 @@ export class GatewayMetrics {
   }
 
   /** Gauges read from the relay at scrape time. */
+  watchTokens(verifier: Pick<TokenVerifier, "verifications">): void {
+    new Counter({
+      name: "tenantgate_token_verifications_total",
+      help: "Tokens verified in full (known tokens are not verified again), by outcome: accepted, refused (401), unavailable (the keys could not be fetched)",
+      labelNames: ["outcome"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(verifier.verifications)) this.inc({ outcome }, n);
+      },
+    });
+  }
+
   watchRelay(relay: OutboxRelay): void {
     new Gauge({
       name: "tenantgate_outbox_head",

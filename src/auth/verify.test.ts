@@ -4,6 +4,7 @@ import { exportSPKI } from "jose";
 import { HttpError } from "../http-error.ts";
 import { TokenVerifier, type TokenVerifierOptions } from "./index.ts";
 import { closedUrl, sleep, startJwksServer, type JwksServer } from "../../test/auth/jwks-server.ts";
+import { FetchRetry } from "./key-source.ts";
 import { AUDIENCE, b64url, ISSUER, now, signingKey, token, type SigningKey } from "../../test/auth/signing-keys.ts";
 
 let rsa: SigningKey;
@@ -238,14 +239,57 @@ describe("JWKS fetching", () => {
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
-  test("an outage is not sticky: the next request fetches again", async () => {
+  test("an outage is not sticky: once the retry wait is over, the next request fetches again", async () => {
     const server = serve();
     server.answer(() => new Response("down", { status: 503 }));
-    const v = verifier(server);
+    const v = verifier(server, { jwksRetry: { firstMs: 100, maxMs: 100 } });
     expect((await refusalOf(v.verify(await token(rsa)))).status).toBe(503);
     server.answer({ keys: [rsa.publicJwk] });
+    await sleep(150);
     expect((await v.verify(await token(rsa))).sub).toBe("client_abc");
     expect(server.hits).toBe(2);
+  });
+
+  test("while fetching fails, uncached tokens do not each fetch: one attempt, then none until the retry wait is over", async () => {
+    const server = serve();
+    server.answer(() => new Response("down", { status: 500 }));
+    const v = verifier(server, { jwksRetry: { firstMs: 60_000, maxMs: 60_000 } });
+    const first = await refusalOf(v.verify(await token(rsa)));
+    expect(first.message).toBe(`cannot fetch signing keys from ${server.url}: HTTP 500`);
+    for (let i = 0; i < 20; i++) {
+      const err = await refusalOf(v.verify(await token(rsa, { sub: `client_${i}` })));
+      expect(err.status).toBe(503);
+      expect(err.message).toMatch(/^cannot fetch signing keys from .*: HTTP 500; the next attempt in \d+\.\d s$/);
+    }
+    expect(server.hits).toBe(1);
+  });
+
+  test("a JWKS endpoint that hangs costs one timeout, not one per request", async () => {
+    const server = serve();
+    server.answer(() => new Promise<Response>(() => {}));
+    const v = verifier(server, { jwksTimeoutMs: 200, jwksRetry: { firstMs: 60_000, maxMs: 60_000 } });
+    expect((await refusalOf(v.verify(await token(rsa)))).message).toContain("no answer within 200 ms");
+    const again = await refusalOf(v.verify(await token(rsa, { sub: "another" })));
+    expect(again.message).toContain("no answer within 200 ms; the next attempt in");
+    expect(server.hits).toBe(1);
+  });
+
+  test("the wait doubles with each failed attempt, up to its most, and an answer resets it", () => {
+    const retry = new FetchRetry({ firstMs: 500, maxMs: 10_000 });
+    const waits: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 7; i++) {
+      retry.failed("HTTP 500", now);
+      let waited = 0;
+      while (retry.waiting(now + waited) !== undefined) waited += 100;
+      waits.push(waited);
+      now += waited;
+    }
+    expect(waits).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect(retry.waiting(now - 1)).toBe("HTTP 500; the next attempt in 0.0 s");
+    retry.answered();
+    retry.failed("HTTP 502", now);
+    expect(retry.waiting(now)).toBe("HTTP 502; the next attempt in 0.5 s");
   });
 
   test("local keys verify tokens with their kid without touching the server; others go remote", async () => {

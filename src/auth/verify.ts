@@ -1,7 +1,7 @@
 import { jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { HttpError } from "../http-error.ts";
 import { TrustedIssuers } from "./issuers.ts";
-import { keySource } from "./key-source.ts";
+import { JWKS_RETRY, keySource } from "./key-source.ts";
 import type { Principal } from "./principal.ts";
 import { refusal } from "./refusal.ts";
 import { TokenCache } from "./token-cache.ts";
@@ -36,11 +36,22 @@ export interface TokenVerifierOptions {
   jwksCooldownMs?: number;
   /** Default 5000. */
   jwksTimeoutMs?: number;
+  /** After a failed JWKS fetch the next waits firstMs, doubling to maxMs (default: JWKS_RETRY). */
+  jwksRetry?: { firstMs: number; maxMs: number };
 }
 
 // Asymmetric only: with HS* allowed, a token "signed" with the public key as an HMAC secret would
 // pass, and alg "none" is never acceptable. jose refuses both before looking up a key.
 const ALGORITHMS = ["RS256", "ES256", "EdDSA"];
+
+/**
+ * A refusal is remembered this long, by the token's digest: the front door's thread asks about a
+ * fresh connection's token and, told no, hands the request to the HTTP server, which would verify
+ * the same token again (and, while the keys cannot be fetched, try the fetch again). Short, and
+ * never longer than the JWKS cooldown or the first retry wait, the soonest a refetch could change
+ * the verdict: a token that was early (nbf) or signed by a key just rotated in is not refused long.
+ */
+const REFUSAL_KEPT_MS = 1000;
 
 // Real tokens are a few KB at most; refusing giants early bounds the work an anonymous client causes.
 const MAX_TOKEN_LENGTH = 16_384;
@@ -52,6 +63,10 @@ export class TokenVerifier {
   readonly #options: JWTVerifyOptions;
   readonly #audience: string;
   readonly issuers: TrustedIssuers;
+  /** Full verifications (cache hits are not counted), by outcome: what /metrics reports. */
+  readonly verifications = { accepted: 0, refused: 0, unavailable: 0 };
+  readonly #refusals: TokenCache<{ refusal: HttpError; expiresAtMs: number }>;
+  readonly #refusalKeptMs: number;
 
   constructor(opts: TokenVerifierOptions) {
     if (!opts.jwksUrl && !opts.localJwks) throw new TypeError("TokenVerifier needs jwksUrl or localJwks");
@@ -67,8 +82,11 @@ export class TokenVerifier {
     const cooldownMs = nonNegative(opts.jwksCooldownMs ?? 30_000, "jwksCooldownMs");
     const timeoutMs = Math.round(nonNegative(opts.jwksTimeoutMs ?? 5_000, "jwksTimeoutMs"));
 
-    this.#keys = keySource({ jwksUrl: opts.jwksUrl, localJwks: opts.localJwks, cooldownMs, timeoutMs });
+    const retry = opts.jwksRetry ?? JWKS_RETRY;
+    this.#keys = keySource({ jwksUrl: opts.jwksUrl, localJwks: opts.localJwks, cooldownMs, timeoutMs, retry });
+    this.#refusalKeptMs = Math.min(REFUSAL_KEPT_MS, cooldownMs, retry.firstMs);
     this.tokens = new TokenCache(Math.floor(cacheMax));
+    this.#refusals = new TokenCache(Math.floor(cacheMax));
     this.#audience = opts.audience;
     this.issuers = new TrustedIssuers(opts.issuers, opts.tenantIssuer, opts.customDomainTenant);
     this.#options = {
@@ -94,14 +112,20 @@ export class TokenVerifier {
     }
     const cached = this.tokens.get(token);
     if (cached) return cached.claims;
+    const refused = this.#refusals.get(token);
+    if (refused) throw refused.refusal;
 
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#keys, this.#options));
+      this.issuers.check(payload.iss);
     } catch (err) {
-      throw refusal(err, token, this.#audience);
+      const refused = refusal(err, token, this.#audience);
+      this.verifications[refused.status === 503 ? "unavailable" : "refused"]++;
+      this.#refusals.set(token, { refusal: refused, expiresAtMs: Date.now() + this.#refusalKeptMs });
+      throw refused;
     }
-    this.issuers.check(payload.iss);
+    this.verifications.accepted++;
     // Cached payloads are shared between requests, so nobody may change them.
     deepFreeze(payload);
     // A token without exp would stay valid forever in the cache; the verifier requires exp anyway.

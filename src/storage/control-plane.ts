@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
 import { holdExclusiveLock } from "./exclusive-lock.ts";
+import { writeProblem } from "./write-access.ts";
 import { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, updateRows } from "./columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
 import { openSqlite } from "./sqlite.ts";
@@ -40,6 +41,8 @@ export interface TenantPage {
  * domains (AuthHero's tables), plus tenantgate's own tables. Every read and write tenantgate makes on
  * those AuthHero tables goes through here, with the columns AuthHero's schema really has.
  */
+const LOCK_FILE = ".tenantgate-control-plane.lock";
+
 export class ControlPlane {
   readonly db: Database;
   /** True when this process created the file (no AuthHero schema was there). */
@@ -51,9 +54,11 @@ export class ControlPlane {
     opts: { busyTimeoutMs?: number; migrationWaitMs?: number } = {},
   ) {
     mkdirSync(dirname(path), { recursive: true });
+    const unwritable = writeProblem(this.writePaths());
+    if (unwritable) throw new Error(`the control plane cannot be opened for writing: ${unwritable}`);
     // Creating and migrating checks, then changes, the schema: two processes starting on a new data
     // directory at once would both see "not yet" and one would fail, so it is done under a lock.
-    const lock = holdExclusiveLock(join(dirname(path), ".tenantgate-control-plane.lock"), opts.migrationWaitMs ?? 60_000);
+    const lock = holdExclusiveLock(join(dirname(path), LOCK_FILE), opts.migrationWaitMs ?? 60_000);
     try {
       const fresh = !existsSync(path);
       this.db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
@@ -70,6 +75,12 @@ export class ControlPlane {
     } finally {
       lock.release();
     }
+  }
+
+  /** What must stay writable for the gateway to write the control plane: its folder, lock, file, WAL and shared memory. */
+  writePaths(): string[] {
+    const dir = dirname(this.path);
+    return [dir, join(dir, LOCK_FILE), this.path, `${this.path}-wal`, `${this.path}-shm`];
   }
 
   /** Changes whenever another connection (AuthHero, a script) commits to this file. */

@@ -8,3 +8,4 @@ export { ControlPlane, scopeValues, type DomainRow, type OrganizationRef, type T
 export { DESCRIPTORS_PER_HANDLE, handleBudget, openFileLimit } from "./descriptors.ts";
 export { MIGRATIONS_TABLE } from "./migrate.ts";
 export { operations, syncState, type OperationRow } from "./schema.ts";
+export { writeProblem } from "./write-access.ts";

@@ -5,6 +5,7 @@ import type { Logger } from "../log.ts";
 import { ControlPlane } from "../storage/index.ts";
 import { ControlPlaneCommits } from "../storage/index.ts";
 import { handleBudget } from "../storage/index.ts";
+import { writeProblem } from "../storage/index.ts";
 import { HandlePool } from "../storage/files.ts";
 import { OperationJournal } from "./journal.ts";
 import { TenantLifecycle } from "./lifecycle.ts";
@@ -58,6 +59,11 @@ export function openTenancy(config: TenancyConfig, log: Logger): Tenancy {
     log,
   });
   return { dir, cp, commits, pool, registry, journal, lifecycle };
+}
+
+/** Why the gateway could not write the control plane or make and retire tenant files now, or undefined. */
+export function tenancyWriteProblem(t: Pick<Tenancy, "cp" | "lifecycle">): string | undefined {
+  return writeProblem([...t.cp.writePaths(), t.lifecycle.tmpDir, t.lifecycle.trashDir]);
 }
 
 export function closeTenancy(t: Tenancy): void {

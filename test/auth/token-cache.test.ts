@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Principal } from "../../src/auth/principal.ts";
 import { TokenCache, tokenKey } from "../../src/auth/token-cache.ts";
 import { Answers, type TokenAnswer } from "../../src/front/answers.ts";
 import { startGateway, type TestGateway } from "../support/gateway.ts";
-import { createTenants, startUpstream, type UpstreamDouble } from "../support/upstream.ts";
+import { createTenants, rawRequest, startUpstream, type UpstreamDouble } from "../support/upstream.ts";
 
 // "Who is this token?" is kept in one kind of cache (auth/token-cache.ts), keyed by the token's
 // digest: no cache keeps a bearer token itself.
@@ -80,4 +80,42 @@ test.each([
   expect(keys).toContain(tokenKey(org));
   for (const token of [admin, org]) expect(keys.some((k) => k.includes(token))).toBe(false);
   expect(tokens.get(org)?.speaksFor?.principal.tenant).toBe("acme");
+});
+
+describe("a refused token is verified once per request, on both transports", () => {
+  let up: UpstreamDouble;
+  const gateways: Record<string, TestGateway> = {};
+  beforeAll(async () => {
+    up = startUpstream();
+    for (const [name, flags] of [["front door", []], ["no front door", ["--no-front-door"]]] as const) {
+      gateways[name] = await startGateway(["--upstream", up.url, ...flags]);
+      await createTenants(gateways[name], ["acme"]);
+    }
+  });
+  afterAll(async () => {
+    for (const gw of Object.values(gateways)) await gw.stop();
+    up?.stop();
+  });
+
+  const verified = async (gw: TestGateway, outcome: string) => {
+    const text = await (await gw.request("localhost", "/metrics")).text();
+    return Number(new RegExp(`^tenantgate_token_verifications_total\\{outcome="${outcome}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+  };
+
+  for (const name of ["front door", "no front door"]) {
+    test(name, async () => {
+      const gw = gateways[name] as TestGateway;
+      const good = await gw.orgToken("acme", ["read:users"]);
+      // The same token with another signature: it parses, and only verification refuses it.
+      const forged = `${good.split(".").slice(0, 2).join(".")}.${Buffer.from("not the signature").toString("base64url")}`;
+      const before = await verified(gw, "refused");
+      // A connection of its own: the front door decides a fresh connection's first request itself
+      // (it asks the main thread about the token) and hands a refused one to the HTTP server.
+      const res = await rawRequest(gw.gateway.port, "/api/v2/users", { host: "acme.localhost", authorization: `Bearer ${forged}` });
+      expect(res.status).toBe(401);
+      expect(res.body).toContain("token signature is invalid");
+      expect(await verified(gw, "refused")).toBe(before + 1);
+      expect(up.take()).toEqual([]);
+    });
+  }
 });

@@ -24,9 +24,9 @@ function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
-/** Runs one CLI command to completion. */
-export async function run(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const proc = Bun.spawn([BUN, MAIN, ...args], { cwd: ROOT, env: baseEnv(env), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+/** Runs one CLI command to completion; `prefix` runs it through another command (e.g. setpriv). */
+export async function run(args: string[], env: Record<string, string> = {}, prefix: string[] = []): Promise<RunResult> {
+  const proc = Bun.spawn([...prefix, BUN, MAIN, ...args], { cwd: ROOT, env: baseEnv(env), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   await proc.exited;
   return { code: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stdout, stderr };
@@ -45,10 +45,10 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** Starts `serve --dev --port 0` over a data dir and waits until /readyz answers 200. */
-export async function serve(dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Served> {
+/** Starts `serve --dev --port 0` over a data dir and waits until /readyz answers 200 (`prefix` as for `run`). */
+export async function serve(dataDir: string, extra: string[] = [], env: Record<string, string> = {}, prefix: string[] = []): Promise<Served> {
   const proc = Bun.spawn(
-    [BUN, MAIN, "serve", "--dev", "--port", "0", "--data-dir", dataDir, "--log-level", "info", "--upstream", "http://127.0.0.1:9", ...extra],
+    [...prefix, BUN, MAIN, "serve", "--dev", "--port", "0", "--data-dir", dataDir, "--log-level", "info", "--upstream", "http://127.0.0.1:9", ...extra],
     { cwd: ROOT, env: baseEnv(env), stdout: "pipe", stderr: "pipe", stdin: "ignore" },
   );
   let out = "";
