@@ -163,10 +163,10 @@ test("methods that work over every file (retention clean-ups) sum their counts; 
     },
   });
   try {
-    expect(await counting.codes.cleanup?.("2026-01-01T00:00:00.000Z")).toBe(6);
+    expect(await counting.dataAdapter.codes.cleanup?.("2026-01-01T00:00:00.000Z")).toBe(6);
     expect(cleaned.sort()).toEqual(["acme", "beta", CP]);
     cleaned = [];
-    expect(await counting.outbox?.replay("evt_1", "beta")).toBe(true);
+    expect(await counting.dataAdapter.outbox?.replay("evt_1", "beta")).toBe(true);
   } finally {
     counting.close();
   }

@@ -48,7 +48,34 @@ export function resourceServerWithFallback(tenant: ResourceServer, controlPlane:
 const inheritable = (hook: Hook) => (hook as { metadata?: Record<string, unknown> }).metadata?.inheritable === true;
 const hookId = (hook: Hook) => (hook as { hook_id?: string }).hook_id;
 
-/** Wraps a child tenant's adapters with runtime fallback to its control plane's (read paths only). */
+/**
+ * What the management API reads: the tenant's stored rows, with only its synced resource servers'
+ * scopes completed from the control plane (scopes are no secret; a copy is kept without them being
+ * written twice). No connection options, e-mail provider, hook or client URL is merged in: those
+ * carry the control plane's secrets, and a tenant's admin reads and writes exactly its own.
+ */
+export function withSystemScopes(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
+  const resourceServers: DataAdapters["resourceServers"] = {
+    ...tenant.resourceServers,
+    async get(tenantId, id) {
+      const own = await tenant.resourceServers.get(tenantId, id);
+      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
+    },
+    async list(tenantId, params) {
+      const page = await tenant.resourceServers.list(tenantId, params);
+      if (!page.resource_servers.some((r) => r.is_system)) return page;
+      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
+      const byId = new Map(inherited.map((r) => [r.id, r]));
+      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
+    },
+  };
+  return { ...tenant, resourceServers };
+}
+
+/**
+ * What logins read: a child tenant's adapters with runtime fallback to its control plane's (read
+ * paths only), secrets included. Never the management API's (withSystemScopes).
+ */
 export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
   /** Each connection merged with the control plane's connection of its strategy (one list read). */
   const inheritAll = async (own: Connection[]): Promise<Connection[]> => {
@@ -81,20 +108,7 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return (await tenant.emailProviders.get(tenantId)) ?? (await controlPlane.emailProviders.get(controlPlaneId));
     },
   };
-  const resourceServers: DataAdapters["resourceServers"] = {
-    ...tenant.resourceServers,
-    async get(tenantId, id) {
-      const own = await tenant.resourceServers.get(tenantId, id);
-      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
-    },
-    async list(tenantId, params) {
-      const page = await tenant.resourceServers.list(tenantId, params);
-      if (!page.resource_servers.some((r) => r.is_system)) return page;
-      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
-      const byId = new Map(inherited.map((r) => [r.id, r]));
-      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
-    },
-  };
+  const { resourceServers } = withSystemScopes(tenant, controlPlane, controlPlaneId);
   // Inheritable control-plane hooks (`metadata.inheritable === true`) run for every child tenant,
   // unless the tenant has its own with the same id. Writes stay the tenant's own.
   const hooks: DataAdapters["hooks"] = {

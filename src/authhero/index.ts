@@ -3,7 +3,7 @@
 import type { Database } from "bun:sqlite";
 import type { DataAdapters } from "@authhero/adapter-interfaces";
 import { join } from "node:path";
-import { withFallback } from "./fallback.ts";
+import { withFallback, withSystemScopes } from "./fallback.ts";
 import { FileTransaction } from "./file-transaction.ts";
 import { tenantFileIds, TenantFiles } from "./tenant-files.ts";
 
@@ -25,7 +25,7 @@ export interface TenantDatabases {
 
 interface CommonOptions {
   controlPlaneTenantId: string;
-  /** Inherit control-plane settings at read time (default true); false gives the stored data only. */
+  /** Logins inherit control-plane settings at read time (default true); false gives the stored data only, everywhere. */
   fallback?: boolean;
   /** Which control plane a child tenant inherits from; null opts the tenant out. Default: the one. */
   resolveControlPlane?: (tenantId: string) => string | null;
@@ -76,13 +76,26 @@ const NOT_TENANT_FIRST: Record<string, Record<string, Route>> = {
   actionExecutions: { cleanup: "sum" },
 };
 
-export type TenantFileAdapters = DataAdapters & {
-  multiTenancyConfig: { controlPlaneTenantId: string };
-  /** The same adapters without fallback: what management reads must see (no inherited secrets). Not enumerable. */
-  readonly raw: DataAdapters;
+export type TenantFileAdapters = DataAdapters & { multiTenancyConfig: { controlPlaneTenantId: string } };
+
+/**
+ * The two adapter sets AuthHero takes, named as its config names them, to be spread into `init` or
+ * `initMultiTenant` together: `init({ ...createTenantFileAdapters(…), … })`. AuthHero gives the
+ * management API `managementDataAdapter ?? dataAdapter`, so the login set alone would show a
+ * tenant's admin the control plane's secrets (its e-mail provider's key, its connections' client
+ * secrets) and hide the tenant's own settings behind them.
+ */
+export interface AuthHeroAdapters {
+  /** Logins: each call to its tenant's file; child tenants fall back to the control plane's settings, secrets included. */
+  readonly dataAdapter: TenantFileAdapters;
+  /** The management API: exactly what each tenant stores (its synced resource servers' scopes completed), nothing inherited. */
+  readonly managementDataAdapter: TenantFileAdapters;
   /** Closes every open tenant file. Not enumerable. */
   close(): void;
-};
+}
+
+/** Which adapters a call reads through: logins', the management API's, or a transaction's (the stored rows). */
+type View = "login" | "management" | "stored";
 
 type Method = (...args: unknown[]) => Promise<unknown>;
 /** Lookups by row remembered at most (oldest out). */
@@ -107,7 +120,7 @@ function methodNames(ns: object): string[] {
  * reads answer like a missing row (null, false), writes and lists throw UnknownTenantError.
  * The control-plane file must exist when this is called: its adapters say which namespaces exist.
  */
-export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFileAdapters {
+export function createTenantFileAdapters(o: TenantFileAdaptersOptions): AuthHeroAdapters {
   const databases = "databases" in o ? o.databases : tenantFiles(o);
   const controlPlaneOf = (tenantId: string) => (o.resolveControlPlane ? o.resolveControlPlane(tenantId) : o.controlPlaneTenantId);
   const shape = databases.get(o.controlPlaneTenantId) as unknown as Record<string, unknown> | undefined;
@@ -116,14 +129,15 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     throw new Error(`no control-plane database for "${o.controlPlaneTenantId}" ${where}`);
   }
 
-  const adaptersFor = (tenantId: unknown, withInheritance: boolean): DataAdapters | undefined => {
+  const adaptersFor = (tenantId: unknown, view: View): DataAdapters | undefined => {
     const own = databases.get(tenantId);
-    if (!own || !withInheritance) return own;
+    if (!own || view === "stored") return own;
     const cpId = controlPlaneOf(tenantId as string);
     // The control plane never merges with itself, and a tenant may opt out.
     if (!cpId || cpId === tenantId) return own;
     const cp = databases.get(cpId);
-    return cp ? withFallback(own, cp, cpId) : own;
+    if (!cp) return own;
+    return view === "login" ? withFallback(own, cp, cpId) : withSystemScopes(own, cp, cpId);
   };
 
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
@@ -137,17 +151,17 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   };
 
   /** A call to the file of the tenant the argument at `at` names (the first, for nearly every method). */
-  const byTenantArgument = (namespace: string, method: string, at: number, withInheritance: boolean, tx?: FileTransaction): Method => {
+  const byTenantArgument = (namespace: string, method: string, at: number, view: View, tx?: FileTransaction): Method => {
     return async (...args) => {
       const tenantId = args[at];
-      let adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
+      let adapters = adaptersFor(tenantId, view) as unknown as Namespaces | undefined;
       if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
       const fn = adapters?.[namespace]?.[method];
       return fn ? fn.apply(adapters?.[namespace], args) : missing(method, tenantId);
     };
   };
 
-  const routed = (namespace: string, method: string, route: Route, withInheritance: boolean): Method => {
+  const routed = (namespace: string, method: string, route: Route, view: View): Method => {
     switch (route) {
       case "first":
         return async (...args) => {
@@ -183,11 +197,11 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
           for (const id of everyTenant()) await call(id, namespace, method, args);
         };
       case "second":
-        return byTenantArgument(namespace, method, 1, withInheritance);
+        return byTenantArgument(namespace, method, 1, view);
     }
   };
 
-  const build = (withInheritance: boolean, tx?: FileTransaction): DataAdapters => {
+  const build = (view: View, tx?: FileTransaction): TenantFileAdapters => {
     const out: Record<string, unknown> = {};
     for (const [namespace, value] of Object.entries(shape)) {
       if (value === undefined || value === null) continue;
@@ -197,9 +211,9 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
         if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
           ns[method] = async (...args) => (databases.get(o.controlPlaneTenantId) as unknown as Namespaces)[namespace]![method]!(...args);
         } else if (NOT_TENANT_FIRST[namespace]?.[method] !== undefined) {
-          ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, withInheritance);
+          ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, view);
         } else {
-          ns[method] = byTenantArgument(namespace, method, 0, withInheritance, tx);
+          ns[method] = byTenantArgument(namespace, method, 0, view, tx);
         }
       }
       out[namespace] = ns;
@@ -211,7 +225,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
       : async <T>(fn: (trx: DataAdapters) => Promise<T>) => {
           const t = new FileTransaction();
           // Like the SQL adapter's, the callback's adapters are the stored data (no fallback).
-          const trx = build(false, t);
+          const trx = build("stored", t);
           let result: T;
           try {
             result = await fn(trx);
@@ -229,14 +243,13 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
       };
     }
     out.multiTenancyConfig = { controlPlaneTenantId: o.controlPlaneTenantId };
-    return self;
+    return self as TenantFileAdapters;
   };
 
-  const adapters = build(o.fallback !== false) as TenantFileAdapters;
-  const raw = o.fallback === false ? adapters : build(false);
-  Object.defineProperty(adapters, "raw", { value: raw, enumerable: false });
-  Object.defineProperty(adapters, "close", { value: () => databases.close(), enumerable: false });
-  return adapters;
+  const inherit = o.fallback !== false;
+  const pair = { dataAdapter: build(inherit ? "login" : "stored"), managementDataAdapter: build(inherit ? "management" : "stored") };
+  Object.defineProperty(pair, "close", { value: () => databases.close(), enumerable: false });
+  return pair as AuthHeroAdapters;
 }
 
 /** The gateway's tenant files as the module's databases. */

@@ -35,6 +35,23 @@ describe("copies", () => {
     expect(rows(acme, "SELECT cursor FROM tenantgate_sync")).toEqual([{ cursor: head }]);
   });
 
+  test("no secret of a connection reaches a copy: AuthHero's app_secret and twilio_token, their hints, and secrets nested in its options", () => {
+    f = openFixture();
+    const w = cpWrites(f.authhero);
+    w.connection("con_fb", "facebook", {
+      client_id: "fb",
+      app_secret: "app-s3cret-0123456789",
+      app_secret_hint: "app-••••••••",
+      client_secret_hint: "cs-h••••••••",
+      twilio_token_hint: "tw-h••••••••",
+      configuration: { client_id: "upstream", client_secret: "nested-s3cret", client_secret_hint: "nest••••••••", token_endpoint: "https://up/token" },
+      scope: "email",
+    });
+    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    const copied = rows(f.tenantFile("acme"), "SELECT options FROM connections")[0]?.options as string;
+    expect(JSON.parse(copied)).toEqual({ client_id: "fb", configuration: { client_id: "upstream", token_endpoint: "https://up/token" }, scope: "email" });
+  });
+
   test("updates, renames, permission changes and deletes arrive by id", async () => {
     f = openFixture();
     const w = cpWrites(f.authhero);

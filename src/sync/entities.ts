@@ -108,11 +108,22 @@ function stripSecrets(options: string, secretKeys: readonly string[]): string {
   try {
     const parsed: unknown = JSON.parse(options);
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return options;
-    const copy = { ...(parsed as Record<string, unknown>) };
-    for (const key of secretKeys) delete copy[key];
-    return JSON.stringify(copy);
+    return JSON.stringify(withoutSecrets(parsed as Record<string, unknown>, new Set(secretKeys)));
   } catch {
     // Options that are not JSON cannot be sorted into secret and not: copy none of them.
     return "{}";
   }
+}
+
+/**
+ * The options without any secret key or its `<key>_hint` (AuthHero's masked first characters of
+ * it), at every depth: AuthHero keeps migration credentials one level down (`configuration`).
+ */
+function withoutSecrets(options: Record<string, unknown>, secretKeys: ReadonlySet<string>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (secretKeys.has(key) || (key.endsWith("_hint") && secretKeys.has(key.slice(0, -5)))) continue;
+    copy[key] = typeof value === "object" && value !== null && !Array.isArray(value) ? withoutSecrets(value as Record<string, unknown>, secretKeys) : value;
+  }
+  return copy;
 }

@@ -10,11 +10,12 @@ import { sqliteAdapters } from "./sqlite-adapters.ts";
 // The module AuthHero loads, over real tenant files provisioned by the gateway's own lifecycle.
 
 const fixture = useModuleFixture();
-// The current test's data directory (f) and module (a).
+// The current test's data directory (f) and module: what logins read (a), what management reads (m).
 let f: SyncFixture;
 let a: TenantFileAdapters;
+let m: TenantFileAdapters;
 beforeEach(() => {
-  ({ f, a } = fixture);
+  ({ f, a, m } = fixture);
 });
 
 const conn = (id: string, strategy: string, options: Record<string, unknown>) => ({ id, name: id, strategy, options }) as unknown as Connection;
@@ -22,8 +23,8 @@ const conn = (id: string, strategy: string, options: Record<string, unknown>) =>
 describe("per-tenant dispatch", () => {
   test("a call goes to the file of the tenant it names, and only there", async () => {
     await a.connections.create("acme", conn("con_a", "oidc", { scope: "openid" }));
-    expect((await a.raw.connections.get("acme", "con_a"))?.options).toEqual({ scope: "openid" });
-    expect(await a.raw.connections.get("beta", "con_a")).toBeNull();
+    expect((await m.connections.get("acme", "con_a"))?.options).toEqual({ scope: "openid" });
+    expect(await m.connections.get("beta", "con_a")).toBeNull();
     expect(f.tenantFile("acme").query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 1 });
     expect(f.tenantFile("beta").query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 0 });
     expect(f.authhero.query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 0 });
@@ -42,14 +43,14 @@ describe("per-tenant dispatch", () => {
 
   test("a file moved to the trash or replaced is let go: no writes into it, no old rows under a re-created id", async () => {
     await a.connections.create("acme", conn("con_old", "oidc", {}));
-    expect(await a.raw.connections.get("acme", "con_old")).not.toBeNull();
+    expect(await m.connections.get("acme", "con_old")).not.toBeNull();
     f.lifecycle.delete("acme");
     await Bun.sleep(150);
-    expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
+    expect(await m.connections.get("acme", "con_old")).toBeNull();
     expect(a.connections.create("acme", conn("con_lost", "oidc", {}))).rejects.toBeInstanceOf(UnknownTenantError);
     f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
     await Bun.sleep(150);
-    expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
+    expect(await m.connections.get("acme", "con_old")).toBeNull();
     await a.connections.create("acme", conn("con_new", "oidc", {}));
     // The re-created tenant's own rows: the new connection, none of the old (its first-login
     // database connection aside).
@@ -71,9 +72,9 @@ describe("per-tenant dispatch", () => {
     try {
       for (let round = 0; round < 3; round++) {
         for (let i = 0; i < 12; i++) {
-          if (round === 0) await small.connections.create(`t${i}`, conn(`con_${i}`, "oidc", { n: i }));
-          expect((await small.raw.connections.get(`t${i}`, `con_${i}`))?.options as unknown).toEqual({ n: i });
-          expect(await small.raw.connections.get(`t${i}`, `con_${(i + 1) % 12}`)).toBeNull();
+          if (round === 0) await small.dataAdapter.connections.create(`t${i}`, conn(`con_${i}`, "oidc", { n: i }));
+          expect((await small.managementDataAdapter.connections.get(`t${i}`, `con_${i}`))?.options as unknown).toEqual({ n: i });
+          expect(await small.managementDataAdapter.connections.get(`t${i}`, `con_${(i + 1) % 12}`)).toBeNull();
         }
         // Three files open at most, three descriptors each (WAL mode).
         expect(fds() - start).toBeLessThanOrEqual(3 * 3);
@@ -103,7 +104,7 @@ describe("runtime fallback", () => {
     await a.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email" }));
     expect((await a.connections.get("acme", "con_acme"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid email" });
     // Raw: what is stored, for the management API (no inherited secret).
-    expect((await a.raw.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "openid email" });
+    expect((await m.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "openid email" });
     // Nothing inherited was written back.
     expect(JSON.parse((f.tenantFile("acme").query("SELECT options FROM connections WHERE id = 'con_acme'").get() as { options: string }).options)).toEqual({ scope: "openid email" });
   });
@@ -122,7 +123,7 @@ describe("runtime fallback", () => {
     await a.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
     const list = await a.clientConnections.listByClient("acme", "client_1");
     expect(list.map((c) => c.options)).toEqual([{ client_id: "cp-client", client_secret: "s3cret", scope: "x" }]);
-    expect((await a.raw.clientConnections.listByClient("acme", "client_1")).map((c) => c.options)).toEqual([{ scope: "x" }]);
+    expect((await m.clientConnections.listByClient("acme", "client_1")).map((c) => c.options)).toEqual([{ scope: "x" }]);
   });
 
   test("clients.get returns what is stored: control-plane URLs are merged only by mergeClientWithFallback", async () => {
@@ -139,7 +140,7 @@ describe("runtime fallback", () => {
   test("email provider: the tenant's, else the control plane's", async () => {
     await a.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "k" } } as never);
     expect((await a.emailProviders.get("acme"))?.name).toBe("mailgun");
-    expect(await a.raw.emailProviders.get("acme")).toBeNull();
+    expect(await m.emailProviders.get("acme")).toBeNull();
     await a.emailProviders.create("beta", { name: "ses", credentials: {} } as never);
     expect((await a.emailProviders.get("beta"))?.name).toBe("ses");
   });
@@ -148,8 +149,8 @@ describe("runtime fallback", () => {
     expect((await a.connections.get(CP, "con_cp"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid profile" });
     const optedOut = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), resolveControlPlane: (t) => (t === "acme" ? null : CP) });
     try {
-      await optedOut.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
-      expect((await optedOut.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "x" });
+      await optedOut.dataAdapter.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
+      expect((await optedOut.dataAdapter.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "x" });
     } finally {
       optedOut.close();
     }
@@ -158,8 +159,8 @@ describe("runtime fallback", () => {
   test("fallback: false gives the stored data only", async () => {
     const plain = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), fallback: false });
     try {
-      await plain.connections.create("acme", conn("con_acme", "oidc", {}));
-      expect((await plain.connections.get("acme", "con_acme"))?.options).toEqual({});
+      await plain.dataAdapter.connections.create("acme", conn("con_acme", "oidc", {}));
+      expect((await plain.dataAdapter.connections.get("acme", "con_acme"))?.options).toEqual({});
     } finally {
       plain.close();
     }
@@ -186,7 +187,10 @@ describe("resource servers and hooks", () => {
     expect((await a.resourceServers.get("acme", "api_own"))?.scopes).toEqual([{ value: "x", description: "x" }]);
     const { resource_servers } = await a.resourceServers.list("acme");
     expect(resource_servers.find((r) => r.id === "api_1")?.scopes).toHaveLength(3);
-    expect((await a.raw.resourceServers.get("acme", "api_1"))?.scopes).toHaveLength(2);
+    // The management API sees the completed scopes too: scopes are no secret, and AuthHero's
+    // own multi-tenancy package completes them the same way for its management adapter.
+    expect((await m.resourceServers.get("acme", "api_1"))?.scopes).toHaveLength(3);
+    expect((await m.resourceServers.get("acme", "api_own"))?.scopes).toEqual([{ value: "x", description: "x" }]);
   });
 
   test("inheritable control-plane hooks join a tenant's list unless it has one with that id; get falls back; writes stay the tenant's", async () => {
@@ -202,7 +206,7 @@ describe("resource servers and hooks", () => {
     expect(length).toBe(2);
     expect(((await a.hooks.get("acme", "h_shared")) as { url: string } | null)?.url).toBe("https://cp/hook");
     expect(await a.hooks.get("acme", "h_private")).toBeNull();
-    expect((await a.raw.hooks.list("acme")).hooks).toHaveLength(1);
+    expect((await m.hooks.list("acme")).hooks).toHaveLength(1);
     expect(f.authhero.query("SELECT count(*) AS n FROM hooks").get()).toEqual({ n: 3 });
   });
 });
@@ -219,6 +223,44 @@ test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, 
   expect(mergeClientWithFallback({ client_id: "c", callbacks: ["x"] }, null)).toEqual({ client_id: "c", callbacks: ["x"] });
 });
 
+describe("the management API reads exactly what a tenant stores; logins inherit", () => {
+  test("the control plane's e-mail provider never reaches a tenant's management reads; the tenant sets its own and reads it back", async () => {
+    await a.emailProviders.create(CP, { name: "mailgun", enabled: true, credentials: { api_key: "cp-key-123", domain: "cp.example" } } as never);
+    expect(await m.emailProviders.get("acme")).toBeNull();
+    // Logins still send with the control plane's provider.
+    expect((await a.emailProviders.get("acme"))?.credentials).toEqual({ api_key: "cp-key-123", domain: "cp.example" });
+
+    await m.emailProviders.create("acme", { name: "ses", enabled: true, credentials: { accessKeyId: "acme-id", secretAccessKey: "acme-secret", region: "eu-west-1" } } as never);
+    const own = await m.emailProviders.get("acme");
+    expect({ name: own?.name, credentials: own?.credentials }).toEqual({ name: "ses", credentials: { accessKeyId: "acme-id", secretAccessKey: "acme-secret", region: "eu-west-1" } });
+    expect(JSON.stringify(own)).not.toContain("cp-key-123");
+    // From then on logins use the tenant's own, too.
+    expect((await a.emailProviders.get("acme"))?.name).toBe("ses");
+  });
+
+  test("a synced connection's inherited secret reaches logins, never the management API", async () => {
+    await a.connections.create(CP, conn("con_corp", "oidc", { client_id: "corp", client_secret: "cp-secret-456", scope: "openid" }));
+    // What the outbox writes: the copy without its secret keys.
+    await a.connections.create("acme", { ...conn("con_corp", "oidc", { client_id: "corp", scope: "openid" }), is_system: true } as never);
+    expect((await a.connections.get("acme", "con_corp"))?.options).toMatchObject({ client_secret: "cp-secret-456" });
+    for (const read of [
+      () => m.connections.get("acme", "con_corp"),
+      () => m.connections.list("acme"),
+      () => m.connections.list("acme", { include_totals: true } as never),
+    ]) {
+      expect(JSON.stringify(await read())).not.toContain("cp-secret-456");
+    }
+    expect((await m.connections.get("acme", "con_corp"))?.options).toEqual({ client_id: "corp", scope: "openid" });
+  });
+
+  test("inheritable control-plane hooks run for logins but are not the tenant's to list or read", async () => {
+    await a.hooks.create(CP, { hook_id: "h_cp", trigger_id: "post-user-login", url: "https://hooks.cp/?token=cp-hook-secret", enabled: true, metadata: { inheritable: true } } as never);
+    expect((await a.hooks.list("acme")).hooks.map((h) => (h as { hook_id?: string }).hook_id)).toContain("h_cp");
+    expect((await m.hooks.list("acme")).hooks).toEqual([]);
+    expect(await m.hooks.get("acme", "h_cp")).toBeNull();
+  });
+});
+
 describe("GET /api/v2/tenants/{id}/effective-settings", () => {
   test("every connection option and email-provider field with its value and origin, secrets masked", async () => {
     const { startGateway } = await import("../support/gateway.ts");
@@ -228,10 +270,10 @@ describe("GET /api/v2/tenants/{id}/effective-settings", () => {
       await createTenants(gw, ["acme", "beta"]);
       const g = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
       try {
-        await g.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid" }));
-        await g.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email", prompt: "login" }));
-        await g.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
-        await g.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key-123" } } as never);
+        await g.dataAdapter.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid" }));
+        await g.dataAdapter.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email", prompt: "login" }));
+        await g.dataAdapter.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
+        await g.dataAdapter.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key-123" } } as never);
       } finally {
         g.close();
       }
