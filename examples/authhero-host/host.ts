@@ -53,12 +53,15 @@ if (pass.failed.some((f) => f.tenantId === controlPlaneTenantId)) {
 }
 if (pass.failed.length > 0) console.error("tenant files left on their old schema:", pass.failed);
 
-// 3. AuthHero's DataAdapters: each call goes to the file of the tenant it names; child tenants fall
-//    back to the control plane's settings at read time. `transaction` is atomic within one tenant file.
-const dataAdapter = createTenantFileAdapters({ dataDir, controlPlaneTenantId, open: (database) => createAdapters(kysely(database)) });
+// 3. AuthHero's two DataAdapters: each call goes to the file of the tenant it names. `dataAdapter`
+//    (logins) lets child tenants fall back to the control plane's settings at read time;
+//    `managementDataAdapter` (the management API) answers what each tenant stores, so a tenant's
+//    admin never reads a secret it only inherits. Spread the result into AuthHero's config: both go.
+//    `transaction` is atomic within one tenant file.
+const adapters = createTenantFileAdapters({ dataDir, controlPlaneTenantId, open: (database) => createAdapters(kysely(database)) });
 
 // A signing key for tokens (in the control-plane file, shared by every tenant: AuthHero's default).
-await ensureSigningKey(dataAdapter.keys);
+await ensureSigningKey(adapters.dataAdapter.keys);
 
 // 4. Each request's issuer is the public URL it came in on (tenantgate's X-Forwarded-Host and
 //    -Proto): a tenant's discovery, endpoints and token `iss` name its own host. Control-plane and
@@ -66,15 +69,17 @@ await ensureSigningKey(dataAdapter.keys);
 //    With MULTI_TENANT=1 AuthHero is started with `@authhero/multi-tenancy`'s `initMultiTenant`
 //    instead: its control-plane client settings (CONTROL_PLANE_CLIENT_ID) and cross-tenant rules,
 //    with its own sync off (tenantgate syncs and guards the copies; its tenants API is tenantgate's).
+//    The spread's `managementDataAdapter` replaces the one initMultiTenant would derive from
+//    `dataAdapter` (it passes the caller's config on after its own), which would carry the fallback.
 const additionalIssuers = () => [controlPlaneIssuer];
 const { app } = process.env.MULTI_TENANT === "1"
   ? (await import("@authhero/multi-tenancy")).initMultiTenant({
-      dataAdapter,
+      ...adapters,
       controlPlane: { tenantId: controlPlaneTenantId, clientId: process.env.CONTROL_PLANE_CLIENT_ID ?? "" },
       sync: false,
       additionalIssuers,
     })
-  : init({ dataAdapter, additionalIssuers });
+  : init({ ...adapters, additionalIssuers });
 const server = Bun.serve({
   // Only tenantgate may reach this listener: it alone sets the forwarded headers the issuer is read from.
   hostname: "127.0.0.1",
@@ -86,7 +91,7 @@ console.log(`AuthHero (${process.env.MULTI_TENANT === "1" ? "initMultiTenant" : 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     server.stop();
-    dataAdapter.close();
+    adapters.close();
     process.exit(0);
   });
 }

@@ -81,20 +81,6 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return (await tenant.emailProviders.get(tenantId)) ?? (await controlPlane.emailProviders.get(controlPlaneId));
     },
   };
-  const resourceServers: DataAdapters["resourceServers"] = {
-    ...tenant.resourceServers,
-    async get(tenantId, id) {
-      const own = await tenant.resourceServers.get(tenantId, id);
-      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
-    },
-    async list(tenantId, params) {
-      const page = await tenant.resourceServers.list(tenantId, params);
-      if (!page.resource_servers.some((r) => r.is_system)) return page;
-      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
-      const byId = new Map(inherited.map((r) => [r.id, r]));
-      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
-    },
-  };
   // Inheritable control-plane hooks (`metadata.inheritable === true`) run for every child tenant,
   // unless the tenant has its own with the same id. Writes stay the tenant's own.
   const hooks: DataAdapters["hooks"] = {
@@ -114,5 +100,33 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return { ...page, hooks: [...page.hooks, ...added], length: page.length + added.length, ...(total === undefined ? {} : { total }) };
     },
   };
-  return { ...tenant, connections, clientConnections, emailProviders, resourceServers, hooks };
+  return { ...tenant, connections, clientConnections, emailProviders, resourceServers: inheritedScopes(tenant, controlPlane, controlPlaneId), hooks };
+}
+
+/**
+ * A child tenant's stored data, with only the control plane's scopes on its synced resource servers:
+ * what AuthHero's management API reads. Scopes are no secret, and a tenant's admin must see the
+ * scopes its tokens can carry; everything else (connection options, the email provider, hooks) is
+ * exactly what the tenant stores, so nothing the tenant inherits at login time (a secret, or the
+ * masked hint AuthHero derives from one) reaches a management answer.
+ */
+export function withInheritedScopes(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
+  return { ...tenant, resourceServers: inheritedScopes(tenant, controlPlane, controlPlaneId) };
+}
+
+function inheritedScopes(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters["resourceServers"] {
+  return {
+    ...tenant.resourceServers,
+    async get(tenantId, id) {
+      const own = await tenant.resourceServers.get(tenantId, id);
+      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
+    },
+    async list(tenantId, params) {
+      const page = await tenant.resourceServers.list(tenantId, params);
+      if (!page.resource_servers.some((r) => r.is_system)) return page;
+      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
+      const byId = new Map(inherited.map((r) => [r.id, r]));
+      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
+    },
+  };
 }

@@ -3,7 +3,7 @@
 import type { Database } from "bun:sqlite";
 import type { DataAdapters } from "@authhero/adapter-interfaces";
 import { join } from "node:path";
-import { withFallback } from "./fallback.ts";
+import { withFallback, withInheritedScopes } from "./fallback.ts";
 import { FileTransaction } from "./file-transaction.ts";
 import { tenantFileIds, TenantFiles } from "./tenant-files.ts";
 
@@ -25,7 +25,7 @@ export interface TenantDatabases {
 
 interface CommonOptions {
   controlPlaneTenantId: string;
-  /** Inherit control-plane settings at read time (default true); false gives the stored data only. */
+  /** Inherit control-plane settings at read time (default true); false gives both adapters the stored data only. */
   fallback?: boolean;
   /** Which control plane a child tenant inherits from; null opts the tenant out. Default: the one. */
   resolveControlPlane?: (tenantId: string) => string | null;
@@ -76,13 +76,35 @@ const NOT_TENANT_FIRST: Record<string, Record<string, Route>> = {
   actionExecutions: { cleanup: "sum" },
 };
 
-export type TenantFileAdapters = DataAdapters & {
-  multiTenancyConfig: { controlPlaneTenantId: string };
-  /** The same adapters without fallback: what management reads must see (no inherited secrets). Not enumerable. */
-  readonly raw: DataAdapters;
-  /** Closes every open tenant file. Not enumerable. */
+/** One of the two adapter sets AuthHero is given: a plain `DataAdapters` object over the tenant files. */
+export type TenantFileDataAdapters = DataAdapters & { multiTenancyConfig: { controlPlaneTenantId: string } };
+
+/**
+ * What `createTenantFileAdapters` returns: AuthHero's two adapter sets, named as AuthHero's config
+ * names them, so spreading the object into `init({...})` or `initMultiTenant({...})` hands over both.
+ */
+export interface TenantFileAdapters {
+  /**
+   * For logins, tokens and the login pages: a child tenant inherits the control plane's settings at
+   * read time (connection options and secrets, the email provider, inheritable hooks, the scopes of
+   * synced resource servers).
+   */
+  readonly dataAdapter: TenantFileDataAdapters;
+  /**
+   * For the management API: exactly what each tenant stores, the scopes of its synced resource
+   * servers aside. A secret the tenant only inherits, or the hint AuthHero derives from one, never
+   * reaches a management answer, and a tenant's own settings read back as it wrote them.
+   */
+  readonly managementDataAdapter: TenantFileDataAdapters;
+  /** Closes every open tenant file. Not enumerable, so a spread hands AuthHero the two adapters only. */
   close(): void;
-};
+}
+
+/**
+ * How a child tenant's calls see the control plane: with every inherited setting (`login`), with
+ * its synced resource servers' scopes only (`management`), or not at all (`stored`).
+ */
+type View = "login" | "management" | "stored";
 
 type Method = (...args: unknown[]) => Promise<unknown>;
 /** Lookups by row remembered at most (oldest out). */
@@ -99,13 +121,16 @@ function methodNames(ns: object): string[] {
 }
 
 /**
- * AuthHero `DataAdapters` that route each call to the file of the tenant it names (the first
- * argument of tenant-scoped methods, `tenant_id`) and, for child tenants, fall back to the control
- * plane's settings at read time. The object is plain: every namespace and method of the factory's
- * adapters is an own enumerable member, so AuthHero's wrappers (which enumerate, spread, bind and
- * wrap it on every request) see them all. An unknown or invalid tenant id never creates a file:
- * reads answer like a missing row (null, false), writes and lists throw UnknownTenantError.
- * The control-plane file must exist when this is called: its adapters say which namespaces exist.
+ * AuthHero's two `DataAdapters` over the tenant files, to spread into its config:
+ * `init({ ...createTenantFileAdapters(o), … })`. Both route each call to the file of the tenant it
+ * names (the first argument of tenant-scoped methods, `tenant_id`); `dataAdapter` (logins) falls
+ * back to the control plane's settings at read time for child tenants, `managementDataAdapter`
+ * (the management API) answers what each tenant stores. Each is a plain object: every namespace and
+ * method of the factory's adapters is an own enumerable member, so AuthHero's wrappers (which
+ * enumerate, spread, bind and wrap it on every request) see them all. An unknown or invalid tenant
+ * id never creates a file: reads answer like a missing row (null, false), writes and lists throw
+ * UnknownTenantError. The control-plane file must exist when this is called: its adapters say which
+ * namespaces exist.
  */
 export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFileAdapters {
   const databases = "databases" in o ? o.databases : tenantFiles(o);
@@ -116,14 +141,15 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     throw new Error(`no control-plane database for "${o.controlPlaneTenantId}" ${where}`);
   }
 
-  const adaptersFor = (tenantId: unknown, withInheritance: boolean): DataAdapters | undefined => {
+  const adaptersFor = (tenantId: unknown, view: View): DataAdapters | undefined => {
     const own = databases.get(tenantId);
-    if (!own || !withInheritance) return own;
+    if (!own || view === "stored") return own;
     const cpId = controlPlaneOf(tenantId as string);
     // The control plane never merges with itself, and a tenant may opt out.
     if (!cpId || cpId === tenantId) return own;
     const cp = databases.get(cpId);
-    return cp ? withFallback(own, cp, cpId) : own;
+    if (!cp) return own;
+    return view === "login" ? withFallback(own, cp, cpId) : withInheritedScopes(own, cp, cpId);
   };
 
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
@@ -137,17 +163,17 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   };
 
   /** A call to the file of the tenant the argument at `at` names (the first, for nearly every method). */
-  const byTenantArgument = (namespace: string, method: string, at: number, withInheritance: boolean, tx?: FileTransaction): Method => {
+  const byTenantArgument = (namespace: string, method: string, at: number, view: View, tx?: FileTransaction): Method => {
     return async (...args) => {
       const tenantId = args[at];
-      let adapters = adaptersFor(tenantId, withInheritance) as unknown as Namespaces | undefined;
+      let adapters = adaptersFor(tenantId, view) as unknown as Namespaces | undefined;
       if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
       const fn = adapters?.[namespace]?.[method];
       return fn ? fn.apply(adapters?.[namespace], args) : missing(method, tenantId);
     };
   };
 
-  const routed = (namespace: string, method: string, route: Route, withInheritance: boolean): Method => {
+  const routed = (namespace: string, method: string, route: Route, view: View): Method => {
     switch (route) {
       case "first":
         return async (...args) => {
@@ -183,11 +209,11 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
           for (const id of everyTenant()) await call(id, namespace, method, args);
         };
       case "second":
-        return byTenantArgument(namespace, method, 1, withInheritance);
+        return byTenantArgument(namespace, method, 1, view);
     }
   };
 
-  const build = (withInheritance: boolean, tx?: FileTransaction): DataAdapters => {
+  const build = (view: View, tx?: FileTransaction): TenantFileDataAdapters => {
     const out: Record<string, unknown> = {};
     for (const [namespace, value] of Object.entries(shape)) {
       if (value === undefined || value === null) continue;
@@ -197,21 +223,21 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
         if (CONTROL_PLANE_NAMESPACES.has(namespace)) {
           ns[method] = async (...args) => (databases.get(o.controlPlaneTenantId) as unknown as Namespaces)[namespace]![method]!(...args);
         } else if (NOT_TENANT_FIRST[namespace]?.[method] !== undefined) {
-          ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, withInheritance);
+          ns[method] = routed(namespace, method, NOT_TENANT_FIRST[namespace]![method]!, view);
         } else {
-          ns[method] = byTenantArgument(namespace, method, 0, withInheritance, tx);
+          ns[method] = byTenantArgument(namespace, method, 0, view, tx);
         }
       }
       out[namespace] = ns;
     }
-    const self = out as unknown as DataAdapters;
+    const self = out as unknown as TenantFileDataAdapters;
     // Inside a transaction a nested one is the same transaction, as with AuthHero's SQL adapter.
     out.transaction = tx
       ? async <T>(fn: (trx: DataAdapters) => Promise<T>) => fn(self)
       : async <T>(fn: (trx: DataAdapters) => Promise<T>) => {
           const t = new FileTransaction();
           // Like the SQL adapter's, the callback's adapters are the stored data (no fallback).
-          const trx = build(false, t);
+          const trx = build("stored", t);
           let result: T;
           try {
             result = await fn(trx);
@@ -232,9 +258,8 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     return self;
   };
 
-  const adapters = build(o.fallback !== false) as TenantFileAdapters;
-  const raw = o.fallback === false ? adapters : build(false);
-  Object.defineProperty(adapters, "raw", { value: raw, enumerable: false });
+  const inherit = o.fallback !== false;
+  const adapters = { dataAdapter: build(inherit ? "login" : "stored"), managementDataAdapter: build(inherit ? "management" : "stored") } as TenantFileAdapters;
   Object.defineProperty(adapters, "close", { value: () => databases.close(), enumerable: false });
   return adapters;
 }

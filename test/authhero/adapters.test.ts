@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection } from "@authhero/adapter-interfaces";
-import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileAdapters } from "../../src/authhero/index.ts";
+import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileDataAdapters } from "../../src/authhero/index.ts";
 import type { SyncFixture } from "../sync/fixture.ts";
 import { CP, useModuleFixture } from "./module-fixture.ts";
 import { sqliteAdapters } from "./sqlite-adapters.ts";
@@ -10,11 +10,12 @@ import { sqliteAdapters } from "./sqlite-adapters.ts";
 // The module AuthHero loads, over real tenant files provisioned by the gateway's own lifecycle.
 
 const fixture = useModuleFixture();
-// The current test's data directory (f) and module (a).
+// The current test's data directory (f) and module: what logins get (a), what management gets (m).
 let f: SyncFixture;
-let a: TenantFileAdapters;
+let a: TenantFileDataAdapters;
+let m: TenantFileDataAdapters;
 beforeEach(() => {
-  ({ f, a } = fixture);
+  ({ f, a, m } = fixture);
 });
 
 const conn = (id: string, strategy: string, options: Record<string, unknown>) => ({ id, name: id, strategy, options }) as unknown as Connection;
@@ -22,8 +23,8 @@ const conn = (id: string, strategy: string, options: Record<string, unknown>) =>
 describe("per-tenant dispatch", () => {
   test("a call goes to the file of the tenant it names, and only there", async () => {
     await a.connections.create("acme", conn("con_a", "oidc", { scope: "openid" }));
-    expect((await a.raw.connections.get("acme", "con_a"))?.options).toEqual({ scope: "openid" });
-    expect(await a.raw.connections.get("beta", "con_a")).toBeNull();
+    expect((await m.connections.get("acme", "con_a"))?.options).toEqual({ scope: "openid" });
+    expect(await m.connections.get("beta", "con_a")).toBeNull();
     expect(f.tenantFile("acme").query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 1 });
     expect(f.tenantFile("beta").query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 0 });
     expect(f.authhero.query("SELECT count(*) AS n FROM connections WHERE id = 'con_a'").get()).toEqual({ n: 0 });
@@ -42,14 +43,14 @@ describe("per-tenant dispatch", () => {
 
   test("a file moved to the trash or replaced is let go: no writes into it, no old rows under a re-created id", async () => {
     await a.connections.create("acme", conn("con_old", "oidc", {}));
-    expect(await a.raw.connections.get("acme", "con_old")).not.toBeNull();
+    expect(await m.connections.get("acme", "con_old")).not.toBeNull();
     f.lifecycle.delete("acme");
     await Bun.sleep(150);
-    expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
+    expect(await m.connections.get("acme", "con_old")).toBeNull();
     expect(a.connections.create("acme", conn("con_lost", "oidc", {}))).rejects.toBeInstanceOf(UnknownTenantError);
     f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
     await Bun.sleep(150);
-    expect(await a.raw.connections.get("acme", "con_old")).toBeNull();
+    expect(await m.connections.get("acme", "con_old")).toBeNull();
     await a.connections.create("acme", conn("con_new", "oidc", {}));
     // The re-created tenant's own rows: the new connection, none of the old (its first-login
     // database connection aside).
@@ -71,9 +72,9 @@ describe("per-tenant dispatch", () => {
     try {
       for (let round = 0; round < 3; round++) {
         for (let i = 0; i < 12; i++) {
-          if (round === 0) await small.connections.create(`t${i}`, conn(`con_${i}`, "oidc", { n: i }));
-          expect((await small.raw.connections.get(`t${i}`, `con_${i}`))?.options as unknown).toEqual({ n: i });
-          expect(await small.raw.connections.get(`t${i}`, `con_${(i + 1) % 12}`)).toBeNull();
+          if (round === 0) await small.dataAdapter.connections.create(`t${i}`, conn(`con_${i}`, "oidc", { n: i }));
+          expect((await small.managementDataAdapter.connections.get(`t${i}`, `con_${i}`))?.options as unknown).toEqual({ n: i });
+          expect(await small.managementDataAdapter.connections.get(`t${i}`, `con_${(i + 1) % 12}`)).toBeNull();
         }
         // Three files open at most, three descriptors each (WAL mode).
         expect(fds() - start).toBeLessThanOrEqual(3 * 3);
@@ -102,8 +103,8 @@ describe("runtime fallback", () => {
   test("a tenant connection inherits the options it does not set from the same-strategy control-plane connection", async () => {
     await a.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email" }));
     expect((await a.connections.get("acme", "con_acme"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid email" });
-    // Raw: what is stored, for the management API (no inherited secret).
-    expect((await a.raw.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "openid email" });
+    // What the management API reads: what is stored (no inherited secret).
+    expect((await m.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "openid email" });
     // Nothing inherited was written back.
     expect(JSON.parse((f.tenantFile("acme").query("SELECT options FROM connections WHERE id = 'con_acme'").get() as { options: string }).options)).toEqual({ scope: "openid email" });
   });
@@ -122,7 +123,7 @@ describe("runtime fallback", () => {
     await a.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
     const list = await a.clientConnections.listByClient("acme", "client_1");
     expect(list.map((c) => c.options)).toEqual([{ client_id: "cp-client", client_secret: "s3cret", scope: "x" }]);
-    expect((await a.raw.clientConnections.listByClient("acme", "client_1")).map((c) => c.options)).toEqual([{ scope: "x" }]);
+    expect((await m.clientConnections.listByClient("acme", "client_1")).map((c) => c.options)).toEqual([{ scope: "x" }]);
   });
 
   test("clients.get returns what is stored: control-plane URLs are merged only by mergeClientWithFallback", async () => {
@@ -139,7 +140,7 @@ describe("runtime fallback", () => {
   test("email provider: the tenant's, else the control plane's", async () => {
     await a.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "k" } } as never);
     expect((await a.emailProviders.get("acme"))?.name).toBe("mailgun");
-    expect(await a.raw.emailProviders.get("acme")).toBeNull();
+    expect(await m.emailProviders.get("acme")).toBeNull();
     await a.emailProviders.create("beta", { name: "ses", credentials: {} } as never);
     expect((await a.emailProviders.get("beta"))?.name).toBe("ses");
   });
@@ -148,8 +149,8 @@ describe("runtime fallback", () => {
     expect((await a.connections.get(CP, "con_cp"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid profile" });
     const optedOut = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), resolveControlPlane: (t) => (t === "acme" ? null : CP) });
     try {
-      await optedOut.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
-      expect((await optedOut.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "x" });
+      await optedOut.dataAdapter.connections.create("acme", conn("con_acme", "oidc", { scope: "x" }));
+      expect((await optedOut.dataAdapter.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "x" });
     } finally {
       optedOut.close();
     }
@@ -158,8 +159,8 @@ describe("runtime fallback", () => {
   test("fallback: false gives the stored data only", async () => {
     const plain = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), fallback: false });
     try {
-      await plain.connections.create("acme", conn("con_acme", "oidc", {}));
-      expect((await plain.connections.get("acme", "con_acme"))?.options).toEqual({});
+      await plain.dataAdapter.connections.create("acme", conn("con_acme", "oidc", {}));
+      expect((await plain.dataAdapter.connections.get("acme", "con_acme"))?.options).toEqual({});
     } finally {
       plain.close();
     }
@@ -186,7 +187,8 @@ describe("resource servers and hooks", () => {
     expect((await a.resourceServers.get("acme", "api_own"))?.scopes).toEqual([{ value: "x", description: "x" }]);
     const { resource_servers } = await a.resourceServers.list("acme");
     expect(resource_servers.find((r) => r.id === "api_1")?.scopes).toHaveLength(3);
-    expect((await a.raw.resourceServers.get("acme", "api_1"))?.scopes).toHaveLength(2);
+    // Nothing inherited is stored.
+    expect(JSON.parse((f.tenantFile("acme").query("SELECT scopes FROM resource_servers WHERE id = 'api_1'").get() as { scopes: string }).scopes)).toHaveLength(2);
   });
 
   test("inheritable control-plane hooks join a tenant's list unless it has one with that id; get falls back; writes stay the tenant's", async () => {
@@ -202,7 +204,7 @@ describe("resource servers and hooks", () => {
     expect(length).toBe(2);
     expect(((await a.hooks.get("acme", "h_shared")) as { url: string } | null)?.url).toBe("https://cp/hook");
     expect(await a.hooks.get("acme", "h_private")).toBeNull();
-    expect((await a.raw.hooks.list("acme")).hooks).toHaveLength(1);
+    expect((await m.hooks.list("acme")).hooks).toHaveLength(1);
     expect(f.authhero.query("SELECT count(*) AS n FROM hooks").get()).toEqual({ n: 3 });
   });
 });
@@ -226,14 +228,15 @@ describe("GET /api/v2/tenants/{id}/effective-settings", () => {
     const gw = await startGateway();
     try {
       await createTenants(gw, ["acme", "beta"]);
-      const g = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+      const adapters = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+      const g = adapters.dataAdapter;
       try {
         await g.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid" }));
         await g.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email", prompt: "login" }));
         await g.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
         await g.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key-123" } } as never);
       } finally {
-        g.close();
+        adapters.close();
       }
       const token = await gw.token();
       const res = await gw.request("localhost", "/api/v2/tenants/acme/effective-settings", { token });
