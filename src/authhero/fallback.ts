@@ -4,14 +4,27 @@ type Options = Record<string, unknown>;
 
 /**
  * A child tenant's connection with the control plane's same-strategy connection behind it: option
- * values the tenant does not set come from the control plane (tenant keys win, shallow merge). That
- * is also how secrets the sync strips (`client_secret`, …) reach the tenant at read time.
+ * values the tenant does not set come from the control plane (tenant keys win). That is also how
+ * secrets the sync strips (`client_secret`, `configuration.client_secret`, …) reach the tenant at
+ * read time, so a nested object is merged key by key too: a synced copy's `configuration` without
+ * its secret must not hide the control plane's.
  */
 export function connectionWithFallback(tenant: Connection, controlPlane: Connection | undefined): Connection {
   if (!controlPlane) return tenant;
   const inherited = (controlPlane.options ?? {}) as Options;
   const own = (tenant.options ?? {}) as Options;
-  return { ...tenant, options: { ...inherited, ...own } as Connection["options"] };
+  return { ...tenant, options: mergeOptions(inherited, own) as Connection["options"] };
+}
+
+const isPlainObject = (v: unknown): v is Options => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** `own` over `inherited`: own values win, nested plain objects are merged the same way, arrays are values. */
+export function mergeOptions(inherited: Options, own: Options): Options {
+  const merged: Options = { ...inherited };
+  for (const [key, value] of Object.entries(own)) {
+    merged[key] = isPlainObject(value) && isPlainObject(inherited[key]) ? mergeOptions(inherited[key], value) : value;
+  }
+  return merged;
 }
 
 const URL_LISTS = ["callbacks", "web_origins", "allowed_logout_urls", "allowed_origins"] as const;

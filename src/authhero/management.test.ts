@@ -69,3 +69,11 @@ test("logins still inherit the control plane's secrets", async () => {
   expect((await login.connections.get("acme", "con_cp"))?.options).toEqual({ client_id: "cp-client", client_secret: "cp-oidc-secret", scope: "openid" });
   expect(((await login.hooks.list("acme")).hooks as { hook_id?: string }[]).map((h) => h.hook_id)).toEqual(["h_cp"]);
 });
+
+test("a nested secret the sync strips (configuration.client_secret) comes back at login, merged key by key; management reads the stored options", async () => {
+  const stored = { import_mode: true, configuration: { token_endpoint: "https://old.example/token", client_id: "mig" } };
+  await login.connections.create(CP, conn("con_db", "auth0", { import_mode: true, configuration: { ...stored.configuration, client_secret: "cp-migration-secret", realm: "legacy" } }));
+  await login.connections.create("acme", conn("con_db", "auth0", stored));
+  expect((await login.connections.get("acme", "con_db"))?.options).toEqual({ import_mode: true, configuration: { ...stored.configuration, client_secret: "cp-migration-secret", realm: "legacy" } });
+  expect((await management.connections.get("acme", "con_db"))?.options).toEqual(stored);
+});

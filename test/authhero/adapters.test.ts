@@ -265,6 +265,33 @@ describe("GET /api/v2/tenants/{id}/effective-settings", () => {
   });
 });
 
+test("effective-settings masks every secret of the sync's list: app_secret, and one inside a nested object", async () => {
+  const { startGateway } = await import("../support/gateway.ts");
+  const gw = await startGateway();
+  try {
+    const { createTenants } = await import("../support/upstream.ts");
+    await createTenants(gw, ["acme"]);
+    const adapters = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+    try {
+      await adapters.dataAdapter.connections.create(CP, conn("con_fb", "facebook", { client_id: "fb-app", app_secret: "cp-app-secret" }));
+      await adapters.dataAdapter.connections.create(CP, conn("con_db", "auth0", { configuration: { client_id: "mig", client_secret: "cp-migration-secret" } }));
+      await adapters.dataAdapter.connections.create("acme", conn("con_fb", "facebook", {}));
+      await adapters.dataAdapter.connections.create("acme", conn("con_db", "auth0", { configuration: { client_id: "mig" }, import_mode: true }));
+    } finally {
+      adapters.close();
+    }
+    const res = await gw.request("localhost", "/api/v2/tenants/acme/effective-settings", { token: await gw.token() });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { connections: { id: string; options: { field: string; value: unknown; origin: string }[] }[] };
+    expect(body.connections.find((c) => c.id === "con_fb")?.options).toContainEqual({ field: "app_secret", value: "********", origin: "inherited" });
+    // The login adapter merges a nested object key by key, so the effective value is the merge.
+    expect(body.connections.find((c) => c.id === "con_db")?.options).toContainEqual({ field: "configuration", value: { client_id: "mig", client_secret: "********" }, origin: "overridden" });
+    expect(JSON.stringify(body)).not.toContain("cp-");
+  } finally {
+    await gw.stop();
+  }
+});
+
 test("namespaces and methods are those the adapters have: no thenable namespaces, no phantom methods", async () => {
   const ns = a.connections as unknown as Record<string, unknown>;
   expect(ns.then).toBeUndefined();
