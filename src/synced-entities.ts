@@ -15,6 +15,8 @@ export const SYNCED_ENTITIES = [
     // The management API addresses a resource server by id or, Auth0-style, by its identifier.
     addressedBy: ["id", "identifier"],
     writableSubpaths: [],
+    // An HS256 API's key. AuthHero 9.6.1 reads it nowhere; a tenant's admin must not read the control plane's.
+    secretColumns: ["signing_secret"],
     capturedFrom: [{ table: "resource_servers", id: "id" }],
     syncSwitch: { key: "syncResourceServers", help: "copy control-plane resource servers into tenants" },
   },
@@ -27,6 +29,7 @@ export const SYNCED_ENTITIES = [
     addressedBy: ["id"],
     // Assigning users to a synced role is the tenant's business; the role itself is not.
     writableSubpaths: ["users"],
+    secretColumns: [],
     capturedFrom: [
       { table: "roles", id: "id" },
       // A role's permissions travel as the role's whole set: a change to one is a change to the role.
@@ -42,6 +45,8 @@ export const SYNCED_ENTITIES = [
     noun: "connection",
     addressedBy: ["id"],
     writableSubpaths: [],
+    // Its secrets are options inside a column (`--sync-secret-keys`), stripped from the copy's options.
+    secretColumns: [],
     capturedFrom: [{ table: "connections", id: "id" }],
     syncSwitch: { key: "syncConnections", help: "copy control-plane connections into tenants" },
   },
@@ -62,6 +67,8 @@ interface SyncedEntityShape {
   addressedBy: readonly string[];
   /** Sub-paths of a synced copy (`<collection>/<id>/<sub-path>`) a tenant may still write. */
   writableSubpaths: readonly string[];
+  /** Columns a copy leaves NULL: secrets of the control plane's that a tenant file must not hold. */
+  secretColumns: readonly string[];
   /** The control-plane tables whose changes are changes to it, and the column naming it there. */
   capturedFrom: readonly { table: string; id: string }[];
   /** Its config option (`--sync-…`, on by default): off, it is not synced at all. */

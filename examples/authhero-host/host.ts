@@ -53,10 +53,10 @@ if (pass.failed.some((f) => f.tenantId === controlPlaneTenantId)) {
 }
 if (pass.failed.length > 0) console.error("tenant files left on their old schema:", pass.failed);
 
-// 3. AuthHero's two adapter sets: each call goes to the file of the tenant it names. Logins
-//    (`dataAdapter`) fall back to the control plane's settings at read time, secrets included; the
-//    management API (`managementDataAdapter`) reads exactly what each tenant stores, so a tenant's
-//    admin never sees the control plane's secrets. Both are spread into AuthHero's config below.
+// 3. AuthHero's two DataAdapters: each call goes to the file of the tenant it names. `dataAdapter`
+//    (logins) lets child tenants fall back to the control plane's settings at read time;
+//    `managementDataAdapter` (the management API) answers what each tenant stores, so a tenant's
+//    admin never reads a secret it only inherits. Spread the result into AuthHero's config: both go.
 //    `transaction` is atomic within one tenant file.
 const adapters = createTenantFileAdapters({ dataDir, controlPlaneTenantId, open: (database) => createAdapters(kysely(database)) });
 
@@ -69,10 +69,11 @@ await ensureSigningKey(adapters.dataAdapter.keys);
 //    With MULTI_TENANT=1 AuthHero is started with `@authhero/multi-tenancy`'s `initMultiTenant`
 //    instead: its control-plane client settings (CONTROL_PLANE_CLIENT_ID) and cross-tenant rules,
 //    with its own sync off (tenantgate syncs and guards the copies; its tenants API is tenantgate's).
+//    The spread's `managementDataAdapter` replaces the one initMultiTenant would derive from
+//    `dataAdapter` (it passes the caller's config on after its own), which would carry the fallback.
 const additionalIssuers = () => [controlPlaneIssuer];
 const { app } = process.env.MULTI_TENANT === "1"
   ? (await import("@authhero/multi-tenancy")).initMultiTenant({
-      // Its own management adapter is replaced by ours (a config's managementDataAdapter wins).
       ...adapters,
       controlPlane: { tenantId: controlPlaneTenantId, clientId: process.env.CONTROL_PLANE_CLIENT_ID ?? "" },
       sync: false,

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
-import { createTenantFileAdapters, type TenantFileAdapters } from "./index.ts";
+import { createTenantFileAdapters, type TenantFileAdapters, type TenantFileDataAdapters } from "./index.ts";
 import type { SyncFixture } from "../../test/sync/fixture.ts";
 import { CP, useModuleFixture } from "../../test/authhero/module-fixture.ts";
 import { sqliteAdapters } from "../../test/authhero/sqlite-adapters.ts";
@@ -12,11 +12,12 @@ import { sqliteAdapters } from "../../test/authhero/sqlite-adapters.ts";
 // called with callbacks that nest and fail, methods called without a tenant id.
 
 const fixture = useModuleFixture();
-// The current test's data directory (f) and module (a).
+// The current test's data directory (f) and module: what logins get (a), the whole result (both).
 let f: SyncFixture;
-let a: TenantFileAdapters;
+let a: TenantFileDataAdapters;
+let both: TenantFileAdapters;
 beforeEach(() => {
-  ({ f, a } = fixture);
+  ({ f, a, both } = fixture);
 });
 
 type Namespace = Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -57,20 +58,24 @@ function wrapLikeAuthHero(data: DataAdapters): DataAdapters {
 
 const conn = (id: string) => ({ id, name: id, strategy: "auth0", options: { v: id } }) as unknown as Connection;
 
-describe("the object AuthHero gets", () => {
-  test("every namespace of the factory's adapters is an own enumerable member, with its methods", () => {
+describe("the objects AuthHero gets", () => {
+  test("spread into AuthHero's config, the result is its two adapter sets and nothing else", () => {
+    expect(Object.keys({ ...both }).sort()).toEqual(["dataAdapter", "managementDataAdapter"]);
+    expect(typeof both.close).toBe("function");
+  });
+
+  test.each(["dataAdapter", "managementDataAdapter"] as const)("%s: every namespace of the factory's adapters is an own enumerable member, with its methods", (which) => {
+    const data = both[which];
     const factory = sqliteAdapters(new Database(":memory:")) as unknown as Record<string, unknown>;
-    const keys = Object.keys(a);
+    const keys = Object.keys(data);
     for (const [name, value] of Object.entries(factory)) {
       expect(keys).toContain(name);
-      if (typeof value === "function") expect(typeof (a as unknown as Record<string, unknown>)[name]).toBe("function");
-      else expect(methodNames((a as unknown as Record<string, object>)[name]!).sort()).toEqual(methodNames(value as object).sort());
+      if (typeof value === "function") expect(typeof (data as unknown as Record<string, unknown>)[name]).toBe("function");
+      else expect(methodNames((data as unknown as Record<string, object>)[name]!).sort()).toEqual(methodNames(value as object).sort());
     }
+    // AuthHero's cross-tenant guard reads it from the adapters of the app it runs in (both apps).
     expect(keys).toContain("multiTenancyConfig");
-    expect(a.multiTenancyConfig).toEqual({ controlPlaneTenantId: CP });
-    // The module's own extras are not data AuthHero would wrap.
-    expect(keys).not.toContain("raw");
-    expect(keys).not.toContain("close");
+    expect(data.multiTenancyConfig).toEqual({ controlPlaneTenantId: CP });
   });
 
   test("spread, bound and wrapped as AuthHero does, calls still reach the right tenant's file", async () => {

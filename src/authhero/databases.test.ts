@@ -37,9 +37,9 @@ afterEach(() => close?.());
 
 test("another engine's databases stand in for the tenant files: calls, lookups by row and transactions reach the right one", async () => {
   const dbs = namespaces(["control_plane", "acme", "beta"]);
-  const pair = createTenantFileAdapters({ controlPlaneTenantId: "control_plane", databases: dbs, fallback: false });
-  const a = pair.dataAdapter;
-  close = () => pair.close();
+  const adapters = createTenantFileAdapters({ controlPlaneTenantId: "control_plane", databases: dbs, fallback: false });
+  close = () => adapters.close();
+  const a = adapters.dataAdapter;
 
   await a.connections.create("acme", conn("c-acme"));
   expect(dbs.db("acme").query("SELECT id FROM connections").all()).toEqual([{ id: "c-acme" }]);
@@ -62,7 +62,7 @@ test("another engine's databases stand in for the tenant files: calls, lookups b
   expect(dbs.db("acme").query("SELECT id FROM connections WHERE id = 'x1'").all()).toEqual([]);
 
   await expect(a.connections.create("ghost", conn("g"))).rejects.toBeInstanceOf(UnknownTenantError);
-  pair.close();
+  adapters.close();
   close = undefined;
   expect([...dbs.closed].sort()).toEqual(["acme", "beta", "control_plane"]);
 });

@@ -4,14 +4,27 @@ type Options = Record<string, unknown>;
 
 /**
  * A child tenant's connection with the control plane's same-strategy connection behind it: option
- * values the tenant does not set come from the control plane (tenant keys win, shallow merge). That
- * is also how secrets the sync strips (`client_secret`, …) reach the tenant at read time.
+ * values the tenant does not set come from the control plane (tenant keys win). That is also how
+ * secrets the sync strips (`client_secret`, `configuration.client_secret`, …) reach the tenant at
+ * read time, so a nested object is merged key by key too: a synced copy's `configuration` without
+ * its secret must not hide the control plane's.
  */
 export function connectionWithFallback(tenant: Connection, controlPlane: Connection | undefined): Connection {
   if (!controlPlane) return tenant;
   const inherited = (controlPlane.options ?? {}) as Options;
   const own = (tenant.options ?? {}) as Options;
-  return { ...tenant, options: { ...inherited, ...own } as Connection["options"] };
+  return { ...tenant, options: mergeOptions(inherited, own) as Connection["options"] };
+}
+
+const isPlainObject = (v: unknown): v is Options => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** `own` over `inherited`: own values win, nested plain objects are merged the same way, arrays are values. */
+export function mergeOptions(inherited: Options, own: Options): Options {
+  const merged: Options = { ...inherited };
+  for (const [key, value] of Object.entries(own)) {
+    merged[key] = isPlainObject(value) && isPlainObject(inherited[key]) ? mergeOptions(inherited[key], value) : value;
+  }
+  return merged;
 }
 
 const URL_LISTS = ["callbacks", "web_origins", "allowed_logout_urls", "allowed_origins"] as const;
@@ -48,34 +61,7 @@ export function resourceServerWithFallback(tenant: ResourceServer, controlPlane:
 const inheritable = (hook: Hook) => (hook as { metadata?: Record<string, unknown> }).metadata?.inheritable === true;
 const hookId = (hook: Hook) => (hook as { hook_id?: string }).hook_id;
 
-/**
- * What the management API reads: the tenant's stored rows, with only its synced resource servers'
- * scopes completed from the control plane (scopes are no secret; a copy is kept without them being
- * written twice). No connection options, e-mail provider, hook or client URL is merged in: those
- * carry the control plane's secrets, and a tenant's admin reads and writes exactly its own.
- */
-export function withSystemScopes(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
-  const resourceServers: DataAdapters["resourceServers"] = {
-    ...tenant.resourceServers,
-    async get(tenantId, id) {
-      const own = await tenant.resourceServers.get(tenantId, id);
-      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
-    },
-    async list(tenantId, params) {
-      const page = await tenant.resourceServers.list(tenantId, params);
-      if (!page.resource_servers.some((r) => r.is_system)) return page;
-      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
-      const byId = new Map(inherited.map((r) => [r.id, r]));
-      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
-    },
-  };
-  return { ...tenant, resourceServers };
-}
-
-/**
- * What logins read: a child tenant's adapters with runtime fallback to its control plane's (read
- * paths only), secrets included. Never the management API's (withSystemScopes).
- */
+/** Wraps a child tenant's adapters with runtime fallback to its control plane's (read paths only). */
 export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
   /** Each connection merged with the control plane's connection of its strategy (one list read). */
   const inheritAll = async (own: Connection[]): Promise<Connection[]> => {
@@ -108,7 +94,6 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return (await tenant.emailProviders.get(tenantId)) ?? (await controlPlane.emailProviders.get(controlPlaneId));
     },
   };
-  const { resourceServers } = withSystemScopes(tenant, controlPlane, controlPlaneId);
   // Inheritable control-plane hooks (`metadata.inheritable === true`) run for every child tenant,
   // unless the tenant has its own with the same id. Writes stay the tenant's own.
   const hooks: DataAdapters["hooks"] = {
@@ -128,5 +113,33 @@ export function withFallback(tenant: DataAdapters, controlPlane: DataAdapters, c
       return { ...page, hooks: [...page.hooks, ...added], length: page.length + added.length, ...(total === undefined ? {} : { total }) };
     },
   };
-  return { ...tenant, connections, clientConnections, emailProviders, resourceServers, hooks };
+  return { ...tenant, connections, clientConnections, emailProviders, resourceServers: inheritedScopes(tenant, controlPlane, controlPlaneId), hooks };
+}
+
+/**
+ * A child tenant's stored data, with only the control plane's scopes on its synced resource servers:
+ * what AuthHero's management API reads. Scopes are no secret, and a tenant's admin must see the
+ * scopes its tokens can carry; everything else (connection options, the email provider, hooks) is
+ * exactly what the tenant stores, so nothing the tenant inherits at login time (a secret, or the
+ * masked hint AuthHero derives from one) reaches a management answer.
+ */
+export function withInheritedScopes(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters {
+  return { ...tenant, resourceServers: inheritedScopes(tenant, controlPlane, controlPlaneId) };
+}
+
+function inheritedScopes(tenant: DataAdapters, controlPlane: DataAdapters, controlPlaneId: string): DataAdapters["resourceServers"] {
+  return {
+    ...tenant.resourceServers,
+    async get(tenantId, id) {
+      const own = await tenant.resourceServers.get(tenantId, id);
+      return own?.is_system ? resourceServerWithFallback(own, await controlPlane.resourceServers.get(controlPlaneId, id)) : own;
+    },
+    async list(tenantId, params) {
+      const page = await tenant.resourceServers.list(tenantId, params);
+      if (!page.resource_servers.some((r) => r.is_system)) return page;
+      const { resource_servers: inherited } = await controlPlane.resourceServers.list(controlPlaneId);
+      const byId = new Map(inherited.map((r) => [r.id, r]));
+      return { ...page, resource_servers: page.resource_servers.map((r) => resourceServerWithFallback(r, byId.get(r.id))) };
+    },
+  };
 }

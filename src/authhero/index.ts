@@ -3,7 +3,7 @@
 import type { Database } from "bun:sqlite";
 import type { DataAdapters } from "@authhero/adapter-interfaces";
 import { join } from "node:path";
-import { withFallback, withSystemScopes } from "./fallback.ts";
+import { withFallback, withInheritedScopes } from "./fallback.ts";
 import { FileTransaction } from "./file-transaction.ts";
 import { tenantFileIds, TenantFiles } from "./tenant-files.ts";
 
@@ -25,7 +25,7 @@ export interface TenantDatabases {
 
 interface CommonOptions {
   controlPlaneTenantId: string;
-  /** Logins inherit control-plane settings at read time (default true); false gives the stored data only, everywhere. */
+  /** Inherit control-plane settings at read time (default true); false gives both adapters the stored data only. */
   fallback?: boolean;
   /** Which control plane a child tenant inherits from; null opts the tenant out. Default: the one. */
   resolveControlPlane?: (tenantId: string) => string | null;
@@ -76,25 +76,34 @@ const NOT_TENANT_FIRST: Record<string, Record<string, Route>> = {
   actionExecutions: { cleanup: "sum" },
 };
 
-export type TenantFileAdapters = DataAdapters & { multiTenancyConfig: { controlPlaneTenantId: string } };
+/** One of the two adapter sets AuthHero is given: a plain `DataAdapters` object over the tenant files. */
+export type TenantFileDataAdapters = DataAdapters & { multiTenancyConfig: { controlPlaneTenantId: string } };
 
 /**
- * The two adapter sets AuthHero takes, named as its config names them, to be spread into `init` or
- * `initMultiTenant` together: `init({ ...createTenantFileAdapters(…), … })`. AuthHero gives the
- * management API `managementDataAdapter ?? dataAdapter`, so the login set alone would show a
- * tenant's admin the control plane's secrets (its e-mail provider's key, its connections' client
- * secrets) and hide the tenant's own settings behind them.
+ * What `createTenantFileAdapters` returns: AuthHero's two adapter sets, named as AuthHero's config
+ * names them, so spreading the object into `init({...})` or `initMultiTenant({...})` hands over both.
  */
-export interface AuthHeroAdapters {
-  /** Logins: each call to its tenant's file; child tenants fall back to the control plane's settings, secrets included. */
-  readonly dataAdapter: TenantFileAdapters;
-  /** The management API: exactly what each tenant stores (its synced resource servers' scopes completed), nothing inherited. */
-  readonly managementDataAdapter: TenantFileAdapters;
-  /** Closes every open tenant file. Not enumerable. */
+export interface TenantFileAdapters {
+  /**
+   * For logins, tokens and the login pages: a child tenant inherits the control plane's settings at
+   * read time (connection options and secrets, the email provider, inheritable hooks, the scopes of
+   * synced resource servers).
+   */
+  readonly dataAdapter: TenantFileDataAdapters;
+  /**
+   * For the management API: exactly what each tenant stores, the scopes of its synced resource
+   * servers aside. A secret the tenant only inherits, or the hint AuthHero derives from one, never
+   * reaches a management answer, and a tenant's own settings read back as it wrote them.
+   */
+  readonly managementDataAdapter: TenantFileDataAdapters;
+  /** Closes every open tenant file. Not enumerable, so a spread hands AuthHero the two adapters only. */
   close(): void;
 }
 
-/** Which adapters a call reads through: logins', the management API's, or a transaction's (the stored rows). */
+/**
+ * How a child tenant's calls see the control plane: with every inherited setting (`login`), with
+ * its synced resource servers' scopes only (`management`), or not at all (`stored`).
+ */
 type View = "login" | "management" | "stored";
 
 type Method = (...args: unknown[]) => Promise<unknown>;
@@ -112,15 +121,18 @@ function methodNames(ns: object): string[] {
 }
 
 /**
- * AuthHero `DataAdapters` that route each call to the file of the tenant it names (the first
- * argument of tenant-scoped methods, `tenant_id`) and, for child tenants, fall back to the control
- * plane's settings at read time. The object is plain: every namespace and method of the factory's
- * adapters is an own enumerable member, so AuthHero's wrappers (which enumerate, spread, bind and
- * wrap it on every request) see them all. An unknown or invalid tenant id never creates a file:
- * reads answer like a missing row (null, false), writes and lists throw UnknownTenantError.
- * The control-plane file must exist when this is called: its adapters say which namespaces exist.
+ * AuthHero's two `DataAdapters` over the tenant files, to spread into its config:
+ * `init({ ...createTenantFileAdapters(o), … })`. Both route each call to the file of the tenant it
+ * names (the first argument of tenant-scoped methods, `tenant_id`); `dataAdapter` (logins) falls
+ * back to the control plane's settings at read time for child tenants, `managementDataAdapter`
+ * (the management API) answers what each tenant stores. Each is a plain object: every namespace and
+ * method of the factory's adapters is an own enumerable member, so AuthHero's wrappers (which
+ * enumerate, spread, bind and wrap it on every request) see them all. An unknown or invalid tenant
+ * id never creates a file: reads answer like a missing row (null, false), writes and lists throw
+ * UnknownTenantError. The control-plane file must exist when this is called: its adapters say which
+ * namespaces exist.
  */
-export function createTenantFileAdapters(o: TenantFileAdaptersOptions): AuthHeroAdapters {
+export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFileAdapters {
   const databases = "databases" in o ? o.databases : tenantFiles(o);
   const controlPlaneOf = (tenantId: string) => (o.resolveControlPlane ? o.resolveControlPlane(tenantId) : o.controlPlaneTenantId);
   const shape = databases.get(o.controlPlaneTenantId) as unknown as Record<string, unknown> | undefined;
@@ -137,7 +149,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): AuthHero
     if (!cpId || cpId === tenantId) return own;
     const cp = databases.get(cpId);
     if (!cp) return own;
-    return view === "login" ? withFallback(own, cp, cpId) : withSystemScopes(own, cp, cpId);
+    return view === "login" ? withFallback(own, cp, cpId) : withInheritedScopes(own, cp, cpId);
   };
 
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
@@ -201,7 +213,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): AuthHero
     }
   };
 
-  const build = (view: View, tx?: FileTransaction): TenantFileAdapters => {
+  const build = (view: View, tx?: FileTransaction): TenantFileDataAdapters => {
     const out: Record<string, unknown> = {};
     for (const [namespace, value] of Object.entries(shape)) {
       if (value === undefined || value === null) continue;
@@ -218,7 +230,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): AuthHero
       }
       out[namespace] = ns;
     }
-    const self = out as unknown as DataAdapters;
+    const self = out as unknown as TenantFileDataAdapters;
     // Inside a transaction a nested one is the same transaction, as with AuthHero's SQL adapter.
     out.transaction = tx
       ? async <T>(fn: (trx: DataAdapters) => Promise<T>) => fn(self)
@@ -243,13 +255,13 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): AuthHero
       };
     }
     out.multiTenancyConfig = { controlPlaneTenantId: o.controlPlaneTenantId };
-    return self as TenantFileAdapters;
+    return self;
   };
 
   const inherit = o.fallback !== false;
-  const pair = { dataAdapter: build(inherit ? "login" : "stored"), managementDataAdapter: build(inherit ? "management" : "stored") };
-  Object.defineProperty(pair, "close", { value: () => databases.close(), enumerable: false });
-  return pair as AuthHeroAdapters;
+  const adapters = { dataAdapter: build(inherit ? "login" : "stored"), managementDataAdapter: build(inherit ? "management" : "stored") } as TenantFileAdapters;
+  Object.defineProperty(adapters, "close", { value: () => databases.close(), enumerable: false });
+  return adapters;
 }
 
 /** The gateway's tenant files as the module's databases. */

@@ -61,7 +61,7 @@ const OPTIONS: Option[] = [
   opt("protection", "bool", true, "refuse edits of synced entities in child tenants", t.Boolean()),
   ...SYNCED_ENTITIES.map(({ syncSwitch }) => opt(syncSwitch.key, "bool", true, syncSwitch.help, t.Boolean())),
   opt("syncFilter", "list", [], "only entities whose metadata has every key=value here are synced", t.Array(t.String({ pattern: "^[^=]+=.*$" }))),
-  opt("syncSecretKeys", "list", ["client_secret", "app_secret", "secret", "private_key", "api_key", "twilio_token"], "connection option keys never copied into tenants", t.Array(t.String({ minLength: 1 }))),
+  opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token", "app_secret", "configuration.client_secret"], "connection options never copied into tenants, nor their <key>_hint (a key, or a dotted path into a nested object); masked in effective-settings", t.Array(t.String({ minLength: 1 }))),
   opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
   opt("syncWorkers", "int", 4, "threads that apply a large fan-out in parallel (0: none); the work waits on disk, not CPU", t.Integer({ minimum: 0, maximum: 32 })),
   opt("syncLockWaitMs", "int", 100, "how long a write into a tenant file (the relay's, its fan-out threads') waits for another process's lock on it before the relay backs off and tries later (the SQLite busy timeout of the gateway's tenant-file handles)", t.Integer({ minimum: 0 })),

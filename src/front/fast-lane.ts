@@ -5,7 +5,8 @@ import type { PlainRequest } from "./request-head.ts";
 import { ownedByGateway } from "../gateway-paths.ts";
 import { requestIdOf } from "../request-id.ts";
 import type { TrustedProxies } from "../tenancy/trusted-proxies.ts";
-import { prefixSegments } from "../proxy/management-path.ts";
+import { belowPrefixes, pathReadings, prefixSegments } from "../proxy/management-path.ts";
+import { controlPlaneCollection } from "../proxy/policy.ts";
 
 type Maybe<T> = T | Promise<T>;
 
@@ -31,7 +32,8 @@ export type FastLane = (request: PlainRequest, peer: string) => Maybe<Forward | 
 export function createFastLane(o: FastLaneOptions): FastLane {
   // A plain path has no escapes, dot or empty segments (request-head.ts), so its one reading is the
   // path itself: a management path is one that is, in lower case, a prefix or starts with it and "/".
-  const prefixes = o.managementPaths.map((p) => `/${prefixSegments(p).join("/")}`);
+  const prefixSegmentLists = o.managementPaths.map(prefixSegments);
+  const prefixes = prefixSegmentLists.map((p) => `/${p.join("/")}`);
   const below = prefixes.map((p) => (p === "/" ? p : `${p}/`));
   const isManagement = (path: string) => {
     const lower = path.toLowerCase();
@@ -43,6 +45,9 @@ export function createFastLane(o: FastLaneOptions): FastLane {
     if (tenant === undefined) return undefined;
     const forward = (): Forward => ({ tenant, requestId: requestIdOf(request.requestId) });
     if (!isManagement(request.path)) return forward();
+    // The control plane's own collections are refused on a child tenant's host by the full gateway
+    // (it knows which host is the control plane's); they are rare, so all of them go there.
+    if (controlPlaneCollection(belowPrefixes(pathReadings(request.path), prefixSegmentLists))) return undefined;
     // Management writes go through the synced-entity guard and CORS preflights carry no token: both
     // are the full gateway's.
     if (request.method !== "GET" && request.method !== "HEAD") return undefined;

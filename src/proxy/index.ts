@@ -6,9 +6,9 @@ import { requestTarget, type TargetRules } from "../tenancy/index.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream } from "./forward.ts";
 import { assertJsonDepth } from "../bounded-json.ts";
-import { BUFFERED_BODY_BYTES, CHECKED_BODY_BYTES, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
+import { BUFFERED_BODY_BYTES, CHECKED_BODY_BYTES, controlPlaneCollection, controlPlaneCollectionRefusal, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
 import { readBodyLimited } from "./body-limit.ts";
-import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
+import { belowPrefixes, matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
 export { SyncedEntityGuard } from "./protect-synced.ts";
@@ -48,7 +48,12 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     const management = matchesPrefix(readings, prefixes);
     // A CORS preflight carries no credentials; AuthHero answers it and the real request is checked.
     const preflight = isPreflight(method, request.headers);
-    if (o.accessControl && management && !preflight) authorize(await o.authenticate(request), target.tenant);
+    const below = management ? belowPrefixes(readings, prefixes) : [];
+    if (o.accessControl && management && !preflight) {
+      authorize(await o.authenticate(request), target.tenant);
+      const owned = target.isControlPlane ? undefined : controlPlaneCollection(below);
+      if (owned) throw new HttpError(...controlPlaneCollectionRefusal(owned, target.tenant));
+    }
 
     let body: ArrayBuffer | undefined;
     const methods = o.protection && management && !target.isControlPlane ? requestedMethods(method, request.headers, url.searchParams) : undefined;
@@ -56,7 +61,7 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     if (methods && [...methods].some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS")) {
       await o.guard.check(target.tenant, {
         methods,
-        readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
+        readings: below,
         body: async () => {
           // The guard parses this body itself: it reads at most CHECKED_BODY_BYTES of it, not the
           // forwarding limit, and no deeper than the gateway parses any JSON.

@@ -21,6 +21,11 @@ export function matchesPrefix(readings: string[][], prefixes: readonly string[][
   return readings.some((segments) => prefixes.some((prefix) => prefix.every((p, i) => segments[i]?.toLowerCase() === p)));
 }
 
+/** Each reading's segments after the management prefix it starts with (none for a reading outside them). */
+export function belowPrefixes(readings: string[][], prefixes: readonly string[][]): string[][] {
+  return readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length)));
+}
+
 /** `/api/v2/` → `["api", "v2"]`. */
 export function prefixSegments(prefix: string): string[] {
   return tidy(prefix.toLowerCase().split("/"));

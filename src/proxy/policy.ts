@@ -143,6 +143,29 @@ export function upstreamRequestTarget(basePath: string, target: string): string 
   return basePath + target;
 }
 
+/**
+ * Management collections that are the control plane's alone, refused on a child tenant's host. The
+ * signing keys: AuthHero keeps one set for every tenant (its default signing-key mode; the AuthHero
+ * module serves them from the control-plane file), and `/api/v2/keys` answers them with their
+ * private keys and rotates or revokes them, so a tenant's admin could sign any tenant's tokens or
+ * revoke the key every tenant signs with.
+ */
+const CONTROL_PLANE_COLLECTIONS = new Map([["keys", "the signing keys every tenant's tokens are signed with"]]);
+
+/** The control-plane collection a management path names (its readings below the management prefix), if any. */
+export function controlPlaneCollection(below: readonly string[][]): string | undefined {
+  for (const [first] of below) {
+    const collection = first?.toLowerCase();
+    if (collection !== undefined && CONTROL_PLANE_COLLECTIONS.has(collection)) return collection;
+  }
+  return undefined;
+}
+
+/** A child tenant's request for a control-plane collection, refused. */
+export function controlPlaneCollectionRefusal(collection: string, tenant: string): readonly [number, string] {
+  return [403, `"${collection}" is the control plane's (${CONTROL_PLANE_COLLECTIONS.get(collection)}): tenant "${tenant}" can neither read nor change it; manage it on the control plane`];
+}
+
 /** The gateway's answers when forwarding fails: the same status and words whichever transport fails. */
 export const forwardingFailure = {
   timeout: (ms: number) => [504, `the upstream did not answer within ${ms} ms`] as const,

@@ -35,21 +35,41 @@ describe("copies", () => {
     expect(rows(acme, "SELECT cursor FROM tenantgate_sync")).toEqual([{ cursor: head }]);
   });
 
-  test("no secret of a connection reaches a copy: AuthHero's app_secret and twilio_token, their hints, and secrets nested in its options", () => {
+  test("a copy holds none of the control plane's secrets nor the hints AuthHero shows of them, seeded or updated", async () => {
+    // Whatever a tenant file holds, the tenant's admin reads through AuthHero's management API, which
+    // answers app_secret and configuration.client_secret with a hint of their first characters.
     f = openFixture();
     const w = cpWrites(f.authhero);
-    w.connection("con_fb", "facebook", {
-      client_id: "fb",
-      app_secret: "app-s3cret-0123456789",
-      app_secret_hint: "app-••••••••",
-      client_secret_hint: "cs-h••••••••",
-      twilio_token_hint: "tw-h••••••••",
-      configuration: { client_id: "upstream", client_secret: "nested-s3cret", client_secret_hint: "nest••••••••", token_endpoint: "https://up/token" },
-      scope: "email",
-    });
+    const options = {
+      client_id: "abc",
+      client_secret: "cp-client-secret-0123456789",
+      client_secret_hint: "cp-c••••••••",
+      app_secret: "cp-app-secret-0123456789",
+      configuration: { token_endpoint: "https://idp.example/token", client_id: "mig", client_secret: "cp-migration-secret-0123456789" },
+      scope: "openid",
+    };
+    w.connection("con_1", "corp", options);
+    w.resourceServer("api_1", "https://api.example.com/");
+    f.authhero.exec("UPDATE resource_servers SET signing_secret = 'cp-signing-secret-0123456789' WHERE id = 'api_1'");
     f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    const copied = rows(f.tenantFile("acme"), "SELECT options FROM connections")[0]?.options as string;
-    expect(JSON.parse(copied)).toEqual({ client_id: "fb", configuration: { client_id: "upstream", token_endpoint: "https://up/token" }, scope: "email" });
+    // An update arrives through the relay, not the seed.
+    f.authhero.query("UPDATE connections SET options = ? WHERE id = 'con_1'").run(JSON.stringify({ ...options, scope: "openid email" }));
+    f.authhero.exec("UPDATE resource_servers SET name = 'API v2' WHERE id = 'api_1'");
+    f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+    await f.relay.drain();
+
+    // acme took the update from the relay, beta was seeded after it.
+    for (const id of ["acme", "beta"]) {
+      const db = f.tenantFile(id);
+      expect(JSON.parse(rows(db, "SELECT options FROM connections WHERE id = 'con_1'")[0]?.options as string)).toEqual({
+        client_id: "abc",
+        configuration: { token_endpoint: "https://idp.example/token", client_id: "mig" },
+        scope: "openid email",
+      });
+      expect(rows(db, "SELECT name, signing_secret FROM resource_servers WHERE id = 'api_1'")).toEqual([{ name: "API v2", signing_secret: null }]);
+      const dump = JSON.stringify([rows(db, "SELECT * FROM connections"), rows(db, "SELECT * FROM resource_servers")]);
+      expect(dump).not.toContain("cp-");
+    }
   });
 
   test("updates, renames, permission changes and deletes arrive by id", async () => {

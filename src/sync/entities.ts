@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { withoutSecrets } from "../secret-options.ts";
 import { entityOf, SYNCED_ENTITIES, type EntityKind } from "../synced-entities.ts";
 
 export type Row = Record<string, unknown>;
@@ -24,7 +25,10 @@ export interface SyncRules {
   enabled: Record<EntityKind, boolean>;
   /** Every `key=value` here must hold in the entity's metadata for it to be synced. */
   filter: readonly { key: string; value: string }[];
-  /** Connection option keys never copied; the AuthHero adapter fills them in at read time. */
+  /**
+   * Connection options never copied, nor their hints (a key, or a dotted path into a nested object);
+   * the AuthHero module's login adapter fills them in at read time.
+   */
   secretKeys: readonly string[];
 }
 
@@ -94,12 +98,14 @@ function permissionsOf(cp: Database, controlPlane: string, roleId: string): Perm
 
 /**
  * The copy written into a tenant: same id and values (metadata too, so AuthHero reads the copy
- * exactly as it reads the original), the tenant's id, marked synced (`is_system`), secrets removed.
+ * exactly as it reads the original), the tenant's id, marked synced (`is_system`), secrets removed:
+ * whatever a tenant file holds, the tenant's admin can read through AuthHero's management API.
  */
 export function copyFor(state: EntityState, tenantId: string, rules: SyncRules): Row {
   const row = { ...(state.row as Row) };
   row.tenant_id = tenantId;
   row.is_system = 1;
+  for (const column of entityOf(state.kind).secretColumns) if (column in row) row[column] = null;
   if (state.kind === "connection" && typeof row.options === "string") row.options = stripSecrets(row.options, rules.secretKeys);
   return row;
 }
@@ -108,22 +114,9 @@ function stripSecrets(options: string, secretKeys: readonly string[]): string {
   try {
     const parsed: unknown = JSON.parse(options);
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return options;
-    return JSON.stringify(withoutSecrets(parsed as Record<string, unknown>, new Set(secretKeys)));
+    return JSON.stringify(withoutSecrets(parsed as Record<string, unknown>, secretKeys));
   } catch {
     // Options that are not JSON cannot be sorted into secret and not: copy none of them.
     return "{}";
   }
-}
-
-/**
- * The options without any secret key or its `<key>_hint` (AuthHero's masked first characters of
- * it), at every depth: AuthHero keeps migration credentials one level down (`configuration`).
- */
-function withoutSecrets(options: Record<string, unknown>, secretKeys: ReadonlySet<string>): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (secretKeys.has(key) || (key.endsWith("_hint") && secretKeys.has(key.slice(0, -5)))) continue;
-    copy[key] = typeof value === "object" && value !== null && !Array.isArray(value) ? withoutSecrets(value as Record<string, unknown>, secretKeys) : value;
-  }
-  return copy;
 }

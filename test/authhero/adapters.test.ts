@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection } from "@authhero/adapter-interfaces";
-import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileAdapters } from "../../src/authhero/index.ts";
+import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileDataAdapters } from "../../src/authhero/index.ts";
 import type { SyncFixture } from "../sync/fixture.ts";
 import { CP, useModuleFixture } from "./module-fixture.ts";
 import { sqliteAdapters } from "./sqlite-adapters.ts";
@@ -10,10 +10,10 @@ import { sqliteAdapters } from "./sqlite-adapters.ts";
 // The module AuthHero loads, over real tenant files provisioned by the gateway's own lifecycle.
 
 const fixture = useModuleFixture();
-// The current test's data directory (f) and module: what logins read (a), what management reads (m).
+// The current test's data directory (f) and module: what logins get (a), what management gets (m).
 let f: SyncFixture;
-let a: TenantFileAdapters;
-let m: TenantFileAdapters;
+let a: TenantFileDataAdapters;
+let m: TenantFileDataAdapters;
 beforeEach(() => {
   ({ f, a, m } = fixture);
 });
@@ -103,7 +103,7 @@ describe("runtime fallback", () => {
   test("a tenant connection inherits the options it does not set from the same-strategy control-plane connection", async () => {
     await a.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email" }));
     expect((await a.connections.get("acme", "con_acme"))?.options).toEqual({ client_id: "cp-client", client_secret: "s3cret", scope: "openid email" });
-    // Raw: what is stored, for the management API (no inherited secret).
+    // What the management API reads: what is stored (no inherited secret).
     expect((await m.connections.get("acme", "con_acme"))?.options).toEqual({ scope: "openid email" });
     // Nothing inherited was written back.
     expect(JSON.parse((f.tenantFile("acme").query("SELECT options FROM connections WHERE id = 'con_acme'").get() as { options: string }).options)).toEqual({ scope: "openid email" });
@@ -187,10 +187,8 @@ describe("resource servers and hooks", () => {
     expect((await a.resourceServers.get("acme", "api_own"))?.scopes).toEqual([{ value: "x", description: "x" }]);
     const { resource_servers } = await a.resourceServers.list("acme");
     expect(resource_servers.find((r) => r.id === "api_1")?.scopes).toHaveLength(3);
-    // The management API sees the completed scopes too: scopes are no secret, and AuthHero's
-    // own multi-tenancy package completes them the same way for its management adapter.
-    expect((await m.resourceServers.get("acme", "api_1"))?.scopes).toHaveLength(3);
-    expect((await m.resourceServers.get("acme", "api_own"))?.scopes).toEqual([{ value: "x", description: "x" }]);
+    // Nothing inherited is stored.
+    expect(JSON.parse((f.tenantFile("acme").query("SELECT scopes FROM resource_servers WHERE id = 'api_1'").get() as { scopes: string }).scopes)).toHaveLength(2);
   });
 
   test("inheritable control-plane hooks join a tenant's list unless it has one with that id; get falls back; writes stay the tenant's", async () => {
@@ -268,14 +266,15 @@ describe("GET /api/v2/tenants/{id}/effective-settings", () => {
     const gw = await startGateway();
     try {
       await createTenants(gw, ["acme", "beta"]);
-      const g = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+      const adapters = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+      const g = adapters.dataAdapter;
       try {
-        await g.dataAdapter.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid" }));
-        await g.dataAdapter.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email", prompt: "login" }));
-        await g.dataAdapter.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
-        await g.dataAdapter.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key-123" } } as never);
+        await g.connections.create(CP, conn("con_cp", "oidc", { client_id: "cp-client", client_secret: "s3cret", scope: "openid" }));
+        await g.connections.create("acme", conn("con_acme", "oidc", { scope: "openid email", prompt: "login" }));
+        await g.connections.create("acme", conn("con_sms", "sms", { from: "+1" }));
+        await g.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key-123" } } as never);
       } finally {
-        g.close();
+        adapters.close();
       }
       const token = await gw.token();
       const res = await gw.request("localhost", "/api/v2/tenants/acme/effective-settings", { token });
@@ -302,6 +301,33 @@ describe("GET /api/v2/tenants/{id}/effective-settings", () => {
       await gw.stop();
     }
   });
+});
+
+test("effective-settings masks every secret of the sync's list: app_secret, and one inside a nested object", async () => {
+  const { startGateway } = await import("../support/gateway.ts");
+  const gw = await startGateway();
+  try {
+    const { createTenants } = await import("../support/upstream.ts");
+    await createTenants(gw, ["acme"]);
+    const adapters = createTenantFileAdapters({ dataDir: gw.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+    try {
+      await adapters.dataAdapter.connections.create(CP, conn("con_fb", "facebook", { client_id: "fb-app", app_secret: "cp-app-secret" }));
+      await adapters.dataAdapter.connections.create(CP, conn("con_db", "auth0", { configuration: { client_id: "mig", client_secret: "cp-migration-secret" } }));
+      await adapters.dataAdapter.connections.create("acme", conn("con_fb", "facebook", {}));
+      await adapters.dataAdapter.connections.create("acme", conn("con_db", "auth0", { configuration: { client_id: "mig" }, import_mode: true }));
+    } finally {
+      adapters.close();
+    }
+    const res = await gw.request("localhost", "/api/v2/tenants/acme/effective-settings", { token: await gw.token() });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { connections: { id: string; options: { field: string; value: unknown; origin: string }[] }[] };
+    expect(body.connections.find((c) => c.id === "con_fb")?.options).toContainEqual({ field: "app_secret", value: "********", origin: "inherited" });
+    // The login adapter merges a nested object key by key, so the effective value is the merge.
+    expect(body.connections.find((c) => c.id === "con_db")?.options).toContainEqual({ field: "configuration", value: { client_id: "mig", client_secret: "********" }, origin: "overridden" });
+    expect(JSON.stringify(body)).not.toContain("cp-");
+  } finally {
+    await gw.stop();
+  }
 });
 
 test("namespaces and methods are those the adapters have: no thenable namespaces, no phantom methods", async () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from "bun:test";
-import { createTenantFileAdapters, type AuthHeroAdapters, type TenantFileAdapters } from "../../src/authhero/index.ts";
+import { createTenantFileAdapters, type TenantFileAdapters, type TenantFileDataAdapters } from "../../src/authhero/index.ts";
 import { openFixture, type SyncFixture } from "../sync/fixture.ts";
 import { sqliteAdapters } from "./sqlite-adapters.ts";
 
@@ -7,20 +7,21 @@ export const CP = "control_plane";
 
 /**
  * For each test: a data directory with tenants acme and beta provisioned by the gateway's own
- * lifecycle, and the module over it with the tests' SQL adapter: `a` what logins read, `m` what
- * the management API reads. Read through the getters.
+ * lifecycle, and the module over it with the tests' SQL adapter: `a` is what AuthHero's logins get
+ * (`dataAdapter`), `m` what its management API gets (`managementDataAdapter`), `both` the whole
+ * result. Read through the getters.
  */
-export function useModuleFixture(): { readonly f: SyncFixture; readonly a: TenantFileAdapters; readonly m: TenantFileAdapters } {
+export function useModuleFixture(): { readonly f: SyncFixture; readonly a: TenantFileDataAdapters; readonly m: TenantFileDataAdapters; readonly both: TenantFileAdapters } {
   let f: SyncFixture | undefined;
-  let pair: AuthHeroAdapters | undefined;
+  let both: TenantFileAdapters | undefined;
   beforeEach(() => {
     f = openFixture();
     f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
-    pair = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
+    both = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
   });
   afterEach(() => {
-    pair?.close();
+    both?.close();
     f?.close();
   });
   return {
@@ -28,10 +29,13 @@ export function useModuleFixture(): { readonly f: SyncFixture; readonly a: Tenan
       return f as SyncFixture;
     },
     get a() {
-      return (pair as AuthHeroAdapters).dataAdapter;
+      return (both as TenantFileAdapters).dataAdapter;
     },
     get m() {
-      return (pair as AuthHeroAdapters).managementDataAdapter;
+      return (both as TenantFileAdapters).managementDataAdapter;
+    },
+    get both() {
+      return both as TenantFileAdapters;
     },
   };
 }

@@ -11,7 +11,18 @@ export const KINDS = [
   { kind: "connection", table: "connections", key: null },
 ] as const;
 
-export const DEFAULT_SECRET_KEYS = ["client_secret", "secret", "private_key", "api_key", "twilio_token"];
+export const DEFAULT_SECRET_KEYS = ["client_secret", "secret", "private_key", "api_key", "twilio_token", "app_secret", "configuration.client_secret"];
+
+/** The oracle's own reading of a secret path (`a.b` reaches into a nested object): it and its `_hint` are gone from a copy. */
+function deleteSecret(options: Record<string, unknown>, path: string): void {
+  const keys = path.split(".");
+  let holder: unknown = options;
+  for (const k of keys.slice(0, -1)) holder = typeof holder === "object" && holder !== null ? (holder as Record<string, unknown>)[k] : undefined;
+  if (typeof holder !== "object" || holder === null || Array.isArray(holder)) return;
+  const last = keys[keys.length - 1] as string;
+  delete (holder as Record<string, unknown>)[last];
+  delete (holder as Record<string, unknown>)[`${last}_hint`];
+}
 
 export interface OwnRows {
   /** table → id → the row exactly as it was read back right after the tenant wrote it. */
@@ -64,7 +75,7 @@ const permsOf = (db: Database, roleId: string, where = "") =>
 /**
  * Every way `tenant` differs from what it must hold: synced copies (is_system = 1) equal to the
  * control plane's syncable rows except tenant_id and is_system (connection
- * options without secret keys), role permission sets equal, every syncable entity without a copy
+ * options without secrets nor their hints, resource servers without signing_secret), role permission sets equal, every syncable entity without a copy
  * listed as a conflict with a real tenant-owned clash (and no other conflicts), no orphan
  * permissions, tenant-owned rows exactly as written, cursor at the head.
  */
@@ -100,9 +111,11 @@ export function divergences(
         if (col === "tenant_id" || col === "is_system") continue;
         if (col === "options" && kind === "connection") {
           const expected = parseObject(want.options);
-          if (expected) for (const k of secretKeys) delete expected[k];
+          if (expected) for (const k of secretKeys) deleteSecret(expected, k);
           const got = parseObject(copy.options);
           if (!Bun.deepEquals(got, expected ?? {})) out.push(`${kind} ${id}: options ${copy.options} != ${JSON.stringify(expected)}`);
+        } else if (kind === "resource_server" && col === "signing_secret") {
+          if (copy[col] !== null) out.push(`${kind} ${id}: copy holds the control plane's signing_secret`);
         } else if (!Object.is(copy[col], want[col])) {
           out.push(`${kind} ${id}: ${col} ${JSON.stringify(copy[col])} != ${JSON.stringify(want[col])}`);
         }
