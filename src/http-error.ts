@@ -12,6 +12,7 @@ const REASONS: Record<number, string> = {
   411: "Length Required",
   413: "Payload Too Large",
   431: "Request Header Fields Too Large",
+  499: "Client Closed Request",
   500: "Internal Server Error",
   501: "Not Implemented",
   502: "Bad Gateway",

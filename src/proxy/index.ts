@@ -5,14 +5,18 @@ import type { TenantRegistry } from "../tenancy/index.ts";
 import { requestTarget, type TargetRules } from "../tenancy/index.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream } from "./forward.ts";
-import { BUFFERED_BODY_BYTES, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
-import { readBodyLimited } from "./body-limit.ts";
+import type { BodyBuffer, BodyBuffering } from "./body-buffer.ts";
+import { bodyForwarded, declaresBody, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
+import { readBody } from "./read-body.ts";
 import { matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
 export { SyncedEntityGuard } from "./protect-synced.ts";
 export { cameFromUpstream, forwardToUpstream } from "./forward.ts";
 export { checkMethod, isPreflight, upstreamOptions, type UpstreamOptions } from "./policy.ts";
+export { BodyBudget } from "./body-budget.ts";
+export type { BodyBuffering } from "./body-buffer.ts";
+export { prepareBodyTempDir } from "./body-temp-dir.ts";
 export { pathReadings } from "./management-path.ts";
 
 export interface ProxyOptions {
@@ -27,11 +31,14 @@ export interface ProxyOptions {
   accessControl: boolean;
   protection: boolean;
   maxBodyBytes: number;
+  /** Where request bodies are held until whole. */
+  bodies: BodyBuffering;
 }
 
 /**
  * Everything the gateway does not answer itself: resolve the tenant, enforce the body limit, check
- * the token on management paths, refuse writes to synced copies in child tenants, then forward.
+ * the token on management paths, refuse writes to synced copies in child tenants, read the body
+ * whole, then forward.
  */
 export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => Promise<Response> {
   const prefixes = o.managementPaths.map(prefixSegments);
@@ -49,34 +56,36 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
     const preflight = isPreflight(method, request.headers);
     if (o.accessControl && management && !preflight) authorize(await o.authenticate(request), target.tenant);
 
-    let body: ArrayBuffer | undefined;
-    const methods = o.protection && management && !target.isControlPlane ? requestedMethods(method, request.headers, url.searchParams) : undefined;
-    // Reads (the bulk of management traffic) cannot change a synced copy: no guard work for them.
-    if (methods && [...methods].some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS")) {
-      await o.guard.check(target.tenant, {
-        methods,
-        readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
-        body: async () => {
-          body ??= await readBodyLimited(request, o.maxBodyBytes, o.upstream.timeoutMs);
-          try {
-            return JSON.parse(new TextDecoder().decode(body));
-          } catch {
-            return undefined;
-          }
-        },
+    // Read once, by the guard if it must look at it, else before forwarding; let go of however the request ends.
+    let body: BodyBuffer | undefined;
+    const read = async () => (body ??= await readBody(request, o.bodies, o.maxBodyBytes, o.upstream.timeoutMs));
+    try {
+      const methods = o.protection && management && !target.isControlPlane ? requestedMethods(method, request.headers, url.searchParams) : undefined;
+      // Reads (the bulk of management traffic) cannot change a synced copy: no guard work for them.
+      if (methods && [...methods].some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS")) {
+        await o.guard.check(target.tenant, {
+          methods,
+          readings: readings.flatMap((segments) => prefixes.filter((p) => p.every((s, i) => segments[i]?.toLowerCase() === s)).map((p) => segments.slice(p.length))),
+          body: async () => {
+            const whole = await (await read()).whole();
+            try {
+              return JSON.parse(new TextDecoder().decode(whole));
+            } catch {
+              return undefined;
+            }
+          },
+        });
+      }
+      if (bodyForwarded(method, preflight) && request.body && declaresBody(request.headers)) await read();
+      return await forwardToUpstream(request, url, target.tenant, peer, o.upstream, {
+        method,
+        body,
+        forwarded: forwardedBy(request.headers, peer, o.rules),
+        preflight,
       });
+    } finally {
+      (body as BodyBuffer | undefined)?.dispose();
     }
-    // A small body arrives whole before the upstream is contacted, as through the front door.
-    if (body === undefined && !preflight && length > 0 && length <= BUFFERED_BODY_BYTES && method !== "GET" && method !== "HEAD") {
-      body = await readBodyLimited(request, o.maxBodyBytes, o.upstream.timeoutMs);
-    }
-    return forwardToUpstream(request, url, target.tenant, peer, o.upstream, {
-      method,
-      body,
-      maxBodyBytes: o.maxBodyBytes,
-      forwarded: forwardedBy(request.headers, peer, o.rules),
-      preflight,
-    });
   };
 }
 
@@ -102,4 +111,4 @@ function forwardedBy(headers: Headers, peer: string | undefined, rules: TargetRu
     for: headers.get("x-forwarded-for")?.trim() || undefined,
   };
 }
-export { BUFFERED_BODY_BYTES, MAX_HEAD_BYTES, RESPONSE_DROPPED, UNTYPED_BODY, forwardingFailure, requestHeaderFate, upstreamHostHeader, upstreamRequestTarget } from "./policy.ts";
+export { MAX_HEAD_BYTES, RESPONSE_DROPPED, UNTYPED_BODY, forwardingFailure, requestHeaderFate, upstreamHostHeader, upstreamRequestTarget } from "./policy.ts";
