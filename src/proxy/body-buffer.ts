@@ -87,11 +87,11 @@ export class BodyBuffer {
 
   /** Up to READ_BYTES of the stored body from `position` (memory or file). */
   read(position: number): Promise<Uint8Array> {
+    if (this.disposed) return Promise.reject(new Error("the request body was let go"));
     const length = Math.min(READ_BYTES, this.size - position);
     const bytes = this.bytes;
     if (bytes) return Promise.resolve(bytes.subarray(position, position + length));
-    if (!this.file) return Promise.reject(new Error("the request body was let go"));
-    return this.file.read(position, length);
+    return (this.file as TempFile).read(position, length);
   }
 
   /** The whole body in memory (a file-held one is read back): for the few checks that must look at it. */

@@ -17,8 +17,8 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-export async function startGatewayProcess(upstream: string, extra: string[] = []): Promise<GatewayProcess> {
-  const dataDir = tempDir("tenantgate-process-");
+/** `serve` over `dataDir` (a new temp dir unless given; removed by `stop`), with tenant acme created first. */
+export async function startGatewayProcess(upstream: string, extra: string[] = [], dataDir = tempDir("tenantgate-process-")): Promise<GatewayProcess> {
   const created = await cli(dataDir, ["tenants", "create", "acme"]);
   if (created.code !== 0) throw new Error(`tenants create acme: ${created.stderr}${created.stdout}`);
   const token = await cli(dataDir, ["token", "--org", "acme"]);
