@@ -58,6 +58,11 @@ export async function forwardToUpstream(
   // The client gone, its upstream request goes too (the connection to AuthHero is not held for nobody).
   const gone = () => abort.abort();
   request.signal.addEventListener("abort", gone);
+  // Once fetch has settled, a refreshed timer would abort the response still streaming back.
+  let settled = false;
+  const progress = () => {
+    if (!settled) timer.refresh();
+  };
   const body = bodyForwarded(out.method, out.preflight === true) ? out.body : undefined;
   // A body in a file goes as a stream of it; fetch then frames it by the length set here.
   if (body?.inFile) headers.set("content-length", String(body.size));
@@ -66,7 +71,7 @@ export async function forwardToUpstream(
       method: out.method,
       headers,
       // The upstream cannot answer before it has the body: while it takes it, the clock restarts.
-      body: body && (body.bytes ?? body.stream(() => timer.refresh())),
+      body: body && (body.bytes ?? body.stream(progress)),
       redirect: "manual",
       signal: abort.signal,
       decompress: false,
@@ -82,6 +87,7 @@ export async function forwardToUpstream(
     if (abort.signal.aborted) return errorResponse(...forwardingFailure.timeout(o.timeoutMs));
     return errorResponse(...fetchFailure((err as { code?: string }).code, o.upstream.origin));
   } finally {
+    settled = true;
     request.signal.removeEventListener("abort", gone);
     clearTimeout(timer);
   }

@@ -6,8 +6,8 @@ import { join } from "node:path";
 export const TEMP_PREFIX = "tenantgate-body-";
 export const tempFileName = (pid = process.pid) => `${TEMP_PREFIX}${pid}-${randomUUID()}`;
 
-/** Bytes waiting to be written past which the writer is asked to wait. */
-const HIGH_WATER = 1024 * 1024;
+/** Bytes waiting to be written past which the writer is asked to wait (what the front door lets a client's inbox hold). */
+const HIGH_WATER = 256 * 1024;
 
 /**
  * A temporary file for one request body: written in order as the bytes come, read back by position
