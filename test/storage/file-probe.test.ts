@@ -144,6 +144,7 @@ const RAW_OPENS: Record<string, string> = {
   "src/auth/dev-key.ts: readFile(": "the dev signing key file",
   "src/api/docs.ts: Bun.file(": "the Swagger UI assets",
   "src/storage/migrate.ts: writeFileSync(": "the embedded migrations, laid out in a private temporary folder",
+  "src/proxy/temp-file.ts: open(": "a request body's temporary file, unlinked once open",
 };
 const RAW_OPEN = /\b(openSync|readFileSync|readFile|writeFileSync|appendFileSync|copyFileSync|copyFile|cpSync|createReadStream|createWriteStream|truncateSync|open)\(|Bun\.(file|write)\(/g;
 
