@@ -34,6 +34,7 @@ export interface ForwarderOptions extends Pick<FrontDoorOptions, "upstream" | "t
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+const notStored = (err: NodeJS.ErrnoException) => forwardingFailure.bodyNotStored(err.code ?? err.message);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /**
  * Where heads are put together before they go out: a write hands its bytes to the kernel at once,
@@ -149,14 +150,16 @@ export class Forwarder {
         if (c.state === ex && ex.bodyLeft > 0) c.client.resume();
       });
     }
+    // A file that failed (a full disk) fails the request now, not after the rest of the upload.
+    if (body.error) return this.fail(c, ex, ...notStored(body.error));
     if (ex.bodyLeft > 0) return;
     if (!body.inFile) return this.link(c, ex);
     body.stored().then(
       () => {
         if (c.state === ex) this.link(c, ex);
       },
-      (err: NodeJS.ErrnoException) => {
-        if (c.state === ex) this.fail(c, ex, ...forwardingFailure.bodyNotStored(err.code ?? err.message));
+      (err: Error) => {
+        if (c.state === ex) this.fail(c, ex, ...notStored(err));
       },
     );
   }
@@ -230,9 +233,9 @@ export class Forwarder {
         ex.deadline = performance.now() + this.o.timeoutMs;
         if (link.out.write(chunk)) this.sendBody(c, ex, sent);
       },
-      (err: NodeJS.ErrnoException) => {
+      (err: Error) => {
         sent.reading = false;
-        if (c.state === ex && ex.upstream === sent) this.fail(c, ex, ...forwardingFailure.bodyNotStored(err.code ?? err.message));
+        if (c.state === ex && ex.upstream === sent) this.fail(c, ex, ...notStored(err));
       },
     );
   }
