@@ -47,8 +47,9 @@ describe.each(["front door", "--no-front-door"])("through the %s", (transport) =
       }
     }, 250);
     try {
-      // Every upload is the gateway's (accepted and read) before the write is sent.
-      await until("the uploads' connections in the gateway", () => gw.descriptors(), (n) => n >= before + UPLOADS, 10_000);
+      // The uploads are the gateway's before the write is sent (less a few: a descriptor of its own
+      // counted before may have closed meanwhile).
+      await until("the uploads' connections in the gateway", () => gw.descriptors(), (n) => n >= before + UPLOADS - 20, 10_000);
 
       const body = JSON.stringify({ email: "slow@example.com", connection: "Username-Password-Authentication" });
       // Bounded, so that the test ends on code that does not answer (the code before it waited for the uploads).
