@@ -8,6 +8,8 @@ const LEAF_FACES = [
   "^src/storage/files\\.ts$", // the tenant-file layer: the AuthHero module, the fan-out workers
   "^src/proxy/policy\\.ts$", // the forwarding policy: both transports, the front door's thread
   "^src/proxy/management-path\\.ts$", // how a management path reads: the front door's thread
+  "^src/proxy/body-buffer\\.ts$", // request bodies held until whole: the front door's thread
+  "^src/proxy/body-budget\\.ts$", // the memory bodies share across threads: the front door's thread
   "^src/tenancy/trusted-proxies\\.ts$", // which peers may name the host: the front door's thread
   "^src/api/request-tally\\.ts$", // the request counts the front door's thread keeps
   "^src/auth/access\\.ts$", // the access rule: the front door's thread

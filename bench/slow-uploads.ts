@@ -1,35 +1,39 @@
-// Slow-upload benchmark (issue: "Under 600 slow uploads, other clients' management requests keep
-// their latency within a small multiple of nginx's on the same test"). In one run, in front of the
-// same small Bun upstream (it reads the whole request body, then answers a small JSON):
-//   1. nginx as a plain keep-alive reverse proxy (worker_processes 1)
+// Slow-upload benchmark (issue 18: "slow uploads starve other clients' management writes; the bar
+// is nginx's behaviour on the same test"). In one run, in front of the same small Bun upstream (it
+// reads the whole request body, then answers a small JSON):
+//   1. nginx as a plain keep-alive reverse proxy (worker_processes 1; it buffers request bodies,
+//      in memory up to client_body_buffer_size, then in a temporary file, before it opens an
+//      upstream connection)
 //   2. tenantgate, default (the front door)
 //   3. tenantgate --no-front-door (every request through Bun.serve and fetch)
-// For each, one client sends SAMPLES management writes one after another (PATCH /api/v2/roles/<id>
-// on the tenant acme with a dev token the gateway accepts; the role is no synced copy, so the guard
-// lets it through and the upstream answers 200), another SAMPLES plain GETs (/authorize?client_id=x):
-// first idle, then while UPLOADS other connections have each sent `POST /oauth/token` with
-// Content-Length: 4096 and trickle its body, 64 bytes every 500 ms (32 s in all, far longer than
-// the measurement; they are cut off when it ends). nginx is sent the same bytes (Host acme.localhost,
-// the same token). The table shows p50, p99 and max of each series, and tenantgate's p99 under load
-// against nginx's; a series with answers other than the upstream's 200, or during which uploads
-// ended, is marked. Everything listens on 127.0.0.1; every child process and the temp dir are
-// removed at the end. Needs ulimit -n of at least 4 x UPLOADS + 1024 (checked; 20000 is plenty).
+// For each, one client sends SAMPLES management writes one after another (POST /api/v2/users on
+// the tenant acme with a dev token for its organization; the upstream answers 200), another
+// SAMPLES plain GETs (/authorize?client_id=x): first idle, then while UPLOADS other connections
+// have each sent `POST /oauth/token` with Content-Length: 256 KiB (over the 64 KiB the gateway
+// used to buffer) and trickle its body, 1 KiB every 500 ms (128 s in all, far longer than the
+// measurement; they are cut off when it ends). nginx is sent the same bytes (Host acme.localhost,
+// the same token). The table shows p50, p99 and max of each series; then each tenantgate's
+// management-write latency under load against nginx's (p50 and p99 ratios). A series with answers
+// other than the upstream's 200 (status 0: none within 10 s), or during which uploads ended, is
+// marked. The load average is printed before and after. Everything listens on 127.0.0.1; every
+// child process and the temp dir are removed at the end. Needs ulimit -n of at least
+// 4 x UPLOADS + 1024 (checked; 20000 is plenty).
 //
-//   bun bench/slow-uploads.ts [--root <checkout>] [--uploads 600] [--samples 200]
+//   bun bench/slow-uploads.ts [--root <checkout>] [--uploads 400] [--samples 200]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { benchArgs } from "./args.ts";
 import { benchProcesses, freePort, HOST } from "./processes.ts";
 
-const args = benchArgs({ uploads: 600, samples: 200, root: resolve(import.meta.dir, "..") });
+const args = benchArgs({ uploads: 400, samples: 200, root: resolve(import.meta.dir, "..") });
 const UPLOADS = args.uploads;
 const SAMPLES = args.samples;
 const ROOT = resolve(args.root); // the checkout whose src/main.ts runs
 const NGINX = "/usr/sbin/nginx";
 const BUN = process.execPath;
-const [UPLOAD_BYTES, CHUNK, CHUNK_MS] = [4096, 64, 500]; // each upload's body, sent CHUNK bytes every CHUNK_MS
+const [UPLOAD_BYTES, CHUNK, CHUNK_MS] = [256 * 1024, 1024, 500]; // each upload's body, sent CHUNK bytes every CHUNK_MS
 const TIMEOUT_MS = 10_000; // one request's answer, at most
 
 const { work, spawn, run, waitFor, startBunServer, runAndCleanUp } = benchProcesses({
@@ -71,6 +75,7 @@ error_log ${dir}/error.log warn;
 events { worker_connections ${2 * UPLOADS + 1024}; }
 http {
   access_log off;
+  client_max_body_size 0;
   ${temps.map((d) => `${d}_temp_path ${dir}/${d};`).join(" ")}
   upstream app { server ${HOST}:${upstreamPort}; keepalive 64; }
   server {
@@ -100,9 +105,9 @@ async function startGateway(upstreamPort: number, name: string, extra: string[] 
 
 // --- the clients -------------------------------------------------------------------------------
 
-const PATCH_BODY = JSON.stringify({ description: "changed by bench/slow-uploads.ts" });
-const patch = (token: string) =>
-  `PATCH /api/v2/roles/rol_bench_not_synced HTTP/1.1\r\nHost: acme.localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${PATCH_BODY.length}\r\n\r\n${PATCH_BODY}`;
+const USER_BODY = JSON.stringify({ email: "bench@example.com", connection: "Username-Password-Authentication", password: "not-a-real-one" });
+const createUser = (token: string) =>
+  `POST /api/v2/users HTTP/1.1\r\nHost: acme.localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${USER_BODY.length}\r\n\r\n${USER_BODY}`;
 const GET = "GET /authorize?client_id=x HTTP/1.1\r\nHost: acme.localhost\r\n\r\n";
 
 type Answer = { status: number; body: string };
@@ -214,6 +219,7 @@ async function startUploads(port: number) {
 
 // --- the run -----------------------------------------------------------------------------------
 
+const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(", ");
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)] as number;
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 const cells = (xs: number[], width: number) => [50, 99, 100].map((p) => f2(pct(xs, p)).padStart(width)).join("");
@@ -232,17 +238,17 @@ async function main(): Promise<void> {
     { name: "tenantgate --no-front-door", port: old.port, token: old.token },
   ];
   const rev = (await run(["git", "-C", ROOT, "log", "-1", "--format=%h %s"]).catch(() => "?")).trim().slice(0, 80);
-  console.log(`slow-upload benchmark: ${UPLOADS} uploads (Content-Length ${UPLOAD_BYTES}, ${CHUNK} B every ${CHUNK_MS} ms), ${SAMPLES} sequential PATCH + ${SAMPLES} GET per series`);
+  console.log(`slow-upload benchmark: ${UPLOADS} uploads (Content-Length ${UPLOAD_BYTES}, ${CHUNK} B every ${CHUNK_MS} ms), ${SAMPLES} sequential POST /api/v2/users + ${SAMPLES} GET per series`);
   console.log(`root ${ROOT} (${rev})`);
-  console.log(`bun ${(await run([BUN, "--version"])).trim()}, ${(await run([NGINX, "-v"])).trim()}, ulimit -n ${limit}, ${cpus().length} CPUs`);
+  console.log(`bun ${(await run([BUN, "--version"])).trim()}, ${(await run([NGINX, "-v"])).trim()}, ulimit -n ${limit}, ${cpus().length} CPUs, load average ${loadAverage()}`);
 
   const rows: { name: string; phase: string; write: Series; get: Series }[] = [];
   for (const c of configs) {
     // One connection for the writes, one for the GETs: the front door hands a connection with a
     // write over to the full gateway, and its later requests would go there too.
-    const [writes, gets, write] = [client(c.port), client(c.port), patch(c.token)];
+    const [writes, gets, write] = [client(c.port), client(c.port), createUser(c.token)];
     // Both must get the upstream's 200 body before anything is timed (a 401 or 403 is fast).
-    for (const [what, cl, bytes] of [["PATCH", writes, write], ["GET", gets, GET]] as const) {
+    for (const [what, cl, bytes] of [["POST", writes, write], ["GET", gets, GET]] as const) {
       const r = await cl.request(bytes);
       if (r.status !== 200 || r.body !== BODY) throw new Error(`${c.name} ${what}: expected the upstream's 200 body, got ${r.status} ${r.body.slice(0, 300)}`);
     }
@@ -263,23 +269,24 @@ async function main(): Promise<void> {
     await Bun.sleep(2000); // let the proxy drop the cut-off uploads
   }
 
-  console.log(`\n${"configuration".padEnd(27)}${"phase".padEnd(13)}${["p50", "p99", "max"].map((h) => `PATCH ${h}`.padStart(11)).join("")}  ${["p50", "p99", "max"].map((h) => `GET ${h}`.padStart(9)).join("")}  (ms)`);
+  console.log(`\n${"configuration".padEnd(27)}${"phase".padEnd(13)}${["p50", "p99", "max"].map((h) => `POST ${h}`.padStart(10)).join("")}  ${["p50", "p99", "max"].map((h) => `GET ${h}`.padStart(9)).join("")}  (ms)`);
   for (const r of rows) {
     // Answers other than the upstream's, or uploads that ended before the series did (then it was not measured under the load it claims).
-    const marks = (["PATCH", "GET"] as const).flatMap((what) => {
-      const s = what === "PATCH" ? r.write : r.get;
+    const marks = (["POST", "GET"] as const).flatMap((what) => {
+      const s = what === "POST" ? r.write : r.get;
       return [...[...s.bad].map(([k, n]) => `${what} ${k} x${n}`), ...(s.live < UPLOADS ? [`${what}: ${s.live} of ${UPLOADS} uploads left at its end`] : [])];
     });
-    console.log(`${r.name.padEnd(27)}${r.phase.padEnd(13)}${cells(r.write.ms, 11)}  ${cells(r.get.ms, 9)}${marks.length ? `  !! ${marks.join(", ")}` : ""}`);
+    console.log(`${r.name.padEnd(27)}${r.phase.padEnd(13)}${cells(r.write.ms, 10)}  ${cells(r.get.ms, 9)}${marks.length ? `  !! ${marks.join(", ")}` : ""}`);
   }
   const loaded = (name: string) => rows.find((r) => r.name === name && r.phase !== "idle")!;
   const ngx = loaded("nginx");
   console.log("");
   for (const name of ["tenantgate", "tenantgate --no-front-door"]) {
     const g = loaded(name);
-    console.log(`${name.padEnd(27)} p99 under load vs nginx under load: PATCH ${f2(pct(g.write.ms, 99) / pct(ngx.write.ms, 99))}x, GET ${f2(pct(g.get.ms, 99) / pct(ngx.get.ms, 99))}x`);
+    const ratio = (p: number) => f2(pct(g.write.ms, p) / pct(ngx.write.ms, p));
+    console.log(`${name.padEnd(27)} management write under load vs nginx under load: p50 ${ratio(50)}x, p99 ${ratio(99)}x (GET p99 ${f2(pct(g.get.ms, 99) / pct(ngx.get.ms, 99))}x)`);
   }
-  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`\nload average ${loadAverage()}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 await runAndCleanUp(main);

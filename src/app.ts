@@ -58,7 +58,7 @@ export class Gateway {
     });
     if (front) {
       const thread = (this.front = new FrontDoorThread({
-        door: frontDoorOptions(this.config.front, { inner: { hostname: "127.0.0.1", port: this.server.port as number }, accessLog: this.pipeline.accessLog }),
+        door: frontDoorOptions(this.config.front, { inner: { hostname: "127.0.0.1", port: this.server.port as number }, accessLog: this.pipeline.accessLog, bodies: this.parts.bodies }),
         registry: this.parts.registry,
         tenantOf: (host) => servingTenantOfHost(host, this.pipeline.rules, this.parts.registry),
         principal: (authorization) => this.pipeline.tokenAnswer(authorization),

@@ -53,9 +53,22 @@ test.each([
   [["--adopt-files=maybe"], {}, "adoptFiles (--adopt-files)"],
   [["--host", "0.0.0.0"], {}, "refusing to run in dev mode on non-loopback host"],
   [["--reserved", "control_plane"], {}, "reserved (from --reserved)"],
+  [["--body-buffer-bytes", "-1"], {}, "bodyBufferBytes (from --body-buffer-bytes)"],
+  [["--body-buffer-bytes", "64k"], {}, "bodyBufferBytes (--body-buffer-bytes): expected a whole number"],
+  [[], { TENANTGATE_BODY_BUFFER_TOTAL_BYTES: String(2 * 1024 ** 3) }, "bodyBufferTotalBytes (from TENANTGATE_BODY_BUFFER_TOTAL_BYTES)"],
 ])("%p %p is refused naming the key", (argv, env, fragment) => {
   expect(() => load([...DEV, ...argv], env as Record<string, string>)).toThrow(ConfigError);
   expect(() => load([...DEV, ...argv], env as Record<string, string>)).toThrow(fragment);
+});
+
+test("request bodies: 64 KiB each and 64 MiB in all in memory, files in <data-dir>/body-temp unless told otherwise", () => {
+  const c = load([...DEV, "--data-dir", "/srv/tg"]);
+  expect(c.bodies).toEqual({ bodyBufferBytes: 65536, bodyBufferTotalBytes: 67108864, bodyTempDir: "/srv/tg/body-temp" });
+  expect(load([...DEV, "--body-temp-dir", "/var/tmp/tg", "--body-buffer-bytes", "0"]).bodies).toMatchObject({ bodyBufferBytes: 0, bodyTempDir: "/var/tmp/tg" });
+  const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+  const file = join(dir, "tg.json");
+  writeFileSync(file, JSON.stringify({ bodyBufferTotalBytes: 1048576, bodyTempDir: "rel/bodies" }));
+  expect(load([...DEV, "--config", file], { TENANTGATE_BODY_BUFFER_BYTES: "16384" }).bodies).toMatchObject({ bodyBufferBytes: 16384, bodyBufferTotalBytes: 1048576, bodyTempDir: join(process.cwd(), "rel/bodies") });
 });
 
 test("without --dev an issuer is required", () => {
@@ -74,7 +87,22 @@ test("a config file with an unknown key or bad JSON is refused naming the file",
 
 test("help lists every option with its environment name and default", () => {
   const help = configHelp();
-  for (const fragment of ["--port <n>", "TENANTGATE_PORT; default 8080", "--base-domain", "default localhost", "--trusted-proxies", "default none", "--dev", "--adopt-files", "--config <file>"]) {
+  for (const fragment of [
+    "--port <n>",
+    "TENANTGATE_PORT; default 8080",
+    "--base-domain",
+    "default localhost",
+    "--trusted-proxies",
+    "default none",
+    "--dev",
+    "--adopt-files",
+    "--config <file>",
+    "--body-buffer-bytes <n>",
+    "TENANTGATE_BODY_BUFFER_BYTES; default 65536",
+    "TENANTGATE_BODY_BUFFER_TOTAL_BYTES; default 67108864",
+    "--body-temp-dir <value>",
+    "TENANTGATE_BODY_TEMP_DIR; default derived",
+  ]) {
     expect(help).toContain(fragment);
   }
 });

@@ -2,16 +2,19 @@ import { GatewayMetrics } from "./api/index.ts";
 import { verifierFor, type TokenVerifier } from "./auth/index.ts";
 import type { Config } from "./config/index.ts";
 import type { Logger } from "./log.ts";
+import { BodyBudget, prepareBodyTempDir, type BodyBuffering } from "./proxy/index.ts";
 import { openRelay, type OutboxRelay } from "./sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "./tenancy/index.ts";
 import { DataDirWatch } from "./tenancy/index.ts";
 
-/** What a serving gateway is made of: the tenancy, the token check, the outbox relay, the data-directory watch, the metrics. */
+/** What a serving gateway is made of: the tenancy, the token check, the outbox relay, the data-directory watch, the metrics, where request bodies wait. */
 export interface GatewayParts extends Tenancy {
   verifier: TokenVerifier;
   metrics: GatewayMetrics;
   relay: OutboxRelay;
   watch: DataDirWatch;
+  /** The main thread's view; the front door's thread shares the budget's memory. */
+  bodies: BodyBuffering;
 }
 
 /**
@@ -19,6 +22,10 @@ export interface GatewayParts extends Tenancy {
  * operations, and does so here, before anything is served.
  */
 export async function openGatewayParts(config: Config, log: Logger): Promise<GatewayParts> {
+  const { bodyBufferBytes, bodyBufferTotalBytes, bodyTempDir } = config.bodies;
+  const { swept } = prepareBodyTempDir(bodyTempDir);
+  if (swept > 0) log.info({ swept, dir: bodyTempDir }, "removed request bodies' temporary files left by processes that are gone");
+  const bodies: BodyBuffering = { memoryBytes: bodyBufferBytes, budget: new BodyBudget(bodyBufferTotalBytes), tempDir: bodyTempDir };
   const tenancy = openTenancy(config.tenancy, log);
   const { dir, pool, registry, lifecycle } = tenancy;
   const recovered = lifecycle.recover();
@@ -42,7 +49,7 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
   });
   metrics.watchRelay(relay);
   metrics.watchTokens(verifier);
-  return { ...tenancy, verifier, metrics, relay, watch };
+  return { ...tenancy, verifier, metrics, relay, watch, bodies };
 }
 
 /** Starts the parts that work on their own: the watch and the relay. */

@@ -62,6 +62,7 @@ export class RequestPipeline {
       authenticate: (request) => this.authenticate(request),
       peer,
       ...config.proxy,
+      bodies: parts.bodies,
     }));
 
     this.accessLog = log.isLevelEnabled("info");

@@ -18,6 +18,7 @@ test("a group is a view of the options: the same values, now", () => {
   expect(config.sync).toMatchObject({ syncRoles: false, syncLockWaitMs: 7, controlPlane: "control_plane" });
   expect(config.tenancy.syncLockWaitMs).toBe(7);
   expect(Object.keys(config.proxy).sort()).toEqual(["accessControl", "managementPaths", "maxBodyBytes", "protection"]);
+  expect(Object.keys(config.bodies).sort()).toEqual(["bodyBufferBytes", "bodyBufferTotalBytes", "bodyTempDir"]);
   config.port = 9001;
   expect(config.server.port).toBe(9001);
 });

@@ -19,6 +19,8 @@ export const GROUPS = {
   forwarding: ["upstream", "upstreamTimeoutMs", "preserveHost"],
   /** What the proxy lets through to AuthHero (createProxy). */
   proxy: ["managementPaths", "accessControl", "protection", "maxBodyBytes"],
+  /** How request bodies are held until they are whole, on either transport (openBodyBuffers). */
+  bodies: ["bodyBufferBytes", "bodyBufferTotalBytes", "bodyTempDir"],
   /** Which tokens are believed and whom they speak for (verifierFor, principalOf); the dev key is in the data directory. */
   tokens: ["jwksUrl", "issuer", "tenantIssuer", "audience", "trustOrgName", "dev", "dataDir", "controlPlane"],
   /** The outbox relay (openRelay). */

@@ -2,7 +2,7 @@ import { Value } from "@sinclair/typebox/value";
 import { t, type TSchema } from "elysia";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { readArgs, type ArgKind, type GivenOption } from "./argv.ts";
 import { readBoolean } from "./boolean.ts";
 import { withGroups, type ConfigGroups } from "./groups.ts";
@@ -25,6 +25,8 @@ interface Option {
 }
 
 const LABEL = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
+// The in-memory body bounds are counted in shared 32-bit slots (proxy/body-budget.ts).
+const GiB = 1024 ** 3;
 
 // One table drives the flags, the environment names, the config-file keys, `--help` and validation.
 const OPTIONS: Option[] = [
@@ -49,7 +51,10 @@ const OPTIONS: Option[] = [
   opt("maxOpenFiles", "int", 0, "tenant files open at once (0 = derived from ulimit -n)", t.Integer({ minimum: 0 })),
   opt("controlPlaneLockWaitMs", "int", 5000, "how long a read or write of the control plane's file waits for another process's lock on it before it fails (its SQLite busy timeout); its old name busyTimeoutMs (--busy-timeout-ms, TENANTGATE_BUSY_TIMEOUT_MS) still works", t.Integer({ minimum: 0 }), "busyTimeoutMs"),
   opt("upstreamTimeoutMs", "int", 30000, "time to wait for the upstream's response headers", t.Integer({ minimum: 1 })),
-  opt("maxBodyBytes", "int", 134217728, "largest request body accepted (413 beyond it); bodies stream, never held whole", t.Integer({ minimum: 0 })),
+  opt("maxBodyBytes", "int", 134217728, "largest request body accepted (413 beyond it)", t.Integer({ minimum: 0 })),
+  opt("bodyBufferBytes", "int", 65536, "a request body arrives whole before AuthHero is contacted: up to this many bytes in memory, a larger one in a temporary file (nginx's client_body_buffer_size)", t.Integer({ minimum: 0, maximum: GiB })),
+  opt("bodyBufferTotalBytes", "int", 67108864, "request bodies held in memory at once, all clients together; past it, bodies go to temporary files", t.Integer({ minimum: 0, maximum: GiB })),
+  opt("bodyTempDir", "string", "", "where request bodies over --body-buffer-bytes are written while they arrive (default <data-dir>/body-temp); each file is unlinked once open, so none outlives its request", t.String()),
   opt("clientTimeoutSeconds", "int", 10, "a client connection idle this long closes; a request head must arrive within it (408)", t.Integer({ minimum: 1, maximum: 255 })),
   opt("upstreamIdleMs", "int", 4000, "reuse an upstream connection idle at most this long (keep it below AuthHero's keep-alive timeout)", t.Integer({ minimum: 0 })),
   opt("preserveHost", "bool", false, "send AuthHero the Host the client used (off: AuthHero's own address); X-Forwarded-Host carries it either way", t.Boolean()),
@@ -193,6 +198,7 @@ export function loadConfig(sources: ConfigSources = {}, { verifiesTokens = true 
   if (verifiesTokens && config.accessControl && !config.dev && config.issuer.length === 0)
     throw new ConfigError("issuer: required when access control is on (set --issuer or TENANTGATE_ISSUER to AuthHero's issuer URL)");
   if (!config.jwksUrl) config.jwksUrl = `${config.upstream.replace(/\/+$/, "")}/.well-known/jwks.json`;
+  config.bodyTempDir = config.bodyTempDir ? resolve(config.bodyTempDir) : join(config.dataDir, "body-temp");
   return { config, rest };
 }
 
@@ -215,11 +221,14 @@ function parseFlags(argv: string[]): { flags: GivenOption[]; rest: string[]; con
   return { flags, rest: positionals, configFile };
 }
 
+/** Options whose empty default is computed at load time from the others. */
+const DERIVED = new Set<keyof Settings>(["jwksUrl", "bodyTempDir"]);
+
 /** The `--help` text: every option with its environment name and default. */
 export function configHelp(): string {
   const lines = OPTIONS.map((o) => {
-    // An empty default is computed at load time (jwksUrl) or means the feature is off.
-    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(",") : "none") : o.default === "" ? (o.key === "jwksUrl" ? "derived" : "none") : String(o.default);
+    // An empty default is computed at load time (DERIVED) or means the feature is off.
+    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(",") : "none") : o.default === "" ? (DERIVED.has(o.key) ? "derived" : "none") : String(o.default);
     const value = o.kind === "bool" ? "" : o.kind === "list" ? " <a,b>" : o.kind === "int" ? " <n>" : " <value>";
     return `  --${o.flag}${value}\n      ${o.help}\n      env ${envName(o)}; default ${def}`;
   });

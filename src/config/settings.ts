@@ -24,6 +24,9 @@ export interface Settings extends Record<SyncSwitch, boolean> {
   controlPlaneLockWaitMs: number;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
+  bodyBufferBytes: number;
+  bodyBufferTotalBytes: number;
+  bodyTempDir: string;
   frontDoor: boolean;
   upstreamIdleMs: number;
   upstreamConnections: number;

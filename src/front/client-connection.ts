@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import type { BodyBuffer } from "../proxy/body-buffer.ts";
 import type { Forward } from "./door-contract.ts";
 import type { OneAtATime } from "./one-at-a-time.ts";
 import { Outbox } from "./outbox.ts";
@@ -44,12 +45,15 @@ export interface Exchange {
   readonly phase: "forwarding";
   readonly request: PlainRequest;
   readonly forward: Forward;
-  /** Where the client's own bytes for the head are (`source` up to `headBytes`), to hand them over unchanged if the upstream cannot be reached. */
+  /** The client's own bytes the head was read from: its kept lines go to the upstream as they are. */
   readonly source: Buffer;
-  readonly headBytes: number;
   readonly started: number;
-  /** Request body bytes not yet sent to the upstream. */
+  /** Request body bytes still to come from the client. */
   bodyLeft: number;
+  /** The request body, held whole before an upstream connection is taken (undefined: none, or let go). */
+  body: BodyBuffer | undefined;
+  /** Body bytes handed to the upstream connection. */
+  bodySent: number;
   /** Sent once more already, after a kept-alive upstream connection closed under it. */
   retried: boolean;
   /** When the body, the upstream connection or the response head is overdue (performance.now() time). */
@@ -62,7 +66,7 @@ export interface Exchange {
 /** How far an exchange has gone with the upstream. */
 export type UpstreamStep = Buffering | Linking | Sent | Answering;
 
-/** A small body is still arriving, before an upstream connection is taken (policy.ts, BUFFERED_BODY_BYTES). */
+/** The body is arriving, or being stored, before an upstream connection is taken (policy.ts). */
 export interface Buffering {
   readonly step: "buffering";
 }
@@ -72,12 +76,14 @@ export interface Linking {
   readonly step: "linking";
 }
 
-/** The head went out on `link`, the body goes as it arrives; the response head has not come yet. */
+/** The head went out on `link`, the body follows from where it is held; the response head has not come yet. */
 export interface Sent {
   readonly step: "sent";
   readonly link: Link;
   /** What the upstream sent that is not read yet: the response head so far. */
   inbox: Buffer | null;
+  /** A piece of a file-held body is being read for the connection. */
+  reading: boolean;
 }
 
 /** The response head is in; its body goes to the client as it comes. */
@@ -138,9 +144,9 @@ export function linkOf(ex: Exchange): Link | undefined {
   return up.step === "sent" || up.step === "answering" ? up.link : undefined;
 }
 
-/** Some of the request body went to the upstream: the request can no longer be sent again whole. */
+/** Some of the request body went to the upstream: the request is no longer sent again. */
 export function bodyStarted(ex: Exchange): boolean {
-  return ex.bodyLeft < ex.request.contentLength;
+  return ex.bodySent > 0;
 }
 
 /** Pipelined bytes held while a request is in flight before the client is made to wait. */

@@ -1,3 +1,4 @@
+import type { BodyBuffering } from "../proxy/body-buffer.ts";
 import type { PlainRequest } from "./request-head.ts";
 
 // What the front door and the gateway behind it agree on: how the door is set up, what the gateway
@@ -31,6 +32,8 @@ export interface FrontDoorOptions {
   upstreamIdleMs: number;
   /** Most connections open to the upstream at once (shared by all client connections). */
   upstreamConnections: number;
+  /** Where request bodies are held until whole (memory, then a temporary file). */
+  bodies: BodyBuffering;
   /** A client connection idle this long closes, and a request head must arrive within it. */
   idleTimeoutSeconds: number;
   /** Undefined hands the connection to the full gateway, which answers (or refuses) the request itself. */

@@ -1,5 +1,6 @@
 import { HttpError } from "../http-error.ts";
-import { BUFFERED_BODY_BYTES, forwardingFailure, upstreamHostHeader, upstreamRequestTarget } from "../proxy/policy.ts";
+import { BodyBuffer, type BodyBuffering } from "../proxy/body-buffer.ts";
+import { forwardingFailure, upstreamHostHeader, upstreamRequestTarget } from "../proxy/policy.ts";
 import {
   append,
   BETWEEN_REQUESTS,
@@ -24,8 +25,8 @@ import { ChunkedScanner, CRLFCRLF, MAX_RESPONSE_HEAD, readResponseHead, type Ups
 import { UpstreamPool } from "./upstream-pool.ts";
 
 export interface ForwarderOptions extends Pick<FrontDoorOptions, "upstream" | "timeoutMs" | "upstreamIdleMs" | "upstreamConnections" | "answered"> {
-  /** No upstream connection could be opened for the exchange, of which nothing was sent: the full gateway takes the connection. */
-  handOver(c: ClientConnection): void;
+  /** Where request bodies are held until whole (memory, then a temporary file). */
+  bodies: BodyBuffering;
   /** The answer is written (the connection is closing, or between requests): what comes next is the connection's. */
   afterAnswer(c: ClientConnection): void;
   /** The client must see the response cut short: its connection is reset. */
@@ -33,6 +34,7 @@ export interface ForwarderOptions extends Pick<FrontDoorOptions, "upstream" | "t
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+const notStored = (err: NodeJS.ErrnoException) => forwardingFailure.bodyNotStored(err.code ?? err.message);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /**
  * Where heads are put together before they go out: a write hands its bytes to the kernel at once,
@@ -59,7 +61,8 @@ export class Forwarder {
       idleMs: o.upstreamIdleMs,
       data: (c, link, data) => this.fromUpstream(c, link, data),
       drained: (c, link) => {
-        if (c.state.phase === "forwarding" && linkOf(c.state) === link) c.client.resume();
+        const ex = c.state;
+        if (ex.phase === "forwarding" && ex.upstream.step === "sent" && ex.upstream.link === link) this.sendBody(c, ex, ex.upstream);
       },
       closed: (c, link) => this.upstreamClosed(c, link),
     });
@@ -67,34 +70,31 @@ export class Forwarder {
 
   start(c: ClientConnection, request: PlainRequest, headEnd: number, forward: Forward): void {
     const inbox = c.inbox as Buffer;
+    const length = request.contentLength;
     const ex: Exchange = {
       phase: "forwarding",
       request,
       forward,
       source: inbox,
-      headBytes: headEnd + 4,
       started: performance.now(),
-      bodyLeft: request.contentLength,
+      bodyLeft: length,
+      body: length > 0 ? new BodyBuffer(this.o.bodies, length) : undefined,
+      bodySent: 0,
       retried: false,
-      // Both set by send, at once.
-      deadline: 0,
+      deadline: performance.now() + this.o.timeoutMs,
       upstream: BUFFERING,
       closeAfter: request.close,
     };
     c.inbox = rest(inbox, headEnd + 4);
     c.state = ex;
-    this.send(c, ex);
+    this.waiting.add(c);
+    if (length === 0) this.link(c, ex);
+    else this.takeBody(c, ex);
   }
 
   /** More bytes from the client while its exchange is in flight: the body, or pipelined requests that wait. */
   fromClient(c: ClientConnection, ex: Exchange): void {
-    if (ex.upstream.step === "buffering") {
-      if ((c.inbox?.length ?? 0) >= ex.bodyLeft) this.send(c, ex);
-      else ex.deadline = performance.now() + this.o.timeoutMs;
-    } else if (ex.bodyLeft > 0) {
-      const link = linkOf(ex);
-      if (link) this.sendBody(c, ex, link);
-    }
+    if (ex.bodyLeft > 0) this.takeBody(c, ex);
     if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
   }
 
@@ -105,18 +105,24 @@ export class Forwarder {
       if (ex.phase !== "forwarding" || ex.upstream.step === "answering") this.waiting.delete(c);
       else if (ex.deadline > now) continue;
       // The clock restarts with each body chunk: a body still owed means the client stopped sending.
-      else if (ex.bodyLeft > 0 && ex.upstream.step !== "linking") this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
+      else if (ex.bodyLeft > 0) this.fail(c, ex, ...forwardingFailure.bodyStalled(this.o.timeoutMs));
       else this.fail(c, ex, ...forwardingFailure.timeout(this.o.timeoutMs));
     }
   }
 
-  /** The connection closed in phase `was`: what it held or asked of the upstream goes back. */
+  /**
+   * The connection closed in phase `was`: everything the exchange held goes at once (its upstream
+   * connection or its place in the pool's queue, its body's memory and file). An exchange the client
+   * left before its answer is recorded as nginx does, 499.
+   */
   forget(c: ClientConnection, was: ClientState): void {
     this.waiting.delete(c);
     this.pool.cancel(c);
     if (was.phase !== "forwarding") return;
+    this.letGoOfBody(was);
     const link = linkOf(was);
     if (link) this.pool.release(link, false);
+    if (was.upstream.step !== "answering") this.record(c, was, forwardingFailure.clientGone()[0]);
   }
 
   stop(): void {
@@ -124,36 +130,62 @@ export class Forwarder {
   }
 
   /**
-   * Moves the exchange on to the upstream: once a small body is whole, an upstream connection from
-   * the pool, then the head and what body there is.
+   * Moves the client's body bytes into the exchange's buffer. The body arrives whole before an
+   * upstream connection is taken (policy.ts): a slow upload holds none of the connections other
+   * clients need, whatever its size.
    */
-  private send(c: ClientConnection, ex: Exchange): void {
+  private takeBody(c: ClientConnection, ex: Exchange): void {
+    const inbox = c.inbox;
+    const body = ex.body;
+    if (!inbox || !body) return;
+    const take = Math.min(ex.bodyLeft, inbox.length);
+    c.inbox = rest(inbox, take);
+    ex.bodyLeft -= take;
+    // The clock restarts with each chunk: a slow upload that keeps moving is never cut.
     ex.deadline = performance.now() + this.o.timeoutMs;
-    this.waiting.add(c);
-    if (ex.bodyLeft <= BUFFERED_BODY_BYTES && (c.inbox?.length ?? 0) < ex.bodyLeft) {
-      ex.upstream = BUFFERING;
-      return;
+    if (!body.write(take === inbox.length ? inbox : inbox.subarray(0, take))) {
+      // The body's file is behind the client: the client waits for the disk.
+      c.client.pause();
+      void body.whenWritable().then(() => {
+        if (c.state === ex && ex.bodyLeft > 0) c.client.resume();
+      });
     }
-    ex.upstream = LINKING;
-    this.pool.acquire(c, (link) => this.linked(c, ex, link));
+    // A file that failed (a full disk) fails the request now, not after the rest of the upload.
+    if (body.error) return this.fail(c, ex, ...notStored(body.error));
+    if (ex.bodyLeft > 0) return;
+    if (!body.inFile) return this.link(c, ex);
+    body.stored().then(
+      () => {
+        if (c.state === ex) this.link(c, ex);
+      },
+      (err: Error) => {
+        if (c.state === ex) this.fail(c, ex, ...notStored(err));
+      },
+    );
   }
 
-  private linked(c: ClientConnection, ex: Exchange, link: Link | undefined): void {
+  /** The body is whole (or there is none): an upstream connection from the pool, then the head and the body. */
+  private link(c: ClientConnection, ex: Exchange): void {
+    ex.deadline = performance.now() + this.o.timeoutMs;
+    ex.upstream = LINKING;
+    this.pool.acquire(c, (link, failure) => this.linked(c, ex, link, failure));
+  }
+
+  private linked(c: ClientConnection, ex: Exchange, link: Link | undefined, failure?: Error): void {
     if (c.state !== ex) {
       if (link) this.pool.release(link, true);
       return;
     }
     if (!link) {
-      // Nothing was sent: the full gateway tries the upstream itself and answers with its 502.
-      this.waiting.delete(c);
-      const raw = ex.source.subarray(0, ex.headBytes);
-      c.inbox = c.inbox ? Buffer.concat([raw, c.inbox]) : raw;
-      return this.o.handOver(c);
+      // The fetch path's answer to the same event, in its words (fetch and Bun.connect name the errno alike).
+      const code = (failure as NodeJS.ErrnoException | undefined)?.code ?? "connection failed";
+      return this.fail(c, ex, ...forwardingFailure.unreachable(`http://${this.o.upstream.host}`, code));
     }
-    ex.upstream = { step: "sent", link, inbox: null };
+    const sent: Sent = { step: "sent", link, inbox: null, reading: false };
+    ex.upstream = sent;
     ex.deadline = performance.now() + this.o.timeoutMs;
-    if (!link.out.writeCopy(...this.upstreamHead(c, ex))) c.client.pause();
-    this.sendBody(c, ex, link);
+    link.out.writeCopy(...this.upstreamHead(c, ex));
+    this.sendBody(c, ex, sent);
   }
 
   /**
@@ -177,15 +209,35 @@ export class Forwarder {
     return [out, at];
   }
 
-  private sendBody(c: ClientConnection, ex: Exchange, link: Link): void {
-    if (ex.bodyLeft === 0 || !c.inbox) return;
-    const take = Math.min(ex.bodyLeft, c.inbox.length);
-    const chunk = c.inbox.subarray(0, take);
-    c.inbox = rest(c.inbox, take);
-    ex.bodyLeft -= take;
-    // The upstream cannot answer before it has the body: a moving upload restarts the clock.
-    if (ex.upstream.step !== "answering") ex.deadline = performance.now() + this.o.timeoutMs;
-    if (!link.out.write(chunk)) c.client.pause();
+  /**
+   * Hands the held body to the upstream connection: all at once from memory; from a file a piece at
+   * a time, the next when the connection has taken the last (`drained`).
+   */
+  private sendBody(c: ClientConnection, ex: Exchange, sent: Sent): void {
+    const body = ex.body;
+    if (!body || sent.reading || ex.bodySent >= body.size) return;
+    const { link } = sent;
+    const bytes = body.bytes;
+    if (bytes) {
+      ex.bodySent = bytes.length;
+      link.out.write(bytes);
+      return;
+    }
+    sent.reading = true;
+    body.read(ex.bodySent).then(
+      (chunk) => {
+        sent.reading = false;
+        if (c.state !== ex || ex.upstream !== sent) return;
+        ex.bodySent += chunk.length;
+        // The upstream cannot answer before it has the body: while it takes it, the clock restarts.
+        ex.deadline = performance.now() + this.o.timeoutMs;
+        if (link.out.write(chunk)) this.sendBody(c, ex, sent);
+      },
+      (err: Error) => {
+        sent.reading = false;
+        if (c.state === ex && ex.upstream === sent) this.fail(c, ex, ...notStored(err));
+      },
+    );
   }
 
   // --- from the upstream -------------------------------------------------------------------------
@@ -239,8 +291,9 @@ export class Forwarder {
 
   private answer(c: ClientConnection, ex: Exchange, link: Link, head: UpstreamResponseHead): Answering {
     this.waiting.delete(c);
-    // A request body the upstream did not wait for leaves the client mid-message: close after.
-    if (head.framing.kind === "close" || ex.bodyLeft > 0) ex.closeAfter = true;
+    if (head.framing.kind === "close") ex.closeAfter = true;
+    // Answered: the request is not sent again, and a body the upstream did not wait for is not sent on.
+    this.letGoOfBody(ex);
     const answering: Answering = {
       step: "answering",
       link,
@@ -307,7 +360,7 @@ export class Forwarder {
     answering.link = undefined;
     // A request body the upstream did not read whole, or bytes still queued for it, would be read
     // as the next request on that connection: it is reused only after a clean exchange.
-    if (link) this.pool.release(link, !answering.response.close && ex.bodyLeft === 0);
+    if (link) this.pool.release(link, !answering.response.close && ex.bodySent === ex.request.contentLength);
     this.o.afterAnswer(c);
   }
 
@@ -343,7 +396,7 @@ export class Forwarder {
       // twice is harmless (an idempotent method, RFC 9110 §9.2.2). The upstream may have acted on it.
       if (link.uses > 0 && !ex.retried && !bodyStarted(ex) && IDEMPOTENT.has(ex.request.method)) {
         ex.retried = true;
-        return this.send(c, ex);
+        return this.link(c, ex);
       }
       // The link is the pool's already: nothing to give back.
       return this.failUnanswered(c, ex, ...forwardingFailure.closed(`http://${this.o.upstream.host}`));
@@ -358,6 +411,11 @@ export class Forwarder {
     this.o.abort(c);
   }
 
+  private letGoOfBody(ex: Exchange): void {
+    ex.body?.dispose();
+    ex.body = undefined;
+  }
+
   /** Closes the answering exchange's upstream connection rather than lend it again (its framing is off). */
   private dropLink(answering: Answering): void {
     const link = answering.link;
@@ -368,6 +426,7 @@ export class Forwarder {
   /** Answers the exchange with the gateway's JSON error and ends the connection (its framing is lost). */
   private fail(c: ClientConnection, ex: Exchange, status: number, message: string): void {
     this.waiting.delete(c);
+    this.letGoOfBody(ex);
     const up = ex.upstream;
     if (up.step === "linking") this.pool.cancel(c);
     else if (up.step === "sent") this.pool.release(up.link, false);
@@ -381,6 +440,7 @@ export class Forwarder {
   /** `fail` once the exchange holds no upstream connection and nothing of a response was written. */
   private failUnanswered(c: ClientConnection, ex: Exchange, status: number, message: string): void {
     this.waiting.delete(c);
+    this.letGoOfBody(ex);
     c.toClient.write(errorAnswer(new HttpError(status, message), ex.forward.requestId));
     this.record(c, ex, status);
     c.state = CLOSING;

@@ -35,12 +35,12 @@ export class FrontDoor {
       timeoutMs: o.timeoutMs,
       upstreamIdleMs: o.upstreamIdleMs,
       upstreamConnections: o.upstreamConnections,
+      bodies: o.bodies,
       answered: o.answered,
-      handOver: (c) => this.fullGateway.handOver(c),
       afterAnswer: (c) => this.afterAnswer(c),
       abort: (c) => this.abort(c),
     });
-    this.fullGateway = new FullGateway({ ...o.inner, handedOver: o.handedOver, closed: (c) => this.close(c) });
+    this.fullGateway = new FullGateway({ ...o.inner, handedOver: o.handedOver, innerClosed: (c) => this.innerClosed(c), abandoned: (c) => this.close(c) });
   }
 
   listen(): number {
@@ -136,17 +136,23 @@ export class FrontDoor {
   }
 
   private start(c: ClientConnection, request: PlainRequest, headEnd: number, forward: Forward | undefined): void {
-    if (forward) this.forwarder.start(c, request, headEnd, forward);
-    else this.fullGateway.handOver(c);
+    if (!forward) return this.fullGateway.handOver(c);
+    this.forwarder.start(c, request, headEnd, forward);
+    // The client shut its side while the gateway decided.
+    if (c.ended) this.clientEnded(c);
   }
 
-  /** The client sent FIN: what it sent is still answered, then the connection ends. */
+  /**
+   * The client sent FIN: a complete request is still answered, then the connection ends. A request
+   * still owed bytes can never be whole: the client has gone, and everything held for it goes now.
+   */
   private clientEnded(c: ClientConnection): void {
     const s = c.state;
     if (s.phase === "closed") return;
     c.ended = true;
     if (s.phase === "handed-over") this.fullGateway.relay(c, s);
     else if (s.phase === "reading-head") this.readHead(c, s);
+    else if (s.phase === "forwarding" && s.bodyLeft > 0) this.close(c);
   }
 
   private clientDrained(c: ClientConnection): void {
@@ -200,6 +206,13 @@ export class FrontDoor {
     this.close(c);
   }
 
+  /** The full gateway closed a handed-over connection: the client gets what is still queued for it, then the close. */
+  private innerClosed(c: ClientConnection): void {
+    if (c.state.phase !== "handed-over") return;
+    if (c.toClient.empty) return this.close(c);
+    c.state = CLOSING;
+  }
+
   private close(c: ClientConnection): void {
     const s = c.state;
     if (s.phase === "closed") return;
@@ -207,7 +220,9 @@ export class FrontDoor {
     this.connections.delete(c);
     this.reading.delete(c);
     this.forwarder.forget(c, s);
-    if (s.phase === "handed-over") s.inner?.end();
+    // The client is gone (or the full gateway closed first): the full gateway's request for it is
+    // cut at once, which aborts whatever it still waits on for it (Bun.serve aborts request.signal).
+    if (s.phase === "handed-over") s.inner?.terminate();
     c.client.end();
   }
 }

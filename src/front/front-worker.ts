@@ -6,6 +6,7 @@
 import { RequestTally } from "../api/request-tally.ts";
 import { routeClass } from "../gateway-paths.ts";
 import { createFastLane } from "./fast-lane.ts";
+import { BodyBudget } from "../proxy/body-budget.ts";
 import { TrustedProxies } from "../tenancy/trusted-proxies.ts";
 import { Answers, type TokenAnswer } from "./answers.ts";
 import { FrontDoor } from "./front-door.ts";
@@ -56,8 +57,12 @@ function start(o: FrontWorkerOptions): void {
     principal: (authorization) => ask<TokenAnswer | null>({ authorization }),
   });
   const peers = new PeerSlots(o.peers);
+  const budget = new BodyBudget(o.bodies.budgetBytes, o.bodies.budgetMemory, "front");
+  // What a thread before this one held died with it.
+  budget.resetSlot("front");
   door = new FrontDoor({
     ...o,
+    bodies: { memoryBytes: o.bodies.memoryBytes, tempDir: o.bodies.tempDir, budget },
     decide: createFastLane({
       managementPaths: o.managementPaths,
       accessControl: o.accessControl,

@@ -7,8 +7,10 @@ export interface FullGatewayOptions {
   port: number;
   /** A connection is being handed over: the full gateway will see it come from `localPort` and must know its real peer. */
   handedOver: (localPort: number, peer: string) => void;
-  /** Either side of a handed-over connection closed: the client connection ends. */
-  closed: (c: ClientConnection) => void;
+  /** The full gateway's side closed (or could not be opened): the client connection ends. */
+  innerClosed: (c: ClientConnection) => void;
+  /** The client shut its side with a request that can never be whole: the client has gone. */
+  abandoned: (c: ClientConnection) => void;
 }
 
 /**
@@ -41,8 +43,8 @@ export class FullGateway {
         drain: (s) => {
           if (h.inner === s && h.toInner.flush()) c.client.resume();
         },
-        close: () => this.o.closed(c),
-        error: () => this.o.closed(c),
+        close: () => this.o.innerClosed(c),
+        error: () => this.o.innerClosed(c),
       },
     }).then(
       (s) => {
@@ -50,7 +52,7 @@ export class FullGateway {
         h.inner = s;
         this.relay(c, h);
       },
-      () => this.o.closed(c),
+      () => this.o.innerClosed(c),
     );
   }
 
@@ -58,16 +60,34 @@ export class FullGateway {
   relay(c: ClientConnection, h: HandedOver): void {
     if (!h.inner) return;
     const pending = c.inbox;
+    let backedUp = false;
     if (pending) {
       const n = h.serial.take(pending);
       if (n > 0) {
         c.inbox = rest(pending, n);
-        if (!h.toInner.write(n === pending.length ? pending : pending.subarray(0, n))) return void c.client.pause();
+        backedUp = !h.toInner.write(n === pending.length ? pending : pending.subarray(0, n));
       }
     }
     // Held bytes (the next requests) wait for the answer; past MAX_INBOX the client waits too.
-    if (c.inbox && c.inbox.length > MAX_INBOX) c.client.pause();
+    if (backedUp || (c.inbox && c.inbox.length > MAX_INBOX)) c.client.pause();
     else c.client.resume();
-    if (c.ended && !c.inbox) h.toInner.shutdown();
+    if (c.ended) this.clientDone(c, h);
+  }
+
+  /**
+   * The client shut its side (FIN). Bun.serve (1.4.5) takes a FIN as the client gone: it aborts a
+   * request whose answer is pending and closes, so the client of a half-close would lose its answer.
+   * The FIN therefore goes on only once no answer is pending; a request that can never be whole (its
+   * body or head cut short by the FIN) ends the connection at once, with what was held for it. Where
+   * the framing is not followed, the FIN goes on as it comes.
+   */
+  private clientDone(c: ClientConnection, h: HandedOver): void {
+    const serial = h.serial;
+    if (serial.passingAll) {
+      if (!c.inbox) h.toInner.shutdown();
+    } else if (serial.awaitingAnswer) {
+      // `relay` runs again when the answer is complete.
+    } else if (c.inbox || serial.midRequest) this.o.abandoned(c);
+    else h.toInner.shutdown();
   }
 }

@@ -26,6 +26,16 @@ export class OneAtATime {
     return this.request === "open";
   }
 
+  /** The request passed is whole and its answer is not yet complete. */
+  get awaitingAnswer(): boolean {
+    return this.request === "answer";
+  }
+
+  /** The request passed still owes body bytes. */
+  get midRequest(): boolean {
+    return this.request === "length" || this.request === "chunked";
+  }
+
   /** How many bytes from the start of `pending` (client bytes not yet passed) may go to the server now. */
   take(pending: Buffer): number {
     let at = 0;

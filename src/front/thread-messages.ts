@@ -4,7 +4,9 @@ import type { Finished, FrontDoorOptions } from "./door-contract.ts";
 
 // What the main thread and the front door's thread (front-worker.ts) say to each other.
 
-export interface FrontWorkerOptions extends Omit<FrontDoorOptions, "decide" | "handedOver" | "answered"> {
+export interface FrontWorkerOptions extends Omit<FrontDoorOptions, "decide" | "handedOver" | "answered" | "bodies"> {
+  /** How request bodies are held (the budget as its shared memory: a class does not cross threads). */
+  bodies: { memoryBytes: number; tempDir: string; budgetBytes: number; budgetMemory: SharedArrayBuffer };
   managementPaths: readonly string[];
   accessControl: boolean;
   maxBodyBytes: number;

@@ -30,12 +30,13 @@ export interface UpstreamPoolOptions<Owner> {
   closed(owner: Owner, link: UpstreamLink<Owner>): void;
 }
 
-type Ready<Owner> = (link: UpstreamLink<Owner> | undefined) => void;
+/** A link, or undefined and why when no connection could be opened. */
+type Ready<Owner> = (link: UpstreamLink<Owner> | undefined, failure?: Error) => void;
 
 /**
  * The front door's connections to the upstream, shared by all client connections of its thread and
  * bounded: a client connection holds one only while its exchange is in flight, so idle keep-alive
- * clients hold none. `ready` gets undefined when no connection could be opened.
+ * clients hold none. `ready` gets undefined (and the error) when no connection could be opened.
  */
 export class UpstreamPool<Owner> {
   private readonly idle: UpstreamLink<Owner>[] = [];
@@ -144,12 +145,12 @@ export class UpstreamPool<Owner> {
         if (link.owner === undefined) return this.release(link, true);
         ready(link);
       },
-      () => {
+      (err: Error) => {
         if (!link.closed) {
           link.closed = true;
           this.open--;
         }
-        ready(undefined);
+        ready(undefined, err);
         this.serveWaiting();
       },
     );

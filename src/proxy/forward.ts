@@ -1,6 +1,6 @@
 import { errorResponse } from "../http-error.ts";
-import { limitBody } from "./body-limit.ts";
-import { connectionNamed, fetchFailure, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamHostHeader, upstreamUrl, type UpstreamOptions } from "./policy.ts";
+import type { BodyBuffer } from "./body-buffer.ts";
+import { bodyForwarded, connectionNamed, fetchFailure, forwardingFailure, requestHeaderFate, RESPONSE_DROPPED, upstreamHostHeader, upstreamUrl, type UpstreamOptions } from "./policy.ts";
 
 export { upstreamOptions, type UpstreamOptions } from "./policy.ts";
 
@@ -11,10 +11,8 @@ export const cameFromUpstream = (response: Response): boolean => fromUpstream.ha
 export interface Outgoing {
   /** The method the gateway checked; the upstream gets exactly that one. */
   method: string;
-  /** A body the gateway already read (to check it); otherwise the request's body streams through. */
-  body?: ArrayBuffer;
-  /** Largest body that may stream through (413 beyond it). */
-  maxBodyBytes: number;
+  /** The request's body, whole (read-body.ts); the caller disposes of it. */
+  body?: BodyBuffer;
   /**
    * What a trusted proxy says about the client (its X-Forwarded-Host/Proto/For). Without it: our
    * Host and scheme, and a For chain that starts at our peer (a client's own chain is not believed).
@@ -26,7 +24,8 @@ export interface Outgoing {
 
 /**
  * Sends a request to AuthHero for `tenant`: the gateway alone sets `tenant-id` (client values are
- * dropped), bodies stream both ways, compressed bytes pass untouched, redirects go back to the client.
+ * dropped), the request's body goes whole with its length, the response streams back, compressed
+ * bytes pass untouched, redirects go back to the client. A client that goes away aborts it.
  */
 export async function forwardToUpstream(
   request: Request,
@@ -56,38 +55,40 @@ export async function forwardToUpstream(
 
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), o.timeoutMs);
-  // The upstream cannot answer before it has the body: while a streamed body moves, the clock restarts
-  // with each chunk (a slow upload is not an upstream timeout; a stalled one still ends).
-  let answered = false;
+  // The client gone, its upstream request goes too (the connection to AuthHero is not held for nobody).
+  const gone = () => abort.abort();
+  request.signal.addEventListener("abort", gone);
+  // Once fetch has settled, a refreshed timer would abort the response still streaming back.
+  let settled = false;
   const progress = () => {
-    if (!answered) timer.refresh();
+    if (!settled) timer.refresh();
   };
-  const bodiless = out.method === "GET" || out.method === "HEAD" || out.preflight === true;
-  const streamed = out.body === undefined && request.body && !bodiless ? limitBody(request.body, out.maxBodyBytes, progress) : undefined;
+  const body = bodyForwarded(out.method, out.preflight === true) ? out.body : undefined;
+  // A body in a file goes as a stream of it; fetch then frames it by the length set here.
+  if (body?.inFile) headers.set("content-length", String(body.size));
   try {
     const res = await fetch(target, {
       method: out.method,
       headers,
-      body: bodiless ? undefined : (out.body ?? streamed?.body),
+      // The upstream cannot answer before it has the body: while it takes it, the clock restarts.
+      body: body && (body.bytes ?? body.stream(progress)),
       redirect: "manual",
       signal: abort.signal,
       decompress: false,
       duplex: "half",
     } as RequestInit);
-    answered = true;
     // The upstream's response goes back itself, its body streamed natively by Bun (wrapping it in a
     // new Response cost ~10% of throughput, bench/proxy.ts); fetch responses' headers are mutable.
     for (const h of [...RESPONSE_DROPPED, ...connectionNamed(res.headers.get("connection"))]) res.headers.delete(h);
     fromUpstream.add(res);
     return res;
   } catch (err) {
-    if (streamed?.exceeded()) return errorResponse(...forwardingFailure.bodyTooLarge(out.maxBodyBytes));
-    // The clock restarts with each body chunk: a body still owed means the client stopped sending.
-    if (abort.signal.aborted && streamed && !streamed.ended()) return errorResponse(...forwardingFailure.bodyStalled(o.timeoutMs));
+    if (request.signal.aborted) return errorResponse(...forwardingFailure.clientGone());
     if (abort.signal.aborted) return errorResponse(...forwardingFailure.timeout(o.timeoutMs));
     return errorResponse(...fetchFailure((err as { code?: string }).code, o.upstream.origin));
   } finally {
-    answered = true;
+    settled = true;
+    request.signal.removeEventListener("abort", gone);
     clearTimeout(timer);
   }
 }

@@ -6,14 +6,18 @@ import { requestTarget, type TargetRules } from "../tenancy/index.ts";
 import { requestedHost } from "../tenancy/trusted-proxies.ts";
 import { forwardToUpstream } from "./forward.ts";
 import { assertJsonDepth } from "../bounded-json.ts";
-import { BUFFERED_BODY_BYTES, CHECKED_BODY_BYTES, controlPlaneCollection, controlPlaneCollectionRefusal, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
-import { readBodyLimited } from "./body-limit.ts";
+import type { BodyBuffer, BodyBuffering } from "./body-buffer.ts";
+import { bodyForwarded, CHECKED_BODY_BYTES, controlPlaneCollection, controlPlaneCollectionRefusal, declaresBody, forwardingFailure, isPreflight, METHOD_OVERRIDES, type UpstreamOptions } from "./policy.ts";
+import { readBody } from "./read-body.ts";
 import { belowPrefixes, matchesPrefix, pathReadings, prefixSegments } from "./management-path.ts";
 import { SyncedEntityGuard } from "./protect-synced.ts";
 
 export { SyncedEntityGuard } from "./protect-synced.ts";
 export { cameFromUpstream, forwardToUpstream } from "./forward.ts";
 export { checkMethod, isPreflight, upstreamOptions, type UpstreamOptions } from "./policy.ts";
+export { BodyBudget } from "./body-budget.ts";
+export type { BodyBuffering } from "./body-buffer.ts";
+export { prepareBodyTempDir } from "./body-temp-dir.ts";
 export { pathReadings } from "./management-path.ts";
 
 export interface ProxyOptions {
@@ -28,11 +32,14 @@ export interface ProxyOptions {
   accessControl: boolean;
   protection: boolean;
   maxBodyBytes: number;
+  /** Where request bodies are held until whole. */
+  bodies: BodyBuffering;
 }
 
 /**
  * Everything the gateway does not answer itself: resolve the tenant, enforce the body limit, check
- * the token on management paths, refuse writes to synced copies in child tenants, then forward.
+ * the token on management paths, refuse writes to synced copies in child tenants, read the body
+ * whole, then forward.
  */
 export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => Promise<Response> {
   const prefixes = o.managementPaths.map(prefixSegments);
@@ -55,39 +62,42 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
       if (owned) throw new HttpError(...controlPlaneCollectionRefusal(owned, target.tenant));
     }
 
-    let body: ArrayBuffer | undefined;
-    const methods = o.protection && management && !target.isControlPlane ? requestedMethods(method, request.headers, url.searchParams) : undefined;
-    // Reads (the bulk of management traffic) cannot change a synced copy: no guard work for them.
-    if (methods && [...methods].some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS")) {
-      await o.guard.check(target.tenant, {
-        methods,
-        readings: below,
-        body: async () => {
-          // The guard parses this body itself: it reads at most CHECKED_BODY_BYTES of it, not the
-          // forwarding limit, and no deeper than the gateway parses any JSON.
-          if (length > CHECKED_BODY_BYTES) throw new HttpError(...forwardingFailure.checkedTooLarge(length, CHECKED_BODY_BYTES));
-          body ??= await readBodyLimited(request, Math.min(o.maxBodyBytes, CHECKED_BODY_BYTES), o.upstream.timeoutMs);
-          const text = new TextDecoder().decode(body);
-          assertJsonDepth(text);
-          try {
-            return JSON.parse(text);
-          } catch {
-            return undefined; // AuthHero refuses it; the same engine's JSON.parse read nothing here
-          }
-        },
+    // Read once, by the guard if it must look at it, else before forwarding; let go of however the request ends.
+    let body: BodyBuffer | undefined;
+    const read = async () => (body ??= await readBody(request, o.bodies, o.maxBodyBytes, o.upstream.timeoutMs));
+    try {
+      const methods = o.protection && management && !target.isControlPlane ? requestedMethods(method, request.headers, url.searchParams) : undefined;
+      // Reads (the bulk of management traffic) cannot change a synced copy: no guard work for them.
+      if (methods && [...methods].some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS")) {
+        await o.guard.check(target.tenant, {
+          methods,
+          readings: below,
+          body: async () => {
+            // The guard parses this body itself: at most CHECKED_BODY_BYTES of it, not the
+            // forwarding limit, and no deeper than the gateway parses any JSON.
+            if (length > CHECKED_BODY_BYTES) throw new HttpError(...forwardingFailure.checkedTooLarge(length, CHECKED_BODY_BYTES));
+            const held = await read();
+            if (held.size > CHECKED_BODY_BYTES) throw new HttpError(...forwardingFailure.checkedTooLarge(held.size, CHECKED_BODY_BYTES));
+            const text = new TextDecoder().decode(await held.whole());
+            assertJsonDepth(text);
+            try {
+              return JSON.parse(text);
+            } catch {
+              return undefined; // AuthHero refuses it; the same engine's JSON.parse read nothing here
+            }
+          },
+        });
+      }
+      if (bodyForwarded(method, preflight) && request.body && declaresBody(request.headers)) await read();
+      return await forwardToUpstream(request, url, target.tenant, peer, o.upstream, {
+        method,
+        body,
+        forwarded: forwardedBy(request.headers, peer, o.rules),
+        preflight,
       });
+    } finally {
+      (body as BodyBuffer | undefined)?.dispose();
     }
-    // A small body arrives whole before the upstream is contacted, as through the front door.
-    if (body === undefined && !preflight && length > 0 && length <= BUFFERED_BODY_BYTES && method !== "GET" && method !== "HEAD") {
-      body = await readBodyLimited(request, o.maxBodyBytes, o.upstream.timeoutMs);
-    }
-    return forwardToUpstream(request, url, target.tenant, peer, o.upstream, {
-      method,
-      body,
-      maxBodyBytes: o.maxBodyBytes,
-      forwarded: forwardedBy(request.headers, peer, o.rules),
-      preflight,
-    });
   };
 }
 
@@ -113,4 +123,4 @@ function forwardedBy(headers: Headers, peer: string | undefined, rules: TargetRu
     for: headers.get("x-forwarded-for")?.trim() || undefined,
   };
 }
-export { BUFFERED_BODY_BYTES, MAX_HEAD_BYTES, RESPONSE_DROPPED, UNTYPED_BODY, forwardingFailure, requestHeaderFate, upstreamHostHeader, upstreamRequestTarget } from "./policy.ts";
+export { MAX_HEAD_BYTES, RESPONSE_DROPPED, UNTYPED_BODY, forwardingFailure, requestHeaderFate, upstreamHostHeader, upstreamRequestTarget } from "./policy.ts";

@@ -19,12 +19,6 @@ const FORWARDED = new Set<string>(FORWARDED_METHODS);
 export const MAX_HEAD_BYTES = 16 * 1024;
 
 /**
- * A request body up to this size arrives whole before the upstream is contacted, on either
- * transport: a slow upload then holds no upstream connection (nginx buffers bodies the same way).
- * Larger bodies stream, holding one while they move.
- */
-export const BUFFERED_BODY_BYTES = 64 * 1024;
-/**
  * The largest body the gateway parses to check a create in a child tenant against the synced
  * entities' unique keys (a role, resource server or connection: a few KB in practice).
  */
@@ -95,6 +89,17 @@ export function checkMethod(method: string): void {
  */
 export function isPreflight(method: string, headers: Headers): boolean {
   return method === "OPTIONS" && headers.has("origin") && headers.has("access-control-request-method") && !headers.has("authorization") && !declaresBody(headers);
+}
+
+/**
+ * Request bodies are buffered: every forwarded body arrives whole before an upstream connection is
+ * taken, on either transport, in memory up to --body-buffer-bytes and in a temporary file beyond
+ * (body-buffer.ts), and goes to the upstream with its Content-Length. A slow upload then holds none
+ * of the connections other clients need (nginx's proxy_request_buffering). The gateway forwards no
+ * protocol switch (Upgrade is hop-by-hop, dropped) and no request that needs its body streamed.
+ */
+export function bodyForwarded(method: string, preflight: boolean): boolean {
+  return method !== "GET" && method !== "HEAD" && !preflight;
 }
 
 /** Whether a request's head says a body follows (a length above zero, or chunks). */
@@ -178,6 +183,9 @@ export const forwardingFailure = {
   checkedTooLarge: (length: number, max: number) =>
     [413, `request body of ${length} bytes is over the limit of ${max} for a create the gateway checks against the synced entities; send a smaller body`] as const,
   malformed: () => [502, "the upstream's answer is not valid HTTP"] as const,
+  /** Recorded (access log, metrics) for a request its client left before the answer, as nginx records it; nobody reads the answer. */
+  clientGone: () => [499, "the client closed the connection before the answer"] as const,
+  bodyNotStored: (code: string) => [503, `the gateway could not store the request body (${code})`] as const,
 };
 
 /** fetch's error codes for an answer that is not HTTP, and for a connection that ended without one. */

@@ -145,6 +145,7 @@ const RAW_OPENS: Record<string, string> = {
   "src/api/docs.ts: Bun.file(": "the Swagger UI assets",
   "src/storage/migrate.ts: writeFileSync(": "the embedded migrations, laid out in a private temporary folder",
   "src/storage/write-access.ts: readFileSync(": "/etc/passwd, to name a file's owner",
+  "src/proxy/temp-file.ts: open(": "a request body's temporary file, unlinked once open",
 };
 const RAW_OPEN = /\b(openSync|readFileSync|readFile|writeFileSync|appendFileSync|copyFileSync|copyFile|cpSync|createReadStream|createWriteStream|truncateSync|open)\(|Bun\.(file|write)\(/g;
 

@@ -57,6 +57,20 @@ test("serve refuses to start on a control plane it cannot write, naming the file
   else chmodTree(d, 0o555, 0o444);
   const r = await run(["serve", "--dev", "--port", "0", "--data-dir", d, "--upstream", "http://127.0.0.1:9"], {}, prefix);
   expect(r.code).not.toBe(0);
+  // The first thing serve writes is the request bodies' folder under the data directory.
+  expect(r.stderr).toContain("request bodies cannot be written to");
+  expect(r.stderr).toContain(`the folder ${d} cannot be written by`);
+  expect(r.stderr).toMatch(asRoot ? /belongs to user root \(uid 0\) with mode 0755/ : /with mode 0555/);
+  expect(r.stderr).toMatch(who);
+  expect(r.stderr).not.toContain("attempt to write a readonly database");
+});
+
+test("a command that opens the data directory refuses a control plane it cannot write, naming the file, its owner and the user", async () => {
+  const d = await dataDirWithTenant();
+  if (asRoot) chmodTree(d, 0o755, 0o644);
+  else chmodTree(d, 0o555, 0o444);
+  const r = await run(["tenants", "create", "beta", "--dev", "--data-dir", d], {}, prefix);
+  expect(r.code).not.toBe(0);
   expect(r.stderr).toContain("the control plane cannot be opened for writing");
   expect(r.stderr).toContain(join(d, "tenants"));
   expect(r.stderr).toMatch(asRoot ? /belongs to user root \(uid 0\) with mode 0755/ : /with mode 0555/);
