@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openMany, startGatewayProcess, type GatewayProcess } from "../support/gateway-process.ts";
-import { startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
+import { describe, expect, test } from "bun:test";
+import { openMany, useGatewayPerTransport } from "../support/gateway-process.ts";
 import { until } from "../support/until.ts";
 
 // Issue 18, part 2: a client that goes away in the middle of its request frees everything it held
@@ -14,25 +13,12 @@ import { until } from "../support/until.ts";
 /** Descriptors the gateway may hold beyond its baseline once every client is gone (pooled upstream connections, files). */
 const SLACK = 40;
 
-let up: RecordingUpstream;
-const gateways: Record<string, GatewayProcess> = {};
-
-beforeAll(async () => {
-  up = startRecordingUpstream();
-  const [front, fetchPath] = await Promise.all([startGatewayProcess(up.url), startGatewayProcess(up.url, ["--no-front-door"])]);
-  gateways["front door"] = front;
-  gateways["--no-front-door"] = fetchPath;
-});
-
-afterAll(async () => {
-  await Promise.all(Object.values(gateways).map((g) => g.stop()));
-  up.stop();
-});
+const both = useGatewayPerTransport();
 
 const post = (target: string, length: number, headers = "") => `POST ${target} HTTP/1.1\r\nHost: acme.localhost\r\n${headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
 
-describe.each(["front door", "--no-front-door"])("through the %s", (transport) => {
-  const gw = () => gateways[transport] as GatewayProcess;
+describe.each(["front door", "--no-front-door"] as const)("through the %s", (transport) => {
+  const gw = () => both.gateway(transport);
 
   test.each([
     // The issue's case: a small body, buffered in memory.
@@ -51,7 +37,7 @@ describe.each(["front door", "--no-front-door"])("through the %s", (transport) =
       for (const c of clients) c.socket.end();
       await until("the gateway's descriptors back near their baseline", () => gw().descriptors(), (d) => d <= baseline + SLACK, 5000);
       // Nothing of an unfinished request reached the upstream.
-      expect(up.take().filter((r) => r.complete).map((r) => `${r.method} ${r.path} ${r.bytes}`)).toEqual([]);
+      expect(both.up.take().filter((r) => r.complete).map((r) => `${r.method} ${r.path} ${r.bytes}`)).toEqual([]);
     } finally {
       for (const c of clients) c.socket.destroy();
     }
@@ -61,7 +47,7 @@ describe.each(["front door", "--no-front-door"])("through the %s", (transport) =
 // With --no-front-door, Bun.serve (1.4.5) takes a FIN as the client gone and drops an answer still
 // pending (docs/forwarding.md); through the front door the answer comes, forwarded or handed over.
 describe("through the front door, a client that half-closes after a complete request", () => {
-  const gw = () => gateways["front door"] as GatewayProcess;
+  const gw = () => both.gateway("front door");
 
   test.each([
     ["forwarded by the front door", () => post("/upload", 3) + "abc", '"bytes":3'],
@@ -72,6 +58,6 @@ describe("through the front door, a client that half-closes after a complete req
     await until("every answer", () => clients.filter((c) => c.received().includes(answered)).length, (n) => n === clients.length, 10_000);
     await until("every connection closed after its answer", () => clients.filter((c) => c.closed()).length, (n) => n === clients.length);
     expect(clients.every((c) => c.received().startsWith("HTTP/1.1 200 "))).toBe(true);
-    up.take();
+    both.up.take();
   });
 });

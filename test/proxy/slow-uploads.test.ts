@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openMany, startGatewayProcess, type GatewayProcess, type RawClient } from "../support/gateway-process.ts";
-import { rawHttp, startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
+import { describe, expect, test } from "bun:test";
+import { openMany, useGatewayPerTransport, type RawClient } from "../support/gateway-process.ts";
+import { rawHttp } from "../support/proxy-upstream.ts";
 import { until } from "../support/until.ts";
 
 // Issue 18, part 3: slow uploads must not starve other clients. 400 clients each start an upload
@@ -14,26 +14,13 @@ const BODY = 200_000;
 const FIRST = 70 * 1024; // over 64 KiB at once: the code before buffered only bodies up to 64 KiB
 const TRICKLE = 512;
 
-let up: RecordingUpstream;
-const gateways: Record<string, GatewayProcess> = {};
+const both = useGatewayPerTransport();
 
-beforeAll(async () => {
-  up = startRecordingUpstream();
-  const [front, fetchPath] = await Promise.all([startGatewayProcess(up.url), startGatewayProcess(up.url, ["--no-front-door"])]);
-  gateways["front door"] = front;
-  gateways["--no-front-door"] = fetchPath;
-});
-
-afterAll(async () => {
-  await Promise.all(Object.values(gateways).map((g) => g.stop()));
-  up.stop();
-});
-
-describe.each(["front door", "--no-front-door"])("through the %s", (transport) => {
+describe.each(["front door", "--no-front-door"] as const)("through the %s", (transport) => {
   test(`${UPLOADS} slow uploads over 64 KiB: another client's management write is answered while they still trickle`, async () => {
-    const gw = gateways[transport] as GatewayProcess;
+    const gw = both.gateway(transport);
     const before = gw.descriptors();
-    up.take();
+    both.up.take();
     const head = `POST /upload HTTP/1.1\r\nHost: acme.localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${BODY}\r\n\r\n`;
     const uploads = await openMany(gw.port, UPLOADS, () => Buffer.concat([Buffer.from(head), Buffer.alloc(FIRST, "a")]));
     const sent = new Map<RawClient, number>(uploads.map((u) => [u, FIRST]));
@@ -63,7 +50,7 @@ describe.each(["front door", "--no-front-door"])("through the %s", (transport) =
       expect({ status: answer.status, body: JSON.parse(answer.body.toString()) }).toMatchObject({ status: 200, body: { tenant: "acme", method: "POST", path: "/api/v2/users", body } });
       expect(inProgress).toBe(UPLOADS);
       // Bodies arrive whole before the upstream is contacted: none of the uploads has reached it.
-      expect(up.take().map((r) => r.path)).toEqual(["/api/v2/users"]);
+      expect(both.up.take().map((r) => r.path)).toEqual(["/api/v2/users"]);
     } finally {
       clearInterval(trickle);
     }

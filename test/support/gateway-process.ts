@@ -1,9 +1,11 @@
 // A gateway as its own process, for tests that look at it from outside (its descriptors in
 // /proc/<pid>/fd) or load it as a client would: `serve --dev` over a temp data dir holding tenant
 // acme, with a dev token for acme's organization, and raw client sockets opened many at a time.
+import { afterAll, beforeAll } from "bun:test";
 import { readdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { cli, removeDir, serve, tempDir, type Served } from "../cli/spawn.ts";
+import { startRecordingUpstream, type RecordingUpstream } from "./proxy-upstream.ts";
 
 export interface GatewayProcess {
   served: Served;
@@ -74,4 +76,32 @@ function openOne(port: number, first: string | Uint8Array): Promise<RawClient> {
       socket.write(first, () => resolve({ socket, received: () => text, closed: () => closed }));
     });
   });
+}
+
+export type Transport = "front door" | "--no-front-door";
+
+/**
+ * For a suite that runs its tests through both transports: one gateway process each (the default
+ * front door, and --no-front-door) over one recording upstream, started before the suite and
+ * stopped after it. Read through the getters.
+ */
+export function useGatewayPerTransport(): { readonly up: RecordingUpstream; gateway(transport: Transport): GatewayProcess } {
+  let up: RecordingUpstream | undefined;
+  const gateways = new Map<Transport, GatewayProcess>();
+  beforeAll(async () => {
+    up = startRecordingUpstream();
+    const [front, fetchPath] = await Promise.all([startGatewayProcess(up.url), startGatewayProcess(up.url, ["--no-front-door"])]);
+    gateways.set("front door", front);
+    gateways.set("--no-front-door", fetchPath);
+  });
+  afterAll(async () => {
+    await Promise.all([...gateways.values()].map((g) => g.stop()));
+    up?.stop();
+  });
+  return {
+    get up() {
+      return up as RecordingUpstream;
+    },
+    gateway: (transport) => gateways.get(transport) as GatewayProcess,
+  };
 }
