@@ -55,6 +55,7 @@ test.each([
   [["--reserved", "control_plane"], {}, "reserved (from --reserved)"],
   [["--body-buffer-bytes", "-1"], {}, "bodyBufferBytes (from --body-buffer-bytes)"],
   [["--body-buffer-bytes", "64k"], {}, "bodyBufferBytes (--body-buffer-bytes): expected a whole number"],
+  [["--universal-login-version", "3"], {}, `universalLoginVersion (from --universal-login-version): expected one of "1", "2"; got "3"`],
   [[], { TENANTGATE_BODY_BUFFER_TOTAL_BYTES: String(2 * 1024 ** 3) }, "bodyBufferTotalBytes (from TENANTGATE_BODY_BUFFER_TOTAL_BYTES)"],
 ])("%p %p is refused naming the key", (argv, env, fragment) => {
   expect(() => load([...DEV, ...argv], env as Record<string, string>)).toThrow(ConfigError);

@@ -46,6 +46,13 @@ const OPTIONS: Option[] = [
   opt("trustedProxies", "list", [], "peers (IPs or CIDRs) whose X-Forwarded-Host is believed", t.Array(t.String({ minLength: 1 }))),
   opt("dev", "bool", false, "local development: trust tokens from `tenantgate token` (loopback hosts only)", t.Boolean()),
   opt("adoptFiles", "bool", true, "register tenant files that appear without a control-plane row", t.Boolean()),
+  opt(
+    "universalLoginVersion",
+    "string",
+    "1",
+    "the login pages of each new tenant's Default App: 1, AuthHero's server-rendered /u pages; 2, its /u2 pages, which need AuthHero's widget (@authhero/widget) served by the AuthHero host",
+    t.Union([t.Literal("1"), t.Literal("2")]),
+  ),
   opt("trashRetentionDays", "int", 30, "days a deprovisioned tenant file stays in .trash/", t.Integer({ minimum: 0 })),
   opt("rescanSeconds", "int", 30, "seconds between full rescans of the data directory", t.Integer({ minimum: 1 })),
   opt("maxOpenFiles", "int", 0, "tenant files open at once (0 = derived from ulimit -n)", t.Integer({ minimum: 0 })),
@@ -184,7 +191,10 @@ export function loadConfig(sources: ConfigSources = {}, { verifiesTokens = true 
 
   for (const o of OPTIONS) {
     const first = Value.Errors(o.schema, values[o.key]).First();
-    if (first) throw new ConfigError(`${o.key} (from ${origin[o.key]}): ${first.message}; got ${JSON.stringify(values[o.key])}`);
+    // A choice among words says which words, not TypeBox's "Expected union value".
+    const choices = (o.schema.anyOf as TSchema[] | undefined)?.map((c) => c.const).filter((c) => c !== undefined);
+    const rule = choices?.length ? `expected one of ${choices.map((c) => JSON.stringify(c)).join(", ")}` : first?.message;
+    if (first) throw new ConfigError(`${o.key} (from ${origin[o.key]}): ${rule}; got ${JSON.stringify(values[o.key])}`);
   }
   const config = withGroups(values as unknown as Settings);
   config.dataDir = resolve(config.dataDir);

@@ -19,6 +19,7 @@ export interface Settings extends Record<SyncSwitch, boolean> {
   dev: boolean;
   adoptFiles: boolean;
   trashRetentionDays: number;
+  universalLoginVersion: "1" | "2";
   rescanSeconds: number;
   maxOpenFiles: number;
   controlPlaneLockWaitMs: number;

@@ -58,6 +58,21 @@ test("the tenant gets a database connection and a Default App that AuthHero read
   expect(connectionSchema.safeParse({ ...connection, options: JSON.parse(connection.options as string) }).success).toBe(true);
 });
 
+test("the Default App's login pages are AuthHero's server-rendered /u by default; --universal-login-version 2 gives /u2", () => {
+  // /u2 loads AuthHero's widget from the host, which none serves unless it is set up to (issue 19):
+  // the default must be the pages a browser can log in on as the example host runs.
+  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  expect(readClient(f.tenantFile("acme").query("SELECT * FROM clients").get() as Row).client_metadata).toEqual({});
+  const two = openFixture(["--universal-login-version", "2"]);
+  try {
+    two.authhero.exec(CLIENTS);
+    two.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+    expect(readClient(two.tenantFile("beta").query("SELECT * FROM clients").get() as Row).client_metadata).toEqual({ universal_login_version: "2" });
+  } finally {
+    two.close();
+  }
+});
+
 test("a database connection synced from the control plane is the one the Default App uses (no second one)", () => {
   cpWrites(f.authhero).connection("con_shared", "Username-Password-Authentication", {});
   f.lifecycle.create({ id: "beta", friendly_name: "Beta" });

@@ -25,10 +25,12 @@ export interface FirstLoginIds {
   /** The machine-to-machine client for the management API, and its grant. */
   managementClientId?: string;
   managementGrantId?: string;
+  /** The Default App's login pages; journals from before it was chosen hold none (AuthHero's /u2 then). */
+  universalLoginVersion?: "1" | "2";
 }
 
-export function firstLoginIds(): FirstLoginIds {
-  return { clientId: newClientId(), connectionId: newConnectionId(), managementClientId: newClientId(), managementGrantId: newClientGrantId() };
+export function firstLoginIds(universalLoginVersion: "1" | "2"): FirstLoginIds {
+  return { clientId: newClientId(), connectionId: newConnectionId(), managementClientId: newClientId(), managementGrantId: newClientGrantId(), universalLoginVersion };
 }
 
 /** Whether a schema can hold AuthHero's clients (a control plane AuthHero made, not tenantgate's minimal one). */
@@ -64,7 +66,9 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
     is_first_party: 1,
     sso_disabled: 0,
     grant_types: JSON.stringify(["authorization_code", "refresh_token"]),
-    client_metadata: JSON.stringify({ universal_login_version: "2" }),
+    // AuthHero sends a client without this flag to its server-rendered /u pages, which need nothing
+    // more of the host; "2" sends it to /u2, whose pages load AuthHero's widget from the host.
+    client_metadata: JSON.stringify(ids.universalLoginVersion === "1" ? {} : { universal_login_version: "2" }),
     connections: JSON.stringify([connectionId]),
     created_at: now,
     updated_at: now,

@@ -56,6 +56,7 @@ export function openTenancy(config: TenancyConfig, log: Logger): Tenancy {
     dir,
     reserved: new Set(config.reserved),
     trashRetentionMs: config.trashRetentionDays * 86_400_000,
+    universalLoginVersion: config.universalLoginVersion,
     log,
   });
   return { dir, cp, commits, pool, registry, journal, lifecycle };

@@ -136,6 +136,7 @@ describe("a new tenant file", () => {
       dir: t.dir,
       reserved: new Set(),
       trashRetentionMs: 1000,
+      universalLoginVersion: "1",
       log,
     });
     failing.seedWith(() => {

@@ -55,6 +55,8 @@ export interface LifecycleOptions {
   dir: string;
   reserved: ReadonlySet<string>;
   trashRetentionMs: number;
+  /** The login pages of a new tenant's Default App (AuthHero's universal login version). */
+  universalLoginVersion: "1" | "2";
   log: Logger;
 }
 
@@ -119,7 +121,7 @@ export class TenantLifecycle {
 
     const settings = pickSettings(input);
     // A control plane AuthHero made holds clients: the tenant gets what its first login needs.
-    const firstLogin = holdsClients(cp.db) ? firstLoginIds() : null;
+    const firstLogin = holdsClients(cp.db) ? firstLoginIds(this.o.universalLoginVersion) : null;
     const op = journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null, first_login: firstLogin });
     registry.markBusy(id, "provisioning");
     try {
