@@ -1,9 +1,23 @@
 // An AuthHero host that keeps each tenant in its own SQLite file, as tenantgate lays them out.
 // Run it beside tenantgate on the same data directory: AuthHero on 127.0.0.1:3000, tenantgate in
-// front of it (`tenantgate serve --upstream http://127.0.0.1:3000 --data-dir <same dir>`).
+// front of it. The README's "Running it with AuthHero" walks through it; in short:
 //
-//   DATA_DIR=./data CONTROL_PLANE_ISSUER=http://localhost:8080/ bun host.ts
-// and tenantgate with --issuer http://localhost:8080/ --tenant-issuer "http://{tenant}.localhost:8080/" --preserve-host.
+//   DATA_DIR=../../data-authhero npm start          (this folder: AuthHero on 127.0.0.1:3000)
+//   DATA_DIR=../../data-authhero npm run bootstrap  (once: the first admin and automation client)
+//   npm run start:authhero                          (the repository's root: tenantgate on :8080)
+//
+// Settings (environment), each with the default that works with the README's commands:
+//   DATA_DIR               the data directory tenantgate serves (its tenants/ holds a file per tenant); ./data
+//   CONTROL_PLANE          the control plane's tenant id, as tenantgate's --control-plane; control_plane
+//   CONTROL_PLANE_ISSUER   the control plane's public URL, as tenantgate's --issuer; http://localhost:8080/
+//                          (each tenant's public URL is its own host under it: http://acme.localhost:8080/)
+//   CONTROL_PLANE_CLIENT_ID  a control-plane client whose callbacks, web origins and logout URLs every
+//                          tenant's clients accept too at login (AuthHero merges them; nothing is
+//                          copied). bootstrap.ts makes one by this id, with http://*.localhost:8080/
+//                          callbacks, so each tenant's Default App can log in at once; default
+//   PORT                   this host's port on 127.0.0.1; 3000 (tenantgate's default --upstream)
+//   MULTI_TENANT=1         start AuthHero with @authhero/multi-tenancy's initMultiTenant instead of init
+//   EMAIL=none             no console e-mail (console-email.ts): only tenants' real providers send
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -12,11 +26,14 @@ import { BunSqliteDialect } from "kysely-bun-sqlite";
 import createAdapters, { migrateToLatest } from "@authhero/kysely-adapter";
 import { ensureSigningKey, init, MANAGEMENT_API_AUDIENCE, MANAGEMENT_API_SCOPES } from "authhero";
 import { createTenantFileAdapters, migrateTenantFiles, publicIssuer } from "tenantgate/authhero";
+import { consoleEmail } from "./console-email.ts";
+import { demoCallback } from "./demo-callback.ts";
+import { widgetHandler } from "./widget.ts";
 
 const dataDir = process.env.DATA_DIR ?? "./data";
 const controlPlaneTenantId = process.env.CONTROL_PLANE ?? "control_plane";
-// The control plane's public URL (tenantgate's base domain); each tenant's is its own host under it.
 const controlPlaneIssuer = process.env.CONTROL_PLANE_ISSUER ?? "http://localhost:8080/";
+const controlPlaneClientId = process.env.CONTROL_PLANE_CLIENT_ID || "default";
 const port = Number(process.env.PORT ?? 3000);
 
 const kysely = (database: Database) => new Kysely<any>({ dialect: new BunSqliteDialect({ database }) });
@@ -58,35 +75,42 @@ if (pass.failed.length > 0) console.error("tenant files left on their old schema
 //    `managementDataAdapter` (the management API) answers what each tenant stores, so a tenant's
 //    admin never reads a secret it only inherits. Spread the result into AuthHero's config: both go.
 //    `transaction` is atomic within one tenant file.
-const adapters = createTenantFileAdapters({ dataDir, controlPlaneTenantId, open: (database) => createAdapters(kysely(database)) });
+const adapters = createTenantFileAdapters({ dataDir, controlPlaneTenantId, controlPlaneClientId, open: (database) => createAdapters(kysely(database)) });
+
+// E-mail goes to this host's console (console-email.ts) unless a tenant's provider sends for real.
+if (process.env.EMAIL !== "none") for (const set of [adapters.dataAdapter, adapters.managementDataAdapter]) Object.assign(set, { emailService: consoleEmail });
 
 // A signing key for tokens (in the control-plane file, shared by every tenant: AuthHero's default).
 await ensureSigningKey(adapters.dataAdapter.keys);
 
 // 4. Each request's issuer is the public URL it came in on (tenantgate's X-Forwarded-Host and
-//    -Proto): a tenant's discovery, endpoints and token `iss` name its own host. Control-plane and
-//    organization tokens (issued on the control plane's URL) stay valid on tenant hosts.
+//    -Proto): a tenant's discovery, endpoints and token `iss` name its own host. The management API
+//    also takes a tenant's tokens issued on its other public URLs (its host and approved custom
+//    domains, as tenantgate does) and control-plane and organization tokens (the control plane's URL).
 //    With MULTI_TENANT=1 AuthHero is started with `@authhero/multi-tenancy`'s `initMultiTenant`
-//    instead: its control-plane client settings (CONTROL_PLANE_CLIENT_ID) and cross-tenant rules,
-//    with its own sync off (tenantgate syncs and guards the copies; its tenants API is tenantgate's).
-//    The spread's `managementDataAdapter` replaces the one initMultiTenant would derive from
-//    `dataAdapter` (it passes the caller's config on after its own), which would carry the fallback.
-const additionalIssuers = () => [controlPlaneIssuer];
+//    instead: its control-plane client settings and cross-tenant rules, with its own sync off
+//    (tenantgate syncs and guards the copies; its tenants API is tenantgate's). The spread's
+//    `managementDataAdapter` replaces the one initMultiTenant would derive from `dataAdapter`.
+const additionalIssuers = async ({ tenant_id }: { tenant_id?: string }) => [controlPlaneIssuer, ...(tenant_id ? await adapters.issuersOf(tenant_id, controlPlaneIssuer) : [])];
+// The /u2 login pages load AuthHero's widget from here: served when @authhero/widget is installed
+// (tenantgate's --universal-login-version 2); the /u pages (the default) need nothing.
+const widget = await widgetHandler();
 const { app } = process.env.MULTI_TENANT === "1"
   ? (await import("@authhero/multi-tenancy")).initMultiTenant({
       ...adapters,
-      controlPlane: { tenantId: controlPlaneTenantId, clientId: process.env.CONTROL_PLANE_CLIENT_ID ?? "" },
+      controlPlane: { tenantId: controlPlaneTenantId, clientId: controlPlaneClientId },
       sync: false,
       additionalIssuers,
+      ...(widget ? { widgetHandler: widget } : {}),
     })
-  : init({ ...adapters, additionalIssuers });
+  : init({ ...adapters, additionalIssuers, ...(widget ? { widgetHandler: widget } : {}) });
 const server = Bun.serve({
   // Only tenantgate may reach this listener: it alone sets the forwarded headers the issuer is read from.
   hostname: "127.0.0.1",
   port,
-  fetch: (request) => app.fetch(request, { ISSUER: publicIssuer(request, controlPlaneIssuer) } as never),
+  fetch: (request) => demoCallback(request) ?? app.fetch(request, { ISSUER: publicIssuer(request, controlPlaneIssuer) } as never),
 });
-console.log(`AuthHero (${process.env.MULTI_TENANT === "1" ? "initMultiTenant" : "init"}) on http://127.0.0.1:${server.port}/ over ${dataDir}/tenants (${pass.migrated.length} files on the current schema)`);
+console.log(`AuthHero (${process.env.MULTI_TENANT === "1" ? "initMultiTenant" : "init"}) on http://127.0.0.1:${server.port}/ over ${dataDir}/tenants (${pass.migrated.length} files on the current schema); login pages /u${widget ? " and /u2 (widget served)" : " (no widget: /u2 is not served)"}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

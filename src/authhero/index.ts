@@ -29,6 +29,13 @@ interface CommonOptions {
   fallback?: boolean;
   /** Which control plane a child tenant inherits from; null opts the tenant out. Default: the one. */
   resolveControlPlane?: (tenantId: string) => string | null;
+  /**
+   * A control-plane client whose callbacks, web origins, logout URLs and allowed origins every child
+   * tenant's clients accept too at login (AuthHero merges them when it reads a client for a login;
+   * stored clients never change). Handed to AuthHero as `multiTenancyConfig.controlPlaneClientId`,
+   * as `initMultiTenant`'s `controlPlane.clientId` is. None: no client inherits.
+   */
+  controlPlaneClientId?: string;
 }
 
 export interface TenantFilesOptions extends CommonOptions {
@@ -77,7 +84,7 @@ const NOT_TENANT_FIRST: Record<string, Record<string, Route>> = {
 };
 
 /** One of the two adapter sets AuthHero is given: a plain `DataAdapters` object over the tenant files. */
-export type TenantFileDataAdapters = DataAdapters & { multiTenancyConfig: { controlPlaneTenantId: string } };
+export type TenantFileDataAdapters = DataAdapters & { multiTenancyConfig: { controlPlaneTenantId: string; controlPlaneClientId?: string } };
 
 /**
  * What `createTenantFileAdapters` returns: AuthHero's two adapter sets, named as AuthHero's config
@@ -98,6 +105,14 @@ export interface TenantFileAdapters {
   readonly managementDataAdapter: TenantFileDataAdapters;
   /** Closes every open tenant file. Not enumerable, so a spread hands AuthHero the two adapters only. */
   close(): void;
+  /**
+   * Every public URL of a tenant as a token issuer, for AuthHero's `additionalIssuers`: its host
+   * under the control plane's (`<scheme>://<tenant>.<host>[:port]/`, as tenantgate's
+   * `--tenant-issuer`) and each of its approved custom domains on the same scheme and port. AuthHero
+   * accepts only the URL a request came in on; tenantgate accepts all of a tenant's on all of its
+   * hosts, so without this the two disagreed. The control plane's own is not among them. Not enumerable.
+   */
+  issuersOf(tenantId: string, controlPlaneIssuer: string): Promise<string[]>;
 }
 
 /**
@@ -254,13 +269,34 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
         for (const id of ids) await (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
       };
     }
-    out.multiTenancyConfig = { controlPlaneTenantId: o.controlPlaneTenantId };
+    out.multiTenancyConfig = view === "login" && o.controlPlaneClientId ? loginInheritance : { controlPlaneTenantId: o.controlPlaneTenantId };
     return self;
   };
 
+  // What AuthHero reads to merge the control-plane client's URLs into a child's client at login,
+  // in its own shape: the resolver answers per tenant, so an opted-out tenant inherits nothing.
+  const loginInheritance = {
+    controlPlaneTenantId: o.controlPlaneTenantId,
+    controlPlaneClientId: o.controlPlaneClientId,
+    resolveControlPlane: ({ tenant_id }: { tenant_id: string }) => {
+      const cpId = controlPlaneOf(tenant_id);
+      return cpId ? { tenantId: cpId, clientId: o.controlPlaneClientId } : undefined;
+    },
+  };
   const inherit = o.fallback !== false;
   const adapters = { dataAdapter: build(inherit ? "login" : "stored"), managementDataAdapter: build(inherit ? "management" : "stored") } as TenantFileAdapters;
   Object.defineProperty(adapters, "close", { value: () => databases.close(), enumerable: false });
+  Object.defineProperty(adapters, "issuersOf", {
+    enumerable: false,
+    value: async (tenantId: string, controlPlaneIssuer: string): Promise<string[]> => {
+      const base = URL.parse(controlPlaneIssuer);
+      if (!base || tenantId === o.controlPlaneTenantId || databases.get(tenantId) === undefined) return [];
+      const at = (host: string) => `${base.protocol}//${host}${base.port ? `:${base.port}` : ""}/`;
+      // Custom domains are the control plane's rows (tenantgate's tenants API writes them there).
+      const list = (await call(o.controlPlaneTenantId, "customDomains", "list", [tenantId])) as { domain: string; status: string }[] | undefined;
+      return [at(`${tenantId}.${base.hostname}`), ...(list ?? []).filter((d) => d.status === "ready").map((d) => at(d.domain))];
+    },
+  });
   return adapters;
 }
 

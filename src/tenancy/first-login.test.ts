@@ -81,6 +81,18 @@ test("a database connection synced from the control plane is the one the Default
   expect(readClient(beta.query("SELECT * FROM clients").get() as Row).connections).toEqual(["con_shared"]);
 });
 
+test("the Default App may use every connection the new tenant has: the database one first, then the synced passwordless and social ones", () => {
+  // As Auth0 enables a tenant's connections for a new application: a control plane that offers
+  // code login by e-mail (strategy "email") or a social IdP offers it in every tenant's first app.
+  const now = new Date().toISOString();
+  f.authhero.query("INSERT INTO connections (id, tenant_id, name, strategy, options, created_at, updated_at) VALUES ('con_email', 'control_plane', 'email', 'email', '{}', ?, ?)").run(now, now);
+  cpWrites(f.authhero).connection("con_corp", "corp", { client_id: "c" });
+  f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  const beta = f.tenantFile("beta");
+  const db = (beta.query("SELECT id FROM connections WHERE name = 'Username-Password-Authentication'").get() as Row).id;
+  expect(readClient(beta.query("SELECT * FROM clients").get() as Row).connections).toEqual([db, "con_corp", "con_email"]);
+});
+
 test("with the management API synced from the control plane, an API Explorer client is granted all its scopes", () => {
   f.authhero.exec(`CREATE TABLE client_grants (id varchar(21) NOT NULL, tenant_id varchar(191) NOT NULL, client_id varchar(191) NOT NULL, audience varchar(191) NOT NULL, scope text,
     organization_usage varchar(32), allow_any_organization int DEFAULT 0, is_system int DEFAULT 0, subject_type varchar(32), authorization_details_types text,

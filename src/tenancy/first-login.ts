@@ -44,7 +44,8 @@ const OBJECTS = ["session_transfer", "oidc_logout", "jwt_configuration", "encryp
 /**
  * What a new tenant needs to serve its first login, as AuthHero's own provisioning gives it
  * (`provisionDefaultClients` and the seed): the database connection (unless the tenant already has
- * one by that name, such as a synced copy) and an interactive "Default App" that may use it, which
+ * one by that name, such as a synced copy) and an interactive "Default App" that may use it and
+ * every other connection the tenant has (synced copies), which
  * the tenant row names as `default_client_id`; and, when the tenant has the management API's
  * resource server (synced from the control plane), an "API Explorer Application" granted every one
  * of its scopes. Rows are written as AuthHero's SQL adapter writes them.
@@ -69,7 +70,10 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
     // AuthHero sends a client without this flag to its server-rendered /u pages, which need nothing
     // more of the host; "2" sends it to /u2, whose pages load AuthHero's widget from the host.
     client_metadata: JSON.stringify(ids.universalLoginVersion === "1" ? {} : { universal_login_version: "2" }),
-    connections: JSON.stringify([connectionId]),
+    // Every connection the tenant has now (the synced copies are in), as Auth0 enables a tenant's
+    // connections for a new application: the control plane's code login by e-mail or social IdPs
+    // are then offered by each tenant's first app. The database connection first.
+    connections: JSON.stringify([connectionId, ...otherConnections(db, tenantId, connectionId)]),
     created_at: now,
     updated_at: now,
   };
@@ -99,6 +103,10 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
     created_at: now,
     updated_at: now,
   });
+}
+
+function otherConnections(db: Database, tenantId: string, except: string): string[] {
+  return (db.query("SELECT id FROM connections WHERE tenant_id = ? AND id != ? ORDER BY name, id").all(tenantId, except) as { id: string }[]).map((c) => c.id);
 }
 
 /** A client row with every JSON column AuthHero's table requires (empty where not given). */

@@ -156,6 +156,39 @@ describe("runtime fallback", () => {
     }
   });
 
+  test("controlPlaneClientId reaches AuthHero's login-time client merge, per tenant; the management API gets none", async () => {
+    const withClient = createTenantFileAdapters({
+      dataDir: f.dataDir,
+      controlPlaneTenantId: CP,
+      open: (db) => sqliteAdapters(db),
+      controlPlaneClientId: "default",
+      resolveControlPlane: (t) => (t === "acme" ? null : CP),
+    });
+    try {
+      // The shape AuthHero's client helper reads: controlPlaneClientId, and a resolver per tenant.
+      const config = withClient.dataAdapter.multiTenancyConfig as { controlPlaneClientId?: string; resolveControlPlane?: (p: { tenant_id: string }) => unknown };
+      expect(config.controlPlaneClientId).toBe("default");
+      expect(config.resolveControlPlane?.({ tenant_id: "beta" })).toEqual({ tenantId: CP, clientId: "default" });
+      expect(config.resolveControlPlane?.({ tenant_id: "acme" })).toBeUndefined();
+      expect(withClient.managementDataAdapter.multiTenancyConfig).toEqual({ controlPlaneTenantId: CP });
+      // Without the option nothing names a client to inherit from.
+      expect(a.multiTenancyConfig).toEqual({ controlPlaneTenantId: CP });
+    } finally {
+      withClient.close();
+    }
+  });
+
+  test("issuersOf: a tenant's host under the control plane's and its approved custom domains, as AuthHero's additionalIssuers", async () => {
+    f.cp.insertDomain({ custom_domain_id: "cd_1", tenant_id: "acme", domain: "login.acme.test", status: "ready" });
+    f.cp.insertDomain({ custom_domain_id: "cd_2", tenant_id: "acme", domain: "asked.acme.test", status: "pending_verification" });
+    f.cp.insertDomain({ custom_domain_id: "cd_3", tenant_id: "beta", domain: "login.beta.test", status: "ready" });
+    const both = fixture.both;
+    expect(await both.issuersOf("acme", "http://localhost:8080/")).toEqual(["http://acme.localhost:8080/", "http://login.acme.test:8080/"]);
+    expect(await both.issuersOf("beta", "https://auth.example.com/")).toEqual(["https://beta.auth.example.com/", "https://login.beta.test/"]);
+    expect(await both.issuersOf(CP, "http://localhost:8080/")).toEqual([]);
+    expect(await both.issuersOf("ghost", "http://localhost:8080/")).toEqual([]);
+  });
+
   test("fallback: false gives the stored data only", async () => {
     const plain = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), fallback: false });
     try {
@@ -219,44 +252,6 @@ test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, 
   expect(merged.allowed_logout_urls).toEqual(["https://cp.test/out"]);
   expect(merged.allowed_origins).toEqual([]);
   expect(mergeClientWithFallback({ client_id: "c", callbacks: ["x"] }, null)).toEqual({ client_id: "c", callbacks: ["x"] });
-});
-
-describe("the management API reads exactly what a tenant stores; logins inherit", () => {
-  test("the control plane's e-mail provider never reaches a tenant's management reads; the tenant sets its own and reads it back", async () => {
-    await a.emailProviders.create(CP, { name: "mailgun", enabled: true, credentials: { api_key: "cp-key-123", domain: "cp.example" } } as never);
-    expect(await m.emailProviders.get("acme")).toBeNull();
-    // Logins still send with the control plane's provider.
-    expect((await a.emailProviders.get("acme"))?.credentials).toEqual({ api_key: "cp-key-123", domain: "cp.example" });
-
-    await m.emailProviders.create("acme", { name: "ses", enabled: true, credentials: { accessKeyId: "acme-id", secretAccessKey: "acme-secret", region: "eu-west-1" } } as never);
-    const own = await m.emailProviders.get("acme");
-    expect({ name: own?.name, credentials: own?.credentials }).toEqual({ name: "ses", credentials: { accessKeyId: "acme-id", secretAccessKey: "acme-secret", region: "eu-west-1" } });
-    expect(JSON.stringify(own)).not.toContain("cp-key-123");
-    // From then on logins use the tenant's own, too.
-    expect((await a.emailProviders.get("acme"))?.name).toBe("ses");
-  });
-
-  test("a synced connection's inherited secret reaches logins, never the management API", async () => {
-    await a.connections.create(CP, conn("con_corp", "oidc", { client_id: "corp", client_secret: "cp-secret-456", scope: "openid" }));
-    // What the outbox writes: the copy without its secret keys.
-    await a.connections.create("acme", { ...conn("con_corp", "oidc", { client_id: "corp", scope: "openid" }), is_system: true } as never);
-    expect((await a.connections.get("acme", "con_corp"))?.options).toMatchObject({ client_secret: "cp-secret-456" });
-    for (const read of [
-      () => m.connections.get("acme", "con_corp"),
-      () => m.connections.list("acme"),
-      () => m.connections.list("acme", { include_totals: true } as never),
-    ]) {
-      expect(JSON.stringify(await read())).not.toContain("cp-secret-456");
-    }
-    expect((await m.connections.get("acme", "con_corp"))?.options).toEqual({ client_id: "corp", scope: "openid" });
-  });
-
-  test("inheritable control-plane hooks run for logins but are not the tenant's to list or read", async () => {
-    await a.hooks.create(CP, { hook_id: "h_cp", trigger_id: "post-user-login", url: "https://hooks.cp/?token=cp-hook-secret", enabled: true, metadata: { inheritable: true } } as never);
-    expect((await a.hooks.list("acme")).hooks.map((h) => (h as { hook_id?: string }).hook_id)).toContain("h_cp");
-    expect((await m.hooks.list("acme")).hooks).toEqual([]);
-    expect(await m.hooks.get("acme", "h_cp")).toBeNull();
-  });
 });
 
 describe("GET /api/v2/tenants/{id}/effective-settings", () => {

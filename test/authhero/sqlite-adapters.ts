@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { DataAdapters } from "@authhero/adapter-interfaces";
 
 // A real `open` factory for the tests: AuthHero-shaped adapters over bun:sqlite for the namespaces
-// the module touches (connections, email providers, clients, tenants, keys). It stands in for
+// the module touches (connections, email providers, clients, tenants, keys, custom domains). It stands in for
 // AuthHero's SQL adapter, which does not install here; the module under test is the dispatch and
 // fallback around it. Tables AuthHero's migrations would add are created on open.
 const EXTRA_TABLES = `
@@ -126,6 +126,11 @@ export function sqliteAdapters(db: Database, inTransaction = false): DataAdapter
       async list() {
         const tenants = db.query("SELECT * FROM tenants ORDER BY id").all();
         return { tenants, start: 0, limit: tenants.length, length: tenants.length };
+      },
+    },
+    customDomains: {
+      async list(tenant_id: string) {
+        return db.query("SELECT * FROM custom_domains WHERE tenant_id = ? ORDER BY domain").all(tenant_id);
       },
     },
     keys: {
