@@ -245,3 +245,26 @@ describe("conflicts and tenant-owned entities", () => {
     expect(rows(acme, "SELECT * FROM roles")).toEqual(snapshot);
   });
 });
+
+describe("a cursor past the control plane's head", () => {
+  // A file put in place by hand from another deployment, or a control plane put back from an older
+  // backup: the cursor counts another outbox's events, and says nothing about which copies are right.
+  test("is never reported, and the relay reconciles the file in full", async () => {
+    f = openFixture();
+    const w = cpWrites(f.authhero);
+    w.role("rol_1", "admin");
+    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    const acme = f.tenantFile("acme");
+    const head = f.relay.head();
+    acme.exec("INSERT INTO roles (id, tenant_id, name, is_system, created_at, updated_at) VALUES ('rol_foreign', 'acme', 'foreign', 1, 'x', 'x')");
+    acme.query("UPDATE tenantgate_sync SET cursor = ?").run(head + 19);
+
+    const status = f.relay.status("acme");
+    expect(status).toMatchObject({ cursor: null, lag: null, head, state: "lagging" });
+    expect(f.relay.summary()).toMatchObject({ head, in_sync: 0, lagging: 1 });
+    await f.relay.drain();
+    expect(f.relay.status("acme")).toMatchObject({ cursor: head, state: "in_sync" });
+    expect(rows(acme, "SELECT id FROM roles ORDER BY id")).toEqual([{ id: "rol_1" }]);
+    expect(divergences(f.authhero, acme, "acme")).toEqual([]);
+  });
+});
