@@ -84,8 +84,11 @@ describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, ent
     for (const sub of entity.writableSubpaths) expect(await refusal(guard.check("acme", write("POST", [entity.collection, idOf(kind), sub])))).toBeUndefined();
     expect((await refusal(guard.check("acme", write("POST", [entity.collection, idOf(kind), "anything-else"]))))?.status).toBe(403);
 
-    const create = write("POST", [entity.collection], entity.uniqueKey ? { [entity.uniqueKey]: copy?.[entity.uniqueKey] } : { name: copy?.name });
-    expect((await refusal(guard.check("acme", create)))?.status).toBe(entity.uniqueKey ? 409 : undefined);
+    // A tenant's own entity may not take the copy's key, created or renamed.
+    const key = { [entity.uniqueKey]: copy?.[entity.uniqueKey] };
+    expect((await refusal(guard.check("acme", write("POST", [entity.collection], key))))?.status).toBe(409);
+    for (const method of ["PATCH", "PUT"]) expect((await refusal(guard.check("acme", write(method, [entity.collection, "own_1"], key))))?.status).toBe(409);
+    expect(await refusal(guard.check("acme", write("PATCH", [entity.collection, "own_1"], { [entity.uniqueKey]: "another" })))).toBeUndefined();
   });
 
   test(`--no-${entity.syncSwitch.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} leaves it, and only it, out of tenants`, () => {

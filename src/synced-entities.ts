@@ -10,6 +10,7 @@ export const SYNCED_ENTITIES = [
     kind: "resource_server",
     table: "resource_servers",
     uniqueKey: "identifier",
+    keyIsUnique: true,
     collection: "resource-servers",
     noun: "resource server",
     // The management API addresses a resource server by id or, Auth0-style, by its identifier.
@@ -24,6 +25,7 @@ export const SYNCED_ENTITIES = [
     kind: "role",
     table: "roles",
     uniqueKey: "name",
+    keyIsUnique: true,
     collection: "roles",
     noun: "role",
     addressedBy: ["id"],
@@ -40,11 +42,16 @@ export const SYNCED_ENTITIES = [
   {
     kind: "connection",
     table: "connections",
-    uniqueKey: null,
+    // AuthHero's table lets a tenant hold two connections of one name, but a login names its
+    // connection (`connection=`, a database signup): a tenant's own one must not shadow a synced one.
+    uniqueKey: "name",
+    keyIsUnique: false,
     collection: "connections",
     noun: "connection",
     addressedBy: ["id"],
-    writableSubpaths: [],
+    // Enabling a connection for an app (`PATCH /connections/{id}/clients`, Auth0's way) changes the
+    // tenant's own clients, not the connection.
+    writableSubpaths: ["clients"],
     // Its secrets are options inside a column (`--sync-secret-keys`), stripped from the copy's options.
     secretColumns: [],
     capturedFrom: [{ table: "connections", id: "id" }],
@@ -57,8 +64,13 @@ interface SyncedEntityShape {
   kind: string;
   /** AuthHero's table of it, in the control plane and in every tenant. */
   table: string;
-  /** The column a tenant's own entity must not share with a synced one (AuthHero's unique key). */
-  uniqueKey: string | null;
+  /** The column a tenant's own entity must not share with a synced one (the key a tenant or a login finds it by). */
+  uniqueKey: string;
+  /**
+   * AuthHero's schema makes `uniqueKey` unique, so the control plane never holds two entities of one
+   * key: a copy that holds the key under another id is stale (and would make the insert fail).
+   */
+  keyIsUnique: boolean;
   /** Its management API collection: `/api/v2/<collection>/<id>`. */
   collection: string;
   /** What messages call one. */

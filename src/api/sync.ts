@@ -19,7 +19,7 @@ const SyncSummary = t.Object({
 
 const TenantSync = t.Object({
   tenant_id: t.String(),
-  cursor: t.Union([t.Integer(), t.Null()]),
+  cursor: t.Union([t.Integer(), t.Null()], { description: "the last outbox event the file holds, never past head; null when unknown (a file whose cursor counts another outbox's events is reconciled in full)" }),
   head: t.Integer(),
   lag: t.Union([t.Integer(), t.Null()]),
   state: t.String({ description: "in_sync, lagging, failing or unavailable" }),

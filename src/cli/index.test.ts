@@ -25,7 +25,8 @@ Usage:
   tenantgate sync reconcile <id> | --all          compare synced copies with the control plane and repair
   tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)
   tenantgate backup <id> <file>                   consistent snapshot of a tenant file
-  tenantgate restore <id> <file>                  put a backup in place (the current file goes to the trash)
+  tenantgate restore <id> <file> [--from-other-deployment]
+                                                  put a backup in place (the current file goes to the trash)
 
 Every command takes the gateway options; \`tenantgate serve --help\` lists them.`);
   for (const argv of [[], ["--help"], ["-h"], ["help"]]) expect(await printed(argv)).toBe(USAGE);

@@ -7,8 +7,8 @@ interface GuardedCollection {
   entity: SyncedEntity;
   /** Finds a tenant's copy by the id a management path gives (any column the API addresses it by). */
   lookup: string;
-  /** Creating one with a synced entity's unique key would shadow or collide with the copy. */
-  clash: { key: string; sql: string; phrase: string } | null;
+  /** A tenant's own entity created or renamed with a synced entity's key would shadow or collide with the copy. */
+  clash: { key: string; sql: string; phrase: string };
 }
 
 /** AuthHero management collections whose control-plane entities are synced into child tenants. */
@@ -18,7 +18,7 @@ const GUARDED = new Map<string, GuardedCollection>(
     {
       entity,
       lookup: `SELECT id, name, is_system FROM ${entity.table} WHERE ${entity.addressedBy.map((c) => `${c} = ?1`).join(" OR ")}`,
-      clash: entity.uniqueKey && {
+      clash: {
         key: entity.uniqueKey,
         sql: `SELECT id FROM ${entity.table} WHERE ${entity.uniqueKey} = ? AND is_system = 1`,
         // "a role named …", "a resource server with identifier …"
@@ -35,13 +35,14 @@ export interface ProtectionCheck {
   methods: ReadonlySet<string>;
   /** The path's readings after the management prefix (see management-path.ts). */
   readings: readonly string[][];
-  /** Reads the body of a create, for the unique-key check; called only when needed. */
+  /** Reads the body of a create or an update, for the unique-key check; called only when needed. */
   body: () => Promise<unknown>;
 }
 
 /**
  * Refuses writes to synced copies in a child tenant's file (`is_system = 1`): 403 with where to make
- * the change instead. Lookups that fail refuse the write (503): the guard fails closed.
+ * the change instead; and a tenant's own entity created or renamed with a synced one's unique key:
+ * 409. Lookups that fail refuse the write (503): the guard fails closed.
  */
 export class SyncedEntityGuard {
   constructor(private readonly pool: HandlePool) {}
@@ -53,7 +54,7 @@ export class SyncedEntityGuard {
       const guarded = collection === undefined ? undefined : GUARDED.get(collection.toLowerCase());
       if (guarded === undefined) continue;
       if (id === undefined) {
-        if (req.methods.has("POST")) await this.checkCreate(tenant, guarded, req);
+        if (req.methods.has("POST")) await this.checkKey(tenant, guarded, req, "create");
         continue;
       }
       const subpaths: readonly string[] = guarded.entity.writableSubpaths;
@@ -62,18 +63,21 @@ export class SyncedEntityGuard {
       if (synced && synced.is_system === 1) {
         throw new HttpError(403, `${guarded.entity.noun} "${synced.name}" (${synced.id}) is synced from the control plane and cannot be changed in tenant "${tenant}"; change it on the control plane`);
       }
+      // The tenant's own entity (or one AuthHero will not find): it may change, but not onto a synced key.
+      if (rest.length === 0 && (req.methods.has("PATCH") || req.methods.has("PUT"))) await this.checkKey(tenant, guarded, req, "rename");
     }
   }
 
-  private async checkCreate(tenant: string, guarded: GuardedCollection, req: ProtectionCheck): Promise<void> {
+  /** A create or an update whose body gives the entity a synced entity's unique key: 409. */
+  private async checkKey(tenant: string, guarded: GuardedCollection, req: ProtectionCheck, change: "create" | "rename"): Promise<void> {
     const rule = guarded.clash;
-    if (!rule) return;
     const body = await req.body();
     const value = typeof body === "object" && body !== null ? (body as Record<string, unknown>)[rule.key] : undefined;
-    if (typeof value !== "string") return; // AuthHero refuses a body without it.
+    if (typeof value !== "string") return; // A create without it AuthHero refuses; an update without it keeps the key.
     const clash = this.lookup(tenant, (db) => db.query(rule.sql).get(value) as { id: string } | null);
-    if (clash)
-      throw new HttpError(409, `a ${rule.phrase} "${value}" is synced from the control plane into tenant "${tenant}" (${clash.id}); a tenant cannot create its own`);
+    if (!clash) return;
+    const refused = change === "create" ? "a tenant cannot create its own" : `a tenant's own ${guarded.entity.noun} cannot take it`;
+    throw new HttpError(409, `a ${rule.phrase} "${value}" is synced from the control plane into tenant "${tenant}" (${clash.id}); ${refused}: choose another ${rule.key}`);
   }
 
   private lookup<T>(tenant: string, read: (db: Database) => T): T {

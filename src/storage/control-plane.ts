@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
@@ -7,6 +8,7 @@ import { writeProblem } from "./write-access.ts";
 import { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, updateRows } from "./columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
 import { openSqlite } from "./sqlite.ts";
+import { markOrigin, originOf } from "./tenant-tables.ts";
 
 export interface TenantRow {
   id: string;
@@ -72,9 +74,18 @@ export class ControlPlane {
         const now = new Date().toISOString();
         insertRow(this.db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now });
       }
+      // The deployment's identity is made with its control plane (and comes back with a restored one).
+      if (!originOf(this.db)) markOrigin(this.db, { deploymentId: randomUUID(), tenantId: id });
     } finally {
       lock.release();
     }
+  }
+
+  /** This deployment's identity: the control plane's own mark, which its tenant files and their backups carry. */
+  deploymentId(): string {
+    const origin = originOf(this.db);
+    if (!origin) throw new Error(`the control plane ${this.path} has no tenantgate_origin row; open it with tenantgate to make one`);
+    return origin.deploymentId;
   }
 
   /** What must stay writable for the gateway to write the control plane: its folder, lock, file, WAL and shared memory. */

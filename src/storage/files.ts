@@ -8,4 +8,4 @@ export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./fi
 export { HandlePool, TenantFileError } from "./pool.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";
-export { ensureTenantTables } from "./tenant-tables.ts";
+export { ensureTenantTables, forgetCursor, markOrigin, originOf, type FileOrigin } from "./tenant-tables.ts";

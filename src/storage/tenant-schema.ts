@@ -28,3 +28,20 @@ export const tenantSyncConflicts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.entity, t.entityId] })],
 );
+
+/**
+ * Which deployment and which tenant the file belongs to (one row). The control plane holds its own:
+ * its `deployment_id` is the deployment's identity, made with it. A tenant file and a backup of one
+ * are marked when they are made, so a restore knows a backup made on another deployment, or of
+ * another tenant (a backup from before marks existed has none).
+ */
+export const tenantOrigin = sqliteTable(
+  "tenantgate_origin",
+  {
+    id: integer("id").primaryKey(),
+    deploymentId: text("deployment_id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    markedAt: text("marked_at").notNull(),
+  },
+  (t) => [check("tenantgate_origin_one_row", sql`${t.id} = 1`)],
+);

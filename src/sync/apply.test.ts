@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { divergences } from "../../test/sync/convergence.ts";
 import { cpWrites, openFixture, tenantWrites, type SyncFixture } from "../../test/sync/fixture.ts";
 
 // State transfer into tenant files, through the real relay over real files: what the control plane
@@ -170,6 +171,34 @@ describe("conflicts and tenant-owned entities", () => {
     expect(rows(acme, "SELECT id FROM roles WHERE is_system = 1 ORDER BY id")).toEqual([{ id: "rol_cp" }, { id: "rol_ok" }]);
   });
 
+  test("a connection the control plane adds under a name the tenant's own connection has is a conflict, not a second connection of that name", async () => {
+    f = openFixture();
+    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    const acme = f.tenantFile("acme");
+    acme.exec("INSERT INTO connections (id, tenant_id, name, strategy, options, is_system, created_at, updated_at) VALUES ('con_mine', 'acme', 'corp', 'oidc', '{}', 0, 'x', 'x')");
+    const w = cpWrites(f.authhero);
+    w.connection("con_cp", "corp", {});
+    // AuthHero lets the control plane hold two connections of one name: the tenant gets both copies.
+    w.connection("con_a", "shared", {});
+    w.connection("con_b", "shared", {});
+    await f.relay.drain();
+
+    expect(rows(acme, "SELECT id, name, is_system FROM connections WHERE name IN ('corp', 'shared') ORDER BY id")).toEqual([
+      { id: "con_a", name: "shared", is_system: 1 },
+      { id: "con_b", name: "shared", is_system: 1 },
+      { id: "con_mine", name: "corp", is_system: 0 },
+    ]);
+    expect(f.relay.status("acme").conflict_list.map(({ entity, entity_id, key_value, tenant_entity_id }) => ({ entity, entity_id, key_value, tenant_entity_id }))).toEqual([
+      { entity: "connection", entity_id: "con_cp", key_value: "corp", tenant_entity_id: "con_mine" },
+    ]);
+    expect(divergences(f.authhero, acme, "acme")).toEqual([]);
+    // Renamed on the control plane onto the other's name, it still stays beside it.
+    f.authhero.exec("UPDATE connections SET name = 'shared', updated_at = 'y' WHERE id = 'con_cp'");
+    await f.relay.drain();
+    expect(rows(acme, "SELECT id FROM connections WHERE name = 'shared' ORDER BY id")).toEqual([{ id: "con_a" }, { id: "con_b" }, { id: "con_cp" }]);
+    expect(f.relay.status("acme").conflicts).toBe(0);
+  });
+
   test("deleting a control-plane entity never deletes a tenant-owned row with the same id", async () => {
     f = openFixture();
     const w = cpWrites(f.authhero);
@@ -214,5 +243,28 @@ describe("conflicts and tenant-owned entities", () => {
     acme.exec("UPDATE tenantgate_sync SET cursor = 0");
     expect(f.relay.reconcile("acme").changed).toBe(0);
     expect(rows(acme, "SELECT * FROM roles")).toEqual(snapshot);
+  });
+});
+
+describe("a cursor past the control plane's head", () => {
+  // A file put in place by hand from another deployment, or a control plane put back from an older
+  // backup: the cursor counts another outbox's events, and says nothing about which copies are right.
+  test("is never reported, and the relay reconciles the file in full", async () => {
+    f = openFixture();
+    const w = cpWrites(f.authhero);
+    w.role("rol_1", "admin");
+    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    const acme = f.tenantFile("acme");
+    const head = f.relay.head();
+    acme.exec("INSERT INTO roles (id, tenant_id, name, is_system, created_at, updated_at) VALUES ('rol_foreign', 'acme', 'foreign', 1, 'x', 'x')");
+    acme.query("UPDATE tenantgate_sync SET cursor = ?").run(head + 19);
+
+    const status = f.relay.status("acme");
+    expect(status).toMatchObject({ cursor: null, lag: null, head, state: "lagging" });
+    expect(f.relay.summary()).toMatchObject({ head, in_sync: 0, lagging: 1 });
+    await f.relay.drain();
+    expect(f.relay.status("acme")).toMatchObject({ cursor: head, state: "in_sync" });
+    expect(rows(acme, "SELECT id FROM roles ORDER BY id")).toEqual([{ id: "rol_1" }]);
+    expect(divergences(f.authhero, acme, "acme")).toEqual([]);
   });
 });

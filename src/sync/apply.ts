@@ -77,8 +77,9 @@ function applyOne(db: Database, tenantId: string, state: EntityState, seq: numbe
   const spec = entityOf(state.kind);
   // One query finds both the row with this id and any row holding its unique key (a burst of many
   // entities per tenant pays per statement).
-  const key = spec.uniqueKey && state.row ? (state.row[spec.uniqueKey] as string) : undefined;
-  // Scoped to the tenant's id so AuthHero's (tenant_id, id) and (tenant_id, key) indexes serve it.
+  const key = state.row ? (state.row[spec.uniqueKey] as string) : undefined;
+  // Scoped to the tenant's id so AuthHero's (tenant_id, id) and (tenant_id, key) indexes serve it
+  // (connections have none on their name; a tenant holds few).
   const found = (
     key === undefined
       ? db.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ?1 AND id = ?2`).all(tenantId, state.id)
@@ -96,20 +97,20 @@ function applyOne(db: Database, tenantId: string, state: EntityState, seq: numbe
     return;
   }
   if (existing && existing.is_system !== 1) return conflict(db, state, String(key ?? state.id), state.id, result);
-  if (spec.uniqueKey) {
-    const holder = found.find((r) => r.id !== state.id) as { id: string; is_system: number } | undefined;
-    if (holder && holder.is_system !== 1) {
-      // The copy of this entity's earlier state (e.g. before a rename onto the tenant's key) must not
-      // stay behind as if it were still the control plane's.
-      if (existing) {
-        removeCopy(db, spec.table, { kind: state.kind, id: state.id, row: null });
-        result.changed++;
-      }
-      return conflict(db, state, String(key), holder.id, result);
+  const others = found.filter((r) => r.id !== state.id);
+  const owner = others.find((r) => r.is_system !== 1);
+  if (owner) {
+    // The copy of this entity's earlier state (e.g. before a rename onto the tenant's key) must not
+    // stay behind as if it were still the control plane's.
+    if (existing) {
+      removeCopy(db, spec.table, { kind: state.kind, id: state.id, row: null });
+      result.changed++;
     }
-    // A synced copy holding the key under another id is stale (the control plane's key is unique): drop it.
-    if (holder) removeCopy(db, spec.table, { kind: state.kind, id: holder.id, row: null });
+    return conflict(db, state, String(key), owner.id as string, result);
   }
+  // A synced copy holding a key the control plane keeps unique, under another id, is stale: drop it.
+  // (Two control-plane connections may share a name: both copies stay.)
+  if (spec.keyIsUnique) for (const other of others) removeCopy(db, spec.table, { kind: state.kind, id: other.id as string, row: null });
 
   const copy = copyFor(state, tenantId, rules);
   if (existing) {

@@ -102,15 +102,16 @@ export class OutboxRelay {
   }
 
   /**
-   * Seeds a new tenant file from one snapshot at head H and sets its cursor to H, inside the file's
-   * creating transaction: changes made meanwhile are past H, and the relay carries on from there.
+   * Seeds a new tenant file (or a restored one, before it is put in place) from one snapshot at head
+   * H and sets its cursor to H: changes made meanwhile are past H, and the relay carries on from there.
    */
-  seed = (db: Database, tenantId: string): void => {
+  seed = (db: Database, tenantId: string): number => {
     const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
     applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
     this.states.seeded(tenantId, snap.head);
     // Mirrored at once, so a gateway started later knows this cursor without opening the file.
     this.states.persist();
+    return snap.head;
   };
 
   /** Compares every synced entity of one tenant with the control plane and repairs what differs. */
@@ -182,7 +183,6 @@ export class OutboxRelay {
 
   /** One tenant's status, its cursor and conflicts read from its file when it can be read. */
   status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
-    const head = this.outbox.head();
     const s = this.states.of(tenantId);
     let cursor = s.cursor;
     let fromFile = false;
@@ -197,11 +197,14 @@ export class OutboxRelay {
     } catch {
       // Unreadable right now: report what the relay last knew.
     }
+    // Read after the cursor: the outbox only grows, so a cursor committed meanwhile is never past it.
+    const head = this.outbox.head();
     if (fromFile && s.cursor !== undefined && cursor !== undefined && cursor < s.cursor) {
       // The file is behind what the relay committed: repair it now, not at the next change.
       s.verified = false;
       this.wake();
     }
+    if (fromFile && this.aheadOfHead(tenantId, s, cursor, head)) this.wake();
     return { ...describeSync(tenantId, s, this.o.registry, { head, target: this.outbox.syncHead() }, cursor, fromFile || s.verified), conflict_list: conflictList };
   }
 
@@ -226,6 +229,7 @@ export class OutboxRelay {
     const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
     const target = this.outbox.syncHead();
+    const head = this.outbox.head();
     const now = Date.now();
     const due: string[] = [];
     let slice = performance.now();
@@ -241,6 +245,7 @@ export class OutboxRelay {
       if (s.backingOff(now)) continue;
       const cursor = s.cursor ?? this.readCursor(id, s);
       if (cursor === undefined) continue;
+      this.aheadOfHead(id, s, cursor, head);
       if (s.needsReconcile || !s.verified || cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
@@ -283,8 +288,9 @@ export class OutboxRelay {
   private record({ tenantId: id, outcome, identity, started }: Applied, head: number): void {
     const s = this.states.of(id);
     if (outcome.kind === "current") {
-      // Checked, and nothing to apply: the file holds every change.
+      // Checked, and nothing to apply: the file holds every change (unless its cursor is past the head).
       s.checked(outcome.cursor, identity);
+      if (this.aheadOfHead(id, s, outcome.cursor, head)) this.wake();
       return;
     }
     if (outcome.kind === "behind") {
@@ -296,7 +302,21 @@ export class OutboxRelay {
       return;
     }
     s.applied(head, outcome.result.conflicts, identity);
-    this.o.observer?.applied(id, head - outcome.from, (performance.now() - started) / 1000);
+    // A file reconciled from a cursor past the head (another outbox's) was no number of events behind.
+    this.o.observer?.applied(id, Math.max(0, head - outcome.from), (performance.now() - started) / 1000);
+  }
+
+  /**
+   * A cursor past the control plane's head counts another outbox's events (a file from another
+   * deployment, or a control plane put back from an older backup): which copies the file holds is
+   * unknown, so it is reconciled in full. The head is read again before saying so: the outbox only
+   * grows, so a cursor another process committed after `head` was read is never taken for one.
+   */
+  private aheadOfHead(tenantId: string, s: TenantSync, cursor: number | undefined, head: number): boolean {
+    if (cursor === undefined || cursor <= head || cursor <= this.outbox.head()) return false;
+    if (!s.needsReconcile) this.o.log.warn({ tenant: tenantId, cursor, head }, "tenant file's cursor is past the control plane's head; reconciling it in full");
+    s.needsReconcile = true;
+    return true;
   }
 
   private applyTo(tenantId: string, states: readonly EntityState[], head: number, complete: boolean): ApplyResult {

@@ -41,14 +41,17 @@ export function describeSync(
   verified: boolean,
 ): TenantSyncStatus {
   const status = registry.status(tenantId);
-  const caughtUp = verified && cursor !== undefined && cursor >= at.target && !s.needsReconcile;
+  // A cursor past the head counts another outbox's events: it says nothing of this one's (the relay
+  // reconciles such a file in full), so none is reported.
+  const position = cursor !== undefined && cursor <= at.head ? cursor : undefined;
+  const caughtUp = verified && position !== undefined && position >= at.target && !s.needsReconcile;
   const state = status !== "ready" ? "unavailable" : s.lastError ? "failing" : caughtUp ? "in_sync" : "lagging";
   return {
     tenant_id: tenantId,
-    cursor: cursor ?? null,
+    cursor: position ?? null,
     head: at.head,
     // Events to apply; organization events after the last synced change are not owed.
-    lag: cursor === undefined ? null : caughtUp ? 0 : Math.max(0, at.head - cursor),
+    lag: position === undefined ? null : caughtUp ? 0 : Math.max(0, at.head - position),
     state,
     attempts: s.attempts,
     last_error: s.lastError ?? (status !== "ready" ? `tenant file is ${status}${status === "unreadable" ? `: ${registry.unreadableReason(tenantId) ?? "not a database"}` : ""}` : null),

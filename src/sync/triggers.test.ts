@@ -60,6 +60,7 @@ test("tenant files get none of the control plane's tenantgate objects", () => {
   f = openFixture();
   f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   const names = (f.tenantFile("acme").query("SELECT name FROM sqlite_master WHERE name LIKE 'tenantgate%'").all() as { name: string }[]).map((r) => r.name).sort();
-  // Only the tenant's own sync bookkeeping, made by the relay.
-  expect(names).toEqual(["tenantgate_sync", "tenantgate_sync_conflicts"]);
+  // Only the tenant's own: its mark (made with the file) and its sync bookkeeping (made by the relay).
+  expect(names).toEqual(["tenantgate_origin", "tenantgate_sync", "tenantgate_sync_conflicts"]);
+  expect(f.tenantFile("acme").query("SELECT tenant_id FROM tenantgate_origin").all()).toEqual([{ tenant_id: "acme" }]);
 });

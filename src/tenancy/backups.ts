@@ -1,9 +1,10 @@
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { probeDatabase } from "../storage/files.ts";
+import { forgetCursor, hasTable, markOrigin, originOf, probeDatabase } from "../storage/files.ts";
 import type { HandlePool } from "../storage/files.ts";
 import { openSqlite } from "../storage/files.ts";
+import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
 import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
@@ -23,14 +24,28 @@ export interface BackupsOptions {
   isRegistered: (id: string) => boolean;
   /** The organization a restored tenant is listed with: its existing one, or a new id. */
   organizationIdFor: (id: string) => string;
+  /** This deployment's identity (the control plane's mark), which backups of its tenants carry. */
+  deploymentId: () => string;
+  /**
+   * Makes a restored file's synced copies and cursor the control plane's (the relay's full copy, as a
+   * new tenant is seeded) and says the cursor it set; undefined when there is no relay to ask.
+   */
+  repair: (db: Database, tenantId: string) => number | undefined;
+}
+
+export interface RestoreOptions {
+  /** Takes a backup marked by another deployment (a tenant moved here); its synced copies are replaced. */
+  fromOtherDeployment?: boolean;
 }
 
 /**
  * Backup and restore of a tenant file, journaled like the other lifecycle operations. A backup is a
- * consistent snapshot (`VACUUM INTO`, readers and writers carry on) that appears at its target only
- * once `integrity_check` passed. A restore checks the backup, builds the new file beside the tenants,
- * moves the current one to the trash and renames the new one into place; a process that dies
- * mid-way leaves an operation the next start finishes (the built file is complete) or undoes.
+ * consistent snapshot (`VACUUM INTO`, readers and writers carry on), marked with this deployment and
+ * the tenant, that appears at its target only once `integrity_check` passed. A restore checks the
+ * backup (a database, intact, this tenant's, from this deployment), builds the new file beside the
+ * tenants with the control plane's synced copies and cursor, moves the current one to the trash and
+ * renames the new one into place; a process that dies mid-way leaves an operation the next start
+ * finishes (the built file is complete) or undoes.
  */
 export class TenantBackups {
   constructor(private readonly o: BackupsOptions) {}
@@ -50,6 +65,9 @@ export class TenantBackups {
       } finally {
         db.close(false);
       }
+      // The control plane's snapshot carries the deployment's own mark; a tenant's is marked here, so a
+      // backup of a file made before marks existed carries one too.
+      if (id !== this.o.controlPlane) this.markSnapshot(`${file}.partial`, id);
       this.o.journal.step(op.id, "snapshot");
       crashPoint("backup:snapshot");
       const check = integrityCheck(`${file}.partial`);
@@ -65,7 +83,7 @@ export class TenantBackups {
     return this.o.journal.get(op.id) as Operation;
   }
 
-  restore(id: string, backupFile: string): Operation {
+  restore(id: string, backupFile: string, opts: RestoreOptions = {}): Operation {
     const backup = resolve(backupFile);
     const probe = probeDatabase(backup);
     if (probe.state === "missing") throw new Error(`${backup} does not exist`);
@@ -73,6 +91,7 @@ export class TenantBackups {
     if (probe.state === "unreadable") throw new Error(`${backup} is not a SQLite database (${probe.reason})`);
     const check = integrityCheck(backup);
     if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
+    this.assertRestorable(id, backup, opts);
     const op = this.o.journal.begin("restore", id, {
       backup,
       trashed: join(this.o.trashDir, `${id}.before-restore-${Date.now()}.sqlite`),
@@ -113,23 +132,98 @@ export class TenantBackups {
     return "undone";
   }
 
-  /** The new file, built from the backup beside the tenants (in WAL mode, as every tenant file is). */
-  private stage(op: Operation): void {
-    const staged = scratchFileOf(this.o.tmpDir, op);
-    const db = new Database(op.input.backup as string, { readonly: true });
+  /**
+   * Refuses a backup that cannot be right as `id`'s file, naming it, what it is and what to do: the
+   * control plane's file as a tenant's or the reverse, another tenant's file (every row in it names
+   * that tenant), or a backup marked by another deployment unless asked for. A backup from before
+   * marks existed is taken when it holds `id`'s tenant row; the restore repairs its synced copies.
+   */
+  private assertRestorable(id: string, backup: string, opts: RestoreOptions): void {
+    const db = new Database(backup, { readonly: true });
     try {
-      db.query("VACUUM INTO ?").run(staged);
+      const controlPlane = this.o.controlPlane;
+      // tenantgate's journal is made in the control plane only (tenant files are clones without it).
+      const isControlPlane = hasTable(db, "tenantgate_operations");
+      if (id === controlPlane) {
+        if (!isControlPlane) throw new Error(`${backup} is a tenant's file, not the control plane's (it has no tenantgate_operations table); restore it as the tenant it is a backup of`);
+        // The control plane carries the deployment's identity: a restored one brings its own back.
+        return;
+      }
+      if (isControlPlane) throw new Error(`${backup} is the control plane's file, not tenant "${id}"'s; restore it as "${controlPlane}" (tenantgate restore ${controlPlane} ${backup})`);
+      const origin = originOf(db);
+      if (origin && origin.tenantId !== id) {
+        throw new Error(
+          `${backup} is a backup of tenant "${origin.tenantId}", not of "${id}": its rows name "${origin.tenantId}", so AuthHero would find "${id}" empty. Restore it as "${origin.tenantId}" (tenantgate restore ${origin.tenantId} ${backup}), or choose a backup of "${id}"`,
+        );
+      }
+      const notOwn = whyNotOwnFile(db, id);
+      if (notOwn) throw new Error(`${backup} cannot be restored as tenant "${id}": ${notOwn}`);
+      const here = this.o.deploymentId();
+      if (origin && origin.deploymentId !== here && !opts.fromOtherDeployment) {
+        throw new Error(
+          `${backup} is a backup of "${id}" made on another deployment (${origin.deploymentId}; this data directory's is ${here}): its synced copies and sync cursor are that control plane's, and its own entities may name that control plane's roles and connections by id. ` +
+            `If this data directory replaces that deployment's, restore its control plane first (tenantgate restore ${controlPlane} <its backup>); to move the tenant here anyway, run tenantgate restore ${id} ${backup} --from-other-deployment (its synced copies become this control plane's)`,
+        );
+      }
     } finally {
       db.close(false);
     }
-    const wal = openSqlite(staged);
+  }
+
+  /**
+   * The new file, built from the backup beside the tenants (in WAL mode, as every tenant file is). A
+   * tenant's is marked as this deployment's and brought to the control plane's synced state at once:
+   * the backup's cursor counts events of the outbox it was made beside, which may be behind, ahead
+   * of, or another deployment's than this one's.
+   */
+  private stage(op: Operation): void {
+    const staged = scratchFileOf(this.o.tmpDir, op);
+    const source = new Database(op.input.backup as string, { readonly: true });
     try {
-      wal.exec("PRAGMA journal_mode = WAL");
+      source.query("VACUUM INTO ?").run(staged);
     } finally {
-      wal.close(false);
+      source.close(false);
     }
-    this.o.journal.step(op.id, "staged");
+    const db = openSqlite(staged);
+    let outcome: string | undefined;
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      if (op.tenantId !== this.o.controlPlane) {
+        markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: op.tenantId });
+        outcome = this.repair(db, op.tenantId);
+      } else if (!originOf(db)) {
+        // A control plane backed up before marks existed: the deployment keeps the identity its tenant files carry.
+        markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: op.tenantId });
+      }
+    } finally {
+      db.close(false);
+    }
+    this.o.journal.step(op.id, "staged", outcome);
     crashPoint("restore:staged");
+  }
+
+  /** Says what became of the staged file's synced copies. */
+  private repair(db: Database, tenantId: string): string {
+    let cursor: number | undefined;
+    try {
+      cursor = this.o.repair(db, tenantId);
+    } catch (err) {
+      forgetCursor(db);
+      return `its synced copies are left to the relay, which copies them in full (the repair failed: ${(err as Error).message})`;
+    }
+    if (cursor !== undefined) return `its synced copies are the control plane's (cursor ${cursor})`;
+    forgetCursor(db);
+    return "its synced copies are left to the relay, which copies them in full";
+  }
+
+  /** Marks a tenant's snapshot as this deployment's backup of `id`. */
+  private markSnapshot(path: string, id: string): void {
+    const db = openSqlite(path);
+    try {
+      markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: id });
+    } finally {
+      db.close(false);
+    }
   }
 
   private runRestore(op: Operation): void {

@@ -72,7 +72,7 @@ export function closeTenancy(t: Tenancy): void {
   t.pool.closeAll();
   t.cp.close();
 }
-export { integrityCheck } from "./backups.ts";
+export { integrityCheck, type RestoreOptions } from "./backups.ts";
 export { newDomainId } from "./ids.ts";
 export type { Operation, OperationJournal } from "./journal.ts";
 export { TENANT_SETTINGS } from "./lifecycle.ts";

@@ -5,12 +5,13 @@ import type { Logger } from "pino";
 import { HttpError } from "../http-error.ts";
 import { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "../storage/index.ts";
 import { firstLoginIds, holdsClients, MANAGEMENT_API, provisionFirstLogin, TENANT_ADMIN_ROLE, type FirstLoginIds } from "./first-login.ts";
-import { insertRow } from "../storage/files.ts";
+import { insertRow, markOrigin } from "../storage/files.ts";
 import type { ControlPlane, TenantRow } from "../storage/index.ts";
 import type { HandlePool } from "../storage/files.ts";
 import { probeDatabase } from "../storage/files.ts";
 import { immediate, openSqlite } from "../storage/files.ts";
-import { TenantBackups } from "./backups.ts";
+import { TenantBackups, type RestoreOptions } from "./backups.ts";
+import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
 import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 import { isOwnerAlive } from "./process-owner.ts";
@@ -60,8 +61,11 @@ export interface LifecycleOptions {
   log: Logger;
 }
 
-/** Adds seed rows to a new tenant file before it is renamed into place (the outbox's snapshot). */
-export type Seeder = (db: Database, tenantId: string) => void;
+/**
+ * Adds seed rows to a new or restored tenant file before it is renamed into place (the outbox's
+ * snapshot), and says the sync cursor it set.
+ */
+export type Seeder = (db: Database, tenantId: string) => number;
 
 /**
  * Provisioning, adoption and deprovisioning of tenants. Each is a journaled operation of idempotent
@@ -90,6 +94,8 @@ export class TenantLifecycle {
       friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,
       isRegistered: (id) => o.cp.tenant(id) !== undefined,
       organizationIdFor: (id) => o.cp.organizationOf(id)?.id ?? newOrganizationId(),
+      deploymentId: () => o.cp.deploymentId(),
+      repair: (db, id) => this.seed?.(db, id),
     });
   }
 
@@ -100,9 +106,9 @@ export class TenantLifecycle {
   }
 
   /** Puts a backup in place of the tenant's file, listing the tenant again if it was deleted (journaled). */
-  restore(id: string, backup: string): Operation {
+  restore(id: string, backup: string, opts: RestoreOptions = {}): Operation {
     if (id !== this.o.cp.id) assertChildTenantId(id, this.o.reserved, this.o.cp.id);
-    return this.backups.restore(id, backup);
+    return this.backups.restore(id, backup, opts);
   }
 
   /** Who fills a new tenant file with the synced entities (set once the outbox relay exists). */
@@ -259,6 +265,7 @@ export class TenantLifecycle {
       removeDbFiles(tmp);
       const db = createFromTemplate(tmp, this.schemaTemplate(), (db) => {
         insertRow(db, "tenants", this.tenantRow(op));
+        markOrigin(db, { deploymentId: this.o.cp.deploymentId(), tenantId: op.tenantId });
         this.seed?.(db, op.tenantId);
         // After the synced copies: a synced database connection is the one the Default App uses.
         const firstLogin = op.input.first_login as FirstLoginIds | null | undefined;
@@ -392,16 +399,7 @@ export class TenantLifecycle {
     try {
       const db = openSqlite(path);
       try {
-        const has = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").get();
-        if (!has) return "it has no tenants table, so it is not an AuthHero tenant file";
-        // A copy of another tenant's file keeps that tenant's ids in every row: AuthHero would see
-        // an empty tenant. Only a file that is this tenant's own is registered.
-        const own = db.query("SELECT 1 FROM tenants WHERE id = ?").get(id);
-        if (!own) {
-          const other = (db.query("SELECT id FROM tenants LIMIT 1").get() as { id: string } | null)?.id;
-          return `it holds no tenants row for "${id}"${other ? ` (it is tenant "${other}"'s data; re-key it or restore it under that id)` : ""}`;
-        }
-        return null;
+        return whyNotOwnFile(db, id);
       } finally {
         db.close(false);
       }

@@ -6,6 +6,7 @@ import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, 
 import type { SyncFixture } from "../sync/fixture.ts";
 import { CP, useModuleFixture } from "./module-fixture.ts";
 import { sqliteAdapters } from "./sqlite-adapters.ts";
+import { until } from "../support/until.ts";
 
 // The module AuthHero loads, over real tenant files provisioned by the gateway's own lifecycle.
 
@@ -55,6 +56,39 @@ describe("per-tenant dispatch", () => {
     // The re-created tenant's own rows: the new connection, none of the old (its first-login
     // database connection aside).
     expect(f.tenantFile("acme").query("SELECT id FROM connections WHERE id IN ('con_old', 'con_new', 'con_lost')").all()).toEqual([{ id: "con_new" }]);
+  });
+
+  // What the module holds of files that are gone: this process's descriptors on deleted files under
+  // the test's data directory (readlink shows "<path> (deleted)").
+  const deletedHeld = () =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(f.dataDir) && target.endsWith(" (deleted)");
+      } catch {
+        return false;
+      }
+    }).length;
+
+  test("a purged tenant's file is let go while AuthHero calls for other tenants, though its id is never named again", async () => {
+    await a.connections.create("acme", conn("con_a", "oidc", {}));
+    await a.connections.create("beta", conn("con_b", "oidc", {}));
+    expect(deletedHeld()).toBe(0);
+    f.lifecycle.delete("acme", { purge: true });
+    expect(existsSync(join(f.dataDir, "tenants", "acme.sqlite"))).toBe(false);
+    // Its file, WAL and shared memory, until the module lets go of them.
+    expect(deletedHeld()).toBeGreaterThan(0);
+    await until("descriptors on acme's deleted file, with calls for beta only", async () => {
+      await m.connections.get("beta", "con_b");
+      return deletedHeld();
+    }, (n) => n === 0);
+  });
+
+  test("a purged tenant's file is let go with no call at all (an idle AuthHero frees the space too)", async () => {
+    await a.connections.create("acme", conn("con_a", "oidc", {}));
+    f.lifecycle.delete("acme", { purge: true });
+    expect(deletedHeld()).toBeGreaterThan(0);
+    await until("descriptors on acme's deleted file, with no call", () => deletedHeld(), (n) => n === 0, 5000);
   });
 
   test("tenants and keys live in the control-plane file", async () => {

@@ -134,6 +134,15 @@ describe("what stays allowed", () => {
     expect(up.take().map((r) => [r.method, r.path])).toEqual([[method, "/api/v2/roles/rol_sync/users"]]);
   });
 
+  test("PATCH /api/v2/connections/con_sync/clients (enabling a synced connection for the tenant's own app, Auth0's way) is forwarded with its body", async () => {
+    const body = JSON.stringify([{ client_id: "app_acme", status: true }]);
+    const res = await gw.request(ACME, "/api/v2/connections/con_sync/clients", { method: "PATCH", token, headers: { "content-type": "application/json" }, body });
+    expect(res.status).toBe(200);
+    expect(up.take().map((r) => [r.method, r.path, r.body])).toEqual([["PATCH", "/api/v2/connections/con_sync/clients", body]]);
+    // Only that sub-path: anything below it, or beside it, is still the synced connection's.
+    await refused(await gw.request(ACME, "/api/v2/connections/con_sync/clients/app_acme", { method: "PATCH", token, ...json({}) }));
+  });
+
   test.each(["/api/v2/resource-servers/api_own", "/api/v2/roles/rol_own", "/api/v2/connections/con_own", "/api/v2/roles/rol_unknown"])("PATCH and DELETE %s (tenant-owned or unknown) are forwarded", async (path) => {
     for (const method of ["PATCH", "DELETE"]) {
       const res = await gw.request(ACME, path, { method, token, ...json({ name: "x" }) });
@@ -162,6 +171,25 @@ describe("creating an entity with a synced one's unique key", () => {
 
   test("POST a resource server with a synced identifier → 409", async () => {
     await refused(await gw.request(ACME, "/api/v2/resource-servers/", { method: "POST", token, ...json({ identifier: IDENTIFIER, name: "mine" }) }), 409, `identifier "${IDENTIFIER}"`);
+  });
+
+  test("POST a connection named like a synced connection → 409 (AuthHero would make a second one of that name)", async () => {
+    await refused(await gw.request(ACME, "/api/v2/connections", { method: "POST", token, ...json({ name: "shared-db", strategy: "auth0" }) }), 409, 'connection named "shared-db"', "con_sync", "choose another name");
+    const res = await gw.request(ACME, "/api/v2/connections", { method: "POST", token, ...json({ name: "acme-db-2", strategy: "auth0" }) });
+    expect(res.status).toBe(200);
+    expect(up.take().length).toBe(1);
+  });
+
+  test.each([
+    ["/api/v2/connections/con_own", { name: "shared-db" }, 'connection named "shared-db"'],
+    ["/api/v2/roles/rol_own", { name: "admin" }, 'role named "admin"'],
+    ["/api/v2/resource-servers/api_own", { identifier: IDENTIFIER }, `resource server with identifier "${IDENTIFIER}"`],
+  ] as const)("renaming the tenant's own %s onto a synced key → 409; its own key or another is forwarded", async (path, body, phrase) => {
+    for (const method of ["PATCH", "PUT"]) await refused(await gw.request(ACME, path, { method, token, ...json(body) }), 409, phrase, "cannot take it");
+    const kept = Object.fromEntries(Object.keys(body).map((k) => [k, `renamed-${k}`]));
+    const res = await gw.request(ACME, path, { method: "PATCH", token, ...json({ ...kept, description: "x" }) });
+    expect(res.status).toBe(200);
+    expect(up.take().map((r) => [r.method, r.path])).toEqual([["PATCH", path]]);
   });
 
   test("a body that is not JSON is passed on for AuthHero to refuse", async () => {

@@ -8,7 +8,7 @@ export type Row = Record<string, unknown>;
 export const KINDS = [
   { kind: "resource_server", table: "resource_servers", key: "identifier" },
   { kind: "role", table: "roles", key: "name" },
-  { kind: "connection", table: "connections", key: null },
+  { kind: "connection", table: "connections", key: "name" },
 ] as const;
 
 export const DEFAULT_SECRET_KEYS = ["client_secret", "secret", "private_key", "api_key", "twilio_token", "app_secret", "configuration.client_secret"];
@@ -103,7 +103,7 @@ export function divergences(
     for (const [id, copy] of copies) {
       const want = wanted.get(id);
       if (!want) {
-        out.push(`${kind} ${id}: stale copy (name/identifier ${JSON.stringify(copy[key ?? "name"])}) that the control plane does not sync`);
+        out.push(`${kind} ${id}: stale copy (name/identifier ${JSON.stringify(copy[key])}) that the control plane does not sync`);
         continue;
       }
       if (copy.tenant_id !== tenantId) out.push(`${kind} ${id}: copy has tenant_id ${JSON.stringify(copy.tenant_id)}`);
@@ -133,12 +133,12 @@ export function divergences(
     for (const [id, want] of wanted) {
       if (copies.has(id)) continue;
       // Tenant-owned entities it clashes with: same id, or same unique key.
-      const clashes = own.filter((r) => r.id === id || (key !== null && r[key] === want[key])).map((r) => r.id);
+      const clashes = own.filter((r) => r.id === id || r[key] === want[key]).map((r) => r.id);
       const conflict = listed.get(id);
       if (clashes.length === 0) out.push(`${kind} ${id}: missing (no copy and no tenant-owned entity clashes with it)`);
       else if (!conflict) out.push(`${kind} ${id}: clashes with tenant-owned ${clashes.join(", ")} but no conflict is listed`);
       else if (!clashes.includes(conflict.tenant_entity_id)) out.push(`${kind} ${id}: conflict names tenant entity ${conflict.tenant_entity_id}, the clashes are ${clashes.join(", ")}`);
-      else if (conflict.key_value !== String(want[key ?? "id"])) out.push(`${kind} ${id}: conflict key_value ${JSON.stringify(conflict.key_value)} != ${JSON.stringify(want[key ?? "id"])}`);
+      else if (conflict.key_value !== String(want[key])) out.push(`${kind} ${id}: conflict key_value ${JSON.stringify(conflict.key_value)} != ${JSON.stringify(want[key])}`);
     }
     for (const id of listed.keys()) if (!wanted.has(id)) out.push(`${kind} ${id}: conflict listed for an entity the control plane does not sync`);
 

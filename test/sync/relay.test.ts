@@ -4,6 +4,7 @@
 import { Database } from "bun:sqlite";
 import type { Subprocess } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { loadDevKey, signDevToken } from "../../src/auth/index.ts";
@@ -307,9 +308,15 @@ test("compaction deletes applied rows, keeps the head, and a tenant restored bel
     await s.stop();
     s = undefined;
 
-    // Restore the old backup of beta (gateway stopped; the CLI puts the file in place).
-    const restored = await cli(dir, ["restore", "beta", backup]);
-    expect(restored.code).toBe(0);
+    // Put the old backup of beta back (gateway stopped) as a complete file renamed over the old one:
+    // `tenantgate restore` would bring it to the control plane's state itself.
+    const copy = join(dir, "beta-copy.sqlite");
+    readOnly(backup, (db) => db.query("VACUUM INTO ?").run(copy));
+    const wal = new Database(copy);
+    wal.exec("PRAGMA journal_mode = WAL");
+    wal.close(false);
+    for (const suffix of ["-wal", "-shm"]) rmSync(`${tenantPath(dir, "beta")}${suffix}`, { force: true });
+    renameSync(copy, tenantPath(dir, "beta"));
     expect(readOnly(tenantPath(dir, "beta"), (db) => (db.query("SELECT cursor FROM tenantgate_sync").get() as { cursor: number }).cursor)).toBe(backupCursor);
 
     s = await serve(dir, flags);
