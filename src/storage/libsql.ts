@@ -1,0 +1,186 @@
+import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client/web";
+import type { Row, SqlArgs, SqlDb, SqlStatement, SqlWriter } from "./sql.ts";
+
+/**
+ * A libSQL server (sqld with namespaces, or Turso) as tenantgate's engine: each database is a
+ * namespace. sqld picks a request's namespace from the first label of its Host header
+ * (`acme.db` → acme), so a client for one namespace is an ordinary client whose fetch sets that
+ * header. The pure-JavaScript HTTP client is used (`@libsql/client/web`): the native driver keeps
+ * memory per open and close under Bun, and a server needs none of it.
+ */
+export interface LibsqlServer {
+  /** The server's HTTP address (`http://127.0.0.1:8081`), not a namespace's. */
+  url: string;
+  /** Turso and servers started with JWT auth require one. */
+  authToken?: string;
+}
+
+/** A namespace the server does not hold (sqld answers 404). */
+export class NamespaceMissing extends Error {
+  constructor(readonly namespace: string) {
+    super(`the libSQL server has no namespace "${namespace}"`);
+    this.name = "NamespaceMissing";
+  }
+}
+
+/** How long a 404 for a namespace that exists is retried: sqld answers it while it reloads an evicted one. */
+export interface MissingRetry {
+  attempts: number;
+  firstMs: number;
+}
+
+/** sqld keeps at most --max-active-namespaces loaded; one evicted answers 404 for a moment while it loads. */
+const RETRY_EVICTED: MissingRetry = { attempts: 6, firstMs: 25 };
+
+/**
+ * One namespace as an SqlDb. `known` says the namespace exists (the control plane lists it): its
+ * 404s are sqld reloading an evicted namespace and are retried; for one not known to exist a 404
+ * is `NamespaceMissing` at once.
+ */
+export class LibsqlDb implements SqlDb {
+  readonly engine = "libsql" as const;
+  readonly client: Client;
+
+  constructor(
+    readonly server: LibsqlServer,
+    readonly namespace: string,
+    private readonly retry: MissingRetry | null = RETRY_EVICTED,
+  ) {
+    this.client = namespaceClient(server, namespace);
+  }
+
+  async all<T = Row>(sql: string, args: SqlArgs = []): Promise<T[]> {
+    return rowsOf<T>(await this.call(() => this.client.execute({ sql, args: args as InArgs })));
+  }
+
+  async get<T = Row>(sql: string, args: SqlArgs = []): Promise<T | undefined> {
+    return (await this.all<T>(sql, args))[0];
+  }
+
+  async run(sql: string, args: SqlArgs = []): Promise<number> {
+    return (await this.call(() => this.client.execute({ sql, args: args as InArgs }))).rowsAffected;
+  }
+
+  async batch(statements: readonly SqlStatement[]): Promise<number[]> {
+    const stmts: InStatement[] = statements.map((s) => ({ sql: s.sql, args: (s.args ?? []) as InArgs }));
+    return (await this.call(() => this.client.batch(stmts, "write"))).map((r) => r.rowsAffected);
+  }
+
+  async script(sql: string): Promise<void> {
+    await this.call(() => this.client.executeMultiple(sql));
+  }
+
+  async transaction<T>(fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
+    const tx: Transaction = await this.call(() => this.client.transaction("write"));
+    const writer: SqlWriter = {
+      all: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs })),
+      get: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs }))[0] as never,
+      run: async (sql, args = []) => (await tx.execute({ sql, args: args as InArgs })).rowsAffected,
+    };
+    try {
+      const result = await fn(writer);
+      await tx.commit();
+      return result;
+    } catch (err) {
+      await tx.rollback().catch(() => {});
+      throw err;
+    } finally {
+      tx.close();
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** One request, with the eviction retry for a namespace that exists. */
+  private async call<R>(request: () => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        if (!this.retry || attempt >= this.retry.attempts) throw new NamespaceMissing(this.namespace);
+        await Bun.sleep(this.retry.firstMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+}
+
+/** A client whose every request goes to `namespace` (sqld reads it from the Host header). */
+export function namespaceClient(server: LibsqlServer, namespace: string): Client {
+  const host = `${namespace}.db`;
+  return createClient({
+    url: server.url,
+    authToken: server.authToken,
+    fetch: (input: Request | string | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init);
+      const headers = new Headers(request.headers);
+      headers.set("host", host);
+      return fetch(request.url, { method: request.method, headers, body: request.body, signal: request.signal, duplex: "half" } as RequestInit);
+    },
+  } as Parameters<typeof createClient>[0]);
+}
+
+function rowsOf<T>(result: ResultSet): T[] {
+  // libSQL's rows are arrays with column names as extra keys; tenantgate reads plain objects.
+  return result.rows.map((row) => {
+    const out: Row = {};
+    result.columns.forEach((column, i) => (out[column] = row[i]));
+    return out as T;
+  });
+}
+
+function isNotFound(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if ((e as { status?: unknown }).status === 404) return true;
+  return false;
+}
+
+/**
+ * sqld's admin API: namespaces made, forked and removed. Turso's platform API differs and is not
+ * spoken here (its databases are made with its own tools).
+ */
+export class SqldAdmin {
+  constructor(readonly adminUrl: string) {}
+
+  /** Makes an empty namespace; true when it was made, false when it already existed. */
+  async create(namespace: string): Promise<boolean> {
+    const res = await this.request("POST", `/v1/namespaces/${encodeURIComponent(namespace)}/create`, {});
+    if (res.ok) return true;
+    const text = await res.text();
+    if (/already exists/i.test(text)) return false;
+    throw new Error(`the libSQL server did not make namespace "${namespace}": ${res.status} ${text.slice(0, 200)}`);
+  }
+
+  /** A copy of `from` under a new name (sqld copies the namespace's database whole). */
+  async fork(from: string, to: string): Promise<void> {
+    const res = await this.request("POST", `/v1/namespaces/${encodeURIComponent(from)}/fork/${encodeURIComponent(to)}`, {});
+    if (!res.ok) throw new Error(`the libSQL server did not fork namespace "${from}" into "${to}": ${res.status} ${(await res.text()).slice(0, 200)}`);
+  }
+
+  /** Removes a namespace and its data; false when there was none. */
+  async remove(namespace: string): Promise<boolean> {
+    const res = await this.request("DELETE", `/v1/namespaces/${encodeURIComponent(namespace)}`);
+    if (res.ok) return true;
+    const text = await res.text();
+    if (res.status === 404 || /does not exist|doesn't exist|not found/i.test(text)) return false;
+    throw new Error(`the libSQL server did not remove namespace "${namespace}": ${res.status} ${text.slice(0, 200)}`);
+  }
+
+  /** Whether the server holds the namespace. */
+  async exists(namespace: string): Promise<boolean> {
+    const res = await this.request("GET", `/v1/namespaces/${encodeURIComponent(namespace)}/config`);
+    await res.body?.cancel();
+    if (res.ok) return true;
+    if (res.status === 404) return false;
+    throw new Error(`the libSQL server did not say whether namespace "${namespace}" exists: ${res.status}`);
+  }
+
+  private request(method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(new URL(path, this.adminUrl), {
+      method,
+      headers: body === undefined ? undefined : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+}
