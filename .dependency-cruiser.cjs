@@ -6,6 +6,7 @@
 // Folder cycles are checked in the test: dependency-cruiser's rules see modules.
 const LEAF_FACES = [
   "^src/storage/files\\.ts$", // the tenant-file layer: the AuthHero module, the fan-out workers
+  "^src/storage/libsql\\.ts$", // the libSQL engine: the AuthHero module's namespaces
   "^src/proxy/policy\\.ts$", // the forwarding policy: both transports, the front door's thread
   "^src/proxy/management-path\\.ts$", // how a management path reads: the front door's thread
   "^src/proxy/body-buffer\\.ts$", // request bodies held until whole: the front door's thread

@@ -5,23 +5,15 @@ import type { DataAdapters } from "@authhero/adapter-interfaces";
 import { join } from "node:path";
 import { withFallback, withInheritedScopes } from "./fallback.ts";
 import { FileTransaction } from "./file-transaction.ts";
+import type { TenantDatabases } from "./tenant-databases.ts";
 import { tenantFileIds, TenantFiles } from "./tenant-files.ts";
 
 export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
 export { publicIssuer } from "./public-url.ts";
+export { libsqlTenantDatabases, type LibsqlTenantDatabasesOptions } from "./libsql-databases.ts";
+export type { TenantDatabases } from "./tenant-databases.ts";
 export { migrateTenantFiles, type MigrateTenantFilesOptions, type MigrationPass } from "./migrate-files.ts";
 
-/**
- * Where each tenant's adapters come from. The default is the gateway's tenant files; another
- * engine (a networked one, such as libSQL namespaces) can stand in by answering these three.
- */
-export interface TenantDatabases {
-  /** The tenant's adapters, or undefined when there is no such tenant (never creates one). */
-  get(tenantId: unknown): DataAdapters | undefined;
-  /** Every tenant id held now, the control plane's included. */
-  ids(): string[];
-  close(): void;
-}
 
 interface CommonOptions {
   controlPlaneTenantId: string;
@@ -168,7 +160,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   };
 
   /** Tenants to look through for a row found by its own key: the control plane first, then every file. */
-  const everyTenant = () => [o.controlPlaneTenantId, ...databases.ids().filter((id) => id !== o.controlPlaneTenantId)];
+  const everyTenant = async () => [o.controlPlaneTenantId, ...(await databases.ids()).filter((id) => id !== o.controlPlaneTenantId)];
   /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
   const foundIn = new Map<string, string>();
   const call = (id: string, namespace: string, method: string, args: unknown[]) => {
@@ -184,7 +176,14 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
       let adapters = adaptersFor(tenantId, view) as unknown as Namespaces | undefined;
       if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
       const fn = adapters?.[namespace]?.[method];
-      return fn ? fn.apply(adapters?.[namespace], args) : missing(method, tenantId);
+      if (!fn) return missing(method, tenantId);
+      if (!databases.isMissing) return fn.apply(adapters?.[namespace], args);
+      try {
+        return await fn.apply(adapters?.[namespace], args);
+      } catch (err) {
+        if (databases.isMissing(err)) return missing(method, tenantId);
+        throw err;
+      }
     };
   };
 
@@ -195,7 +194,8 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
           const key = `${namespace}.${method}:${JSON.stringify(args)}`;
           const last = foundIn.get(key);
           // Where it was found last is asked first (and checked: the row may have moved or gone).
-          for (const id of last === undefined ? everyTenant() : [last, ...everyTenant().filter((t) => t !== last)]) {
+          const every = await everyTenant();
+          for (const id of last === undefined ? every : [last, ...every.filter((t) => t !== last)]) {
             const found = await call(id, namespace, method, args);
             if (found === null || found === undefined) continue;
             foundIn.delete(key);
@@ -209,19 +209,19 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
       case "concat":
         return async (...args) => {
           const all: unknown[] = [];
-          for (const id of everyTenant()) all.push(...(((await call(id, namespace, method, args)) as unknown[] | undefined) ?? []));
+          for (const id of await everyTenant()) all.push(...(((await call(id, namespace, method, args)) as unknown[] | undefined) ?? []));
           // getUnprocessed(limit): at most `limit` over all files, as over one database.
           return method === "getUnprocessed" && typeof args[0] === "number" ? all.slice(0, args[0]) : all;
         };
       case "sum":
         return async (...args) => {
           let total = 0;
-          for (const id of everyTenant()) total += ((await call(id, namespace, method, args)) as number | undefined) ?? 0;
+          for (const id of await everyTenant()) total += ((await call(id, namespace, method, args)) as number | undefined) ?? 0;
           return total;
         };
       case "each":
         return async (...args) => {
-          for (const id of everyTenant()) await call(id, namespace, method, args);
+          for (const id of await everyTenant()) await call(id, namespace, method, args);
         };
       case "second":
         return byTenantArgument(namespace, method, 1, view);
@@ -265,7 +265,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
         };
     if (typeof shape.sessionCleanup === "function") {
       out.sessionCleanup = async (params?: { tenant_id?: string; user_id?: string }) => {
-        const ids = params?.tenant_id ? [params.tenant_id] : everyTenant();
+        const ids = params?.tenant_id ? [params.tenant_id] : await everyTenant();
         for (const id of ids) await (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
       };
     }

@@ -33,20 +33,21 @@ export interface MissingRetry {
 const RETRY_EVICTED: MissingRetry = { attempts: 6, firstMs: 25 };
 
 /**
- * One namespace as an SqlDb. `known` says the namespace exists (the control plane lists it): its
- * 404s are sqld reloading an evicted namespace and are retried; for one not known to exist a 404
- * is `NamespaceMissing` at once.
+ * One namespace as an SqlDb. With `retry` (the default) its 404s are taken for sqld reloading an
+ * evicted namespace and asked again; what is left, or any 404 without `retry`, is `NamespaceMissing`.
  */
 export class LibsqlDb implements SqlDb {
   readonly engine = "libsql" as const;
   readonly client: Client;
 
+  /** `client`: one already made for this namespace (namespaceClient), to share it. */
   constructor(
     readonly server: LibsqlServer,
     readonly namespace: string,
-    private readonly retry: MissingRetry | null = RETRY_EVICTED,
+    retry: MissingRetry | null = RETRY_EVICTED,
+    client?: Client,
   ) {
-    this.client = namespaceClient(server, namespace);
+    this.client = client ?? namespaceClient(server, namespace, retry);
   }
 
   async all<T = Row>(sql: string, args: SqlArgs = []): Promise<T[]> {
@@ -93,33 +94,46 @@ export class LibsqlDb implements SqlDb {
     this.client.close();
   }
 
-  /** One request, with the eviction retry for a namespace that exists. */
+  /** One request; a 404 left after the client's eviction retries means the namespace is not there. */
   private async call<R>(request: () => Promise<R>): Promise<R> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await request();
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        if (!this.retry || attempt >= this.retry.attempts) throw new NamespaceMissing(this.namespace);
-        await Bun.sleep(this.retry.firstMs * 2 ** (attempt - 1));
-      }
+    try {
+      return await request();
+    } catch (err) {
+      throw isNotFound(err) ? new NamespaceMissing(this.namespace) : err;
     }
   }
 }
 
-/** A client whose every request goes to `namespace` (sqld reads it from the Host header). */
-export function namespaceClient(server: LibsqlServer, namespace: string): Client {
+/**
+ * A client whose every request goes to `namespace` (sqld reads it from the Host header). With
+ * `retry`, a 404 is asked again a few times, waiting longer each time: sqld answers it for an
+ * existing namespace it has evicted and is loading. A request answered 404 ran nothing, so asking
+ * again is safe; the body is kept to send again.
+ */
+export function namespaceClient(server: LibsqlServer, namespace: string, retry: MissingRetry | null = RETRY_EVICTED): Client {
   const host = `${namespace}.db`;
   return createClient({
     url: server.url,
     authToken: server.authToken,
-    fetch: (input: Request | string | URL, init?: RequestInit) => {
+    fetch: async (input: Request | string | URL, init?: RequestInit) => {
       const request = input instanceof Request ? input : new Request(input, init);
       const headers = new Headers(request.headers);
       headers.set("host", host);
-      return fetch(request.url, { method: request.method, headers, body: request.body, signal: request.signal, duplex: "half" } as RequestInit);
+      const body = request.body ? await request.arrayBuffer() : undefined;
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(request.url, { method: request.method, headers, body, signal: request.signal });
+        if (response.status !== 404 || !retry || attempt >= retry.attempts) return response;
+        await response.body?.cancel();
+        await Bun.sleep(retry.firstMs * 2 ** (attempt - 1));
+      }
     },
   } as Parameters<typeof createClient>[0]);
+}
+
+/** Whether a failure is the server's 404, no such namespace (as the client reports it, or as NamespaceMissing). */
+export function isNotFound(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof NamespaceMissing || (e as { status?: unknown }).status === 404) return true;
+  return false;
 }
 
 function rowsOf<T>(result: ResultSet): T[] {
@@ -129,11 +143,6 @@ function rowsOf<T>(result: ResultSet): T[] {
     result.columns.forEach((column, i) => (out[column] = row[i]));
     return out as T;
   });
-}
-
-function isNotFound(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if ((e as { status?: unknown }).status === 404) return true;
-  return false;
 }
 
 /**
