@@ -12,7 +12,18 @@ import { compiledCheck, firstProblem } from "./type-check.ts";
  *   a parameter given twice, or one the route does not take, is refused.
  */
 export function readQuery<S extends TObject>(request: Request, schema: S): Static<S> {
-  return queryOf(new URL(request.url).searchParams, schema);
+  const check = compiledCheck(schema);
+  const names = Object.keys(schema.properties);
+  const out: Record<string, unknown> = {};
+  for (const [name, text] of new URL(request.url).searchParams) {
+    // Only the schema's own names: `__proto__` or `constructor` would reach Object's.
+    const property = names.includes(name) ? (schema.properties[name] as TSchema) : undefined;
+    if (!property) throw refused(`unknown parameter ${JSON.stringify(name.slice(0, 64))}; this route takes ${names.length > 0 ? names.join(", ") : "none"}`);
+    if (Object.hasOwn(out, name)) throw refused(`${name}: given more than once; give it once`);
+    out[name] = valueOf(name, text, property);
+  }
+  if (!check.Check(out)) throw refused(firstProblem(check, out));
+  return out as Static<S>;
 }
 
 /** Query schemas by route path and method, for the OpenAPI plugin's `references`. */
@@ -20,22 +31,6 @@ export type QueryReferences = Record<string, Record<string, { query: TObject }>>
 
 /** Longest whole number read: more digits than any page or count the API takes. */
 const MAX_DIGITS = 9;
-
-function queryOf<S extends TObject>(params: URLSearchParams, schema: S): Static<S> {
-  const check = compiledCheck(schema);
-  const names = Object.keys(schema.properties);
-  const out: Record<string, unknown> = {};
-  for (const [name, text] of params) {
-    const shown = JSON.stringify(name.slice(0, 64));
-    const property = schema.properties[name] as TSchema | undefined;
-    if (!names.includes(name) || property === undefined)
-      throw refused(`unknown parameter ${shown}; this route takes ${names.length > 0 ? names.join(", ") : "none"}`);
-    if (Object.hasOwn(out, name)) throw refused(`${name}: given more than once; give it once`);
-    out[name] = valueOf(name, text, property);
-  }
-  if (!check.Check(out)) throw refused(firstProblem(check, out));
-  return out as Static<S>;
-}
 
 function valueOf(name: string, text: string, property: TSchema): unknown {
   switch (property.type) {
