@@ -7,6 +7,7 @@ import { holdExclusiveLock } from "./exclusive-lock.ts";
 import { writeProblem } from "./write-access.ts";
 import { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, updateRows } from "./columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
+import { BunSqlDb, type SqlDb } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
 import { markOrigin, originOf } from "./tenant-tables.ts";
 
@@ -47,6 +48,8 @@ const LOCK_FILE = ".tenantgate-control-plane.lock";
 
 export class ControlPlane {
   readonly db: Database;
+  /** The same connection as an SqlDb: what the gateway's asynchronous code reads and writes through. */
+  readonly sql: SqlDb;
   /** True when this process created the file (no AuthHero schema was there). */
   readonly createdBaseline: boolean;
 
@@ -64,6 +67,7 @@ export class ControlPlane {
     try {
       const fresh = !existsSync(path);
       this.db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
+      this.sql = new BunSqlDb(this.db);
       const hasTenants = columnsOf(this.db, "tenants").size > 0;
       this.createdBaseline = fresh || !hasTenants;
       if (this.createdBaseline) this.db.transaction(() => this.db.exec(BASELINE_SQL))();

@@ -6,6 +6,8 @@ export { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, SchemaMis
 export { holdExclusiveLock, type ExclusiveLock } from "./exclusive-lock.ts";
 export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./file-probe.ts";
 export { HandlePool, TenantFileError } from "./pool.ts";
+export { BunSqlDb, type Row, type SqlArgs, type SqlDb, type SqlStatement, type SqlValue, type SqlWriter } from "./sql.ts";
+export type { TenantStore } from "./tenant-store.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";
 export { ensureTenantTables, forgetCursor, markOrigin, originOf, type FileOrigin } from "./tenant-tables.ts";

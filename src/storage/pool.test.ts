@@ -93,3 +93,26 @@ test("the handle budget is half the descriptor limit at three descriptors a file
   expect(handleBudget(65536)).toBe(256);
   expect(handleBudget(10)).toBe(4);
 });
+
+test("use holds a handle across awaits: pushed out meanwhile, it is closed when its holder lets go", async () => {
+  for (const id of ["a", "b", "c"]) makeTenantFile(id);
+  const p = pool(1);
+  const before = openFds();
+  let release!: () => void;
+  const held = p.use("a", async (db) => {
+    await new Promise<void>((resolve) => (release = resolve));
+    // "b" has pushed "a" out of the pool by now; the held handle still writes and reads.
+    await db.run("INSERT INTO t (v) VALUES (?)", [7]);
+    return db.get<{ n: number }>("SELECT count(*) AS n FROM t");
+  });
+  await p.use("b", async (db) => db.run("INSERT INTO t (v) VALUES (1)"));
+  expect(p.openIds()).toEqual(["b"]);
+  release();
+  expect(await held).toEqual({ n: 1 });
+  // "a" was closed on release: only "b"'s descriptors are left.
+  expect(openFds() - before).toBeLessThanOrEqual(3);
+  await expect(p.use("c", async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+  await expect(p.use("nope", async () => 1)).rejects.toBeInstanceOf(TenantFileError);
+  p.closeAll();
+  expect(openFds() - before).toBeLessThanOrEqual(0);
+});

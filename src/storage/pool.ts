@@ -4,6 +4,8 @@ import { LRUCache } from "lru-cache";
 import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 import { sqliteFailure } from "./sqlite-failure.ts";
+import { BunSqlDb, type SqlDb } from "./sql.ts";
+import type { TenantStore } from "./tenant-store.ts";
 
 export type TenantFileProblem = "missing" | "unreadable";
 
@@ -31,13 +33,16 @@ export interface HandlePoolOptions {
 }
 
 /**
- * Open handles to tenant files, least recently used first out. Callers use a handle synchronously and
- * never keep it across an `await`: bun:sqlite is synchronous, so nothing can evict a handle while a
- * caller is inside one synchronous block.
+ * Open handles to tenant files, least recently used first out: the tenant store of local files.
+ * `get` hands a handle for synchronous use, never kept across an `await`; `use` holds one for an
+ * asynchronous caller, and a handle that leaves while held is closed when its last holder lets go.
  */
-export class HandlePool {
+export class HandlePool implements TenantStore {
+  readonly engine = "sqlite-file" as const;
   /** A handle that leaves (pushed out by a newer one, or evicted) is closed, here and nowhere else. */
   private readonly handles: LRUCache<string, Database>;
+  /** Handles `use` holds now, and how many callers hold each: closing one waits for the last. */
+  private readonly held = new Map<Database, { holders: number; left: boolean; sql: SqlDb }>();
   /**
    * The file (inode) and WAL each handle was opened on: a file replaced by rename keeps old handles on
    * the old one, and a handle whose WAL was deleted writes where no other process reads.
@@ -51,7 +56,9 @@ export class HandlePool {
       max: opts.maxOpen,
       dispose: (db, id) => {
         this.opened.delete(id);
-        db.close(false);
+        const hold = this.held.get(db);
+        if (hold) hold.left = true;
+        else db.close(false);
       },
     });
   }
@@ -77,6 +84,21 @@ export class HandlePool {
     this.handles.set(id, db);
     this.opened.set(id, openedOn(path));
     return db;
+  }
+
+  async use<T>(id: string, fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    const db = this.get(id);
+    let hold = this.held.get(db);
+    if (!hold) this.held.set(db, (hold = { holders: 0, left: false, sql: new BunSqlDb(db) }));
+    hold.holders++;
+    try {
+      return await fn(hold.sql);
+    } finally {
+      if (--hold.holders === 0) {
+        this.held.delete(db);
+        if (hold.left) db.close(false);
+      }
+    }
   }
 
   /** Closes the tenant's handle (before its file is moved or deleted). */

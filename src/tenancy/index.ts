@@ -6,7 +6,7 @@ import { ControlPlane } from "../storage/index.ts";
 import { ControlPlaneCommits } from "../storage/index.ts";
 import { handleBudget } from "../storage/index.ts";
 import { writeProblem } from "../storage/index.ts";
-import { HandlePool } from "../storage/files.ts";
+import { HandlePool, type TenantStore } from "../storage/files.ts";
 import { OperationJournal } from "./journal.ts";
 import { TenantLifecycle } from "./lifecycle.ts";
 import { TenantRegistry } from "./registry.ts";
@@ -19,6 +19,8 @@ export interface Tenancy {
   /** Other processes' commits to the control plane, noticed once for the registry and the relay. */
   commits: ControlPlaneCommits;
   pool: HandlePool;
+  /** The tenants' databases (the pool, while tenants are local files). */
+  store: TenantStore;
   registry: TenantRegistry;
   journal: OperationJournal;
   lifecycle: TenantLifecycle;
@@ -59,7 +61,7 @@ export function openTenancy(config: TenancyConfig, log: Logger): Tenancy {
     universalLoginVersion: config.universalLoginVersion,
     log,
   });
-  return { dir, cp, commits, pool, registry, journal, lifecycle };
+  return { dir, cp, commits, pool, store: pool, registry, journal, lifecycle };
 }
 
 /** Why the gateway could not write the control plane or make and retire tenant files now, or undefined. */
