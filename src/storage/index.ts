@@ -9,3 +9,4 @@ export { DESCRIPTORS_PER_HANDLE, handleBudget, openFileLimit } from "./descripto
 export { MIGRATIONS_TABLE } from "./migrate.ts";
 export { operations, syncState, type OperationRow } from "./schema.ts";
 export { writeProblem } from "./write-access.ts";
+export { ormOf, type Orm } from "./orm.ts";

@@ -58,6 +58,10 @@ export class LibsqlDb implements SqlDb {
     return (await this.all<T>(sql, args))[0];
   }
 
+  async values(sql: string, args: SqlArgs = []): Promise<unknown[][]> {
+    return valuesOf(await this.call(() => this.client.execute({ sql, args: args as InArgs })));
+  }
+
   async run(sql: string, args: SqlArgs = []): Promise<number> {
     return (await this.call(() => this.client.execute({ sql, args: args as InArgs }))).rowsAffected;
   }
@@ -76,6 +80,7 @@ export class LibsqlDb implements SqlDb {
     const writer: SqlWriter = {
       all: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs })),
       get: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs }))[0] as never,
+      values: async (sql, args = []) => valuesOf(await tx.execute({ sql, args: args as InArgs })),
       run: async (sql, args = []) => (await tx.execute({ sql, args: args as InArgs })).rowsAffected,
     };
     try {
@@ -134,6 +139,10 @@ export function namespaceClient(server: LibsqlServer, namespace: string, retry: 
 export function isNotFound(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof NamespaceMissing || (e as { status?: unknown }).status === 404) return true;
   return false;
+}
+
+function valuesOf(result: ResultSet): unknown[][] {
+  return result.rows.map((row) => Array.from(row));
 }
 
 function rowsOf<T>(result: ResultSet): T[] {

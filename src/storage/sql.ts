@@ -18,6 +18,8 @@ export interface SqlStatement {
 export interface SqlWriter {
   all<T = Row>(sql: string, args?: SqlArgs): Promise<T[]>;
   get<T = Row>(sql: string, args?: SqlArgs): Promise<T | undefined>;
+  /** Rows as arrays of values in the statement's column order (what drizzle's proxy driver reads). */
+  values(sql: string, args?: SqlArgs): Promise<unknown[][]>;
   /** The rows a write changed. */
   run(sql: string, args?: SqlArgs): Promise<number>;
 }
@@ -62,6 +64,11 @@ export class BunSqlDb implements SqlDb {
     return (this.db.query(sql).get(...(args as never[])) as T | null) ?? undefined;
   }
 
+  async values(sql: string, args: SqlArgs = []): Promise<unknown[][]> {
+    while (this.inTransaction) await this.turn;
+    return this.db.query(sql).values(...(args as never[])) as unknown[][];
+  }
+
   async run(sql: string, args: SqlArgs = []): Promise<number> {
     while (this.inTransaction) await this.turn;
     return this.db.query(sql).run(...(args as never[])).changes;
@@ -85,6 +92,7 @@ export class BunSqlDb implements SqlDb {
     const tx: SqlWriter = {
       all: async (sql, args = []) => this.db.query(sql).all(...(args as never[])) as never,
       get: async (sql, args = []) => (this.db.query(sql).get(...(args as never[])) ?? undefined) as never,
+      values: async (sql, args = []) => this.db.query(sql).values(...(args as never[])) as unknown[][],
       run: async (sql, args = []) => this.db.query(sql).run(...(args as never[])).changes,
     };
     try {

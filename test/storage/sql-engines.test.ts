@@ -55,6 +55,11 @@ describe.each(Object.keys(engines))("SqlDb on %s", (engine) => {
     expect(await db.get("SELECT name FROM t WHERE id = ?", [2])).toEqual({ name: "b" });
     expect(await db.get("SELECT name FROM t WHERE id = ?", [99])).toBeUndefined();
     expect(await db.run("UPDATE t SET n = n + 1 WHERE n IS NOT NULL")).toBe(1);
+    expect(await db.values("SELECT n, name, id FROM t ORDER BY id")).toEqual([
+      [11, "a", 1],
+      [null, "b", 2],
+    ]);
+    expect(await db.transaction((tx) => tx.values("SELECT name FROM t WHERE id = 1"))).toEqual([["a"]]);
   });
 
   test("a batch is all or nothing", async () => {
