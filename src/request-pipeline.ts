@@ -83,7 +83,7 @@ export class RequestPipeline {
       .use(
         controlPlaneGate({
           prefixes: ["/api/v2/tenants", "/api/v2/sync"],
-          onControlPlaneHost: (request) => hostTarget(request.headers, peer(request), rules, registry).kind === "control-plane",
+          onControlPlaneHost: async (request) => (await hostTarget(request.headers, peer(request), rules, registry)).kind === "control-plane",
           forward: proxy,
           maxBodyBytes: 64 * 1024,
         }),
@@ -123,7 +123,7 @@ export class RequestPipeline {
     if (known?.speaksFor?.generation === generation) return { principal: known.speaksFor.principal, expiresAtMs: known.expiresAtMs };
     const claims = await this.verifier.verify(token);
     const { controlPlane, trustOrgName } = this.config.tokens;
-    const principal = principalOf(claims, { controlPlane, orgs: this.registry, trustOrgName, issuers: this.verifier.issuers });
+    const principal = await principalOf(claims, { controlPlane, orgs: this.registry, trustOrgName, issuers: this.verifier.issuers });
     const verified = known ?? this.verifier.tokens.get(token);
     if (verified) verified.speaksFor = { principal, generation };
     return { principal, expiresAtMs: (claims.exp as number) * 1000 };
@@ -140,34 +140,34 @@ export class RequestPipeline {
     // request.url unparsable; every later `new URL(request.url)` would throw, so refuse it here.
     const url = URL.parse(request.url);
     // The tenant the host names: read only for the gateway's own /api/v2 answers, and only once.
-    let hostRead: { tenant: string | undefined } | undefined;
-    const hostTenant = () => (hostRead ??= { tenant: this.tenantOfHost(request, peer) }).tenant;
+    let hostRead: Promise<string | undefined> | undefined;
+    const hostTenant = () => (hostRead ??= this.tenantOfHost(request, peer));
     try {
       checkMethod(request.method);
       if (!url) throw unparsableRequest(request);
       // Requests for AuthHero skip Elysia's routing and context: most traffic is proxied, and every
       // microsecond here is the gateway's overhead on top of AuthHero's own.
-      if (this.isOwnPreflight(request, url, hostTenant)) response = new Response(null, { status: 204 });
+      if (await this.isOwnPreflight(request, url, hostTenant)) response = new Response(null, { status: 204 });
       else response = await (ownedByGateway(url.pathname) ? this.app.handle(request) : this.proxy(request, url));
     } catch (err) {
       response = errorToResponse(err, (cause) => this.log.error({ err: cause, reqId: id }, "request failed outside the app"));
     }
-    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), hostTenant());
+    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), await hostTenant());
     response.headers.set("x-request-id", id);
     this.answered({ method: request.method, path: url?.pathname ?? "", status: response.status, seconds: (performance.now() - started) / 1000, peer, requestId: id });
     return response;
   }
 
   /** A CORS preflight for the gateway's own API on the control-plane host, which the gateway answers (204). */
-  private isOwnPreflight(request: Request, url: URL, hostTenant: () => string | undefined): boolean {
+  private async isOwnPreflight(request: Request, url: URL, hostTenant: () => Promise<string | undefined>): Promise<boolean> {
     if (!url.pathname.startsWith("/api/v2/") || !ownedByGateway(url.pathname) || url.pathname.startsWith("/api/v2/tenants/settings")) return false;
-    return isPreflight(request.method, request.headers) && hostTenant() === this.rules.controlPlane;
+    return isPreflight(request.method, request.headers) && (await hostTenant()) === this.rules.controlPlane;
   }
 
   /** The tenant a request's host names (the control plane's id for its host), undefined for none. */
-  private tenantOfHost(request: Request, peer: string | undefined): string | undefined {
+  private async tenantOfHost(request: Request, peer: string | undefined): Promise<string | undefined> {
     try {
-      const target = hostTarget(request.headers, peer, this.rules, this.registry);
+      const target = await hostTarget(request.headers, peer, this.rules, this.registry);
       return target.kind === "control-plane" ? this.rules.controlPlane : target.kind === "tenant" ? target.id : undefined;
     } catch {
       return undefined;

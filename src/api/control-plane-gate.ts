@@ -4,7 +4,7 @@ import { HttpError } from "../http-error.ts";
 export interface GateOptions {
   /** Path prefixes of the gateway's own APIs (`/api/v2/tenants`, `/api/v2/sync`). */
   prefixes: readonly string[];
-  onControlPlaneHost: (request: Request) => boolean;
+  onControlPlaneHost: (request: Request) => Promise<boolean>;
   forward: (request: Request) => Promise<Response>;
   /** The gateway's APIs take small JSON bodies, read whole by Elysia: bounded before it does. */
   maxBodyBytes: number;
@@ -17,9 +17,9 @@ export interface GateOptions {
  */
 export function controlPlaneGate(o: GateOptions) {
   const owns = (path: string) => o.prefixes.some((p) => path === p || path.startsWith(`${p}/`));
-  return new Elysia({ name: "tenantgate/control-plane-gate" }).onRequest(({ request }) => {
+  return new Elysia({ name: "tenantgate/control-plane-gate" }).onRequest(async ({ request }) => {
     if (!o.prefixes.some((p) => request.url.includes(p)) || !owns(new URL(request.url).pathname)) return;
-    if (!o.onControlPlaneHost(request)) return o.forward(request);
+    if (!(await o.onControlPlaneHost(request))) return o.forward(request);
     if (request.body) {
       const declared = request.headers.get("content-length");
       if (declared === null) throw new HttpError(411, "the gateway's API needs a Content-Length on requests with a body");

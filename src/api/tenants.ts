@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { isIP } from "node:net";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import type { ControlPlane, TenantRow } from "../storage/index.ts";
+import type { ControlPlane, DomainRow, TenantRow } from "../storage/index.ts";
 import { newDomainId } from "../tenancy/index.ts";
 import type { Operation, OperationJournal } from "../tenancy/index.ts";
 import { TENANT_SETTINGS, type TenantLifecycle } from "../tenancy/index.ts";
@@ -49,13 +49,18 @@ export const tenantsApiQueries: QueryReferences = {
  */
 export function tenantsApi(d: TenantsApiDeps) {
   const { cp, registry } = d;
-  const present = (row: TenantRow) => ({ ...row, organization_id: registry.orgOfTenant(row.id) ?? null, status: registry.status(row.id) });
-  const tenantOr404 = (id: string): TenantRow => {
-    const row = id === cp.id ? undefined : cp.tenant(id);
+  const present = async (row: TenantRow) => ({ ...row, organization_id: (await registry.orgOfTenant(row.id)) ?? null, status: await registry.status(row.id) });
+  const tenantOr404 = async (id: string): Promise<TenantRow> => {
+    const row = id === cp.id ? undefined : await cp.tenant(id);
     if (!row) throw new HttpError(404, `tenant "${id}" does not exist`);
     return row;
   };
-  const isMember = (userId: string, tenantId: string) => cp.tenantsOfUser(userId).includes(tenantId);
+  /** The tenants whose organizations a user token's subject belongs to (read beforehand: the access rules are synchronous). */
+  const membershipsOf = async (p: Principal) => new Set(p.isUser ? await cp.tenantsOfUser(p.subject) : []);
+  const allowRead = async (p: Principal, tenantId: string) => {
+    const memberships = await membershipsOf(p);
+    allowTenantAction(p, "read", cp.id, tenantId, (_user, id) => memberships.has(id));
+  };
   const tag = { detail: { tags: ["tenants"], security: [{ bearer: [] }] } };
 
   return new Elysia({ name: "tenantgate/tenants-api", prefix: "/api/v2/tenants" })
@@ -71,9 +76,9 @@ export function tenantsApi(d: TenantsApiDeps) {
         if (body.id !== undefined) assertChildTenantId(body.id, d.reserved, cp.id);
         // As the seed's tenants API does: a tenant's tokens are for its own audience unless told otherwise.
         const audience = body.audience ?? (body.id !== undefined ? `urn:authhero:tenant:${body.id.toLowerCase()}` : undefined);
-        const created = d.lifecycle.create({ ...body, ...(audience === undefined ? {} : { audience }), creator: principal.isUser ? principal.subject : undefined });
+        const created = await d.lifecycle.create({ ...body, ...(audience === undefined ? {} : { audience }), creator: principal.isUser ? principal.subject : undefined });
         set.status = 201;
-        return { ...present(created.tenant), operation_id: created.operation_id };
+        return { ...(await present(created.tenant)), operation_id: created.operation_id };
       },
       {
         parse: "none",
@@ -83,13 +88,14 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .get(
       "",
-      ({ request, principal }) => {
+      async ({ request, principal }) => {
         const query = readQuery(request, ListQuery);
         const page = query.page ?? 0;
         const perPage = query.per_page ?? 50;
-        const scope = listableTenants(principal, cp.id, (u) => cp.tenantsOfUser(u));
-        const result = cp.listTenants({ q: query.q, page, perPage, only: scope === "all" ? undefined : scope });
-        const tenants = result.tenants.map(present);
+        const memberships = await membershipsOf(principal);
+        const scope = listableTenants(principal, cp.id, () => [...memberships]);
+        const result = await cp.listTenants({ q: query.q, page, perPage, only: scope === "all" ? undefined : scope });
+        const tenants = await Promise.all(result.tenants.map(present));
         // The seed's shapes: `{tenants}`, and with totals `{tenants, start, limit, length}`, where
         // `length` counts every tenant the token may see (the seed's counts only the page).
         return query.include_totals ? { tenants, start: page * perPage, limit: perPage, length: result.total, total: result.total } : { tenants };
@@ -101,9 +107,9 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .get(
       "/:id",
-      ({ params, principal }) => {
-        allowTenantAction(principal, "read", cp.id, params.id, isMember);
-        return present(tenantOr404(params.id));
+      async ({ params, principal }) => {
+        await allowRead(principal, params.id);
+        return present(await tenantOr404(params.id));
       },
       { response: { 200: TenantSchema, ...errors(401, 403, 404, 503) }, detail: { ...tag.detail, summary: "Get a tenant" } },
     )
@@ -111,15 +117,15 @@ export function tenantsApi(d: TenantsApiDeps) {
       "/:id",
       async ({ params, request, principal }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
-        tenantOr404(params.id);
+        await tenantOr404(params.id);
         const body = await readJsonBody(request, UpdateTenantBody);
         if (body.audience !== undefined && !mayDecideTrust(principal, cp.id))
           throw new HttpError(403, "a tenant's audience decides which tokens AuthHero and the gateway trust: only a control-plane admin (update:tenants, no organization) may change it");
         const set: Record<string, unknown> = { updated_at: new Date().toISOString() };
         for (const key of TENANT_SETTINGS) if (body[key] !== undefined) set[key] = body[key];
-        cp.updateTenant(params.id, set);
-        registry.refresh("reload");
-        return present(tenantOr404(params.id));
+        await cp.updateTenant(params.id, set);
+        await registry.refresh("reload");
+        return present(await tenantOr404(params.id));
       },
       {
         parse: "none",
@@ -129,11 +135,11 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .delete(
       "/:id",
-      ({ params, request, principal, set }) => {
+      async ({ params, request, principal, set }) => {
         if (params.id === cp.id) throw new HttpError(403, "the control plane can never be deleted");
         allowTenantAction(principal, "delete", cp.id, params.id);
         const query = readQuery(request, DeleteQuery);
-        const op = d.lifecycle.delete(params.id, { purge: query.purge === true });
+        const op = await d.lifecycle.delete(params.id, { purge: query.purge === true });
         // 204 as the seed's API answers; the operation's record is in the tenant's history.
         set.status = 204;
         set.headers["operation-id"] = op.id;
@@ -150,30 +156,30 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .get(
       "/:id/operations",
-      ({ params, principal }) => {
-        allowTenantAction(principal, "read", cp.id, params.id, isMember);
-        const history = d.journal.history(params.id);
-        if (history.length === 0 && !cp.tenant(params.id)) throw new HttpError(404, `tenant "${params.id}" has no history`);
+      async ({ params, principal }) => {
+        await allowRead(principal, params.id);
+        const history = await d.journal.history(params.id);
+        if (history.length === 0 && !(await cp.tenant(params.id))) throw new HttpError(404, `tenant "${params.id}" has no history`);
         return history.map(presentOperation);
       },
       { response: { 200: t.Array(OperationSchema), ...errors(401, 403, 404, 503) }, detail: { ...tag.detail, summary: "Lifecycle history of a tenant" } },
     )
     .get(
       "/:id/domains",
-      ({ params, principal }) => {
-        allowTenantAction(principal, "read", cp.id, params.id, isMember);
-        tenantOr404(params.id);
+      async ({ params, principal }) => {
+        await allowRead(principal, params.id);
+        await tenantOr404(params.id);
         return cp.domains(params.id);
       },
       { response: { 200: t.Array(DomainSchema), ...errors(401, 403, 404, 503) }, detail: { ...tag.detail, summary: "A tenant's custom domains" } },
     )
     .put(
       "/:id/domains/:domain",
-      ({ params, principal, set }) => {
+      async ({ params, principal, set }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
-        tenantOr404(params.id);
+        await tenantOr404(params.id);
         const domain = customDomainOf(params.domain, d.baseDomain);
-        const owner = cp.domain(domain);
+        const owner = await cp.domain(domain);
         if (owner && owner.tenant_id !== params.id) {
           if (owner.status === "ready") throw new HttpError(409, `domain ${domain} already belongs to tenant "${owner.tenant_id}"`);
           throw new HttpError(409, `domain ${domain} is asked for by tenant "${owner.tenant_id}", pending approval; a control-plane admin may remove that request first (DELETE /api/v2/tenants/${owner.tenant_id}/domains/${domain})`);
@@ -181,10 +187,10 @@ export function tenantsApi(d: TenantsApiDeps) {
         // A tenant's admin asks; the control plane approves (the same PUT): a name routed on a
         // tenant admin's word alone would let any tenant take any unclaimed host.
         const approves = mayDecideTrust(principal, cp.id);
-        if (!owner) cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain, status: approves ? "ready" : "pending_verification" });
-        else if (owner.status !== "ready" && approves) cp.approveDomain(params.id, domain);
-        registry.refresh("reload");
-        const row = cp.domain(domain) as NonNullable<ReturnType<typeof cp.domain>>;
+        if (!owner) await cp.insertDomain({ custom_domain_id: newDomainId(), tenant_id: params.id, domain, status: approves ? "ready" : "pending_verification" });
+        else if (owner.status !== "ready" && approves) await cp.approveDomain(params.id, domain);
+        await registry.refresh("reload");
+        const row = (await cp.domain(domain)) as DomainRow;
         if (row.status !== "ready") set.status = 202;
         return row;
       },
@@ -201,12 +207,12 @@ export function tenantsApi(d: TenantsApiDeps) {
     )
     .delete(
       "/:id/domains/:domain",
-      ({ params, principal }) => {
+      async ({ params, principal }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
-        tenantOr404(params.id);
+        await tenantOr404(params.id);
         const domain = customDomainOf(params.domain, d.baseDomain);
-        if (!cp.deleteDomain(params.id, domain)) throw new HttpError(404, `tenant "${params.id}" has no domain ${domain}`);
-        registry.refresh("reload");
+        if (!(await cp.deleteDomain(params.id, domain))) throw new HttpError(404, `tenant "${params.id}" has no domain ${domain}`);
+        await registry.refresh("reload");
         return { deleted: domain };
       },
       {

@@ -3,7 +3,7 @@ import { HttpError } from "../http-error.ts";
 
 /** Maps a control-plane organization id to the child tenant it stands for. */
 export interface OrgDirectory {
-  tenantOfOrg(orgId: string): string | undefined;
+  tenantOfOrg(orgId: string): Promise<string | undefined> | string | undefined;
 }
 
 export interface Principal {
@@ -31,13 +31,13 @@ export interface PrincipalContext {
 }
 
 /** Who a verified token speaks for: the tenant rule of the design (point 3). */
-export function principalOf(claims: JWTPayload, ctx: PrincipalContext): Principal {
-  const principal = speaksFor(claims, ctx);
+export async function principalOf(claims: JWTPayload, ctx: PrincipalContext): Promise<Principal> {
+  const principal = await speaksFor(claims, ctx);
   ctx.issuers?.bind(claims.iss, principal.tenant);
   return principal;
 }
 
-function speaksFor(claims: JWTPayload, ctx: PrincipalContext): Principal {
+async function speaksFor(claims: JWTPayload, ctx: PrincipalContext): Promise<Principal> {
   const subject = requiredString(claims, "sub");
   const tenantId = optionalString(claims, "tenant_id");
   const orgId = optionalString(claims, "org_id");
@@ -56,7 +56,7 @@ function speaksFor(claims: JWTPayload, ctx: PrincipalContext): Principal {
     return { ...common, tenant: tenantId, via: "tenant" };
   }
   if (orgId !== undefined) {
-    const tenant = ctx.orgs.tenantOfOrg(orgId);
+    const tenant = await ctx.orgs.tenantOfOrg(orgId);
     if (tenant === undefined) {
       throw new HttpError(403, `token's organization ${orgId} does not belong to any tenant`);
     }

@@ -17,13 +17,13 @@ export const doctor: Command = {
   usage: "  tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)",
   flags: { deep: "switch" },
   verifiesTokens: false,
-  run({ config, flags, out }) {
-    return checkDataDir(config, flags.has("deep"), out) === 0 ? 0 : 1;
+  async run({ config, flags, out }) {
+    return (await checkDataDir(config, flags.has("deep"), out)) === 0 ? 0 : 1;
   },
 };
 
 /** Checks the data directory and prints what is wrong. Returns the problem count. */
-export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): number {
+export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): Promise<number> {
   let problems = 0;
   const bad = (msg: string) => {
     problems++;
@@ -42,7 +42,7 @@ export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boo
     return problems;
   }
   try {
-    withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
+    await withTenancy(config, async ({ cp, registry, journal, files, dir }) => {
       good(`data directory ${dir} is writable and the control plane is migrated`);
       try {
         assertColumns(cp.db, REQUIRED_COLUMNS, cp.path);
@@ -50,11 +50,11 @@ export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boo
       } catch (err) {
         bad((err as Error).message);
       }
-      const ids = cp.tenantIds().filter((id) => id !== cp.id);
+      const ids = (await cp.tenantIds()).filter((id) => id !== cp.id);
       const progress = new Progress("checking tenant files", ids.length);
       let checked = 0;
       for (const id of ids) {
-        const status = registry.status(id);
+        const status = await registry.status(id);
         if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
         else if (deep) {
           const result = integrityCheck(registry.pathOf(id));
@@ -63,12 +63,12 @@ export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boo
         progress.tick(++checked);
       }
       good(`${ids.length} tenant(s) registered`);
-      for (const id of registry.orphans()) bad(`file ${id}.sqlite is not registered on the control plane (adopt-files would register it)`);
+      for (const id of await registry.orphans()) bad(`file ${id}.sqlite is not registered on the control plane (adopt-files would register it)`);
       for (const name of readdirSync(dir)) {
         if (name.endsWith(".sqlite") && !isFileTenantId(name.slice(0, -7), cp.id)) bad(`file ${name} has a name that is not a valid tenant id; it is ignored`);
       }
-      for (const op of journal.running()) bad(`operation ${op.id} (${op.kind} ${op.tenantId}) is unfinished; the next \`serve\` finishes or undoes it`);
-      const trash = readdirSync(lifecycle.trashDir).length;
+      for (const op of await journal.running()) bad(`operation ${op.id} (${op.kind} ${op.tenantId}) is unfinished; the next \`serve\` finishes or undoes it`);
+      const trash = files ? readdirSync(files.trashDir).length : 0;
       good(`${trash} file(s) in the trash`);
     });
   } catch (err) {

@@ -14,7 +14,7 @@ export interface FrontDoorThreadOptions {
    */
   registry: { generation(): number; onChange(listener: (generation: number) => void): () => Promise<void> };
   /** The tenant a Host header names when it can serve now; null for anything else. */
-  tenantOf: (host: string) => string | null;
+  tenantOf: (host: string) => Promise<string | null>;
   /** Rejects when the token does not verify. */
   principal: (authorization: string) => Promise<TokenAnswer>;
   /** Requests the front door answered, counted by its thread (every second, at each scrape, and when it stops). */
@@ -129,7 +129,10 @@ export class FrontDoorThread {
           worker.terminate();
           return;
         case "ask":
-          if ("host" in m) return this.send({ type: "answer", id: m.id, answer: this.tenantOf(m.host) });
+          if ("host" in m) {
+            void this.tenantOf(m.host).then((answer) => this.send({ type: "answer", id: m.id, answer }));
+            return;
+          }
           this.o.principal(m.authorization).then(
             (answer) => this.send({ type: "answer", id: m.id, answer }),
             () => this.send({ type: "answer", id: m.id, answer: null }),
@@ -154,9 +157,9 @@ export class FrontDoorThread {
     }
   }
 
-  private tenantOf(host: string): string | null {
+  private async tenantOf(host: string): Promise<string | null> {
     try {
-      return this.o.tenantOf(host);
+      return await this.o.tenantOf(host);
     } catch (err) {
       this.o.log.error({ err, host }, "front door could not map a host; the request goes to the full gateway");
       return null;

@@ -45,7 +45,7 @@ export function createProxy(o: ProxyOptions): (request: Request, url?: URL) => P
   const prefixes = o.managementPaths.map(prefixSegments);
   return async (request, parsed) => {
     const peer = o.peer(request);
-    const target = requestTarget(request.headers, peer, o.rules, o.registry);
+    const target = await requestTarget(request.headers, peer, o.rules, o.registry);
     const length = Number(request.headers.get("content-length") ?? 0);
     if (length > o.maxBodyBytes) throw new HttpError(...forwardingFailure.declaredTooLarge(length, o.maxBodyBytes));
 

@@ -1,5 +1,5 @@
-import type { Database } from "bun:sqlite";
-import { openSqlite } from "./sqlite.ts";
+import { sqlValue } from "./sql-columns.ts";
+import type { SqlWriter } from "./sql.ts";
 
 // AuthHero records its migrations here; a clone copies their rows so AuthHero sees the new file
 // as already migrated to the version it runs.
@@ -13,48 +13,33 @@ export interface SchemaTemplate {
 }
 
 /**
- * Reads the schema a tenant file must have: every table, view, index and trigger of the source
+ * Reads the schema a tenant database must have: every table, view, index and trigger of the source
  * except SQLite's own and tenantgate's control-plane objects, plus AuthHero's migration rows.
  */
-export function readSchemaTemplate(source: Database): SchemaTemplate {
-  const objects = source
-    .query(
-      `SELECT type, name, sql FROM sqlite_master
-       WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'tenantgate\\_%' ESCAPE '\\'`,
-    )
-    .all() as { type: string; name: string; sql: string }[];
+export async function readSchemaTemplate(source: SqlWriter): Promise<SchemaTemplate> {
+  const objects = await source.all<{ type: string; name: string; sql: string }>(
+    `SELECT type, name, sql FROM sqlite_master
+     WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'tenantgate\\_%' ESCAPE '\\'`,
+  );
   objects.sort((a, b) => (KIND_ORDER[a.type] ?? 9) - (KIND_ORDER[b.type] ?? 9));
   const tables = new Set(objects.filter((o) => o.type === "table").map((o) => o.name));
-  const bookkeeping = BOOKKEEPING_TABLES.filter((t) => tables.has(t)).map((table) => ({
-    table,
-    rows: source.query(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[],
-  }));
+  const bookkeeping = await Promise.all(
+    BOOKKEEPING_TABLES.filter((t) => tables.has(t)).map(async (table) => ({ table, rows: await source.all(`SELECT * FROM "${table}"`) })),
+  );
   return { ddl: objects.map((o) => o.sql), bookkeeping };
 }
 
 /**
- * Creates a new SQLite file at `path` with the template's schema and bookkeeping rows, in WAL mode,
- * inside one transaction; then `fill` adds the tenant's own rows before the handle is returned.
- * The caller builds at a temporary path and renames into place, so a crash leaves no half tenant.
+ * Gives an empty database the template's schema and bookkeeping rows, inside the caller's
+ * transaction; the caller adds the tenant's own rows in the same one, so a database is either
+ * whole or empty.
  */
-export function createFromTemplate(path: string, template: SchemaTemplate, fill?: (db: Database) => void): Database {
-  const db = openSqlite(path, { create: true });
-  try {
-    db.transaction(() => {
-      for (const stmt of template.ddl) db.exec(stmt);
-      for (const { table, rows } of template.bookkeeping) {
-        for (const row of rows) {
-          const cols = Object.keys(row);
-          db.query(`INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(",")}) VALUES (${cols.map(() => "?").join(",")})`).run(
-            ...(cols.map((c) => row[c]) as never[]),
-          );
-        }
-      }
-      fill?.(db);
-    })();
-  } catch (err) {
-    db.close(false);
-    throw err;
+export async function applyTemplate(tx: SqlWriter, template: SchemaTemplate): Promise<void> {
+  for (const stmt of template.ddl) await tx.run(stmt);
+  for (const { table, rows } of template.bookkeeping) {
+    for (const row of rows) {
+      const cols = Object.keys(row);
+      await tx.run(`INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(",")}) VALUES (${cols.map(() => "?").join(",")})`, cols.map((c) => sqlValue(row[c])));
+    }
   }
-  return db;
 }

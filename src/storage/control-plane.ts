@@ -5,9 +5,10 @@ import { dirname, join } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
 import { holdExclusiveLock } from "./exclusive-lock.ts";
 import { writeProblem } from "./write-access.ts";
-import { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, updateRows } from "./columns.ts";
+import { assertColumns, columnsOf, forgetColumns, insertRow } from "./columns.ts";
+import { TableColumns, tableExists } from "./sql-columns.ts";
 import { migrateControlPlane } from "./migrate.ts";
-import { BunSqlDb, type SqlDb } from "./sql.ts";
+import { BunSqlDb, type SqlDb, type SqlWriter } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
 import { markOrigin, originOf } from "./tenant-tables.ts";
 
@@ -40,79 +41,38 @@ export interface TenantPage {
 }
 
 /**
- * The control-plane file: the registry of tenants, their organizations, memberships and custom
- * domains (AuthHero's tables), plus tenantgate's own tables. Every read and write tenantgate makes on
- * those AuthHero tables goes through here, with the columns AuthHero's schema really has.
+ * The control plane's rows, read and written through one writer (the database, or a transaction's):
+ * the registry of tenants, their organizations, memberships and custom domains (AuthHero's tables).
+ * Every read and write tenantgate makes on those AuthHero tables goes through here, with the
+ * columns AuthHero's schema really has.
  */
-const LOCK_FILE = ".tenantgate-control-plane.lock";
-
-export class ControlPlane {
-  readonly db: Database;
-  /** The same connection as an SqlDb: what the gateway's asynchronous code reads and writes through. */
-  readonly sql: SqlDb;
-  /** True when this process created the file (no AuthHero schema was there). */
-  readonly createdBaseline: boolean;
-
+export class ControlPlaneRows {
   constructor(
-    readonly path: string,
+    /** What the rows are read and written through: for a journal step inside the same transaction. */
+    readonly writer: SqlWriter,
     readonly id: string,
-    opts: { busyTimeoutMs?: number; migrationWaitMs?: number } = {},
-  ) {
-    mkdirSync(dirname(path), { recursive: true });
-    const unwritable = writeProblem(this.writePaths());
-    if (unwritable) throw new Error(`the control plane cannot be opened for writing: ${unwritable}`);
-    // Creating and migrating checks, then changes, the schema: two processes starting on a new data
-    // directory at once would both see "not yet" and one would fail, so it is done under a lock.
-    const lock = holdExclusiveLock(join(dirname(path), LOCK_FILE), opts.migrationWaitMs ?? 60_000);
-    try {
-      const fresh = !existsSync(path);
-      this.db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
-      this.sql = new BunSqlDb(this.db);
-      const hasTenants = columnsOf(this.db, "tenants").size > 0;
-      this.createdBaseline = fresh || !hasTenants;
-      if (this.createdBaseline) this.db.transaction(() => this.db.exec(BASELINE_SQL))();
-      migrateControlPlane(this.db);
-      forgetColumns(this.db);
-      assertColumns(this.db, REQUIRED_COLUMNS, path);
-      if (!this.tenant(id)) {
-        const now = new Date().toISOString();
-        insertRow(this.db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now });
-      }
-      // The deployment's identity is made with its control plane (and comes back with a restored one).
-      if (!originOf(this.db)) markOrigin(this.db, { deploymentId: randomUUID(), tenantId: id });
-    } finally {
-      lock.release();
-    }
-  }
+    protected readonly columns: TableColumns,
+  ) {}
 
   /** This deployment's identity: the control plane's own mark, which its tenant files and their backups carry. */
-  deploymentId(): string {
-    const origin = originOf(this.db);
-    if (!origin) throw new Error(`the control plane ${this.path} has no tenantgate_origin row; open it with tenantgate to make one`);
-    return origin.deploymentId;
+  async deploymentId(): Promise<string> {
+    const row = (await tableExists(this.writer, "tenantgate_origin"))
+      ? await this.writer.get<{ deployment_id: string }>("SELECT deployment_id FROM tenantgate_origin WHERE id = 1")
+      : undefined;
+    if (!row) throw new Error(`the control plane "${this.id}" has no tenantgate_origin row; open it with tenantgate to make one`);
+    return row.deployment_id;
   }
 
-  /** What must stay writable for the gateway to write the control plane: its folder, lock, file, WAL and shared memory. */
-  writePaths(): string[] {
-    const dir = dirname(this.path);
-    return [dir, join(dir, LOCK_FILE), this.path, `${this.path}-wal`, `${this.path}-shm`];
+  async tenantIds(): Promise<string[]> {
+    return (await this.writer.all<{ id: string }>("SELECT id FROM tenants")).map((r) => r.id);
   }
 
-  /** Changes whenever another connection (AuthHero, a script) commits to this file. */
-  dataVersion(): number {
-    return (this.db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
-  }
-
-  tenantIds(): string[] {
-    return (this.db.query("SELECT id FROM tenants").all() as { id: string }[]).map((r) => r.id);
-  }
-
-  tenant(id: string): TenantRow | undefined {
-    return (this.db.query("SELECT * FROM tenants WHERE id = ?").get(id) as TenantRow | null) ?? undefined;
+  tenant(id: string): Promise<TenantRow | undefined> {
+    return this.writer.get<TenantRow>("SELECT * FROM tenants WHERE id = ?", [id]);
   }
 
   /** Child tenants, newest first, optionally limited to `only` and matched by `q` on id or friendly name. */
-  listTenants(opts: { q?: string; page: number; perPage: number; only?: readonly string[] }): TenantPage {
+  async listTenants(opts: { q?: string; page: number; perPage: number; only?: readonly string[] }): Promise<TenantPage> {
     const where = ["id != ?"];
     const args: (string | number)[] = [this.id];
     if (opts.q) {
@@ -126,50 +86,49 @@ export class ControlPlane {
       args.push(JSON.stringify(opts.only));
     }
     const clause = where.join(" AND ");
-    const total = (this.db.query(`SELECT count(*) AS n FROM tenants WHERE ${clause}`).get(...args) as { n: number }).n;
-    const tenants = this.db
-      .query(`SELECT * FROM tenants WHERE ${clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
-      .all(...args, opts.perPage, opts.page * opts.perPage) as TenantRow[];
+    const total = (await this.writer.get<{ n: number }>(`SELECT count(*) AS n FROM tenants WHERE ${clause}`, args))?.n ?? 0;
+    const tenants = await this.writer.all<TenantRow>(`SELECT * FROM tenants WHERE ${clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`, [
+      ...args,
+      opts.perPage,
+      opts.page * opts.perPage,
+    ]);
     return { tenants, total };
   }
 
-  insertTenant(row: Record<string, unknown>): void {
-    insertRow(this.db, "tenants", row);
+  async insertTenant(row: Record<string, unknown>): Promise<void> {
+    await this.columns.insert(this.writer, "tenants", row);
   }
 
-  updateTenant(id: string, set: Record<string, unknown>): boolean {
-    return updateRows(this.db, "tenants", set, { id }) > 0;
+  async updateTenant(id: string, set: Record<string, unknown>): Promise<boolean> {
+    return (await this.columns.update(this.writer, "tenants", set, { id })) > 0;
   }
 
-  deleteTenant(id: string): void {
-    this.db.query("DELETE FROM custom_domains WHERE tenant_id = ?").run(id);
-    this.db.query("DELETE FROM tenants WHERE id = ?").run(id);
+  async deleteTenant(id: string): Promise<void> {
+    await this.writer.run("DELETE FROM custom_domains WHERE tenant_id = ?", [id]);
+    await this.writer.run("DELETE FROM tenants WHERE id = ?", [id]);
   }
 
-  organizations(): OrganizationRef[] {
-    return this.db.query("SELECT id, name FROM organizations WHERE tenant_id = ?").all(this.id) as OrganizationRef[];
+  organizations(): Promise<OrganizationRef[]> {
+    return this.writer.all<OrganizationRef>("SELECT id, name FROM organizations WHERE tenant_id = ?", [this.id]);
   }
 
-  organizationOf(tenantId: string): OrganizationRef | undefined {
-    return (
-      (this.db.query("SELECT id, name FROM organizations WHERE tenant_id = ? AND name = ?").get(this.id, tenantId) as OrganizationRef | null) ??
-      undefined
-    );
+  organizationOf(tenantId: string): Promise<OrganizationRef | undefined> {
+    return this.writer.get<OrganizationRef>("SELECT id, name FROM organizations WHERE tenant_id = ? AND name = ?", [this.id, tenantId]);
   }
 
-  insertOrganization(org: { id: string; name: string; display_name: string | null }): void {
+  async insertOrganization(org: { id: string; name: string; display_name: string | null }): Promise<void> {
     const now = new Date().toISOString();
-    insertRow(this.db, "organizations", { ...org, tenant_id: this.id, created_at: now, updated_at: now });
+    await this.columns.insert(this.writer, "organizations", { ...org, tenant_id: this.id, created_at: now, updated_at: now });
   }
 
   /**
    * Deletes the organization, its memberships and the roles held in it (explicitly: the FK cascade
    * needs foreign_keys on in every writer, and AuthHero's `user_roles` has no key to organizations).
    */
-  deleteOrganization(orgId: string): void {
-    this.db.query("DELETE FROM user_organizations WHERE organization_id = ?").run(orgId);
-    if (hasTable(this.db, "user_roles")) this.db.query("DELETE FROM user_roles WHERE tenant_id = ? AND organization_id = ?").run(this.id, orgId);
-    this.db.query("DELETE FROM organizations WHERE id = ?").run(orgId);
+  async deleteOrganization(orgId: string): Promise<void> {
+    await this.writer.run("DELETE FROM user_organizations WHERE organization_id = ?", [orgId]);
+    if (await tableExists(this.writer, "user_roles")) await this.writer.run("DELETE FROM user_roles WHERE tenant_id = ? AND organization_id = ?", [this.id, orgId]);
+    await this.writer.run("DELETE FROM organizations WHERE id = ?", [orgId]);
   }
 
   /**
@@ -177,10 +136,11 @@ export class ControlPlane {
    * plane's users in a file where memberships must name one (AuthHero's schema references `users`),
    * as with a token whose subject AuthHero never stored. The seed's provisioning skips it then too.
    */
-  addMember(membership: { id: string; organization_id: string; user_id: string }): boolean {
-    if (hasTable(this.db, "users") && this.db.query("SELECT 1 FROM users WHERE tenant_id = ? AND user_id = ?").get(this.id, membership.user_id) === null) return false;
+  async addMember(membership: { id: string; organization_id: string; user_id: string }): Promise<boolean> {
+    if ((await tableExists(this.writer, "users")) && !(await this.writer.get("SELECT 1 AS found FROM users WHERE tenant_id = ? AND user_id = ?", [this.id, membership.user_id])))
+      return false;
     const now = new Date().toISOString();
-    insertRow(this.db, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
+    await this.columns.insert(this.writer, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
     return true;
   }
 
@@ -189,72 +149,145 @@ export class ControlPlane {
    * as a permission; made when missing, as AuthHero's seed makes its "Tenant Admin". Undefined where
    * the control plane has no such resource server or no role tables (a file tenantgate made alone).
    */
-  ensureRole(name: string, description: string, audience: string, newId: () => string): string | undefined {
-    if (!hasTable(this.db, "roles") || !hasTable(this.db, "role_permissions") || !hasTable(this.db, "resource_servers")) return undefined;
-    const found = this.db.query("SELECT id FROM roles WHERE tenant_id = ? AND name = ?").get(this.id, name) as { id: string } | null;
+  async ensureRole(name: string, description: string, audience: string, newId: () => string): Promise<string | undefined> {
+    for (const table of ["roles", "role_permissions", "resource_servers"]) if (!(await tableExists(this.writer, table))) return undefined;
+    const found = await this.writer.get<{ id: string }>("SELECT id FROM roles WHERE tenant_id = ? AND name = ?", [this.id, name]);
     if (found) return found.id;
-    const server = this.db.query("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?").get(this.id, audience) as { scopes: string | null } | null;
+    const server = await this.writer.get<{ scopes: string | null }>("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?", [this.id, audience]);
     if (!server) return undefined;
     const id = newId();
     const now = new Date().toISOString();
-    insertRow(this.db, "roles", { id, tenant_id: this.id, name, description, created_at: now, updated_at: now });
+    await this.columns.insert(this.writer, "roles", { id, tenant_id: this.id, name, description, created_at: now, updated_at: now });
     for (const permission of scopeValues(server.scopes)) {
-      insertRow(this.db, "role_permissions", { tenant_id: this.id, role_id: id, resource_server_identifier: audience, permission_name: permission, created_at: now });
+      await this.columns.insert(this.writer, "role_permissions", { tenant_id: this.id, role_id: id, resource_server_identifier: audience, permission_name: permission, created_at: now });
     }
     return id;
   }
 
   /** Gives the user the role within the organization (AuthHero's organization-scoped role). */
-  assignOrganizationRole(userId: string, roleId: string, orgId: string): void {
-    if (!hasTable(this.db, "user_roles")) return;
-    insertRow(this.db, "user_roles", { tenant_id: this.id, user_id: userId, role_id: roleId, organization_id: orgId, created_at: new Date().toISOString() }, "INSERT OR IGNORE");
+  async assignOrganizationRole(userId: string, roleId: string, orgId: string): Promise<void> {
+    if (!(await tableExists(this.writer, "user_roles"))) return;
+    await this.columns.insert(this.writer, "user_roles", { tenant_id: this.id, user_id: userId, role_id: roleId, organization_id: orgId, created_at: new Date().toISOString() }, "INSERT OR IGNORE");
   }
 
   /** Tenant ids whose organizations the user belongs to. */
-  tenantsOfUser(userId: string): string[] {
-    const rows = this.db
-      .query(
-        `SELECT o.name FROM user_organizations m JOIN organizations o ON o.id = m.organization_id
-         WHERE m.user_id = ? AND o.tenant_id = ?`,
-      )
-      .all(userId, this.id) as { name: string }[];
+  async tenantsOfUser(userId: string): Promise<string[]> {
+    const rows = await this.writer.all<{ name: string }>(
+      `SELECT o.name FROM user_organizations m JOIN organizations o ON o.id = m.organization_id
+       WHERE m.user_id = ? AND o.tenant_id = ?`,
+      [userId, this.id],
+    );
     return rows.map((r) => r.name);
   }
 
-  domains(tenantId?: string): DomainRow[] {
+  domains(tenantId?: string): Promise<DomainRow[]> {
     const sql = "SELECT custom_domain_id, tenant_id, domain, status, created_at FROM custom_domains";
-    return (tenantId === undefined ? this.db.query(sql).all() : this.db.query(`${sql} WHERE tenant_id = ?`).all(tenantId)) as DomainRow[];
+    return tenantId === undefined ? this.writer.all<DomainRow>(sql) : this.writer.all<DomainRow>(`${sql} WHERE tenant_id = ?`, [tenantId]);
   }
 
-  domain(domain: string): DomainRow | undefined {
-    return (
-      (this.db.query("SELECT custom_domain_id, tenant_id, domain, status, created_at FROM custom_domains WHERE domain = ?").get(domain) as DomainRow | null) ??
-      undefined
-    );
+  domain(domain: string): Promise<DomainRow | undefined> {
+    return this.writer.get<DomainRow>("SELECT custom_domain_id, tenant_id, domain, status, created_at FROM custom_domains WHERE domain = ?", [domain]);
   }
 
   /** `status` is AuthHero's: "ready" routes the domain; "pending_verification" waits for the control plane. */
-  insertDomain(row: { custom_domain_id: string; tenant_id: string; domain: string; status: DomainStatus }): void {
+  async insertDomain(row: { custom_domain_id: string; tenant_id: string; domain: string; status: DomainStatus }): Promise<void> {
     const now = new Date().toISOString();
-    insertRow(this.db, "custom_domains", {
-      ...row,
-      primary: 0,
-      type: "self_managed_certs",
-      created_at: now,
-      updated_at: now,
-    });
+    await this.columns.insert(this.writer, "custom_domains", { ...row, primary: 0, type: "self_managed_certs", created_at: now, updated_at: now });
   }
 
-  approveDomain(tenantId: string, domain: string): void {
-    this.db.query("UPDATE custom_domains SET status = 'ready', updated_at = ? WHERE tenant_id = ? AND domain = ?").run(new Date().toISOString(), tenantId, domain);
+  async approveDomain(tenantId: string, domain: string): Promise<void> {
+    await this.writer.run("UPDATE custom_domains SET status = 'ready', updated_at = ? WHERE tenant_id = ? AND domain = ?", [new Date().toISOString(), tenantId, domain]);
   }
 
-  deleteDomain(tenantId: string, domain: string): boolean {
-    return this.db.query("DELETE FROM custom_domains WHERE tenant_id = ? AND domain = ?").run(tenantId, domain).changes > 0;
+  async deleteDomain(tenantId: string, domain: string): Promise<boolean> {
+    return (await this.writer.run("DELETE FROM custom_domains WHERE tenant_id = ? AND domain = ?", [tenantId, domain])) > 0;
+  }
+}
+
+/**
+ * The control plane's database: its rows (ControlPlaneRows, through the database itself), writes of
+ * several rows as one transaction, and where it is. `file` is the local SQLite file's connection
+ * when the control plane is one (its data_version and file checks); undefined on a libSQL server.
+ */
+export class ControlPlane extends ControlPlaneRows {
+  constructor(
+    readonly sql: SqlDb,
+    id: string,
+    /** Where it is, for messages: the file's path, or the server's namespace. */
+    readonly path: string,
+    readonly file?: { db: Database; createdBaseline: boolean },
+  ) {
+    super(sql, id, new TableColumns());
+  }
+
+  /** `fn`'s reads and writes, committed together or not at all. */
+  transaction<T>(fn: (rows: ControlPlaneRows) => Promise<T>): Promise<T> {
+    return this.sql.transaction((tx) => fn(new ControlPlaneRows(tx, this.id, this.columns)));
+  }
+
+  /** The file's connection. Transitional (issue 20): the code still on bun:sqlite's calls reads through it. */
+  get db(): Database {
+    if (!this.file) throw new Error(`the control plane ${this.path} is not a local file`);
+    return this.file.db;
+  }
+
+  /** Changes whenever another connection (AuthHero, a script) commits to the file. */
+  dataVersion(): number {
+    return (this.db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
+  }
+
+  /** True when this process created the control plane's baseline (no AuthHero schema was there). */
+  get createdBaseline(): boolean {
+    return this.file?.createdBaseline ?? false;
+  }
+
+  /** What must stay writable for the gateway to write the control plane: its folder, lock, file, WAL and shared memory. */
+  writePaths(): string[] {
+    if (!this.file) return [];
+    const dir = dirname(this.path);
+    return [dir, join(dir, LOCK_FILE), this.path, `${this.path}-wal`, `${this.path}-shm`];
+  }
+
+  /** Forgets the columns it knows, after a migration may have changed them. */
+  forgetColumns(): void {
+    this.columns.forget();
   }
 
   close(): void {
-    this.db.close(false);
+    this.sql.close();
+  }
+}
+
+const LOCK_FILE = ".tenantgate-control-plane.lock";
+
+/**
+ * Opens the control-plane file, creating the baseline where there is none and migrating it, under a
+ * lock: two processes starting on a new data directory at once would both see "not yet" and one
+ * would fail.
+ */
+export function openControlPlaneFile(path: string, id: string, opts: { busyTimeoutMs?: number; migrationWaitMs?: number } = {}): ControlPlane {
+  mkdirSync(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  const unwritable = writeProblem([dir, join(dir, LOCK_FILE), path, `${path}-wal`, `${path}-shm`]);
+  if (unwritable) throw new Error(`the control plane cannot be opened for writing: ${unwritable}`);
+  const lock = holdExclusiveLock(join(dir, LOCK_FILE), opts.migrationWaitMs ?? 60_000);
+  try {
+    const fresh = !existsSync(path);
+    const db = openSqlite(path, { create: true, busyTimeoutMs: opts.busyTimeoutMs });
+    const createdBaseline = fresh || columnsOf(db, "tenants").size === 0;
+    if (createdBaseline) db.transaction(() => db.exec(BASELINE_SQL))();
+    migrateControlPlane(db);
+    forgetColumns(db);
+    assertColumns(db, REQUIRED_COLUMNS, path);
+    if (!db.query("SELECT 1 FROM tenants WHERE id = ?").get(id)) {
+      const now = new Date().toISOString();
+      insertRow(db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now });
+    }
+    // The deployment's identity is made with its control plane (and comes back with a restored one).
+    if (!originOf(db)) markOrigin(db, { deploymentId: randomUUID(), tenantId: id });
+    return new ControlPlane(new BunSqlDb(db), id, path, { db, createdBaseline });
+  } finally {
+    lock.release();
   }
 }
 

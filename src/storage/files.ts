@@ -3,11 +3,13 @@
 // face of its own because the AuthHero module and the worker threads need only this, and the full
 // face (index.ts) loads the control plane, its migrations and drizzle with it.
 export { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, SchemaMismatchError, updateRows } from "./columns.ts";
+export { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 export { holdExclusiveLock, type ExclusiveLock } from "./exclusive-lock.ts";
 export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./file-probe.ts";
 export { HandlePool, TenantFileError } from "./pool.ts";
 export { BunSqlDb, type Row, type SqlArgs, type SqlDb, type SqlStatement, type SqlValue, type SqlWriter } from "./sql.ts";
 export type { TenantStore } from "./tenant-store.ts";
+export { sqlValue, TableColumns, tableExists } from "./sql-columns.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";
-export { ensureTenantTables, forgetCursor, markOrigin, originOf, type FileOrigin } from "./tenant-tables.ts";
+export { ensureTenantTables, forgetCursor, markOrigin, originMark, originOf, type FileOrigin } from "./tenant-tables.ts";

@@ -2,11 +2,13 @@
 // layer (files.ts, also a face of its own).
 export * from "./files.ts";
 export { REQUIRED_COLUMNS } from "./baseline.ts";
-export { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "./clone.ts";
+export { applyTemplate, readSchemaTemplate, type SchemaTemplate } from "./clone.ts";
 export { ControlPlaneCommits } from "./control-plane-commits.ts";
-export { ControlPlane, scopeValues, type DomainRow, type OrganizationRef, type TenantPage, type TenantRow } from "./control-plane.ts";
+export { ControlPlane, ControlPlaneRows, openControlPlaneFile, scopeValues, type DomainRow, type OrganizationRef, type TenantPage, type TenantRow } from "./control-plane.ts";
 export { DESCRIPTORS_PER_HANDLE, handleBudget, openFileLimit } from "./descriptors.ts";
 export { MIGRATIONS_TABLE } from "./migrate.ts";
 export { operations, syncState, type OperationRow } from "./schema.ts";
 export { writeProblem } from "./write-access.ts";
 export { ormOf, type Orm } from "./orm.ts";
+export { FileTenantStore } from "./file-store.ts";
+export type { TenantAccess } from "./tenant-store.ts";

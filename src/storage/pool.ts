@@ -5,7 +5,7 @@ import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 import { sqliteFailure } from "./sqlite-failure.ts";
 import { BunSqlDb, type SqlDb } from "./sql.ts";
-import type { TenantStore } from "./tenant-store.ts";
+import type { TenantAccess } from "./tenant-store.ts";
 
 export type TenantFileProblem = "missing" | "unreadable";
 
@@ -37,7 +37,7 @@ export interface HandlePoolOptions {
  * `get` hands a handle for synchronous use, never kept across an `await`; `use` holds one for an
  * asynchronous caller, and a handle that leaves while held is closed when its last holder lets go.
  */
-export class HandlePool implements TenantStore {
+export class HandlePool implements TenantAccess {
   readonly engine = "sqlite-file" as const;
   /** A handle that leaves (pushed out by a newer one, or evicted) is closed, here and nowhere else. */
   private readonly handles: LRUCache<string, Database>;

@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { SqlStatement } from "./sql.ts";
 import journal from "./tenant-migrations/meta/_journal.json" with { type: "json" };
 import m0000 from "./tenant-migrations/0000_tenant_tables.sql" with { type: "text" };
 import m0001 from "./tenant-migrations/0001_origin.sql" with { type: "text" };
@@ -48,12 +49,20 @@ export function originOf(db: Database): FileOrigin | undefined {
   return row ? { deploymentId: row.deployment_id, tenantId: row.tenant_id } : undefined;
 }
 
+/** The statements that mark a database as `origin`'s, replacing any mark it had (for either engine). */
+export function originMark(origin: FileOrigin): SqlStatement[] {
+  return [
+    ...ORIGIN_STATEMENTS.map((sql) => ({ sql })),
+    {
+      sql: "INSERT INTO tenantgate_origin (id, deployment_id, tenant_id, marked_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET deployment_id = ?1, tenant_id = ?2, marked_at = ?3",
+      args: [origin.deploymentId, origin.tenantId, new Date().toISOString()],
+    },
+  ];
+}
+
 /** Marks the file as `origin`'s, replacing any mark it had. */
 export function markOrigin(db: Database, origin: FileOrigin): void {
-  for (const statement of ORIGIN_STATEMENTS) db.exec(statement);
-  db.query(
-    "INSERT INTO tenantgate_origin (id, deployment_id, tenant_id, marked_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET deployment_id = ?1, tenant_id = ?2, marked_at = ?3",
-  ).run(origin.deploymentId, origin.tenantId, new Date().toISOString());
+  for (const { sql, args } of originMark(origin)) db.query(sql).run(...((args ?? []) as never[]));
 }
 
 /**

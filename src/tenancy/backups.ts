@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { forgetCursor, hasTable, markOrigin, originOf, probeDatabase } from "../storage/files.ts";
 import type { HandlePool } from "../storage/files.ts";
-import { openSqlite } from "../storage/files.ts";
+import { BunSqlDb, openSqlite, type SqlWriter } from "../storage/files.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
-import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
+import { moveDbFiles, removeDbFiles, scratchFileOf } from "../storage/files.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
 
@@ -18,19 +18,19 @@ export interface BackupsOptions {
   trashDir: string;
   controlPlane: string;
   /** Lists a restored tenant the control plane does not (its row and organization), as adoption does. */
-  register: (op: Operation) => void;
+  register: (op: Operation) => Promise<void>;
   /** The tenant row's friendly name inside a file, if it has one. */
   friendlyNameIn: (path: string, id: string) => string | null | undefined;
-  isRegistered: (id: string) => boolean;
+  isRegistered: (id: string) => Promise<boolean>;
   /** The organization a restored tenant is listed with: its existing one, or a new id. */
-  organizationIdFor: (id: string) => string;
+  organizationIdFor: (id: string) => Promise<string>;
   /** This deployment's identity (the control plane's mark), which backups of its tenants carry. */
-  deploymentId: () => string;
+  deploymentId: () => Promise<string>;
   /**
    * Makes a restored file's synced copies and cursor the control plane's (the relay's full copy, as a
    * new tenant is seeded) and says the cursor it set; undefined when there is no relay to ask.
    */
-  repair: (db: Database, tenantId: string) => number | undefined;
+  repair: (db: SqlWriter, tenantId: string) => Promise<number> | undefined;
 }
 
 export interface RestoreOptions {
@@ -50,12 +50,12 @@ export interface RestoreOptions {
 export class TenantBackups {
   constructor(private readonly o: BackupsOptions) {}
 
-  backup(id: string, target: string): Operation {
+  async backup(id: string, target: string): Promise<Operation> {
     const source = this.o.registry.pathOf(id);
     if (!existsSync(source)) throw new Error(`tenant "${id}" has no file at ${source}`);
     const file = resolve(target);
     if (existsSync(file)) throw new Error(`${file} already exists; choose a new file`);
-    const op = this.o.journal.begin("backup", id, { target: file, partial: `${file}.partial` });
+    const op = await this.o.journal.begin("backup", id, { target: file, partial: `${file}.partial` });
     try {
       mkdirSync(dirname(file), { recursive: true });
       rmSync(`${file}.partial`, { force: true });
@@ -67,23 +67,23 @@ export class TenantBackups {
       }
       // The control plane's snapshot carries the deployment's own mark; a tenant's is marked here, so a
       // backup of a file made before marks existed carries one too.
-      if (id !== this.o.controlPlane) this.markSnapshot(`${file}.partial`, id);
-      this.o.journal.step(op.id, "snapshot");
+      if (id !== this.o.controlPlane) await this.markSnapshot(`${file}.partial`, id);
+      await this.o.journal.step(op.id, "snapshot");
       crashPoint("backup:snapshot");
       const check = integrityCheck(`${file}.partial`);
       if (check !== "ok") throw new Error(`the snapshot failed integrity_check: ${check}`);
       renameSync(`${file}.partial`, file);
-      this.o.journal.step(op.id, "checked", `${statSync(file).size} bytes`);
-      this.o.journal.finish(op.id, "done");
+      await this.o.journal.step(op.id, "checked", `${statSync(file).size} bytes`);
+      await this.o.journal.finish(op.id, "done");
     } catch (err) {
       rmSync(`${file}.partial`, { force: true });
-      this.o.journal.finish(op.id, "failed", (err as Error).message);
+      await this.o.journal.finish(op.id, "failed", (err as Error).message);
       throw err;
     }
-    return this.o.journal.get(op.id) as Operation;
+    return (await this.o.journal.get(op.id)) as Operation;
   }
 
-  restore(id: string, backupFile: string, opts: RestoreOptions = {}): Operation {
+  async restore(id: string, backupFile: string, opts: RestoreOptions = {}): Promise<Operation> {
     const backup = resolve(backupFile);
     const probe = probeDatabase(backup);
     if (probe.state === "missing") throw new Error(`${backup} does not exist`);
@@ -91,44 +91,44 @@ export class TenantBackups {
     if (probe.state === "unreadable") throw new Error(`${backup} is not a SQLite database (${probe.reason})`);
     const check = integrityCheck(backup);
     if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
-    this.assertRestorable(id, backup, opts);
-    const op = this.o.journal.begin("restore", id, {
+    await this.assertRestorable(id, backup, opts);
+    const op = await this.o.journal.begin("restore", id, {
       backup,
       trashed: join(this.o.trashDir, `${id}.before-restore-${Date.now()}.sqlite`),
       friendly_name: this.o.friendlyNameIn(backup, id) ?? id,
-      organization_id: this.o.organizationIdFor(id),
+      organization_id: await this.o.organizationIdFor(id),
     });
     this.o.registry.markBusy(id, "provisioning");
     try {
       crashPoint("restore:journaled");
-      this.stage(op);
-      this.runRestore(this.o.journal.get(op.id) as Operation);
+      await this.stage(op);
+      await this.runRestore((await this.o.journal.get(op.id)) as Operation);
     } catch (err) {
-      this.undoRestore(this.o.journal.get(op.id) as Operation, err as Error);
+      await this.undoRestore((await this.o.journal.get(op.id)) as Operation, err as Error);
       throw err;
     } finally {
       this.o.registry.clearBusy(id);
     }
-    return this.o.journal.get(op.id) as Operation;
+    return (await this.o.journal.get(op.id)) as Operation;
   }
 
   /** Finishes or undoes a backup or restore whose process died. */
-  recover(op: Operation): "finished" | "undone" {
+  async recover(op: Operation): Promise<"finished" | "undone"> {
     if (op.kind === "backup") {
       // The target only ever appears whole, once checked; before that, what is left is the partial.
       if (hasStep(op, "checked")) {
-        this.o.journal.finish(op.id, "done");
+        await this.o.journal.finish(op.id, "done");
         return "finished";
       }
       rmSync(op.input.partial as string, { force: true });
-      this.o.journal.finish(op.id, "rolled_back", "interrupted before the snapshot was checked");
+      await this.o.journal.finish(op.id, "rolled_back", "interrupted before the snapshot was checked");
       return "undone";
     }
     if (hasStep(op, "staged") && (existsSync(scratchFileOf(this.o.tmpDir, op)) || hasStep(op, "renamed"))) {
-      this.runRestore(op);
+      await this.runRestore(op);
       return "finished";
     }
-    this.undoRestore(op, new Error("interrupted before the restored file was complete"));
+    await this.undoRestore(op, new Error("interrupted before the restored file was complete"));
     return "undone";
   }
 
@@ -138,7 +138,7 @@ export class TenantBackups {
    * that tenant), or a backup marked by another deployment unless asked for. A backup from before
    * marks existed is taken when it holds `id`'s tenant row; the restore repairs its synced copies.
    */
-  private assertRestorable(id: string, backup: string, opts: RestoreOptions): void {
+  private async assertRestorable(id: string, backup: string, opts: RestoreOptions): Promise<void> {
     const db = new Database(backup, { readonly: true });
     try {
       const controlPlane = this.o.controlPlane;
@@ -158,7 +158,7 @@ export class TenantBackups {
       }
       const notOwn = whyNotOwnFile(db, id);
       if (notOwn) throw new Error(`${backup} cannot be restored as tenant "${id}": ${notOwn}`);
-      const here = this.o.deploymentId();
+      const here = await this.o.deploymentId();
       if (origin && origin.deploymentId !== here && !opts.fromOtherDeployment) {
         throw new Error(
           `${backup} is a backup of "${id}" made on another deployment (${origin.deploymentId}; this data directory's is ${here}): its synced copies and sync cursor are that control plane's, and its own entities may name that control plane's roles and connections by id. ` +
@@ -176,7 +176,7 @@ export class TenantBackups {
    * the backup's cursor counts events of the outbox it was made beside, which may be behind, ahead
    * of, or another deployment's than this one's.
    */
-  private stage(op: Operation): void {
+  private async stage(op: Operation): Promise<void> {
     const staged = scratchFileOf(this.o.tmpDir, op);
     const source = new Database(op.input.backup as string, { readonly: true });
     try {
@@ -189,24 +189,24 @@ export class TenantBackups {
     try {
       db.exec("PRAGMA journal_mode = WAL");
       if (op.tenantId !== this.o.controlPlane) {
-        markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: op.tenantId });
-        outcome = this.repair(db, op.tenantId);
+        markOrigin(db, { deploymentId: await this.o.deploymentId(), tenantId: op.tenantId });
+        outcome = await this.repair(db, op.tenantId);
       } else if (!originOf(db)) {
         // A control plane backed up before marks existed: the deployment keeps the identity its tenant files carry.
-        markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: op.tenantId });
+        markOrigin(db, { deploymentId: await this.o.deploymentId(), tenantId: op.tenantId });
       }
     } finally {
       db.close(false);
     }
-    this.o.journal.step(op.id, "staged", outcome);
+    await this.o.journal.step(op.id, "staged", outcome);
     crashPoint("restore:staged");
   }
 
   /** Says what became of the staged file's synced copies. */
-  private repair(db: Database, tenantId: string): string {
+  private async repair(db: Database, tenantId: string): Promise<string> {
     let cursor: number | undefined;
     try {
-      cursor = this.o.repair(db, tenantId);
+      cursor = await new BunSqlDb(db).transaction(async (tx) => this.o.repair(tx, tenantId));
     } catch (err) {
       forgetCursor(db);
       return `its synced copies are left to the relay, which copies them in full (the repair failed: ${(err as Error).message})`;
@@ -217,16 +217,17 @@ export class TenantBackups {
   }
 
   /** Marks a tenant's snapshot as this deployment's backup of `id`. */
-  private markSnapshot(path: string, id: string): void {
+  private async markSnapshot(path: string, id: string): Promise<void> {
+    const deploymentId = await this.o.deploymentId();
     const db = openSqlite(path);
     try {
-      markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: id });
+      markOrigin(db, { deploymentId, tenantId: id });
     } finally {
       db.close(false);
     }
   }
 
-  private runRestore(op: Operation): void {
+  private async runRestore(op: Operation): Promise<void> {
     const { journal, registry, pool } = this.o;
     const id = op.tenantId;
     const final = registry.pathOf(id);
@@ -235,23 +236,23 @@ export class TenantBackups {
       pool.evict(id);
       const had = existsSync(final);
       if (had) moveDbFiles(final, trashed);
-      journal.step(op.id, "trashed", had ? trashed : "no current file");
+      await journal.step(op.id, "trashed", had ? trashed : "no current file");
       crashPoint("restore:trashed");
     }
     if (!hasStep(op, "renamed")) {
       // A file that appeared at the tenant's path meanwhile is set aside too, never overwritten.
       if (existsSync(final)) moveDbFiles(final, `${trashed.slice(0, -".sqlite".length)}-2.sqlite`);
       renameSync(scratchFileOf(this.o.tmpDir, op), final);
-      journal.step(op.id, "renamed");
+      await journal.step(op.id, "renamed");
       crashPoint("restore:renamed");
     }
     registry.fileAdded(id);
-    if (id !== this.o.controlPlane && !this.o.isRegistered(id)) this.o.register(op);
-    journal.finish(op.id, "done");
+    if (id !== this.o.controlPlane && !(await this.o.isRegistered(id))) await this.o.register(op);
+    await journal.finish(op.id, "done");
   }
 
-  private undoRestore(op: Operation, cause: Error): void {
-    const current = this.o.journal.get(op.id);
+  private async undoRestore(op: Operation, cause: Error): Promise<void> {
+    const current = await this.o.journal.get(op.id);
     if (!current || current.state !== "running") return;
     removeDbFiles(scratchFileOf(this.o.tmpDir, current));
     // The current file was set aside but the new one never arrived: the old one goes back.
@@ -259,7 +260,7 @@ export class TenantBackups {
     if (hasStep(current, "trashed") && !existsSync(final) && existsSync(current.input.trashed as string)) moveDbFiles(current.input.trashed as string, final);
     if (existsSync(final)) this.o.registry.fileAdded(op.tenantId);
     else this.o.registry.fileRemoved(op.tenantId);
-    this.o.journal.finish(op.id, "rolled_back", cause.message);
+    await this.o.journal.finish(op.id, "rolled_back", cause.message);
   }
 }
 

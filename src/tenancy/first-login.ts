@@ -1,5 +1,4 @@
-import type { Database } from "bun:sqlite";
-import { columnsOf, hasTable, insertRow } from "../storage/files.ts";
+import { TableColumns, tableExists, type SqlWriter } from "../storage/files.ts";
 import { scopeValues } from "../storage/index.ts";
 import { newClientGrantId, newClientId, newClientSecret, newConnectionId } from "./ids.ts";
 
@@ -34,8 +33,8 @@ export function firstLoginIds(universalLoginVersion: "1" | "2"): FirstLoginIds {
 }
 
 /** Whether a schema can hold AuthHero's clients (a control plane AuthHero made, not tenantgate's minimal one). */
-export function holdsClients(db: Database): boolean {
-  return hasTable(db, "clients") && hasTable(db, "connections");
+export async function holdsClients(db: SqlWriter): Promise<boolean> {
+  return (await tableExists(db, "clients")) && (await tableExists(db, "connections"));
 }
 
 const LISTS = ["callbacks", "allowed_origins", "web_origins", "client_aliases", "allowed_clients", "allowed_logout_urls", "signing_keys"];
@@ -50,12 +49,13 @@ const OBJECTS = ["session_transfer", "oidc_logout", "jwt_configuration", "encryp
  * resource server (synced from the control plane), an "API Explorer Application" granted every one
  * of its scopes. Rows are written as AuthHero's SQL adapter writes them.
  */
-export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLoginIds): void {
+export async function provisionFirstLogin(db: SqlWriter, tenantId: string, ids: FirstLoginIds): Promise<void> {
   const now = new Date().toISOString();
-  const existing = db.query("SELECT id FROM connections WHERE tenant_id = ? AND name = ?").get(tenantId, DATABASE_CONNECTION.name) as { id: string } | null;
+  const columns = new TableColumns();
+  const existing = await db.get<{ id: string }>("SELECT id FROM connections WHERE tenant_id = ? AND name = ?", [tenantId, DATABASE_CONNECTION.name]);
   const connectionId = existing?.id ?? ids.connectionId;
   if (!existing) {
-    insertRow(db, "connections", { id: connectionId, tenant_id: tenantId, ...DATABASE_CONNECTION, options: "{}", is_system: 0, created_at: now, updated_at: now });
+    await columns.insert(db, "connections", { id: connectionId, tenant_id: tenantId, ...DATABASE_CONNECTION, options: "{}", is_system: 0, created_at: now, updated_at: now });
   }
   const client: Record<string, unknown> = {
     client_id: ids.clientId,
@@ -73,15 +73,15 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
     // Every connection the tenant has now (the synced copies are in), as Auth0 enables a tenant's
     // connections for a new application: the control plane's code login by e-mail or social IdPs
     // are then offered by each tenant's first app. The database connection first.
-    connections: JSON.stringify([connectionId, ...otherConnections(db, tenantId, connectionId)]),
+    connections: JSON.stringify([connectionId, ...(await otherConnections(db, tenantId, connectionId))]),
     created_at: now,
     updated_at: now,
   };
-  insertClient(db, client);
+  await insertClient(db, columns, client);
 
-  const management = db.query("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?").get(tenantId, MANAGEMENT_API) as { scopes: string | null } | null;
-  if (!management || !ids.managementClientId || !ids.managementGrantId || !hasTable(db, "client_grants")) return;
-  insertClient(db, {
+  const management = await db.get<{ scopes: string | null }>("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?", [tenantId, MANAGEMENT_API]);
+  if (!management || !ids.managementClientId || !ids.managementGrantId || !(await tableExists(db, "client_grants"))) return;
+  await insertClient(db, columns, {
     client_id: ids.managementClientId,
     tenant_id: tenantId,
     name: "API Explorer Application",
@@ -93,7 +93,7 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
     created_at: now,
     updated_at: now,
   });
-  insertRow(db, "client_grants", {
+  await columns.insert(db, "client_grants", {
     id: ids.managementGrantId,
     tenant_id: tenantId,
     client_id: ids.managementClientId,
@@ -105,15 +105,15 @@ export function provisionFirstLogin(db: Database, tenantId: string, ids: FirstLo
   });
 }
 
-function otherConnections(db: Database, tenantId: string, except: string): string[] {
-  return (db.query("SELECT id FROM connections WHERE tenant_id = ? AND id != ? ORDER BY name, id").all(tenantId, except) as { id: string }[]).map((c) => c.id);
+async function otherConnections(db: SqlWriter, tenantId: string, except: string): Promise<string[]> {
+  return (await db.all<{ id: string }>("SELECT id FROM connections WHERE tenant_id = ? AND id != ? ORDER BY name, id", [tenantId, except])).map((c) => c.id);
 }
 
 /** A client row with every JSON column AuthHero's table requires (empty where not given). */
-function insertClient(db: Database, client: Record<string, unknown>): void {
-  const have = columnsOf(db, "clients");
+async function insertClient(db: SqlWriter, columns: TableColumns, client: Record<string, unknown>): Promise<void> {
+  const have = await columns.of(db, "clients");
   const row = { ...client };
   for (const c of LISTS) if (!(c in row) && have.has(c)) row[c] = "[]";
   for (const c of OBJECTS) if (!(c in row) && have.has(c)) row[c] = "{}";
-  insertRow(db, "clients", row);
+  await columns.insert(db, "clients", row);
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TenancyConfig } from "../config/index.ts";
 import type { Logger } from "../log.ts";
-import { ControlPlane } from "../storage/index.ts";
+import { FileTenantStore, openControlPlaneFile, type ControlPlane } from "../storage/index.ts";
 import { ControlPlaneCommits } from "../storage/index.ts";
 import { handleBudget } from "../storage/index.ts";
 import { writeProblem } from "../storage/index.ts";
@@ -19,8 +19,10 @@ export interface Tenancy {
   /** Other processes' commits to the control plane, noticed once for the registry and the relay. */
   commits: ControlPlaneCommits;
   pool: HandlePool;
-  /** The tenants' databases (the pool, while tenants are local files). */
+  /** Where the tenants' databases are. */
   store: TenantStore;
+  /** The same store when tenants are local files (adoption, backups, file checks); undefined on a libSQL server. */
+  files?: FileTenantStore;
   registry: TenantRegistry;
   journal: OperationJournal;
   lifecycle: TenantLifecycle;
@@ -35,10 +37,10 @@ export function tenantsDir(config: Pick<TenancyConfig, "dataDir">): string {
  * interrupted operations: only the serving process does that, so a CLI command run beside a live
  * gateway never mistakes the gateway's running work for a crash.
  */
-export function openTenancy(config: TenancyConfig, log: Logger): Tenancy {
+export async function openTenancy(config: TenancyConfig, log: Logger): Promise<Tenancy> {
   const dir = tenantsDir(config);
   mkdirSync(dir, { recursive: true });
-  const cp = new ControlPlane(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.controlPlaneLockWaitMs });
+  const cp = openControlPlaneFile(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.controlPlaneLockWaitMs });
   const pool = new HandlePool({
     dir,
     maxOpen: config.maxOpenFiles || handleBudget(),
@@ -48,25 +50,27 @@ export function openTenancy(config: TenancyConfig, log: Logger): Tenancy {
     isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
   });
   const commits = new ControlPlaneCommits(cp, log);
-  const registry = new TenantRegistry(cp, commits, dir);
-  const journal = new OperationJournal(cp.db);
+  const registry = await new TenantRegistry(cp, commits, dir).open();
+  const files = new FileTenantStore(dir, pool);
+  const journal = new OperationJournal(cp.sql);
   const lifecycle = new TenantLifecycle({
     cp,
     pool,
+    store: files,
+    files,
     registry,
     journal,
-    dir,
     reserved: new Set(config.reserved),
     trashRetentionMs: config.trashRetentionDays * 86_400_000,
     universalLoginVersion: config.universalLoginVersion,
     log,
   });
-  return { dir, cp, commits, pool, store: pool, registry, journal, lifecycle };
+  return { dir, cp, commits, pool, store: files, files, registry, journal, lifecycle };
 }
 
 /** Why the gateway could not write the control plane or make and retire tenant files now, or undefined. */
-export function tenancyWriteProblem(t: Pick<Tenancy, "cp" | "lifecycle">): string | undefined {
-  return writeProblem([...t.cp.writePaths(), t.lifecycle.tmpDir, t.lifecycle.trashDir]);
+export function tenancyWriteProblem(t: Pick<Tenancy, "cp" | "files">): string | undefined {
+  return writeProblem([...t.cp.writePaths(), ...(t.files ? [t.files.tmpDir, t.files.trashDir] : [])]);
 }
 
 export function closeTenancy(t: Tenancy): void {

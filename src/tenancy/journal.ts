@@ -1,8 +1,6 @@
-import type { Database } from "bun:sqlite";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { HttpError } from "../http-error.ts";
-import { operations, type OperationRow } from "../storage/index.ts";
+import { operations, ormOf, type OperationRow, type Orm, type SqlDb, type SqlWriter } from "../storage/index.ts";
 import { newOperationId } from "./ids.ts";
 import { currentOwner, type ProcessOwner } from "./process-owner.ts";
 
@@ -22,14 +20,14 @@ export interface Operation extends Omit<OperationRow, "input" | "steps" | "owner
 
 /** The lifecycle journal in the control-plane file (`tenantgate_operations`). */
 export class OperationJournal {
-  private readonly orm: BunSQLiteDatabase;
+  private readonly orm: Orm;
 
-  constructor(db: Database) {
-    this.orm = drizzle({ client: db });
+  constructor(db: SqlDb) {
+    this.orm = ormOf(db);
   }
 
   /** Starts an operation; 409 when another one is already running for the tenant. */
-  begin(kind: OperationKind, tenantId: string, input: Record<string, unknown>): Operation {
+  async begin(kind: OperationKind, tenantId: string, input: Record<string, unknown>): Promise<Operation> {
     const row = {
       id: newOperationId(),
       tenantId,
@@ -41,44 +39,45 @@ export class OperationJournal {
       owner: JSON.stringify(currentOwner()),
     };
     try {
-      this.orm.insert(operations).values(row).run();
+      await this.orm.insert(operations).values(row).run();
     } catch (err) {
-      if (/UNIQUE constraint failed/.test((err as Error).message))
+      // drizzle wraps the engine's error; SQLite's own message is in its cause.
+      if (/UNIQUE constraint failed/.test(`${(err as Error).message} ${((err as Error).cause as Error | undefined)?.message ?? ""}`))
         throw new HttpError(409, `another operation on tenant "${tenantId}" is still running`);
       throw err;
     }
     return parse({ ...row, error: null, finishedAt: null });
   }
 
-  /** Appends a completed step. Runs inside the caller's transaction when there is one. */
-  step(opId: string, step: string, outcome = "ok"): void {
+  /** Appends a completed step; inside the caller's transaction when given its writer (`tx`). */
+  async step(opId: string, step: string, outcome = "ok", tx?: SqlWriter): Promise<void> {
     const entry = JSON.stringify({ step, at: new Date().toISOString(), outcome });
-    this.orm
+    await (tx ? ormOf(tx) : this.orm)
       .update(operations)
       .set({ steps: sql`json_insert(${operations.steps}, '$[#]', json(${entry}))` })
       .where(eq(operations.id, opId))
       .run();
   }
 
-  finish(opId: string, state: "done" | "rolled_back" | "failed", error?: string): void {
-    this.orm
+  async finish(opId: string, state: "done" | "rolled_back" | "failed", error?: string, tx?: SqlWriter): Promise<void> {
+    await (tx ? ormOf(tx) : this.orm)
       .update(operations)
       .set({ state, error: error ?? null, finishedAt: new Date().toISOString() })
       .where(and(eq(operations.id, opId), eq(operations.state, "running")))
       .run();
   }
 
-  get(opId: string): Operation | undefined {
-    const row = this.orm.select().from(operations).where(eq(operations.id, opId)).get();
+  async get(opId: string): Promise<Operation | undefined> {
+    const row = await this.orm.select().from(operations).where(eq(operations.id, opId)).get();
     return row ? parse(row) : undefined;
   }
 
-  running(): Operation[] {
-    return this.orm.select().from(operations).where(eq(operations.state, "running")).orderBy(asc(operations.startedAt)).all().map(parse);
+  async running(): Promise<Operation[]> {
+    return (await this.orm.select().from(operations).where(eq(operations.state, "running")).orderBy(asc(operations.startedAt)).all()).map(parse);
   }
 
-  history(tenantId: string): Operation[] {
-    return this.orm.select().from(operations).where(eq(operations.tenantId, tenantId)).orderBy(desc(operations.startedAt), desc(operations.id)).all().map(parse);
+  async history(tenantId: string): Promise<Operation[]> {
+    return (await this.orm.select().from(operations).where(eq(operations.tenantId, tenantId)).orderBy(desc(operations.startedAt), desc(operations.id)).all()).map(parse);
   }
 }
 

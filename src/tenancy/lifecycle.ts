@@ -1,19 +1,15 @@
-import type { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import { HttpError } from "../http-error.ts";
-import { createFromTemplate, readSchemaTemplate, type SchemaTemplate } from "../storage/index.ts";
+import { readSchemaTemplate, TableColumns, type FileTenantStore, type SchemaTemplate, type SqlWriter, type TenantStore } from "../storage/index.ts";
 import { firstLoginIds, holdsClients, MANAGEMENT_API, provisionFirstLogin, TENANT_ADMIN_ROLE, type FirstLoginIds } from "./first-login.ts";
-import { insertRow, markOrigin } from "../storage/files.ts";
-import type { ControlPlane, TenantRow } from "../storage/index.ts";
+import { originMark } from "../storage/files.ts";
+import type { ControlPlane, ControlPlaneRows, TenantRow } from "../storage/index.ts";
 import type { HandlePool } from "../storage/files.ts";
 import { probeDatabase } from "../storage/files.ts";
-import { immediate, openSqlite } from "../storage/files.ts";
+import { openSqlite } from "../storage/files.ts";
 import { TenantBackups, type RestoreOptions } from "./backups.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
-import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 import { isOwnerAlive } from "./process-owner.ts";
 import { newMembershipId, newOrganizationId, newRoleId, newTenantId } from "./ids.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
@@ -50,10 +46,12 @@ export interface CreatedTenant {
 export interface LifecycleOptions {
   cp: ControlPlane;
   pool: HandlePool;
+  /** Where tenants' databases are built, placed, archived. */
+  store: TenantStore;
+  /** The local files' store, for what only files have (adoption, backups): undefined on a libSQL server. */
+  files?: FileTenantStore;
   registry: TenantRegistry;
   journal: OperationJournal;
-  /** `<data>/tenants` */
-  dir: string;
   reserved: ReadonlySet<string>;
   trashRetentionMs: number;
   /** The login pages of a new tenant's Default App (AuthHero's universal login version). */
@@ -62,10 +60,10 @@ export interface LifecycleOptions {
 }
 
 /**
- * Adds seed rows to a new or restored tenant file before it is renamed into place (the outbox's
- * snapshot), and says the sync cursor it set.
+ * Adds seed rows to a new or restored tenant database before it is put in place (the outbox's
+ * snapshot), inside the transaction that builds it, and says the sync cursor it set.
  */
-export type Seeder = (db: Database, tenantId: string) => number;
+export type Seeder = (db: SqlWriter, tenantId: string) => Promise<number>;
 
 /**
  * Provisioning, adoption and deprovisioning of tenants. Each is a journaled operation of idempotent
@@ -73,42 +71,44 @@ export type Seeder = (db: Database, tenantId: string) => number;
  * lists it, and a process that dies mid-way finishes or undoes the work at its next start (`recover`).
  */
 export class TenantLifecycle {
-  readonly tmpDir: string;
-  readonly trashDir: string;
   private seed?: Seeder;
-  private readonly backups: TenantBackups;
+  private readonly backups?: TenantBackups;
 
   constructor(private readonly o: LifecycleOptions) {
-    this.tmpDir = join(o.dir, ".tmp");
-    this.trashDir = join(o.dir, ".trash");
-    mkdirSync(this.tmpDir, { recursive: true });
-    mkdirSync(this.trashDir, { recursive: true });
-    this.backups = new TenantBackups({
-      journal: o.journal,
-      registry: o.registry,
-      pool: o.pool,
-      tmpDir: this.tmpDir,
-      trashDir: this.trashDir,
-      controlPlane: o.cp.id,
-      register: (op) => this.register(op),
-      friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,
-      isRegistered: (id) => o.cp.tenant(id) !== undefined,
-      organizationIdFor: (id) => o.cp.organizationOf(id)?.id ?? newOrganizationId(),
-      deploymentId: () => o.cp.deploymentId(),
-      repair: (db, id) => this.seed?.(db, id),
-    });
+    const files = o.files;
+    if (files)
+      this.backups = new TenantBackups({
+        journal: o.journal,
+        registry: o.registry,
+        pool: o.pool,
+        tmpDir: files.tmpDir,
+        trashDir: files.trashDir,
+        controlPlane: o.cp.id,
+        register: (op) => this.register(op),
+        friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,
+        isRegistered: async (id) => (await o.cp.tenant(id)) !== undefined,
+        organizationIdFor: async (id) => (await o.cp.organizationOf(id))?.id ?? newOrganizationId(),
+        deploymentId: () => o.cp.deploymentId(),
+        repair: (db, id) => this.seed?.(db, id),
+      });
   }
 
   /** A checked snapshot of the tenant's file at `target` (journaled; see backups.ts). */
-  backup(id: string, target: string): Operation {
+  backup(id: string, target: string): Promise<Operation> {
     if (!isFileTenantId(id, this.o.cp.id)) throw new Error(`"${id}" is not a valid tenant id`);
-    return this.backups.backup(id, target);
+    return this.filesOnly("backup").backup(id, target);
   }
 
   /** Puts a backup in place of the tenant's file, listing the tenant again if it was deleted (journaled). */
-  restore(id: string, backup: string, opts: RestoreOptions = {}): Operation {
+  restore(id: string, backup: string, opts: RestoreOptions = {}): Promise<Operation> {
     if (id !== this.o.cp.id) assertChildTenantId(id, this.o.reserved, this.o.cp.id);
-    return this.backups.restore(id, backup, opts);
+    return this.filesOnly("restore").restore(id, backup, opts);
+  }
+
+  /** Backups of files; a libSQL server's are the server's own (see the README). */
+  private filesOnly(what: string): TenantBackups {
+    if (!this.backups) throw new HttpError(501, `${what} works on local tenant files; on a libSQL server, back up with the server's own tools (see the README's "Beyond one machine")`);
+    return this.backups;
   }
 
   /** Who fills a new tenant file with the synced entities (set once the outbox relay exists). */
@@ -116,94 +116,93 @@ export class TenantLifecycle {
     this.seed = seeder;
   }
 
-  create(input: CreateTenantInput): CreatedTenant {
-    const { cp, registry, journal } = this.o;
+  async create(input: CreateTenantInput): Promise<CreatedTenant> {
+    const { cp, registry, journal, store } = this.o;
     const id = input.id ?? newTenantId();
     assertChildTenantId(id, this.o.reserved, cp.id);
-    if (cp.tenant(id)) throw new HttpError(409, `tenant "${id}" already exists`);
-    if (existsSync(registry.pathOf(id)))
-      throw new HttpError(409, `a file for tenant "${id}" is already in the data directory; adopt it or move it away first`);
-    if (cp.organizationOf(id)) throw new HttpError(409, `an organization named "${id}" already exists on the control plane`);
+    if (await cp.tenant(id)) throw new HttpError(409, `tenant "${id}" already exists`);
+    if (await store.exists(id))
+      throw new HttpError(409, `a database for tenant "${id}" is already in the store (a file in the data directory, or a namespace on the server); adopt it or move it away first`);
+    if (await cp.organizationOf(id)) throw new HttpError(409, `an organization named "${id}" already exists on the control plane`);
 
     const settings = pickSettings(input);
     // A control plane AuthHero made holds clients: the tenant gets what its first login needs.
-    const firstLogin = holdsClients(cp.db) ? firstLoginIds(this.o.universalLoginVersion) : null;
-    const op = journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null, first_login: firstLogin });
+    const firstLogin = (await holdsClients(cp.sql)) ? firstLoginIds(this.o.universalLoginVersion) : null;
+    const op = await journal.begin("create", id, { ...settings, organization_id: newOrganizationId(), creator: input.creator ?? null, first_login: firstLogin });
     registry.markBusy(id, "provisioning");
     try {
       crashPoint("create:journaled");
-      this.runCreate(op);
-      return { tenant: cp.tenant(id) as TenantRow, organization_id: op.input.organization_id as string, operation_id: op.id };
+      await this.runCreate(op);
+      return { tenant: (await cp.tenant(id)) as TenantRow, organization_id: op.input.organization_id as string, operation_id: op.id };
     } catch (err) {
-      this.undoCreate(op, err as Error);
+      await this.undoCreate(op, err as Error);
       throw err;
     } finally {
       registry.clearBusy(id);
     }
   }
 
-  delete(id: string, opts: { purge?: boolean } = {}): Operation {
-    const { cp, registry, journal } = this.o;
+  async delete(id: string, opts: { purge?: boolean } = {}): Promise<Operation> {
+    const { cp, registry, journal, store } = this.o;
     if (id === cp.id) throw new HttpError(403, "the control plane can never be deleted");
     assertChildTenantId(id, this.o.reserved, cp.id);
-    if (!cp.tenant(id)) throw new HttpError(404, `tenant "${id}" does not exist`);
-    const org = cp.organizationOf(id);
+    if (!(await cp.tenant(id))) throw new HttpError(404, `tenant "${id}" does not exist`);
+    const org = await cp.organizationOf(id);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
-    // An id deleted, re-created and deleted again within one second must not rename over (and so
-    // lose) the earlier trashed file.
-    let trashPath = join(this.trashDir, `${id}.${stamp}.sqlite`);
-    for (let n = 2; existsSync(trashPath); n++) trashPath = join(this.trashDir, `${id}.${stamp}-${n}.sqlite`);
-    const op = journal.begin("delete", id, {
+    const op = await journal.begin("delete", id, {
       organization_id: org?.id ?? null,
       purge: opts.purge === true,
-      trash_path: trashPath,
+      // Named so for the journals of earlier versions: on a libSQL server it is a namespace's name.
+      trash_path: await store.trashName(id, stamp),
     });
     registry.markBusy(id, "deleting");
     try {
       crashPoint("delete:journaled");
-      this.runDelete(op);
+      await this.runDelete(op);
     } finally {
       registry.clearBusy(id);
     }
-    return journal.get(op.id) as Operation;
+    return (await journal.get(op.id)) as Operation;
   }
 
   /**
    * Registers a tenant file that appeared in the data directory without a control-plane row. Only a
    * SQLite file with AuthHero's `tenants` table qualifies; anything else is reported, never touched.
    */
-  adopt(id: string): Operation {
+  async adopt(id: string): Promise<Operation> {
     const { cp, registry, journal } = this.o;
     assertChildTenantId(id, this.o.reserved, cp.id);
-    if (cp.tenant(id)) throw new HttpError(409, `tenant "${id}" is already registered`);
+    if (!this.o.files) throw new HttpError(501, "adoption registers tenant files found in the data directory; a libSQL server's tenants are its control plane's rows");
+    if (await cp.tenant(id)) throw new HttpError(409, `tenant "${id}" is already registered`);
     const path = registry.pathOf(id);
     const problem = this.adoptionProblem(path, id);
     if (problem) throw new HttpError(400, `cannot adopt ${path}: ${problem}`);
     const own = this.ownTenantRow(path, id);
-    const op = journal.begin("adopt", id, {
+    const op = await journal.begin("adopt", id, {
       friendly_name: own?.friendly_name ?? id,
-      organization_id: cp.organizationOf(id)?.id ?? newOrganizationId(),
+      organization_id: (await cp.organizationOf(id))?.id ?? newOrganizationId(),
     });
     registry.markBusy(id, "provisioning");
     try {
-      this.register(op);
-      journal.finish(op.id, "done");
+      await this.register(op);
+      await journal.finish(op.id, "done");
     } catch (err) {
-      journal.finish(op.id, "failed", (err as Error).message);
+      await journal.finish(op.id, "failed", (err as Error).message);
       throw err;
     } finally {
       registry.clearBusy(id);
     }
-    return journal.get(op.id) as Operation;
+    return (await journal.get(op.id)) as Operation;
   }
 
   /**
    * Finishes or undoes every operation whose process died while running it. Called at start and at
    * every rescan; work of a live process (a CLI command beside the gateway) is left to it.
    */
-  recover(): { finished: string[]; undone: string[]; live: string[] } {
+  async recover(): Promise<{ finished: string[]; undone: string[]; live: string[] }> {
+    const { store } = this.o;
     const result = { finished: [] as string[], undone: [] as string[], live: [] as string[] };
-    for (const op of this.o.journal.running()) {
+    for (const op of await this.o.journal.running()) {
       // Another process (a CLI command beside the gateway) is doing this one right now.
       if (isOwnerAlive(op.owner)) {
         result.live.push(op.id);
@@ -211,20 +210,20 @@ export class TenantLifecycle {
       }
       try {
         if (op.kind === "delete") {
-          this.runDelete(op);
+          await this.runDelete(op);
           result.finished.push(op.id);
         } else if (op.kind === "backup" || op.kind === "restore") {
-          result[this.backups.recover(op)].push(op.id);
-        } else if (hasStep(op, "registered") && (existsSync(this.o.registry.pathOf(op.tenantId)) || existsSync(this.tmpPath(op)))) {
-          // The control plane already lists the tenant, so the file was complete: roll forward.
-          this.runCreate(op);
+          result[await this.filesOnly(op.kind).recover(op)].push(op.id);
+        } else if (hasStep(op, "registered") && ((await store.exists(op.tenantId)) || (await store.built(op.tenantId, op.id)))) {
+          // The control plane already lists the tenant, so the database was complete: roll forward.
+          await this.runCreate(op);
           result.finished.push(op.id);
         } else {
           // Not registered yet; or registered but the built file is gone (e.g. .tmp/ was wiped), so
           // there is nothing to roll forward to: undo instead of retrying forever with a listed
           // tenant that has no file and an operation that blocks every other one on it.
           const registered = hasStep(op, "registered");
-          this.undoCreate(op, new Error(registered ? "interrupted after registration and the built file is gone" : "interrupted before the tenant was registered"));
+          await this.undoCreate(op, new Error(registered ? "interrupted after registration and the built file is gone" : "interrupted before the tenant was registered"));
           result.undone.push(op.id);
         }
         this.o.log.warn({ op: op.id, kind: op.kind, tenant: op.tenantId }, "recovered an interrupted operation");
@@ -232,146 +231,114 @@ export class TenantLifecycle {
         this.o.log.error({ op: op.id, err }, "could not recover an interrupted operation; will retry at next start");
       }
     }
-    this.sweepTmp();
+    await store.sweepBuilds(new Set((await this.o.journal.running()).map((op) => op.id)));
     return result;
   }
 
-  /** Deletes trashed files older than the retention period. */
-  sweepTrash(now = Date.now()): string[] {
-    const removed: string[] = [];
-    for (const name of readdirSync(this.trashDir)) {
-      const path = join(this.trashDir, name);
-      try {
-        if (now - statSync(path).mtimeMs > this.o.trashRetentionMs) {
-          rmSync(path, { force: true });
-          removed.push(name);
-        }
-      } catch {
-        // Gone meanwhile: nothing to sweep.
-      }
-    }
-    return removed;
+  /** Deletes trashed databases older than the retention period. */
+  sweepTrash(now = Date.now()): Promise<string[]> {
+    return this.o.store.sweepTrash(now, this.o.trashRetentionMs);
   }
 
-  private tmpPath(op: Operation): string {
-    return scratchFileOf(this.tmpDir, op);
-  }
-
-  private runCreate(op: Operation): void {
-    const { journal, registry } = this.o;
-    const tmp = this.tmpPath(op);
-    const final = registry.pathOf(op.tenantId);
+  private async runCreate(op: Operation): Promise<void> {
+    const { journal, registry, store } = this.o;
     if (!hasStep(op, "file-built")) {
-      removeDbFiles(tmp);
-      const db = createFromTemplate(tmp, this.schemaTemplate(), (db) => {
-        insertRow(db, "tenants", this.tenantRow(op));
-        markOrigin(db, { deploymentId: this.o.cp.deploymentId(), tenantId: op.tenantId });
-        this.seed?.(db, op.tenantId);
+      const deploymentId = await this.o.cp.deploymentId();
+      const columns = new TableColumns();
+      await store.build(op.tenantId, op.id, await this.schemaTemplate(), async (tx) => {
+        await columns.insert(tx, "tenants", this.tenantRow(op));
+        for (const { sql, args } of originMark({ deploymentId, tenantId: op.tenantId })) await tx.run(sql, args);
+        await this.seed?.(tx, op.tenantId);
         // After the synced copies: a synced database connection is the one the Default App uses.
         const firstLogin = op.input.first_login as FirstLoginIds | null | undefined;
-        if (firstLogin) provisionFirstLogin(db, op.tenantId, firstLogin);
+        if (firstLogin) await provisionFirstLogin(tx, op.tenantId, firstLogin);
       });
-      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      db.close(false);
-      journal.step(op.id, "file-built");
+      await journal.step(op.id, "file-built");
       crashPoint("create:file-built");
     }
     if (!hasStep(op, "registered")) {
-      this.register(op);
+      await this.register(op);
       crashPoint("create:registered");
     }
-    if (!existsSync(final)) {
-      if (!existsSync(tmp)) throw new Error(`the built file ${tmp} vanished before it was moved into place`);
-      renameSync(tmp, final);
-      journal.step(op.id, "renamed");
+    if (!hasStep(op, "renamed")) {
+      await store.place(op.tenantId, op.id);
+      await journal.step(op.id, "renamed");
       crashPoint("create:renamed");
     }
-    removeDbFiles(tmp);
+    await store.discard(op.tenantId, op.id);
     registry.fileAdded(op.tenantId);
-    journal.finish(op.id, "done");
+    await journal.finish(op.id, "done");
   }
 
   /**
    * One control-plane transaction: the tenant row, its organization, the creator's membership and
    * "Tenant Admin" role in it (where the control plane has the management API), the step.
    */
-  private register(op: Operation): void {
+  private async register(op: Operation): Promise<void> {
     const { cp, journal } = this.o;
     const orgId = op.input.organization_id as string;
-    immediate(cp.db, () => {
-      if (!cp.tenant(op.tenantId)) cp.insertTenant(this.tenantRow(op));
-      if (!cp.organizationOf(op.tenantId))
-        cp.insertOrganization({ id: orgId, name: op.tenantId, display_name: (op.input.friendly_name as string) ?? op.tenantId });
+    await cp.transaction(async (rows) => {
+      if (!(await rows.tenant(op.tenantId))) await rows.insertTenant(this.tenantRow(op));
+      if (!(await rows.organizationOf(op.tenantId)))
+        await rows.insertOrganization({ id: orgId, name: op.tenantId, display_name: (op.input.friendly_name as string) ?? op.tenantId });
       const creator = op.input.creator;
-      if (typeof creator === "string" && cp.addMember({ id: newMembershipId(), organization_id: orgId, user_id: creator })) {
-        const role = cp.ensureRole(TENANT_ADMIN_ROLE.name, TENANT_ADMIN_ROLE.description, MANAGEMENT_API, newRoleId);
-        if (role) cp.assignOrganizationRole(creator, role, orgId);
+      if (typeof creator === "string" && (await rows.addMember({ id: newMembershipId(), organization_id: orgId, user_id: creator }))) {
+        const role = await rows.ensureRole(TENANT_ADMIN_ROLE.name, TENANT_ADMIN_ROLE.description, MANAGEMENT_API, newRoleId);
+        if (role) await rows.assignOrganizationRole(creator, role, orgId);
       }
-      journal.step(op.id, "registered");
+      await journal.step(op.id, "registered", "ok", rows.writer);
     });
-    this.o.registry.tenantRegistered(op.tenantId, cp.organizationOf(op.tenantId)?.id ?? orgId);
+    this.o.registry.tenantRegistered(op.tenantId, (await cp.organizationOf(op.tenantId))?.id ?? orgId);
   }
 
-  private undoCreate(op: Operation, cause: Error): void {
-    const { cp, journal } = this.o;
-    const current = journal.get(op.id);
+  private async undoCreate(op: Operation, cause: Error): Promise<void> {
+    const { cp, journal, store } = this.o;
+    const current = await journal.get(op.id);
     if (!current || current.state !== "running") return;
     if (hasStep(current, "registered")) {
-      // Registered means the file was complete; finishing is safer than tearing a listed tenant down.
+      // Registered means the database was complete; finishing is safer than tearing a listed tenant down.
       try {
-        this.runCreate(current);
+        await this.runCreate(current);
         return;
       } catch (err) {
         this.o.log.error({ op: op.id, err }, "could not finish a registered tenant; undoing it");
       }
     }
-    immediate(cp.db, () => {
-      const org = cp.organizationOf(op.tenantId);
-      if (org && org.id === op.input.organization_id) cp.deleteOrganization(org.id);
-      if (cp.tenant(op.tenantId)) cp.deleteTenant(op.tenantId);
-      journal.finish(op.id, "rolled_back", cause.message);
+    await cp.transaction(async (rows) => {
+      const org = await rows.organizationOf(op.tenantId);
+      if (org && org.id === op.input.organization_id) await rows.deleteOrganization(org.id);
+      if (await rows.tenant(op.tenantId)) await rows.deleteTenant(op.tenantId);
+      await journal.finish(op.id, "rolled_back", cause.message, rows.writer);
     });
     this.o.registry.tenantUnregistered(op.tenantId);
-    removeDbFiles(this.tmpPath(op));
+    await store.discard(op.tenantId, op.id);
   }
 
-  private runDelete(op: Operation): void {
-    const { cp, journal, pool, registry } = this.o;
+  private async runDelete(op: Operation): Promise<void> {
+    const { cp, journal, registry, store } = this.o;
     const id = op.tenantId;
     if (!hasStep(op, "unregistered")) {
-      immediate(cp.db, () => {
-        const orgId = (op.input.organization_id as string | null) ?? cp.organizationOf(id)?.id;
-        if (orgId) cp.deleteOrganization(orgId);
-        cp.deleteTenant(id);
-        journal.step(op.id, "unregistered");
+      await cp.transaction(async (rows: ControlPlaneRows) => {
+        const orgId = (op.input.organization_id as string | null) ?? (await rows.organizationOf(id))?.id;
+        if (orgId) await rows.deleteOrganization(orgId);
+        await rows.deleteTenant(id);
+        await journal.step(op.id, "unregistered", "ok", rows.writer);
       });
       crashPoint("delete:unregistered");
     }
     registry.tenantUnregistered(id);
-    const final = registry.pathOf(id);
     const trash = op.input.trash_path as string;
     if (!hasStep(op, "trashed")) {
-      pool.evict(id);
-      if (existsSync(final)) {
-        // Fold the WAL into the main file so the one file moved to the trash holds every commit.
-        try {
-          const db = openSqlite(final);
-          db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-          db.close(false);
-        } catch (err) {
-          this.o.log.warn({ tenant: id, err }, "could not checkpoint before trashing; moving the WAL along");
-        }
-        moveDbFiles(final, trash);
-      }
+      await store.archive(id, trash);
       registry.fileRemoved(id);
-      journal.step(op.id, "trashed");
+      await journal.step(op.id, "trashed");
       crashPoint("delete:trashed");
     }
     if (op.input.purge === true && !hasStep(op, "purged")) {
-      removeDbFiles(trash);
-      journal.step(op.id, "purged");
+      await store.purge(trash);
+      await journal.step(op.id, "purged");
     }
-    journal.finish(op.id, "done");
+    await journal.finish(op.id, "done");
   }
 
   /**
@@ -379,8 +346,8 @@ export class TenantLifecycle {
    * data-only migrations, which add `kysely_migration` rows without changing the schema, so later
    * tenant files lacked those rows and AuthHero would have run the migrations on them again.
    */
-  private schemaTemplate(): SchemaTemplate {
-    return readSchemaTemplate(this.o.cp.db);
+  private schemaTemplate(): Promise<SchemaTemplate> {
+    return readSchemaTemplate(this.o.cp.sql);
   }
 
   private tenantRow(op: Operation): Record<string, unknown> {
@@ -417,13 +384,6 @@ export class TenantLifecycle {
     }
   }
 
-  private sweepTmp(): void {
-    const running = new Set(this.o.journal.running().map((op) => op.id));
-    for (const name of readdirSync(this.tmpDir)) {
-      const opId = name.split(".")[1];
-      if (!opId || !running.has(opId)) rmSync(join(this.tmpDir, name), { force: true });
-    }
-  }
 }
 
 function pickSettings(input: TenantSettings): TenantSettings {

@@ -49,6 +49,11 @@ export class TenantRegistry implements OrgDirectory {
   private readonly listeners = new Set<(generation: number) => void>();
   /** Ends the watch of the commits kept while anyone listens. */
   private unwatch?: () => Promise<void>;
+  /** The reload under way, if any; `reloadAgain` asks for one more after it (something changed meanwhile). */
+  private loading?: Promise<void>;
+  private reloadAgain = false;
+  /** Moves with tenantgate's own registrations: a reload that read before one must not undo it. */
+  private ownChanges = 0;
 
   constructor(
     private readonly cp: ControlPlane,
@@ -57,10 +62,15 @@ export class TenantRegistry implements OrgDirectory {
   ) {
     // Subscribed first, so whoever is told after it and asks finds it reloaded.
     commits.subscribe((news) => {
-      if (news === "commit") this.reload();
+      if (news === "commit") void this.reload().catch(() => {});
     });
     this.rescan();
-    this.refresh("reload");
+  }
+
+  /** Loads the control plane's facts the first time; the registry answers nothing true before. */
+  async open(): Promise<this> {
+    await this.refresh("reload");
+    return this;
   }
 
   /**
@@ -69,33 +79,57 @@ export class TenantRegistry implements OrgDirectory {
    * one has for FRESH_MS (a look on every lookup was measured at a third of the gateway's CPU per
    * request); `"check"` looks now; `"reload"` reloads even if nothing changed.
    */
-  refresh(mode: "cached" | "check" | "reload" = "cached"): void {
-    if (mode === "cached") return this.commits.lookIfStale(FRESH_MS);
-    if (!this.commits.look() && mode === "reload") this.reload();
+  async refresh(mode: "cached" | "check" | "reload" = "cached"): Promise<void> {
+    if (mode === "cached") this.commits.lookIfStale(FRESH_MS);
+    else if (!this.commits.look() && mode === "reload") void this.reload().catch(() => {});
+    // A reload a look started (here or anywhere) is awaited: what follows reads what it loaded.
+    if (mode !== "cached" && this.loading) await this.loading;
   }
 
-  private reload(): void {
-    this.known = new Set(this.cp.tenantIds());
-    const orgToTenant = new Map<string, string>();
-    const tenantToOrg = new Map<string, string>();
-    for (const org of this.cp.organizations()) {
-      orgToTenant.set(org.id, org.name);
-      tenantToOrg.set(org.name, org.id);
+  /**
+   * Reads the control plane's tenants, organizations and ready domains, one reload at a time: one
+   * asked for while another runs follows it, and so does one whose reads may predate tenantgate's
+   * own registration (the registration's rows are committed by then, so the next read has them).
+   */
+  private reload(): Promise<void> {
+    if (this.loading) {
+      this.reloadAgain = true;
+      return this.loading;
     }
-    this.orgToTenant = orgToTenant;
-    this.tenantToOrg = tenantToOrg;
-    // Only a ready domain routes: one a tenant's admin asked for waits for the control plane's approval.
-    this.domainToTenant = new Map(this.cp.domains().filter((d) => d.status === "ready").map((d) => [d.domain, d.tenant_id]));
-    this.changed();
+    const run = async (): Promise<void> => {
+      do {
+        this.reloadAgain = false;
+        const own = this.ownChanges;
+        const [ids, orgs, domains] = await Promise.all([this.cp.tenantIds(), this.cp.organizations(), this.cp.domains()]);
+        if (own !== this.ownChanges) {
+          this.reloadAgain = true;
+          continue;
+        }
+        this.known = new Set(ids);
+        const orgToTenant = new Map<string, string>();
+        const tenantToOrg = new Map<string, string>();
+        for (const org of orgs) {
+          orgToTenant.set(org.id, org.name);
+          tenantToOrg.set(org.name, org.id);
+        }
+        this.orgToTenant = orgToTenant;
+        this.tenantToOrg = tenantToOrg;
+        // Only a ready domain routes: one a tenant's admin asked for waits for the control plane's approval.
+        this.domainToTenant = new Map(domains.filter((d) => d.status === "ready").map((d) => [d.domain, d.tenant_id]));
+        this.changed();
+      } while (this.reloadAgain);
+    };
+    this.loading = run().finally(() => (this.loading = undefined));
+    return this.loading;
   }
 
-  status(id: string): TenantStatus {
+  async status(id: string): Promise<TenantStatus> {
     if (id === this.cp.id) return "ready";
-    this.refresh();
+    await this.refresh();
     const busy = this.busy.get(id);
     if (busy) return busy;
     if (!this.known.has(id)) {
-      this.refresh("check");
+      await this.refresh("check");
       if (!this.known.has(id)) return "unknown";
     }
     // The watcher may not have told us yet of a file another process just put in place: look. What
@@ -152,29 +186,34 @@ export class TenantRegistry implements OrgDirectory {
   }
 
   /** Every tenant the control plane lists (the control plane included). */
-  tenantIds(): string[] {
-    this.refresh();
+  async tenantIds(): Promise<string[]> {
+    await this.refresh();
     return [...this.known];
   }
 
-  tenantOfOrg(orgId: string): string | undefined {
+  tenantOfOrg(orgId: string): Promise<string | undefined> {
     return this.lookup(() => this.orgToTenant.get(orgId));
   }
 
-  orgOfTenant(tenantId: string): string | undefined {
+  orgOfTenant(tenantId: string): Promise<string | undefined> {
     return this.lookup(() => this.tenantToOrg.get(tenantId));
   }
 
-  customDomain(host: string): string | undefined {
+  customDomain(host: string): Promise<string | undefined> {
     return this.lookup(() => this.domainToTenant.get(host));
   }
 
+  /** The tenant that claims a custom domain, as last loaded (no look): for checks that cannot wait. */
+  cachedCustomDomain(host: string): string | undefined {
+    return this.domainToTenant.get(host);
+  }
+
   /** A cached answer, or on a miss the answer after looking at the control plane again. */
-  private lookup<T>(read: () => T | undefined): T | undefined {
-    this.refresh();
+  private async lookup<T>(read: () => T | undefined): Promise<T | undefined> {
+    await this.refresh();
     const found = read();
     if (found !== undefined) return found;
-    this.refresh("check");
+    await this.refresh("check");
     return read();
   }
 
@@ -184,7 +223,7 @@ export class TenantRegistry implements OrgDirectory {
    * host's tenant) is stale once it moves.
    */
   generation(): number {
-    this.refresh();
+    void this.refresh().catch(() => {});
     return this.changes;
   }
 
@@ -214,6 +253,7 @@ export class TenantRegistry implements OrgDirectory {
    * not move `data_version`, and a full reload per provision would make provisioning O(tenants).
    */
   tenantRegistered(id: string, orgId: string): void {
+    this.ownChanges++;
     this.known.add(id);
     this.orgToTenant.set(orgId, id);
     this.tenantToOrg.set(id, orgId);
@@ -221,6 +261,7 @@ export class TenantRegistry implements OrgDirectory {
   }
 
   tenantUnregistered(id: string): void {
+    this.ownChanges++;
     this.known.delete(id);
     const orgId = this.tenantToOrg.get(id);
     if (orgId) this.orgToTenant.delete(orgId);
@@ -283,22 +324,22 @@ export class TenantRegistry implements OrgDirectory {
   }
 
   /** Files named like a tenant that the control plane does not list and no operation is handling. */
-  orphans(): string[] {
-    this.refresh();
+  async orphans(): Promise<string[]> {
+    await this.refresh();
     return [...this.files].filter((id) => id !== this.cp.id && !this.known.has(id) && !this.busy.has(id));
   }
 
   /** Child tenants by status, and unregistered files as `orphan`, for metrics and `doctor`. */
-  counts(): Record<Exclude<TenantStatus, "unknown"> | "orphan", number> {
-    this.refresh();
+  async counts(): Promise<Record<Exclude<TenantStatus, "unknown"> | "orphan", number>> {
+    await this.refresh();
     const counts = { ready: 0, missing: 0, unreadable: 0, provisioning: 0, deleting: 0, orphan: 0 };
     const ids = new Set([...this.known, ...this.busy.keys()]);
     ids.delete(this.cp.id);
     for (const id of ids) {
-      const status = this.status(id);
+      const status = await this.status(id);
       if (status !== "unknown") counts[status]++;
     }
-    counts.orphan = this.orphans().length;
+    counts.orphan = (await this.orphans()).length;
     return counts;
   }
 

@@ -30,30 +30,36 @@ export interface RequestTarget {
 }
 
 /** The host the request names, mapped to a tenant, or an error that says why it cannot be. */
-export function hostTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
+export function hostTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): Promise<HostTarget & { host: string }> {
   return targetOfHost(requestedHost(headers, peer, rules.trustedProxies), rules, registry);
 }
 
 /** `hostTarget` for a host the caller already knows (as the client sent it). */
-function targetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): HostTarget & { host: string } {
+async function targetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): Promise<HostTarget & { host: string }> {
   const host = normalizeHost(requested);
   if (!rules.routing) return { kind: "control-plane", host };
-  return { ...resolveHost(host, { ...rules, customDomain: (h) => registry.customDomain(h) }), host };
+  const resolve = () => ({ ...resolveHost(host, { ...rules, customDomain: (h) => registry.cachedCustomDomain(h) }), host });
+  await registry.refresh();
+  const target = resolve();
+  if (target.kind !== "unknown") return target;
+  // A domain approved a moment ago: look at the control plane again before saying no one claims it.
+  await registry.refresh("check");
+  return resolve();
 }
 
 /**
  * Which tenant a request is for, refusing tenants that cannot serve: unknown (404), or whose file is
  * missing, unreadable or mid-lifecycle (503, for that tenant only).
  */
-export function requestTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): RequestTarget {
+export function requestTarget(headers: Headers, peer: string | undefined, rules: TargetRules, registry: TenantRegistry): Promise<RequestTarget> {
   return requestTargetOfHost(requestedHost(headers, peer, rules.trustedProxies), rules, registry);
 }
 
-function requestTargetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): RequestTarget {
-  const target = targetOfHost(requested, rules, registry);
+async function requestTargetOfHost(requested: string | null, rules: TargetRules, registry: TenantRegistry): Promise<RequestTarget> {
+  const target = await targetOfHost(requested, rules, registry);
   if (target.kind === "control-plane") return { tenant: rules.controlPlane, host: target.host, isControlPlane: true };
   if (target.kind === "unknown") throw new HttpError(404, `host "${target.host}" is not a tenant of ${rules.baseDomain} and no tenant claims it as a custom domain`);
-  const status = registry.status(target.id);
+  const status = await registry.status(target.id);
   switch (status) {
     case "ready":
       return { tenant: target.id, host: target.host, isControlPlane: false };
@@ -74,9 +80,9 @@ function requestTargetOfHost(requested: string | null, rules: TargetRules, regis
  * The tenant a Host header names when that tenant can serve now; null for anything `requestTarget`
  * would refuse (the full gateway then answers with the reason).
  */
-export function servingTenantOfHost(host: string, rules: TargetRules, registry: TenantRegistry): string | null {
+export async function servingTenantOfHost(host: string, rules: TargetRules, registry: TenantRegistry): Promise<string | null> {
   try {
-    return requestTargetOfHost(host, rules, registry).tenant;
+    return (await requestTargetOfHost(host, rules, registry)).tenant;
   } catch {
     return null;
   }

@@ -54,24 +54,32 @@ export class DataDirWatch {
     } catch (err) {
       this.o.log.warn({ err }, "cannot watch the data directory; the periodic rescan carries on alone");
     }
-    this.timer = setInterval(() => this.rescan(), this.o.rescanMs);
+    this.timer = setInterval(() => void this.rescan(), this.o.rescanMs);
     this.timer.unref();
-    this.rescan();
+    void this.rescan();
   }
 
-  rescan(): void {
+  /** One rescan at a time: a timer firing while one runs (a slow disk, a slow server) joins it. */
+  rescan(): Promise<void> {
+    this.rescanning ??= this.rescanOnce().finally(() => (this.rescanning = undefined));
+    return this.rescanning;
+  }
+
+  private async rescanOnce(): Promise<void> {
     try {
       // A CLI command that died mid-operation beside the gateway is repaired here, not at next start.
-      const recovered = this.o.lifecycle.recover();
+      const recovered = await this.o.lifecycle.recover();
       if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
       this.o.registry.rescan();
       for (const id of this.o.pool.evictReplaced()) this.o.onReplaced?.(id);
       this.o.onRescan?.();
-      this.handleOrphans();
+      await this.handleOrphans();
     } catch (err) {
       this.o.log.error({ err }, "rescan of the data directory failed");
     }
   }
+
+  private rescanning?: Promise<void>;
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
@@ -98,21 +106,21 @@ export class DataDirWatch {
         registry.fileRemoved(id);
         pool.evict(id);
       }
-      this.handleOrphans();
+      void this.handleOrphans();
     }, SETTLE_MS);
     timer.unref();
     this.settling.set(id, { timer, placed });
   }
 
-  private handleOrphans(): void {
-    for (const id of this.o.registry.orphans()) {
+  private async handleOrphans(): Promise<void> {
+    for (const id of await this.o.registry.orphans()) {
       if (!this.o.adoptFiles) {
         if (!this.reported.has(id)) this.o.log.warn({ tenant: id }, "tenant file is not registered on the control plane (adoption is off)");
         this.reported.add(id);
         continue;
       }
       try {
-        const op = this.o.lifecycle.adopt(id);
+        const op = await this.o.lifecycle.adopt(id);
         this.o.log.info({ tenant: id, op: op.id }, "adopted an unregistered tenant file");
       } catch (err) {
         if (!this.reported.has(id)) this.o.log.warn({ tenant: id, reason: (err as Error).message }, "tenant file not adopted");

@@ -1,6 +1,5 @@
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Operation } from "./journal.ts";
 
 const SIDE_FILES = ["", "-wal", "-shm"];
 
@@ -16,9 +15,9 @@ export function moveDbFiles(from: string, to: string): void {
 }
 
 /**
- * Where an operation builds a tenant file before it is renamed into place: named by the operation,
- * so the sweep of the scratch folder (`<tenant>.<operation>.…`) spares the files of running ones.
+ * Where an operation builds a tenant file before it is renamed into place: named by the operation
+ * (`work`), so the sweep of the scratch folder (`<tenant>.<operation>.…`) spares the files of running ones.
  */
-export function scratchFileOf(tmpDir: string, op: Pick<Operation, "id" | "tenantId">): string {
+export function scratchFileOf(tmpDir: string, op: { id: string; tenantId: string }): string {
   return join(tmpDir, `${op.tenantId}.${op.id}.sqlite`);
 }
