@@ -57,7 +57,7 @@ export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, dee
         const status = await registry.status(id);
         if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
         else if (deep) {
-          const result = integrityCheck(registry.pathOf(id));
+          const result = files ? integrityCheck(files.pathOf(id)) : "ok";
           if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);
         }
         progress.tick(++checked);

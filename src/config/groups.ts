@@ -10,7 +10,7 @@ const SYNC_SWITCHES = SYNCED_ENTITIES.map((e) => e.syncSwitch.key);
  */
 export const GROUPS = {
   /** The data directory: the control plane, the tenant files and their lifecycle (openTenancy). */
-  tenancy: ["dataDir", "controlPlane", "reserved", "maxOpenFiles", "controlPlaneLockWaitMs", "syncLockWaitMs", "trashRetentionDays", "universalLoginVersion"],
+  tenancy: ["dataDir", "databaseUrl", "databaseAdminUrl", "databaseAuthToken", "controlPlane", "reserved", "maxOpenFiles", "controlPlaneLockWaitMs", "syncLockWaitMs", "trashRetentionDays", "universalLoginVersion"],
   /** The data directory's watcher (DataDirWatch). */
   watch: ["adoptFiles", "rescanSeconds"],
   /** Which tenant a request's host names (targetRules). */

@@ -33,6 +33,9 @@ const OPTIONS: Option[] = [
   opt("port", "int", 8080, "TCP port to listen on", t.Integer({ minimum: 0, maximum: 65535 })),
   opt("host", "string", "127.0.0.1", "address to listen on", t.String({ minLength: 1 })),
   opt("dataDir", "string", "./data", "data directory; tenant files live in <data-dir>/tenants", t.String({ minLength: 1 })),
+  opt("databaseUrl", "string", "", "a libSQL server (sqld, Turso) holding every tenant as a namespace named by its id, the control plane as the one named by its id (http(s)://host:port); unset: local files under --data-dir", t.String({ pattern: "^(https?://[^\\s/]+/?)?$" })),
+  opt("databaseAdminUrl", "string", "", "sqld's admin API, where namespaces are made and removed (http://host:port of --admin-listen-addr); required with --database-url", t.String({ pattern: "^(https?://[^\\s/]+/?)?$" })),
+  opt("databaseAuthToken", "string", "", "the token a libSQL server requires (Turso, sqld with JWT auth)", t.String()),
   opt("baseDomain", "string", "localhost", "tenants are <id>.<base-domain>; the apex is the control plane", t.String({ pattern: "^[a-z0-9-]+(\\.[a-z0-9-]+)*$" })),
   opt("controlPlane", "string", "control_plane", "the control plane's tenant id", t.String({ pattern: "^[a-z0-9_-]{1,63}$" })),
   opt("reserved", "list", ["www", "api", "admin", "app", "auth", "static", "control-plane"], "subdomain labels that mean the control plane and can never be tenant ids", t.Array(t.String({ pattern: LABEL }))),
@@ -198,6 +201,8 @@ export function loadConfig(sources: ConfigSources = {}, { verifiesTokens = true 
   }
   const config = withGroups(values as unknown as Settings);
   config.dataDir = resolve(config.dataDir);
+  if (config.databaseUrl && !config.databaseAdminUrl)
+    throw new ConfigError(`databaseAdminUrl: required with databaseUrl (from ${origin.databaseUrl}): tenants are made and removed as namespaces through sqld's admin API (--admin-listen-addr); set --database-admin-url or TENANTGATE_DATABASE_ADMIN_URL`);
   config.baseDomain = config.baseDomain.replace(/\.$/, "");
   for (const entry of config.trustedProxies) {
     if (isIP(entry.split("/")[0] ?? "") === 0) throw new ConfigError(`trustedProxies (from ${origin.trustedProxies}): "${entry}" is not an IP address or CIDR range`);

@@ -5,6 +5,9 @@ export interface Settings extends Record<SyncSwitch, boolean> {
   port: number;
   host: string;
   dataDir: string;
+  databaseUrl: string;
+  databaseAdminUrl: string;
+  databaseAuthToken: string;
   baseDomain: string;
   controlPlane: string;
   reserved: string[];

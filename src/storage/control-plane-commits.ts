@@ -9,6 +9,23 @@ import type { ControlPlane } from "./control-plane.ts";
  */
 export type ControlPlaneNews = "commit" | "file";
 
+/**
+ * Other processes' commits to the control plane, noticed in one place for everyone who keeps what it
+ * says (the registry, the relay): by `data_version` and file events for a file (ControlPlaneCommits),
+ * by polling a change counter on a libSQL server (ControlPlanePoll).
+ */
+export interface ControlPlaneChanges {
+  /** Told of every commit a look finds (and of file events, for a file). */
+  subscribe(listener: (news: ControlPlaneNews) => void): () => void;
+  /** Looks now; true when another connection committed since the last look (subscribers have been told). */
+  look(): boolean | Promise<boolean>;
+  /** Looks unless someone looked within `maxAgeMs`. */
+  lookIfStale(maxAgeMs: number): void;
+  /** Keeps the control plane watched until the returned function is called. */
+  watch(): () => Promise<void>;
+  close(): void;
+}
+
 /** How often a watched control plane is looked at, so a commit whose file event was missed is seen within a fraction of a second. */
 const LOOK_EVERY_MS = 200;
 /** After a file event, how long (and how often) the commit it announces is looked for. */
@@ -23,7 +40,7 @@ const SETTLE_CHECK_MS = 20;
  * while anyone watches, the control plane is also looked at on one timer and at its file's events,
  * so subscribers hear of a commit without asking.
  */
-export class ControlPlaneCommits {
+export class ControlPlaneCommits implements ControlPlaneChanges {
   private seen: number;
   private lookedAt = Number.NEGATIVE_INFINITY;
   private readonly listeners = new Set<(news: ControlPlaneNews) => void>();

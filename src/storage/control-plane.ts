@@ -5,12 +5,13 @@ import { dirname, join } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
 import { holdExclusiveLock } from "./exclusive-lock.ts";
 import { writeProblem } from "./write-access.ts";
-import { assertColumns, columnsOf, forgetColumns, insertRow } from "./columns.ts";
+import { assertColumns, columnsOf, forgetColumns, insertRow, SchemaMismatchError } from "./columns.ts";
+import { LibsqlDb, type LibsqlServer, type SqldAdmin } from "./libsql.ts";
 import { TableColumns, tableExists } from "./sql-columns.ts";
-import { migrateControlPlane } from "./migrate.ts";
+import { migrateControlPlane, migrateControlPlaneSql } from "./migrate.ts";
 import { BunSqlDb, type SqlDb, type SqlWriter } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
-import { markOrigin, originOf } from "./tenant-tables.ts";
+import { markOrigin, originMark, originOf } from "./tenant-tables.ts";
 
 export interface TenantRow {
   id: string;
@@ -299,4 +300,29 @@ export function scopeValues(scopes: string | null): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Opens the control plane as a namespace of a libSQL server, making it (the namespace, the baseline
+ * tables tenantgate needs, its own migrated tables, its tenant row and the deployment's identity)
+ * where the server has none: a new server works before AuthHero ever ran, as a new data directory
+ * does. Every step may race another gateway's first start, so each is one that two may both do.
+ */
+export async function openControlPlaneNamespace(server: LibsqlServer, admin: SqldAdmin, id: string): Promise<ControlPlane> {
+  await admin.create(id);
+  const db = new LibsqlDb(server, id);
+  const columns = new TableColumns();
+  if ((await columns.of(db, "tenants")).size === 0) await db.script(BASELINE_SQL);
+  await migrateControlPlaneSql(db);
+  columns.forget();
+  for (const [table, needed] of Object.entries(REQUIRED_COLUMNS)) {
+    const have = await columns.of(db, table);
+    const missing = needed.find((c) => !have.has(c));
+    if (have.size === 0 || missing) throw new SchemaMismatchError(`control-plane namespace "${id}": table "${table}" ${have.size === 0 ? "is missing" : `has no column "${missing}"`}`);
+  }
+  const now = new Date().toISOString();
+  await columns.insert(db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now }, "INSERT OR IGNORE");
+  // The first gateway's identity stays: a second starting at once must not replace it with its own.
+  await db.batch(originMark({ deploymentId: randomUUID(), tenantId: id }, { keep: true }));
+  return new ControlPlane(db, id, `namespace "${id}" of ${server.url}`);
 }

@@ -20,6 +20,8 @@ export class FileTenantStore implements TenantStore {
   constructor(
     readonly dir: string,
     readonly pool: HandlePool,
+    /** Which ids name tenant files: a child tenant's, or the control plane's (its backups and restores). */
+    private readonly isFileId: (id: string) => boolean,
   ) {
     this.tmpDir = join(dir, ".tmp");
     this.trashDir = join(dir, ".trash");
@@ -118,6 +120,12 @@ export class FileTenantStore implements TenantStore {
       const work = name.split(".")[1];
       if (!work || !running.has(work)) rmSync(join(this.tmpDir, name), { force: true });
     }
+  }
+
+  /** The file of a tenant, or of the control plane. */
+  pathOf(id: string): string {
+    if (!this.isFileId(id)) throw new Error(`refusing to build a path from tenant id ${JSON.stringify(id)}`);
+    return join(this.dir, `${id}.sqlite`);
   }
 
   /** Where operation `work` builds the tenant's file. */

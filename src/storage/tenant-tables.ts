@@ -49,12 +49,16 @@ export function originOf(db: Database): FileOrigin | undefined {
   return row ? { deploymentId: row.deployment_id, tenantId: row.tenant_id } : undefined;
 }
 
-/** The statements that mark a database as `origin`'s, replacing any mark it had (for either engine). */
-export function originMark(origin: FileOrigin): SqlStatement[] {
+/**
+ * The statements that mark a database as `origin`'s (for either engine), replacing any mark it had;
+ * with `keep`, a mark already there stays.
+ */
+export function originMark(origin: FileOrigin, opts: { keep?: boolean } = {}): SqlStatement[] {
+  const conflict = opts.keep ? "DO NOTHING" : "DO UPDATE SET deployment_id = ?1, tenant_id = ?2, marked_at = ?3";
   return [
     ...ORIGIN_STATEMENTS.map((sql) => ({ sql })),
     {
-      sql: "INSERT INTO tenantgate_origin (id, deployment_id, tenant_id, marked_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET deployment_id = ?1, tenant_id = ?2, marked_at = ?3",
+      sql: `INSERT INTO tenantgate_origin (id, deployment_id, tenant_id, marked_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) ${conflict}`,
       args: [origin.deploymentId, origin.tenantId, new Date().toISOString()],
     },
   ];

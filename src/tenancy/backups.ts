@@ -14,6 +14,8 @@ export interface BackupsOptions {
   journal: OperationJournal;
   registry: TenantRegistry;
   pool: HandlePool;
+  /** The file of a tenant or of the control plane. */
+  pathOf: (id: string) => string;
   tmpDir: string;
   trashDir: string;
   controlPlane: string;
@@ -51,7 +53,7 @@ export class TenantBackups {
   constructor(private readonly o: BackupsOptions) {}
 
   async backup(id: string, target: string): Promise<Operation> {
-    const source = this.o.registry.pathOf(id);
+    const source = this.o.pathOf(id);
     if (!existsSync(source)) throw new Error(`tenant "${id}" has no file at ${source}`);
     const file = resolve(target);
     if (existsSync(file)) throw new Error(`${file} already exists; choose a new file`);
@@ -230,7 +232,7 @@ export class TenantBackups {
   private async runRestore(op: Operation): Promise<void> {
     const { journal, registry, pool } = this.o;
     const id = op.tenantId;
-    const final = registry.pathOf(id);
+    const final = this.o.pathOf(id);
     const trashed = op.input.trashed as string;
     if (!hasStep(op, "trashed")) {
       pool.evict(id);
@@ -256,7 +258,7 @@ export class TenantBackups {
     if (!current || current.state !== "running") return;
     removeDbFiles(scratchFileOf(this.o.tmpDir, current));
     // The current file was set aside but the new one never arrived: the old one goes back.
-    const final = this.o.registry.pathOf(op.tenantId);
+    const final = this.o.pathOf(op.tenantId);
     if (hasStep(current, "trashed") && !existsSync(final) && existsSync(current.input.trashed as string)) moveDbFiles(current.input.trashed as string, final);
     if (existsSync(final)) this.o.registry.fileAdded(op.tenantId);
     else this.o.registry.fileRemoved(op.tenantId);

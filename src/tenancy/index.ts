@@ -2,13 +2,15 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TenancyConfig } from "../config/index.ts";
 import type { Logger } from "../log.ts";
-import { FileTenantStore, openControlPlaneFile, type ControlPlane } from "../storage/index.ts";
+import { ControlPlanePoll, FileTenantStore, NamespaceTenantStore, openControlPlaneFile, openControlPlaneNamespace, SqldAdmin, type ControlPlane, type ControlPlaneChanges } from "../storage/index.ts";
 import { ControlPlaneCommits } from "../storage/index.ts";
 import { handleBudget } from "../storage/index.ts";
 import { writeProblem } from "../storage/index.ts";
 import { HandlePool, type TenantStore } from "../storage/files.ts";
 import { OperationJournal } from "./journal.ts";
 import { TenantLifecycle } from "./lifecycle.ts";
+import { FilePresence } from "./file-presence.ts";
+import { NamespacePresence } from "./presence.ts";
 import { TenantRegistry } from "./registry.ts";
 import { isFileTenantId } from "./tenant-id.ts";
 
@@ -17,11 +19,10 @@ export interface Tenancy {
   dir: string;
   cp: ControlPlane;
   /** Other processes' commits to the control plane, noticed once for the registry and the relay. */
-  commits: ControlPlaneCommits;
-  pool: HandlePool;
+  commits: ControlPlaneChanges;
   /** Where the tenants' databases are. */
   store: TenantStore;
-  /** The same store when tenants are local files (adoption, backups, file checks); undefined on a libSQL server. */
+  /** The same store when tenants are local files (adoption, backups, file checks, the handle pool); undefined on a libSQL server. */
   files?: FileTenantStore;
   registry: TenantRegistry;
   journal: OperationJournal;
@@ -37,7 +38,12 @@ export function tenantsDir(config: Pick<TenancyConfig, "dataDir">): string {
  * interrupted operations: only the serving process does that, so a CLI command run beside a live
  * gateway never mistakes the gateway's running work for a crash.
  */
-export async function openTenancy(config: TenancyConfig, log: Logger): Promise<Tenancy> {
+export function openTenancy(config: TenancyConfig, log: Logger): Promise<Tenancy> {
+  return config.databaseUrl ? openNamespaceTenancy(config, log) : openFileTenancy(config, log);
+}
+
+/** Tenants as files under `<data-dir>/tenants`. */
+async function openFileTenancy(config: TenancyConfig, log: Logger): Promise<Tenancy> {
   const dir = tenantsDir(config);
   mkdirSync(dir, { recursive: true });
   const cp = openControlPlaneFile(join(dir, `${config.controlPlane}.sqlite`), config.controlPlane, { busyTimeoutMs: config.controlPlaneLockWaitMs });
@@ -50,12 +56,12 @@ export async function openTenancy(config: TenancyConfig, log: Logger): Promise<T
     isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
   });
   const commits = new ControlPlaneCommits(cp, log);
-  const registry = await new TenantRegistry(cp, commits, dir).open();
-  const files = new FileTenantStore(dir, pool);
+  const isFileId = (id: string) => isFileTenantId(id, config.controlPlane);
+  const registry = await new TenantRegistry(cp, commits, new FilePresence(dir, isFileId)).open();
+  const files = new FileTenantStore(dir, pool, isFileId);
   const journal = new OperationJournal(cp.sql);
   const lifecycle = new TenantLifecycle({
     cp,
-    pool,
     store: files,
     files,
     registry,
@@ -65,7 +71,40 @@ export async function openTenancy(config: TenancyConfig, log: Logger): Promise<T
     universalLoginVersion: config.universalLoginVersion,
     log,
   });
-  return { dir, cp, commits, pool, store: files, files, registry, journal, lifecycle };
+  return { dir, cp, commits, store: files, files, registry, journal, lifecycle };
+}
+
+/**
+ * Tenants as namespaces of a libSQL server, the control plane the namespace named by its id. The
+ * data directory keeps only what is this gateway's own (the dev signing key, request bodies).
+ */
+async function openNamespaceTenancy(config: TenancyConfig, log: Logger): Promise<Tenancy> {
+  const dir = tenantsDir(config);
+  mkdirSync(dir, { recursive: true });
+  const server = { url: config.databaseUrl, authToken: config.databaseAuthToken || undefined };
+  const admin = new SqldAdmin(config.databaseAdminUrl);
+  const cp = await openControlPlaneNamespace(server, admin, config.controlPlane);
+  const commits = await new ControlPlanePoll(cp.sql, log).prepare();
+  const registry = await new TenantRegistry(cp, commits, new NamespacePresence()).open();
+  const store = new NamespaceTenantStore({
+    server,
+    admin,
+    controlPlane: cp.sql,
+    maxClients: config.maxOpenFiles || 1_000,
+    isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
+  });
+  const journal = new OperationJournal(cp.sql);
+  const lifecycle = new TenantLifecycle({
+    cp,
+    store,
+    registry,
+    journal,
+    reserved: new Set(config.reserved),
+    trashRetentionMs: config.trashRetentionDays * 86_400_000,
+    universalLoginVersion: config.universalLoginVersion,
+    log,
+  });
+  return { dir, cp, commits, store, registry, journal, lifecycle };
 }
 
 /** Why the gateway could not write the control plane or make and retire tenant files now, or undefined. */
@@ -75,7 +114,7 @@ export function tenancyWriteProblem(t: Pick<Tenancy, "cp" | "files">): string | 
 
 export function closeTenancy(t: Tenancy): void {
   t.commits.close();
-  t.pool.closeAll();
+  t.files?.pool.closeAll();
   t.cp.close();
 }
 export { integrityCheck, type RestoreOptions } from "./backups.ts";

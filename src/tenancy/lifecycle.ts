@@ -4,7 +4,6 @@ import { readSchemaTemplate, TableColumns, type FileTenantStore, type SchemaTemp
 import { firstLoginIds, holdsClients, MANAGEMENT_API, provisionFirstLogin, TENANT_ADMIN_ROLE, type FirstLoginIds } from "./first-login.ts";
 import { originMark } from "../storage/files.ts";
 import type { ControlPlane, ControlPlaneRows, TenantRow } from "../storage/index.ts";
-import type { HandlePool } from "../storage/files.ts";
 import { probeDatabase } from "../storage/files.ts";
 import { openSqlite } from "../storage/files.ts";
 import { TenantBackups, type RestoreOptions } from "./backups.ts";
@@ -45,7 +44,6 @@ export interface CreatedTenant {
 
 export interface LifecycleOptions {
   cp: ControlPlane;
-  pool: HandlePool;
   /** Where tenants' databases are built, placed, archived. */
   store: TenantStore;
   /** The local files' store, for what only files have (adoption, backups): undefined on a libSQL server. */
@@ -80,7 +78,8 @@ export class TenantLifecycle {
       this.backups = new TenantBackups({
         journal: o.journal,
         registry: o.registry,
-        pool: o.pool,
+        pool: files.pool,
+        pathOf: (id) => files.pathOf(id),
         tmpDir: files.tmpDir,
         trashDir: files.trashDir,
         controlPlane: o.cp.id,
@@ -174,7 +173,7 @@ export class TenantLifecycle {
     assertChildTenantId(id, this.o.reserved, cp.id);
     if (!this.o.files) throw new HttpError(501, "adoption registers tenant files found in the data directory; a libSQL server's tenants are its control plane's rows");
     if (await cp.tenant(id)) throw new HttpError(409, `tenant "${id}" is already registered`);
-    const path = registry.pathOf(id);
+    const path = this.o.files.pathOf(id);
     const problem = this.adoptionProblem(path, id);
     if (problem) throw new HttpError(400, `cannot adopt ${path}: ${problem}`);
     const own = this.ownTenantRow(path, id);
@@ -265,7 +264,6 @@ export class TenantLifecycle {
       await journal.step(op.id, "renamed");
       crashPoint("create:renamed");
     }
-    await store.discard(op.tenantId, op.id);
     registry.fileAdded(op.tenantId);
     await journal.finish(op.id, "done");
   }

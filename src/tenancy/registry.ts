@@ -1,26 +1,11 @@
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import type { OrgDirectory } from "../auth/index.ts";
 import type { ControlPlane } from "../storage/index.ts";
-import type { ControlPlaneCommits } from "../storage/index.ts";
-import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/files.ts";
-import { isFileTenantId } from "./tenant-id.ts";
+import type { ControlPlaneChanges } from "../storage/index.ts";
+import type { TenantPresence } from "./presence.ts";
 
 export type TenantStatus = "ready" | "unknown" | "missing" | "unreadable" | "provisioning" | "deleting";
 export type BusyState = "provisioning" | "deleting";
 
-/** A database file does not shrink in normal use (only VACUUM shrinks it): a cut-short one must be checked in full. */
-function shrank(before: FileIdentity, now: FileIdentity | undefined): boolean {
-  return now !== undefined && now.size < before.size;
-}
-
-interface Verdict {
-  identity: FileIdentity;
-  ok: boolean;
-  reason?: string;
-}
-
-const FILE = /^(.+)\.sqlite$/;
 /**
  * How stale a positive answer may be. A miss always looks again at once, so what another process
  * adds is seen immediately; what it removes, within this long.
@@ -29,21 +14,16 @@ const FRESH_MS = 250;
 
 /**
  * What the gateway knows about every tenant at this moment: which tenants the control plane lists,
- * which files are on disk and readable, which organizations and custom domains point where, and
- * which tenants are mid-lifecycle. Reloads from the control plane when the commits say another
- * process committed to it or when tenantgate's own lifecycle says so; file presence follows the
- * watcher and a periodic rescan.
+ * whose databases are there and readable (the store's presence), which organizations and custom
+ * domains point where, and which tenants are mid-lifecycle. Reloads from the control plane when the
+ * changes say another process committed to it or when tenantgate's own lifecycle says so; presence
+ * follows the watcher and a periodic rescan.
  */
 export class TenantRegistry implements OrgDirectory {
   private known = new Set<string>();
   private orgToTenant = new Map<string, string>();
   private tenantToOrg = new Map<string, string>();
   private domainToTenant = new Map<string, string>();
-  private files = new Set<string>();
-  /** Whether each file is a database, and the identity it had when that was decided. */
-  private verdicts = new Map<string, Verdict>();
-  /** Files whose next look is a full check: they shrank, or were found unreadable before they changed. */
-  private readonly suspects = new Set<string>();
   private readonly busy = new Map<string, BusyState>();
   private changes = 0;
   private readonly listeners = new Set<(generation: number) => void>();
@@ -57,8 +37,8 @@ export class TenantRegistry implements OrgDirectory {
 
   constructor(
     private readonly cp: ControlPlane,
-    private readonly commits: ControlPlaneCommits,
-    private readonly dir: string,
+    private readonly commits: ControlPlaneChanges,
+    private readonly presence: TenantPresence,
   ) {
     // Subscribed first, so whoever is told after it and asks finds it reloaded.
     commits.subscribe((news) => {
@@ -69,7 +49,7 @@ export class TenantRegistry implements OrgDirectory {
 
   /** Loads the control plane's facts the first time; the registry answers nothing true before. */
   async open(): Promise<this> {
-    await this.refresh("reload");
+    await this.reload();
     return this;
   }
 
@@ -81,7 +61,7 @@ export class TenantRegistry implements OrgDirectory {
    */
   async refresh(mode: "cached" | "check" | "reload" = "cached"): Promise<void> {
     if (mode === "cached") this.commits.lookIfStale(FRESH_MS);
-    else if (!this.commits.look() && mode === "reload") void this.reload().catch(() => {});
+    else if (!(await this.commits.look()) && mode === "reload") void this.reload().catch(() => {});
     // A reload a look started (here or anywhere) is awaited: what follows reads what it loaded.
     if (mode !== "cached" && this.loading) await this.loading;
   }
@@ -132,57 +112,20 @@ export class TenantRegistry implements OrgDirectory {
       await this.refresh("check");
       if (!this.known.has(id)) return "unknown";
     }
-    // The watcher may not have told us yet of a file another process just put in place: look. What
-    // the look finds is answered, not recorded: a read (a metrics scrape, a status list) that moved
-    // the generation would flush every answer derived from it. The watcher and the rescan record it.
-    if (!this.files.has(id) && !existsSync(this.pathOf(id))) return "missing";
-    // No verdict: the file is gone (before the watcher said so), a missing file, not an unreadable one.
-    const verdict = this.verdicts.get(id) ?? this.judge(id);
-    if (!verdict) return "missing";
-    return verdict.ok ? "ready" : "unreadable";
+    return this.presence.of(id);
   }
 
-  /** Why a tenant's file is unreadable, when it is. */
+  /** Why a tenant's database is unreadable, when it is. */
   unreadableReason(id: string): string | undefined {
-    const verdict = this.verdicts.get(id);
-    return verdict && !verdict.ok ? verdict.reason : undefined;
+    return this.presence.unreadableReason(id);
   }
 
   /**
-   * SQLite said the file is not a database or is corrupt while it was being used: the tenant is
-   * unreadable (503) until the file changes (is replaced or repaired), when it is looked at again.
+   * SQLite said the database is not one or is corrupt while it was being used: the tenant is
+   * unreadable (503) until it changes (is replaced or repaired), when it is looked at again.
    */
   fileUnreadable(id: string, reason: string): void {
-    const identity = identityOf(this.pathOf(id));
-    if (!identity) return this.fileRemoved(id);
-    const was = this.verdicts.get(id);
-    this.verdicts.set(id, { identity, ok: false, reason });
-    if (was?.ok !== false) this.changed();
-  }
-
-  /** Probes the file through SQLite; a suspect (see `forget`) gets a full quick_check. */
-  private judge(id: string): Verdict | undefined {
-    const deep = this.suspects.delete(id);
-    const probe = probeDatabase(this.pathOf(id), { deep });
-    if (probe.state === "missing") return undefined;
-    // Locked by a writer for a moment: a database being written is no sign of a bad file. Ask again next time.
-    if (probe.state === "busy") {
-      if (deep) this.suspects.add(id);
-      const identity = identityOf(this.pathOf(id));
-      return identity && { identity, ok: true };
-    }
-    const verdict: Verdict = probe.state === "database" ? { identity: probe.identity, ok: true } : { identity: probe.identity, ok: false, reason: probe.reason };
-    this.verdicts.set(id, verdict);
-    return verdict;
-  }
-
-  /**
-   * Drops a verdict whose file no longer has the identity it was judged on. A file that shrank, or was
-   * unreadable, is suspect: its next look is a full check, since a file cut short keeps a readable schema.
-   */
-  private forget(id: string, verdict: Verdict, now: FileIdentity | undefined): void {
-    if (!verdict.ok || shrank(verdict.identity, now)) this.suspects.add(id);
-    this.verdicts.delete(id);
+    if (this.presence.unreadable(id, reason)) this.changed();
   }
 
   /** Every tenant the control plane lists (the control plane included). */
@@ -281,52 +224,23 @@ export class TenantRegistry implements OrgDirectory {
   }
 
   fileAdded(id: string): void {
-    if (!isFileTenantId(id, this.cp.id)) return;
-    const present = this.files.has(id);
-    const earlier = this.verdicts.get(id);
-    this.files.add(id);
-    // A file already known changed its content (SQLite checkpoints do so all the time): the answers
-    // change only if whether it can be read did. Moving the generation for every write would make
-    // every host and token be asked about again.
-    if (present && earlier) {
-      const identity = identityOf(this.pathOf(id));
-      if (sameIdentity(earlier.identity, identity)) return;
-      this.forget(id, earlier, identity);
-      if (this.judge(id)?.ok === earlier.ok) return;
-    } else {
-      this.verdicts.delete(id);
-    }
-    this.changed();
+    if (this.presence.added(id)) this.changed();
   }
 
   fileRemoved(id: string): void {
-    this.files.delete(id);
-    this.verdicts.delete(id);
-    this.changed();
+    if (this.presence.removed(id)) this.changed();
   }
 
-  /**
-   * Re-reads the folder: the truth that corrects any event the watcher missed. A file whose identity
-   * changed since it was judged is judged again when next asked about.
-   */
+  /** Looks at every database again: the truth that corrects any event the watcher missed. */
   rescan(): void {
-    const present = new Set<string>();
-    for (const name of readdirSync(this.dir)) {
-      const m = FILE.exec(name);
-      if (m?.[1] && isFileTenantId(m[1], this.cp.id)) present.add(m[1]);
-    }
-    for (const [id, verdict] of this.verdicts) {
-      const identity = present.has(id) ? identityOf(this.pathOf(id)) : undefined;
-      if (!sameIdentity(verdict.identity, identity)) this.forget(id, verdict, identity);
-    }
-    this.files = present;
+    this.presence.rescan();
     this.changed();
   }
 
-  /** Files named like a tenant that the control plane does not list and no operation is handling. */
+  /** Databases named like a tenant that the control plane does not list and no operation is handling. */
   async orphans(): Promise<string[]> {
     await this.refresh();
-    return [...this.files].filter((id) => id !== this.cp.id && !this.known.has(id) && !this.busy.has(id));
+    return [...this.presence.present()].filter((id) => id !== this.cp.id && !this.known.has(id) && !this.busy.has(id));
   }
 
   /** Child tenants by status, and unregistered files as `orphan`, for metrics and `doctor`. */
@@ -343,7 +257,4 @@ export class TenantRegistry implements OrgDirectory {
     return counts;
   }
 
-  pathOf(id: string): string {
-    return join(this.dir, `${id}.sqlite`);
-  }
 }

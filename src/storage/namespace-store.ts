@@ -1,0 +1,139 @@
+import { LRUCache } from "lru-cache";
+import { applyTemplate, type SchemaTemplate } from "./clone.ts";
+import { isNotFound, LibsqlDb, type LibsqlServer, type SqldAdmin } from "./libsql.ts";
+import { TenantFileError } from "./pool.ts";
+import type { SqlDb, SqlWriter } from "./sql.ts";
+import type { TenantStore } from "./tenant-store.ts";
+
+export interface NamespaceStoreOptions {
+  server: LibsqlServer;
+  admin: SqldAdmin;
+  /** The control plane's database: it keeps the list of trashed namespaces (sqld cannot list them). */
+  controlPlane: SqlDb;
+  /** At most this many namespace clients kept (each is a small HTTP client; none holds a socket idle). */
+  maxClients: number;
+  /** Decides which ids may become namespace names; the store never uses an unchecked id. */
+  isValidId: (id: string) => boolean;
+}
+
+const TRASH_TABLE = `CREATE TABLE IF NOT EXISTS tenantgate_trash (
+  name TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL,
+  trashed_at TEXT NOT NULL
+)`;
+
+/**
+ * Tenants as namespaces of a libSQL server (sqld): tenant `acme` is namespace `acme`. A namespace
+ * cannot be renamed, so a new tenant's is built under its own name, where nothing reads it until the
+ * control plane lists the tenant, and placing it is nothing; a deleted one is forked to a trash
+ * namespace (listed in the control plane's `tenantgate_trash`) and removed.
+ */
+export class NamespaceTenantStore implements TenantStore {
+  readonly engine = "libsql" as const;
+  private readonly clients: LRUCache<string, LibsqlDb>;
+  private trashReady?: Promise<void>;
+
+  constructor(private readonly o: NamespaceStoreOptions) {
+    // HTTP clients hold nothing between requests: one pushed out needs no closing, even mid-request.
+    this.clients = new LRUCache<string, LibsqlDb>({ max: Math.max(1, o.maxClients) });
+  }
+
+  async use<T>(id: string, fn: (db: SqlDb) => Promise<T>): Promise<T> {
+    const db = this.client(id);
+    try {
+      return await fn(db);
+    } catch (err) {
+      if (isNotFound(err)) throw new TenantFileError(id, "missing", `the libSQL server has no namespace "${id}"`, err);
+      throw err;
+    }
+  }
+
+  exists(id: string): Promise<boolean> {
+    return this.o.admin.exists(this.name(id));
+  }
+
+  async build(id: string, _work: string, template: SchemaTemplate, fill: (tx: SqlWriter) => Promise<void>): Promise<void> {
+    const name = this.name(id);
+    // A build cut short by a crash left an empty namespace (its one transaction never committed):
+    // it is made again from nothing.
+    if (!(await this.o.admin.create(name))) {
+      await this.o.admin.remove(name);
+      await this.o.admin.create(name);
+    }
+    this.clients.delete(id);
+    await this.client(id).transaction(async (tx) => {
+      await applyTemplate(tx, template);
+      await fill(tx);
+    });
+  }
+
+  async built(id: string): Promise<boolean> {
+    if (!(await this.exists(id))) return false;
+    return (await this.client(id).get("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'tenants'")) !== undefined;
+  }
+
+  async place(): Promise<void> {
+    // Built where it serves: there is nothing to move.
+  }
+
+  async discard(id: string): Promise<void> {
+    this.clients.delete(id);
+    await this.o.admin.remove(this.name(id));
+  }
+
+  async trashName(id: string, stamp: string): Promise<string> {
+    // `_` never appears in a tenant id (a DNS label), so it separates the stamp from the id.
+    return `trash${stamp.toLowerCase().replace(/[^0-9a-z]/g, "")}_${this.name(id)}`;
+  }
+
+  async archive(id: string, trash: string): Promise<void> {
+    const name = this.name(id);
+    this.clients.delete(id);
+    await this.prepareTrash();
+    if (await this.o.admin.exists(name)) {
+      if (!(await this.o.admin.exists(trash))) await this.o.admin.fork(name, trash);
+      await this.o.controlPlane.run("INSERT OR IGNORE INTO tenantgate_trash (name, tenant_id, trashed_at) VALUES (?, ?, ?)", [trash, id, new Date().toISOString()]);
+      await this.o.admin.remove(name);
+    }
+  }
+
+  async purge(trash: string): Promise<void> {
+    await this.prepareTrash();
+    await this.o.admin.remove(trash);
+    await this.o.controlPlane.run("DELETE FROM tenantgate_trash WHERE name = ?", [trash]);
+  }
+
+  async sweepTrash(now: number, retentionMs: number): Promise<string[]> {
+    await this.prepareTrash();
+    const before = new Date(now - retentionMs).toISOString();
+    const old = await this.o.controlPlane.all<{ name: string }>("SELECT name FROM tenantgate_trash WHERE trashed_at < ?", [before]);
+    for (const { name } of old) await this.purge(name);
+    return old.map((t) => t.name);
+  }
+
+  async sweepBuilds(): Promise<void> {
+    // A build is the tenant's own namespace: an interrupted one is undone by its operation's recovery.
+  }
+
+  private client(id: string): LibsqlDb {
+    let db = this.clients.get(id);
+    if (!db) this.clients.set(id, (db = new LibsqlDb(this.o.server, this.name(id))));
+    return db;
+  }
+
+  private name(id: string): string {
+    if (!this.o.isValidId(id)) throw new Error(`refusing to name a namespace after tenant id ${JSON.stringify(id)}`);
+    return id;
+  }
+
+  private prepareTrash(): Promise<void> {
+    this.trashReady ??= this.o.controlPlane.run(TRASH_TABLE).then(
+      () => {},
+      (err) => {
+        this.trashReady = undefined;
+        throw err;
+      },
+    );
+    return this.trashReady;
+  }
+}

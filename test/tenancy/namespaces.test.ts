@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { loadConfig } from "../../src/config/index.ts";
+import { SqldAdmin } from "../../src/storage/libsql.ts";
+import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
+import { startSqld, type Sqld } from "../support/sqld.ts";
+
+// Tenancy on a libSQL server: two gateways' tenancies over one real sqld, each with its own data
+// directory, the control plane and every tenant namespaces of the server.
+
+let sqld: Sqld;
+const dirs: string[] = [];
+const opened: Tenancy[] = [];
+
+beforeAll(async () => {
+  sqld = await startSqld();
+});
+afterAll(async () => {
+  for (const t of opened) closeTenancy(t);
+  await sqld?.dispose();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function gateway(): Promise<Tenancy> {
+  const dir = mkdtempSync(join(tmpdir(), "tenantgate-ns-"));
+  dirs.push(dir);
+  const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir, "--database-url", sqld.url, "--database-admin-url", sqld.adminUrl], env: {} });
+  const t = await openTenancy(config.tenancy, pino({ level: "silent" }));
+  opened.push(t);
+  return t;
+}
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > end) return v;
+    await Bun.sleep(50);
+  }
+}
+
+test("two gateways start on a new server at once: one control plane, one deployment identity", async () => {
+  const [a, b] = await Promise.all([gateway(), gateway()]);
+  expect(await a.cp.deploymentId()).toBe(await b.cp.deploymentId());
+  expect(await a.cp.tenantIds()).toEqual(["control_plane"]);
+  expect(a.store.engine).toBe("libsql");
+  expect(a.files).toBeUndefined();
+});
+
+test("a tenant made through one gateway is served by the other; deleted, it is gone from both and kept in the trash", async () => {
+  const [a, b] = [opened[0] as Tenancy, opened[1] as Tenancy];
+  const stop = b.commits.watch();
+  try {
+    const created = await a.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    expect(created.tenant.friendly_name).toBe("Acme");
+    expect(await a.registry.status("acme")).toBe("ready");
+    // The other gateway sees it by its poll of the control plane's change counter.
+    expect(await until(() => b.registry.status("acme"), (s) => s === "ready")).toBe("ready");
+    expect(await b.registry.tenantOfOrg(created.organization_id)).toBe("acme");
+    const row = await b.store.use("acme", (db) => db.get<{ id: string; friendly_name: string }>("SELECT id, friendly_name FROM tenants"));
+    expect(row).toEqual({ id: "acme", friendly_name: "Acme" });
+    const origin = await b.store.use("acme", (db) => db.get<{ deployment_id: string }>("SELECT deployment_id FROM tenantgate_origin"));
+    expect(origin?.deployment_id).toBe(await a.cp.deploymentId());
+
+    const op = await b.lifecycle.delete("acme");
+    expect(op.state).toBe("done");
+    expect(op.steps.map((s) => s.step)).toEqual(["unregistered", "trashed"]);
+    expect(await until(() => a.registry.status("acme"), (s) => s === "unknown")).toBe("unknown");
+    const admin = new SqldAdmin(sqld.adminUrl);
+    expect(await admin.exists("acme")).toBe(false);
+    expect(await admin.exists(op.input.trash_path as string)).toBe(true);
+    // A use of the deleted tenant says it is missing, never that some other thing went wrong.
+    await expect(a.store.use("acme", (db) => db.get("SELECT 1"))).rejects.toMatchObject({ problem: "missing" });
+
+    // Re-created under the same id: a new namespace, the trashed one untouched.
+    await a.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
+    expect(await b.store.use("acme", (db) => db.get<{ friendly_name: string }>("SELECT friendly_name FROM tenants"))).toEqual({ friendly_name: "Acme again" });
+    // Past the retention, the sweep removes the trashed namespace.
+    expect(await a.lifecycle.sweepTrash(Date.now() + 31 * 86_400_000)).toEqual([op.input.trash_path as string]);
+    expect(await admin.exists(op.input.trash_path as string)).toBe(false);
+  } finally {
+    await stop();
+  }
+});
+
+test("a create that fails after its namespace was built is undone: no row, no namespace", async () => {
+  const a = opened[0] as Tenancy;
+  a.lifecycle.seedWith(async () => {
+    throw new Error("seed refused");
+  });
+  try {
+    await expect(a.lifecycle.create({ id: "broken", friendly_name: "Broken" })).rejects.toThrow("seed refused");
+  } finally {
+    a.lifecycle.seedWith(async () => 0);
+  }
+  expect(await a.cp.tenant("broken")).toBeUndefined();
+  expect(await new SqldAdmin(sqld.adminUrl).exists("broken")).toBe(false);
+  const history = await a.journal.history("broken");
+  expect(history[0]?.state).toBe("rolled_back");
+});
