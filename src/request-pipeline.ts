@@ -47,7 +47,7 @@ export class RequestPipeline {
     private readonly log: Logger,
     parts: GatewayParts,
   ) {
-    const { cp, pool, registry, journal, lifecycle, relay, metrics } = parts;
+    const { cp, pool, store, registry, journal, lifecycle, relay, metrics } = parts;
     this.registry = registry;
     this.verifier = parts.verifier;
     this.metrics = metrics;
@@ -58,7 +58,7 @@ export class RequestPipeline {
       rules,
       registry,
       upstream,
-      guard: new SyncedEntityGuard(pool),
+      guard: new SyncedEntityGuard(store),
       authenticate: (request) => this.authenticate(request),
       peer,
       ...config.proxy,
