@@ -66,14 +66,7 @@ export class RequestPipeline {
     }));
 
     this.accessLog = log.isLevelEnabled("info");
-    this.cors = new ManagementCors(config.api.allowedOrigins, (id) => {
-      if (id === cp.id) return cp.db;
-      try {
-        return pool.get(id);
-      } catch {
-        return undefined;
-      }
-    });
+    this.cors = new ManagementCors(config.api.allowedOrigins, (id, read) => (id === cp.id ? read(cp.sql) : store.use(id, read)));
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -152,7 +145,7 @@ export class RequestPipeline {
     } catch (err) {
       response = errorToResponse(err, (cause) => this.log.error({ err: cause, reqId: id }, "request failed outside the app"));
     }
-    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), hostTenant());
+    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) await this.cors.apply(response, request.headers.get("origin"), hostTenant());
     response.headers.set("x-request-id", id);
     this.answered({ method: request.method, path: url?.pathname ?? "", status: response.status, seconds: (performance.now() - started) / 1000, peer, requestId: id });
     return response;
