@@ -47,7 +47,7 @@ export class RequestPipeline {
     private readonly log: Logger,
     parts: GatewayParts,
   ) {
-    const { cp, pool, store, registry, journal, lifecycle, relay, metrics } = parts;
+    const { cp, store, registry, journal, lifecycle, relay, metrics } = parts;
     this.registry = registry;
     this.verifier = parts.verifier;
     this.metrics = metrics;
@@ -95,7 +95,7 @@ export class RequestPipeline {
         }),
       )
       .use(syncApi({ cp, relay, authenticate: (request) => this.authenticate(request) }))
-      .use(effectiveSettingsApi({ cp, pool, secretKeys: config.api.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
+      .use(effectiveSettingsApi({ cp, store, secretKeys: config.api.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
       .all("/", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } })
       .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
   }

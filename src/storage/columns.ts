@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { SqlDb } from "./sql.ts";
 
 export class SchemaMismatchError extends Error {
   constructor(message: string) {
@@ -22,9 +23,16 @@ export function columnsOf(db: Database, table: string): Set<string> {
   return cols;
 }
 
+const TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?";
+
 /** Whether the file has the table now (not cached: another process's migration may add one). */
 export function hasTable(db: Database, table: string): boolean {
-  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+  return db.query(TABLE_EXISTS).get(table) !== null;
+}
+
+/** hasTable for a database on either engine. */
+export async function holdsTable(db: SqlDb, table: string): Promise<boolean> {
+  return (await db.get(TABLE_EXISTS, [table])) !== undefined;
 }
 
 /** Forgets cached columns, after a migration may have changed them. */
