@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { explainFields } from "../authhero/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import { holdsTable, type SqlDb, type TenantStore } from "../storage/files.ts";
+import { hasTableIn, type SqlDb, type TenantStore } from "../storage/files.ts";
 import type { ControlPlane } from "../storage/index.ts";
 import { errors } from "./schemas.ts";
 import { allowTenantAction } from "./tenant-access.ts";
@@ -28,7 +28,7 @@ function parse(json: unknown): Record<string, unknown> {
 }
 
 async function emailProviderOf(db: SqlDb, tenantId: string): Promise<Row | null> {
-  if (!(await holdsTable(db, "email_providers"))) return null;
+  if (!(await hasTableIn(db, "email_providers"))) return null;
   const row = await db.get("SELECT * FROM email_providers WHERE tenant_id = ?", [tenantId]);
   if (!row) return null;
   const { tenant_id: _t, created_at: _c, updated_at: _u, ...fields } = row;

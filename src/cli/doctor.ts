@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/index.ts";
 import { REQUIRED_COLUMNS } from "../storage/index.ts";
-import { assertColumns } from "../storage/files.ts";
+import { assertColumnsIn } from "../storage/files.ts";
 import { handleBudget, openFileLimit } from "../storage/index.ts";
 import { tenantsDir } from "../tenancy/index.ts";
 import { isFileTenantId } from "../tenancy/index.ts";
@@ -17,13 +17,13 @@ export const doctor: Command = {
   usage: "  tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)",
   flags: { deep: "switch" },
   verifiesTokens: false,
-  run({ config, flags, out }) {
-    return checkDataDir(config, flags.has("deep"), out) === 0 ? 0 : 1;
+  async run({ config, flags, out }) {
+    return (await checkDataDir(config, flags.has("deep"), out)) === 0 ? 0 : 1;
   },
 };
 
 /** Checks the data directory and prints what is wrong. Returns the problem count. */
-export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): number {
+export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): Promise<number> {
   let problems = 0;
   const bad = (msg: string) => {
     problems++;
@@ -42,15 +42,15 @@ export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boo
     return problems;
   }
   try {
-    withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
+    await withTenancy(config, async ({ cp, registry, journal, lifecycle, dir }) => {
       good(`data directory ${dir} is writable and the control plane is migrated`);
       try {
-        assertColumns(cp.db, REQUIRED_COLUMNS, cp.path);
+        await assertColumnsIn(cp.sql, REQUIRED_COLUMNS, cpFile);
         good("control-plane schema has every column tenantgate writes");
       } catch (err) {
         bad((err as Error).message);
       }
-      const ids = cp.tenantIds().filter((id) => id !== cp.id);
+      const ids = (await cp.sql.all<{ id: string }>("SELECT id FROM tenants")).map((r) => r.id).filter((id) => id !== cp.id);
       const progress = new Progress("checking tenant files", ids.length);
       let checked = 0;
       for (const id of ids) {
