@@ -47,7 +47,7 @@ export class RequestPipeline {
     private readonly log: Logger,
     parts: GatewayParts,
   ) {
-    const { cp, pool, registry, journal, lifecycle, relay, metrics } = parts;
+    const { cp, store, registry, journal, lifecycle, relay, metrics } = parts;
     this.registry = registry;
     this.verifier = parts.verifier;
     this.metrics = metrics;
@@ -58,7 +58,7 @@ export class RequestPipeline {
       rules,
       registry,
       upstream,
-      guard: new SyncedEntityGuard(pool),
+      guard: new SyncedEntityGuard(store),
       authenticate: (request) => this.authenticate(request),
       peer,
       ...config.proxy,
@@ -66,14 +66,7 @@ export class RequestPipeline {
     }));
 
     this.accessLog = log.isLevelEnabled("info");
-    this.cors = new ManagementCors(config.api.allowedOrigins, (id) => {
-      if (id === cp.id) return cp.db;
-      try {
-        return pool.get(id);
-      } catch {
-        return undefined;
-      }
-    });
+    this.cors = new ManagementCors(config.api.allowedOrigins, (id, read) => (id === cp.id ? read(cp.sql) : store.use(id, read)));
 
     // normalize: false makes `additionalProperties: false` refuse unknown fields (400) instead of
     // silently dropping them; Elysia reads it from the root instance only.
@@ -102,7 +95,7 @@ export class RequestPipeline {
         }),
       )
       .use(syncApi({ cp, relay, authenticate: (request) => this.authenticate(request) }))
-      .use(effectiveSettingsApi({ cp, pool, secretKeys: config.api.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
+      .use(effectiveSettingsApi({ cp, store, secretKeys: config.api.syncSecretKeys, authenticate: (request) => this.authenticate(request) }))
       .all("/", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } })
       .all("/*", ({ request }) => proxy(request), { parse: "none", detail: { hide: true } });
   }
@@ -152,7 +145,7 @@ export class RequestPipeline {
     } catch (err) {
       response = errorToResponse(err, (cause) => this.log.error({ err: cause, reqId: id }, "request failed outside the app"));
     }
-    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) this.cors.apply(response, request.headers.get("origin"), await hostTenant());
+    if (url?.pathname.startsWith("/api/v2/") && !cameFromUpstream(response)) await this.cors.apply(response, request.headers.get("origin"), await hostTenant());
     response.headers.set("x-request-id", id);
     this.answered({ method: request.method, path: url?.pathname ?? "", status: response.status, seconds: (performance.now() - started) / 1000, peer, requestId: id });
     return response;

@@ -73,7 +73,7 @@ describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, ent
     const copy = f.tenantFile("acme").query(`SELECT * FROM ${entity.table} WHERE id = ?`).get(idOf(kind)) as Row | null;
     expect(copy).toMatchObject({ tenant_id: "acme", is_system: 1 });
 
-    const guard = new SyncedEntityGuard(f.pool);
+    const guard = new SyncedEntityGuard(f.store);
     for (const column of entity.addressedBy) {
       for (const method of ["PATCH", "PUT", "DELETE"]) {
         const refused = await refusal(guard.check("acme", write(method, [entity.collection, String(copy?.[column])])));
@@ -108,10 +108,20 @@ describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, ent
 test("the guard looks only at the synced entities' collections", async () => {
   f = openFixture();
   f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  const guard = new SyncedEntityGuard(f.pool);
+  const guard = new SyncedEntityGuard(f.store);
   // A collection that is no synced entity's is not looked up (nor is a name an object happens to have).
   for (const collection of ["clients", "users", "constructor", "__proto__", "tostring"]) {
     expect(await refusal(guard.check("acme", write("DELETE", [collection, "x"])))).toBeUndefined();
     expect(await refusal(guard.check("acme", write("POST", [collection], { name: "x", identifier: "x" })))).toBeUndefined();
+  }
+});
+
+test("a tenant the store cannot open fails closed: writes to a synced collection are refused (503) naming it", async () => {
+  f = openFixture();
+  const guard = new SyncedEntityGuard(f.store);
+  for (const entity of SYNCED_ENTITIES) {
+    const refused = await refusal(guard.check("ghost", write("DELETE", [entity.collection, idOf(entity.kind)])));
+    expect(refused?.status).toBe(503);
+    expect(refused?.message).toStartWith('cannot check tenant "ghost" for synced entities');
   }
 });

@@ -1,11 +1,9 @@
-import type { Database } from "bun:sqlite";
 import { Elysia, t } from "elysia";
 import { explainFields } from "../authhero/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import { hasTable } from "../storage/files.ts";
+import { hasTableIn, type SqlDb, type TenantStore } from "../storage/files.ts";
 import type { ControlPlane } from "../storage/index.ts";
-import type { HandlePool } from "../storage/files.ts";
 import { errors } from "./schemas.ts";
 import { allowTenantAction } from "./tenant-access.ts";
 
@@ -29,17 +27,18 @@ function parse(json: unknown): Record<string, unknown> {
   }
 }
 
-function emailProviderOf(db: Database, tenantId: string): Row | null {
-  if (!hasTable(db, "email_providers")) return null;
-  const row = db.query("SELECT * FROM email_providers WHERE tenant_id = ?").get(tenantId) as Row | null;
+async function emailProviderOf(db: SqlDb, tenantId: string): Promise<Row | null> {
+  if (!(await hasTableIn(db, "email_providers"))) return null;
+  const row = await db.get("SELECT * FROM email_providers WHERE tenant_id = ?", [tenantId]);
   if (!row) return null;
   const { tenant_id: _t, created_at: _c, updated_at: _u, ...fields } = row;
   return { ...fields, credentials: parse(row.credentials), settings: parse(row.settings) };
 }
 
 export interface EffectiveSettingsDeps {
-  cp: ControlPlane;
-  pool: HandlePool;
+  /** Read through its SqlDb only: the control plane's own methods are not asynchronous yet. */
+  cp: Pick<ControlPlane, "id" | "sql">;
+  store: TenantStore;
   secretKeys: readonly string[];
   authenticate: (request: Request) => Promise<Principal>;
 }
@@ -53,13 +52,15 @@ export function effectiveSettingsApi(d: EffectiveSettingsDeps) {
     .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
     .get(
       "/api/v2/tenants/:id/effective-settings",
-      ({ params, principal }) => {
+      async ({ params, principal }) => {
         allowTenantAction(principal, "read", d.cp.id, params.id);
-        if (params.id === d.cp.id || !d.cp.tenant(params.id)) throw new HttpError(404, `tenant "${params.id}" does not exist`);
-        const db = d.pool.get(params.id);
-        const cpConnections = d.cp.db.query("SELECT * FROM connections WHERE tenant_id = ?").all(d.cp.id) as Row[];
+        if (params.id === d.cp.id || !(await d.cp.sql.get("SELECT 1 FROM tenants WHERE id = ?", [params.id]))) throw new HttpError(404, `tenant "${params.id}" does not exist`);
+        const cpConnections = await d.cp.sql.all("SELECT * FROM connections WHERE tenant_id = ?", [d.cp.id]);
         const byStrategy = new Map(cpConnections.map((c) => [c.strategy, c]));
-        const own = db.query("SELECT * FROM connections WHERE tenant_id = ? ORDER BY name").all(params.id) as Row[];
+        const { own, mine } = await d.store.use(params.id, async (db) => ({
+          own: await db.all("SELECT * FROM connections WHERE tenant_id = ? ORDER BY name", [params.id]),
+          mine: await emailProviderOf(db, params.id),
+        }));
         const connections = own.map((c) => {
           const inherited = byStrategy.get(c.strategy);
           return {
@@ -70,8 +71,7 @@ export function effectiveSettingsApi(d: EffectiveSettingsDeps) {
             options: explainFields(parse(c.options), inherited ? parse(inherited.options) : null, d.secretKeys),
           };
         });
-        const mine = emailProviderOf(db, params.id);
-        const theirs = emailProviderOf(d.cp.db, d.cp.id);
+        const theirs = await emailProviderOf(d.cp.sql, d.cp.id);
         const email_provider = mine
           ? { origin: "tenant", fields: explainFields(mask(mine), null, d.secretKeys) }
           : theirs

@@ -5,7 +5,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 
 /** Liveness, readiness and metrics: answered on every host, without a token. */
 /** `writeProblem`: why the control plane or the tenant files' folders cannot be written now, if they cannot. */
-export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics, writeProblem: () => string | undefined) {
+export function operationsApi(cp: Pick<ControlPlane, "id" | "sql">, metrics: GatewayMetrics, writeProblem: () => string | undefined) {
   return new Elysia({ name: "tenantgate/operations-api" })
     .get("/healthz", () => ({ status: "ok" }), {
       response: t.Object({ status: t.String() }),
@@ -13,10 +13,10 @@ export function operationsApi(cp: ControlPlane, metrics: GatewayMetrics, writePr
     })
     .get(
       "/readyz",
-      ({ set }) => {
+      async ({ set }) => {
         try {
-          const migrated = cp.db.query(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`).get() as { n: number };
-          if (migrated.n === 0) throw new Error("no tenantgate migration applied");
+          const migrated = await cp.sql.get<{ n: number }>(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`);
+          if (!migrated?.n) throw new Error("no tenantgate migration applied");
           const unwritable = writeProblem();
           if (unwritable) throw new Error(unwritable);
           return { status: "ready", control_plane: cp.id };

@@ -16,7 +16,8 @@ export class GatewayMetrics {
   /** Counts held elsewhere (the front door's thread) that must arrive before a scrape reads them. */
   private readonly pending: (() => Promise<void>)[] = [];
 
-  constructor(tenants: TenantRegistry, pool: HandlePool) {
+  /** `pool`: the tenant files' handle pool; undefined when tenants are a libSQL server's namespaces. */
+  constructor(tenants: TenantRegistry, pool: HandlePool | undefined) {
     const counted = this.tally.counts;
     new Counter({
       name: "tenantgate_http_requests_total",
@@ -37,10 +38,14 @@ export class GatewayMetrics {
       help: "Child tenants by state; orphan = a tenant file the control plane does not list",
       labelNames: ["state"],
       registers: [this.registry],
-      collect() {
-        for (const [state, n] of Object.entries(tenants.counts())) this.set({ state }, n);
+      async collect() {
+        for (const [state, n] of Object.entries(await tenants.counts())) this.set({ state }, n);
       },
     });
+    if (pool) this.watchPool(pool);
+  }
+
+  private watchPool(pool: HandlePool): void {
     new Gauge({
       name: "tenantgate_open_tenant_files",
       help: "Tenant files held open by the handle pool",

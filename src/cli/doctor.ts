@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/index.ts";
 import { REQUIRED_COLUMNS } from "../storage/index.ts";
-import { assertColumns } from "../storage/files.ts";
+import { assertColumnsIn } from "../storage/files.ts";
 import { handleBudget, openFileLimit } from "../storage/index.ts";
 import { tenantsDir } from "../tenancy/index.ts";
 import { isFileTenantId } from "../tenancy/index.ts";
@@ -45,7 +45,7 @@ export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, dee
     await withTenancy(config, async ({ cp, registry, journal, files, dir }) => {
       good(`data directory ${dir} is writable and the control plane is migrated`);
       try {
-        assertColumns(cp.db, REQUIRED_COLUMNS, cp.path);
+        await assertColumnsIn(cp.sql, REQUIRED_COLUMNS, cpFile);
         good("control-plane schema has every column tenantgate writes");
       } catch (err) {
         bad((err as Error).message);

@@ -1,6 +1,5 @@
-import type { Database } from "bun:sqlite";
 import { HttpError } from "../http-error.ts";
-import type { HandlePool } from "../storage/files.ts";
+import type { SqlDb, TenantStore } from "../storage/files.ts";
 import { SYNCED_ENTITIES, type SyncedEntity } from "../synced-entities.ts";
 
 interface GuardedCollection {
@@ -45,7 +44,7 @@ export interface ProtectionCheck {
  * 409. Lookups that fail refuse the write (503): the guard fails closed.
  */
 export class SyncedEntityGuard {
-  constructor(private readonly pool: HandlePool) {}
+  constructor(private readonly store: TenantStore) {}
 
   async check(tenant: string, req: ProtectionCheck): Promise<void> {
     if (![...req.methods].some((m) => WRITES.has(m))) return;
@@ -59,7 +58,7 @@ export class SyncedEntityGuard {
       }
       const subpaths: readonly string[] = guarded.entity.writableSubpaths;
       if (rest.length === 1 && subpaths.includes(rest[0]?.toLowerCase() ?? "")) continue;
-      const synced = this.lookup(tenant, (db) => db.query(guarded.lookup).get(id) as { id: string; name: string; is_system: number } | null);
+      const synced = await this.lookup(tenant, (db) => db.get<{ id: string; name: string; is_system: number }>(guarded.lookup, [id]));
       if (synced && synced.is_system === 1) {
         throw new HttpError(403, `${guarded.entity.noun} "${synced.name}" (${synced.id}) is synced from the control plane and cannot be changed in tenant "${tenant}"; change it on the control plane`);
       }
@@ -74,15 +73,16 @@ export class SyncedEntityGuard {
     const body = await req.body();
     const value = typeof body === "object" && body !== null ? (body as Record<string, unknown>)[rule.key] : undefined;
     if (typeof value !== "string") return; // A create without it AuthHero refuses; an update without it keeps the key.
-    const clash = this.lookup(tenant, (db) => db.query(rule.sql).get(value) as { id: string } | null);
+    const clash = await this.lookup(tenant, (db) => db.get<{ id: string }>(rule.sql, [value]));
     if (!clash) return;
     const refused = change === "create" ? "a tenant cannot create its own" : `a tenant's own ${guarded.entity.noun} cannot take it`;
     throw new HttpError(409, `a ${rule.phrase} "${value}" is synced from the control plane into tenant "${tenant}" (${clash.id}); ${refused}: choose another ${rule.key}`);
   }
 
-  private lookup<T>(tenant: string, read: (db: Database) => T): T {
+  /** Only the lookup itself is inside: a refusal of the body (413) stays what it is, not a 503. */
+  private async lookup<T>(tenant: string, read: (db: SqlDb) => Promise<T>): Promise<T> {
     try {
-      return read(this.pool.get(tenant));
+      return await this.store.use(tenant, read);
     } catch (err) {
       throw new HttpError(503, `cannot check tenant "${tenant}" for synced entities (${(err as Error).message}); the write is refused`);
     }

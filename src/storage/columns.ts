@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { SqlDb } from "./sql.ts";
 
 export class SchemaMismatchError extends Error {
   constructor(message: string) {
@@ -7,6 +8,7 @@ export class SchemaMismatchError extends Error {
   }
 }
 
+const TABLE_COLUMNS = "SELECT name FROM pragma_table_info(?)";
 const cache = new WeakMap<Database, Map<string, Set<string>>>();
 
 /** The columns a table has in this file, as `PRAGMA table_info` reports them (cached per handle). */
@@ -15,16 +17,23 @@ export function columnsOf(db: Database, table: string): Set<string> {
   if (!tables) cache.set(db, (tables = new Map()));
   let cols = tables.get(table);
   if (!cols) {
-    const rows = db.query(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[];
+    const rows = db.query(TABLE_COLUMNS).all(table) as { name: string }[];
     cols = new Set(rows.map((r) => r.name));
     tables.set(table, cols);
   }
   return cols;
 }
 
+const TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?";
+
 /** Whether the file has the table now (not cached: another process's migration may add one). */
 export function hasTable(db: Database, table: string): boolean {
-  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+  return db.query(TABLE_EXISTS).get(table) !== null;
+}
+
+/** hasTable for a database on either engine. */
+export async function hasTableIn(db: SqlDb, table: string): Promise<boolean> {
+  return (await db.get(TABLE_EXISTS, [table])) !== undefined;
 }
 
 /** Forgets cached columns, after a migration may have changed them. */
@@ -33,8 +42,19 @@ export function forgetColumns(db: Database): void {
 }
 
 export function assertColumns(db: Database, required: Record<string, readonly string[]>, file: string): void {
+  checkColumns(required, file, (table) => columnsOf(db, table));
+}
+
+/** assertColumns for a database on either engine (its columns read now, not cached). */
+export async function assertColumnsIn(db: SqlDb, required: Record<string, readonly string[]>, file: string): Promise<void> {
+  const have = new Map<string, Set<string>>();
+  for (const table of Object.keys(required)) have.set(table, new Set((await db.all<{ name: string }>(TABLE_COLUMNS, [table])).map((r) => r.name)));
+  checkColumns(required, file, (table) => have.get(table) ?? new Set());
+}
+
+function checkColumns(required: Record<string, readonly string[]>, file: string, columns: (table: string) => Set<string>): void {
   for (const [table, needed] of Object.entries(required)) {
-    const have = columnsOf(db, table);
+    const have = columns(table);
     if (have.size === 0) throw new SchemaMismatchError(`${file}: table "${table}" is missing`);
     for (const col of needed) {
       if (!have.has(col)) throw new SchemaMismatchError(`${file}: table "${table}" has no column "${col}"`);

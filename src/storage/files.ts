@@ -2,7 +2,7 @@
 // SQLite's failure classes, tenantgate's tables inside a tenant file, the cross-process lock. It is a
 // face of its own because the AuthHero module and the worker threads need only this, and the full
 // face (index.ts) loads the control plane, its migrations and drizzle with it.
-export { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, SchemaMismatchError, updateRows } from "./columns.ts";
+export { assertColumns, assertColumnsIn, columnsOf, forgetColumns, hasTable, hasTableIn, insertRow, SchemaMismatchError, updateRows } from "./columns.ts";
 export { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 export { holdExclusiveLock, type ExclusiveLock } from "./exclusive-lock.ts";
 export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./file-probe.ts";

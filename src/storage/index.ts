@@ -15,3 +15,4 @@ export { FileTenantStore } from "./file-store.ts";
 export type { TenantAccess } from "./tenant-store.ts";
 export { NamespaceTenantStore } from "./namespace-store.ts";
 export { LibsqlDb, NamespaceMissing, SqldAdmin, type LibsqlServer } from "./libsql.ts";
+export { Lease, type LeaseHolder } from "./lease.ts";

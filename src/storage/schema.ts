@@ -19,6 +19,12 @@ export const operations = sqliteTable(
     error: text("error"),
     /** JSON `{ host, pid, start }` of the process running it, so recovery never takes over live work. */
     owner: text("owner"),
+    /**
+     * Epoch ms until which the owner is known alive: it renews this while it works. Past it, any
+     * gateway, on any host, may finish or undo the operation (an owner on another host cannot be
+     * asked whether its process lives).
+     */
+    leaseUntil: integer("lease_until"),
     startedAt: text("started_at").notNull(),
     finishedAt: text("finished_at"),
   },
@@ -62,4 +68,17 @@ export const syncState = sqliteTable("tenantgate_sync_state", {
   nextAttemptAt: integer("next_attempt_at"),
   conflicts: integer("conflicts").notNull().default(0),
   updatedAt: text("updated_at").notNull(),
+});
+
+/**
+ * Work only one gateway of many may do at a time (the outbox relay), held by whoever renews it
+ * before `expires_at` (epoch ms). Taken by a conditional write, so two gateways never both hold it.
+ */
+export const leases = sqliteTable("tenantgate_leases", {
+  name: text("name").primaryKey(),
+  /** Who holds it: host, pid and a per-process id. */
+  holder: text("holder").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  /** When the current holder took it (epoch ms). */
+  grantedAt: integer("granted_at").notNull(),
 });

@@ -129,3 +129,4 @@ export { normalizeHost } from "./resolve-tenant.ts";
 export { assertChildTenantId, isFileTenantId } from "./tenant-id.ts";
 export { TrustedProxies, requestedHost } from "./trusted-proxies.ts";
 export { DataDirWatch } from "./watch.ts";
+export { NamespaceRescan, type TenantWatch } from "./namespace-rescan.ts";

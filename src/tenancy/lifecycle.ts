@@ -9,7 +9,6 @@ import { openSqlite } from "../storage/files.ts";
 import { TenantBackups, type RestoreOptions } from "./backups.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
-import { isOwnerAlive } from "./process-owner.ts";
 import { newMembershipId, newOrganizationId, newRoleId, newTenantId } from "./ids.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
@@ -202,8 +201,9 @@ export class TenantLifecycle {
     const { store } = this.o;
     const result = { finished: [] as string[], undone: [] as string[], live: [] as string[] };
     for (const op of await this.o.journal.running()) {
-      // Another process (a CLI command beside the gateway) is doing this one right now.
-      if (isOwnerAlive(op.owner)) {
+      // Another process (a CLI command beside the gateway, another gateway) is doing this one right
+      // now, or has just taken it over.
+      if (!this.o.journal.isAbandoned(op) || !(await this.o.journal.claim(op))) {
         result.live.push(op.id);
         continue;
       }
@@ -227,7 +227,8 @@ export class TenantLifecycle {
         }
         this.o.log.warn({ op: op.id, kind: op.kind, tenant: op.tenantId }, "recovered an interrupted operation");
       } catch (err) {
-        this.o.log.error({ op: op.id, err }, "could not recover an interrupted operation; will retry at next start");
+        this.o.log.error({ op: op.id, err }, "could not recover an interrupted operation; it is tried again at the next rescan");
+        await this.o.journal.letGo(op.id).catch(() => {});
       }
     }
     await store.sweepBuilds(new Set((await this.o.journal.running()).map((op) => op.id)));

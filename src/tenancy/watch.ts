@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { TenantLifecycle } from "./lifecycle.ts";
 import type { TenantRegistry } from "./registry.ts";
 import type { HandlePool } from "../storage/files.ts";
+import type { TenantWatch } from "./namespace-rescan.ts";
 
 export interface DataDirWatchOptions {
   dir: string;
@@ -36,7 +37,7 @@ const SETTLE_MS = 150;
  * One watch on the directory, not chokidar: chokidar keeps an entry per file, 52 MB of RSS for 10,000
  * tenant files against 3 MB for the directory watch (measured, see docs/benchmarks.md).
  */
-export class DataDirWatch {
+export class DataDirWatch implements TenantWatch {
   private watcher?: FSWatcher;
   private timer?: ReturnType<typeof setInterval>;
   private readonly reported = new Set<string>();
