@@ -60,9 +60,9 @@ export class ControlPlaneCommits {
     return true;
   }
 
-  /** Looks unless someone looked within `maxAgeMs`. */
-  lookIfStale(maxAgeMs: number): void {
-    if (performance.now() - this.lookedAt >= maxAgeMs) this.look();
+  /** Looks unless someone looked within `maxAgeMs`; true when it looked and found another connection's commit. */
+  lookIfStale(maxAgeMs: number): boolean {
+    return performance.now() - this.lookedAt >= maxAgeMs && this.look();
   }
 
   /**
