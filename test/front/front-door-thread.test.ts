@@ -74,7 +74,7 @@ test("an organization removed by another process: its token stops being forwarde
 
 test("a token forwarded a moment ago is refused once it is past its expiry and the clock tolerance (401)", async () => {
   await createTenants(gw, ["brief"]);
-  const org = gw.gateway.parts.cp.organizationOf("brief");
+  const org = await gw.gateway.parts.cp.organizationOf("brief");
   // Expired 58 s ago: inside the 60 s clock tolerance for 2 s more.
   const token = await rawDevToken(gw, { org_id: org?.id, permissions: ["read:users"] }, { expOffsetSec: -58 });
   expect(await get("brief.localhost", "/api/v2/users", token)).toEqual({ status: 200, forwarded: true });
