@@ -37,8 +37,8 @@ export class GatewayMetrics {
       help: "Child tenants by state; orphan = a tenant file the control plane does not list",
       labelNames: ["state"],
       registers: [this.registry],
-      collect() {
-        for (const [state, n] of Object.entries(tenants.counts())) this.set({ state }, n);
+      async collect() {
+        for (const [state, n] of Object.entries(await tenants.counts())) this.set({ state }, n);
       },
     });
     new Gauge({
