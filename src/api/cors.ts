@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import type { TenantStore } from "../storage/files.ts";
+import type { TenantAccess } from "../storage/files.ts";
 
 /** The header set AuthHero 9.6.1's management API sends an allowed origin (routes/management-api). */
 const ALLOWED_HEADERS: Record<string, string> = {
@@ -35,7 +35,7 @@ export class ManagementCors {
   constructor(
     private readonly allowedOrigins: readonly string[],
     /** Runs a read on the tenant's database (the control plane's included); throws when it cannot be read now. */
-    private readonly use: TenantStore["use"],
+    private readonly use: TenantAccess["use"],
     freshMs = ORIGINS_FRESH_MS,
   ) {
     this.origins = new LRUCache<string, readonly string[]>({ max: TENANTS_KEPT, ttl: freshMs, fetchMethod: (id) => this.webOrigins(id) });

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { explainFields } from "../authhero/index.ts";
 import type { Principal } from "../auth/index.ts";
 import { HttpError } from "../http-error.ts";
-import { hasTableIn, type SqlDb, type TenantStore } from "../storage/files.ts";
+import { hasTableIn, type SqlDb, type TenantAccess } from "../storage/files.ts";
 import type { ControlPlane } from "../storage/index.ts";
 import { errors } from "./schemas.ts";
 import { allowTenantAction } from "./tenant-access.ts";
@@ -38,7 +38,7 @@ async function emailProviderOf(db: SqlDb, tenantId: string): Promise<Row | null>
 export interface EffectiveSettingsDeps {
   /** Read through its SqlDb only: the control plane's own methods are not asynchronous yet. */
   cp: Pick<ControlPlane, "id" | "sql">;
-  store: TenantStore;
+  store: TenantAccess;
   secretKeys: readonly string[];
   authenticate: (request: Request) => Promise<Principal>;
 }

@@ -6,25 +6,26 @@ import { authorize, bearerToken, principalOf, type OrgDirectory, type Principal 
 const CP = "control_plane";
 const orgs: OrgDirectory = { tenantOfOrg: (id) => (id === "org_x" ? "acme" : undefined) };
 
-function principal(extra: Record<string, unknown>, trustOrgName = false): Principal {
+function principal(extra: Record<string, unknown>, trustOrgName = false): Promise<Principal> {
   const claims: JWTPayload = { sub: "client_abc", exp: 2e9, ...extra };
   return principalOf(claims, { controlPlane: CP, orgs, trustOrgName });
 }
 
 describe("authorize: tenant match", () => {
-  const allowed: Array<[string, Principal, string]> = [
+  const allowed: Array<[string, Promise<Principal>, string]> = [
     ["control-plane token on the control plane", principal({}), CP],
     ["org token on its tenant", principal({ org_id: "org_x" }), "acme"],
     ["trusted org_name token on its tenant", principal({ org_name: "acme" }, true), "acme"],
     ["tenant token on its tenant", principal({ tenant_id: "acme" }), "acme"],
   ];
   for (const [name, p, tenant] of allowed) {
-    test(`allows ${name}`, () => {
-      expect(() => authorize(p, tenant)).not.toThrow();
+    test(`allows ${name}`, async () => {
+      const principal = await p;
+      expect(() => authorize(principal, tenant)).not.toThrow();
     });
   }
 
-  const denied: Array<[string, Principal, string, string]> = [
+  const denied: Array<[string, Promise<Principal>, string, string]> = [
     [
       "org token on another tenant",
       principal({ org_id: "org_x" }),
@@ -63,29 +64,32 @@ describe("authorize: tenant match", () => {
     ],
   ];
   for (const [name, p, tenant, message] of denied) {
-    test(`denies ${name} with 403`, () => {
-      const err = refusalOf(() => authorize(p, tenant));
+    test(`denies ${name} with 403`, async () => {
+      const principal = await p;
+      const err = refusalOf(() => authorize(principal, tenant));
       expect(err.status).toBe(403);
       expect(err.message).toStartWith(message);
     });
   }
 
-  test("the tenant check comes before the permission check", () => {
-    const p = principal({ org_id: "org_x", permissions: ["create:tenants"] });
+  test("the tenant check comes before the permission check", async () => {
+    const p = await principal({ org_id: "org_x", permissions: ["create:tenants"] });
     expect(refusalOf(() => authorize(p, "beta", { permission: "create:tenants" })).message).toContain('"beta"');
   });
 });
 
 describe("authorize: permissions", () => {
-  const p = principal({ permissions: ["read:users"], scope: "create:tenants" });
+  const principalOfScopes = principal({ permissions: ["read:users"], scope: "create:tenants" });
 
-  test("a permission from the array or from scope is enough", () => {
+  test("a permission from the array or from scope is enough", async () => {
+    const p = await principalOfScopes;
     expect(() => authorize(p, CP, { permission: "read:users" })).not.toThrow();
     expect(() => authorize(p, CP, { permission: "create:tenants" })).not.toThrow();
     expect(() => authorize(p, CP, { permission: ["delete:tenants", "create:tenants"] })).not.toThrow();
   });
 
-  test("a missing permission is a 403 naming it", () => {
+  test("a missing permission is a 403 naming it", async () => {
+    const p = await principalOfScopes;
     const err = refusalOf(() => authorize(p, CP, { permission: "delete:tenants" }));
     expect(err.status).toBe(403);
     expect(err.message).toBe("token lacks permission delete:tenants");
@@ -94,7 +98,8 @@ describe("authorize: permissions", () => {
     expect(any.message).toBe("token lacks permission delete:tenants or update:tenants");
   });
 
-  test("an empty any-of list fails closed", () => {
+  test("an empty any-of list fails closed", async () => {
+    const p = await principalOfScopes;
     expect(() => authorize(p, CP, { permission: [] })).toThrow("permission list is empty");
   });
 });

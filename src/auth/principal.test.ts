@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { refusalOf } from "../../test/support/refusal.ts";
+import { rejectionOf } from "../../test/support/refusal.ts";
 import type { JWTPayload } from "jose";
 import { principalOf, type OrgDirectory, type PrincipalContext } from "./index.ts";
 
@@ -37,8 +37,8 @@ describe("principalOf: which tenant a token speaks for", () => {
     ],
   ];
   for (const [name, extra, context, expected] of cases) {
-    test(name, () => {
-      const p = principalOf(claims(extra), context);
+    test(name, async () => {
+      const p = await principalOf(claims(extra), context);
       expect(p.tenant).toBe(expected.tenant);
       expect(p.via).toBe(expected.via as typeof p.via);
       if (expected.orgId !== undefined) expect(p.orgId).toBe(expected.orgId);
@@ -46,14 +46,14 @@ describe("principalOf: which tenant a token speaks for", () => {
     });
   }
 
-  test("an org that maps to no tenant is a 403 naming the org", () => {
-    const err = refusalOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
+  test("an org that maps to no tenant is a 403 naming the org", async () => {
+    const err = await rejectionOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toBe("token's organization org_gone does not belong to any tenant");
   });
 
-  test("an org_name without org_id is refused unless org_name is trusted, never read as the control plane", () => {
-    const err = refusalOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
+  test("an org_name without org_id is refused unless org_name is trusted, never read as the control plane", async () => {
+    const err = await rejectionOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toContain('names organization "acme" by org_name only');
     expect(err.message).toContain("organization=acme");
@@ -71,21 +71,21 @@ describe("principalOf: which tenant a token speaks for", () => {
     ["scope as an array", { scope: ["read:users"] }, "token claim scope must be a string"],
   ];
   for (const [name, extra, message] of badClaims) {
-    test(`${name} is a 401`, () => {
-      const err = refusalOf(() => principalOf(claims(extra), trusting));
+    test(`${name} is a 401`, async () => {
+      const err = await rejectionOf(() => principalOf(claims(extra), trusting));
       expect(err.status).toBe(401);
       expect(err.message).toBe(message);
     });
   }
 
-  test("permissions are the union of the permissions array and the scope string", () => {
-    const p = principalOf(
+  test("permissions are the union of the permissions array and the scope string", async () => {
+    const p = await principalOf(
       claims({ permissions: ["create:tenants", "read:users"], scope: "read:users  update:users\tdelete:users" }),
       ctx,
     );
     expect([...p.permissions].sort()).toEqual(["create:tenants", "delete:users", "read:users", "update:users"]);
-    expect(principalOf(claims({}), ctx).permissions.size).toBe(0);
-    expect(principalOf(claims({ scope: "" }), ctx).permissions.size).toBe(0);
+    expect((await principalOf(claims({}), ctx)).permissions.size).toBe(0);
+    expect((await principalOf(claims({ scope: "" }), ctx)).permissions.size).toBe(0);
   });
 
   const users: Array<[string, Record<string, unknown>, boolean]> = [
@@ -94,13 +94,13 @@ describe("principalOf: which tenant a token speaks for", () => {
     ["a piped subject from client credentials", { sub: "auth2|abc123", gty: "client-credentials" }, false],
   ];
   for (const [name, extra, isUser] of users) {
-    test(`isUser for ${name} is ${isUser}`, () => {
-      expect(principalOf(claims(extra), ctx).isUser).toBe(isUser);
+    test(`isUser for ${name} is ${isUser}`, async () => {
+      expect((await principalOf(claims(extra), ctx)).isUser).toBe(isUser);
     });
   }
 
-  test("the claims are kept", () => {
+  test("the claims are kept", async () => {
     const c = claims({ org_id: "org_acme000000000001", custom: 1 });
-    expect(principalOf(c, ctx).claims).toBe(c);
+    expect((await principalOf(c, ctx)).claims).toBe(c);
   });
 });

@@ -1,5 +1,5 @@
 import { HttpError } from "../http-error.ts";
-import type { SqlDb, TenantStore } from "../storage/files.ts";
+import type { SqlDb, TenantAccess } from "../storage/files.ts";
 import { SYNCED_ENTITIES, type SyncedEntity } from "../synced-entities.ts";
 
 interface GuardedCollection {
@@ -44,7 +44,7 @@ export interface ProtectionCheck {
  * 409. Lookups that fail refuse the write (503): the guard fails closed.
  */
 export class SyncedEntityGuard {
-  constructor(private readonly store: TenantStore) {}
+  constructor(private readonly store: TenantAccess) {}
 
   async check(tenant: string, req: ProtectionCheck): Promise<void> {
     if (![...req.methods].some((m) => WRITES.has(m))) return;

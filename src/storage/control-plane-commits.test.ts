@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ControlPlane } from "./control-plane.ts";
+import { openControlPlaneFile, type ControlPlane } from "./control-plane.ts";
 import { ControlPlaneCommits, type ControlPlaneNews } from "./control-plane-commits.ts";
 
 let dir: string;
@@ -16,7 +16,7 @@ let other: Database;
 
 function open(): void {
   dir = mkdtempSync(join(tmpdir(), "commits-"));
-  cp = new ControlPlane(join(dir, "control_plane.sqlite"), "control_plane");
+  cp = openControlPlaneFile(join(dir, "control_plane.sqlite"), "control_plane");
   commits = new ControlPlaneCommits(cp, pino({ level: "silent" }));
   other = new Database(cp.path);
   other.exec("PRAGMA busy_timeout = 5000");
@@ -41,7 +41,7 @@ function heard(): ControlPlaneNews[] {
   return news;
 }
 
-test("one look tells every subscriber of another connection's commit, once; this connection's own commits are no news", () => {
+test("one look tells every subscriber of another connection's commit, once; this connection's own commits are no news", async () => {
   open();
   const a = heard();
   const b = heard();
@@ -51,7 +51,7 @@ test("one look tells every subscriber of another connection's commit, once; this
   expect(commits.look()).toBe(false);
   expect(a).toEqual(["commit"]);
   expect(b).toEqual(["commit"]);
-  cp.insertTenant({ id: "own", friendly_name: "Own", created_at: "x", updated_at: "x" });
+  await cp.insertTenant({ id: "own", friendly_name: "Own", created_at: "x", updated_at: "x" });
   expect(commits.look()).toBe(false);
   expect(a).toEqual(["commit"]);
 });

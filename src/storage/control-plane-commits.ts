@@ -19,8 +19,8 @@ export interface ControlPlaneChanges {
   subscribe(listener: (news: ControlPlaneNews) => void): () => void;
   /** Looks now; true when another connection committed since the last look (subscribers have been told). */
   look(): boolean | Promise<boolean>;
-  /** Looks unless someone looked within `maxAgeMs`. */
-  lookIfStale(maxAgeMs: number): void;
+  /** Looks unless someone looked within `maxAgeMs`; true when that look found a commit. */
+  lookIfStale(maxAgeMs: number): boolean | Promise<boolean>;
   /** Keeps the control plane watched until the returned function is called. */
   watch(): () => Promise<void>;
   close(): void;
@@ -77,9 +77,9 @@ export class ControlPlaneCommits implements ControlPlaneChanges {
     return true;
   }
 
-  /** Looks unless someone looked within `maxAgeMs`. */
-  lookIfStale(maxAgeMs: number): void {
-    if (performance.now() - this.lookedAt >= maxAgeMs) this.look();
+  /** Looks unless someone looked within `maxAgeMs`; true when it looked and found another connection's commit. */
+  lookIfStale(maxAgeMs: number): boolean {
+    return performance.now() - this.lookedAt >= maxAgeMs && this.look();
   }
 
   /**

@@ -66,8 +66,8 @@ export class ControlPlanePoll implements ControlPlaneChanges {
     return this.looking;
   }
 
-  lookIfStale(maxAgeMs: number): void {
-    if (performance.now() - this.lookedAt >= maxAgeMs) void this.look().catch(() => {});
+  async lookIfStale(maxAgeMs: number): Promise<boolean> {
+    return performance.now() - this.lookedAt >= maxAgeMs ? this.look() : false;
   }
 
   watch(): () => Promise<void> {

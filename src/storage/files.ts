@@ -8,7 +8,7 @@ export { holdExclusiveLock, type ExclusiveLock } from "./exclusive-lock.ts";
 export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./file-probe.ts";
 export { HandlePool, TenantFileError } from "./pool.ts";
 export { BunSqlDb, type Row, type SqlArgs, type SqlDb, type SqlStatement, type SqlValue, type SqlWriter } from "./sql.ts";
-export type { TenantStore } from "./tenant-store.ts";
+export type { TenantAccess, TenantStore } from "./tenant-store.ts";
 export { sqlValue, TableColumns, tableExists } from "./sql-columns.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";

@@ -12,7 +12,6 @@ export { operations, syncState, type OperationRow } from "./schema.ts";
 export { writeProblem } from "./write-access.ts";
 export { ormOf, type Orm } from "./orm.ts";
 export { FileTenantStore } from "./file-store.ts";
-export type { TenantAccess } from "./tenant-store.ts";
 export { NamespaceTenantStore } from "./namespace-store.ts";
 export { LibsqlDb, NamespaceMissing, SqldAdmin, type LibsqlServer } from "./libsql.ts";
 export { Lease, type LeaseHolder } from "./lease.ts";

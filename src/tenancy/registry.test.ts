@@ -15,66 +15,66 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function open(): Tenancy {
+async function open(): Promise<Tenancy> {
   dir = mkdtempSync(join(tmpdir(), "registry-"));
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} });
-  t = openTenancy(config, pino({ level: "silent" }));
+  t = await openTenancy(config, pino({ level: "silent" }));
   return t;
 }
 
-test("tenantgate's own provisioning is visible at once, without a reload", () => {
-  const { lifecycle, registry } = open();
-  const created = lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  expect(registry.status("acme")).toBe("ready");
-  expect(registry.tenantOfOrg(created.organization_id)).toBe("acme");
-  expect(registry.orgOfTenant("acme")).toBe(created.organization_id);
-  lifecycle.delete("acme");
-  expect(registry.status("acme")).toBe("unknown");
-  expect(registry.tenantOfOrg(created.organization_id)).toBeUndefined();
+test("tenantgate's own provisioning is visible at once, without a reload", async () => {
+  const { lifecycle, registry } = await open();
+  const created = await lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  expect(await registry.status("acme")).toBe("ready");
+  expect(await registry.tenantOfOrg(created.organization_id)).toBe("acme");
+  expect(await registry.orgOfTenant("acme")).toBe(created.organization_id);
+  await lifecycle.delete("acme");
+  expect(await registry.status("acme")).toBe("unknown");
+  expect(await registry.tenantOfOrg(created.organization_id)).toBeUndefined();
 });
 
 test("another process's commits to the control plane are seen through data_version", async () => {
-  const { cp, registry, lifecycle } = open();
-  lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  const org = registry.orgOfTenant("acme") as string;
+  const { cp, registry, lifecycle } = await open();
+  await lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  const org = (await registry.orgOfTenant("acme")) as string;
   const other = new Database(cp.path);
   try {
     other.exec("PRAGMA busy_timeout = 5000");
     const now = new Date().toISOString();
     // As AuthHero would: a new organization (not a tenant), a custom domain, and acme's organization gone.
     other.query("INSERT INTO custom_domains (custom_domain_id, tenant_id, domain, \"primary\", status, type, created_at, updated_at) VALUES ('cd_1', 'acme', 'login.acme.com', 0, 'ready', 'self_managed_certs', ?, ?)").run(now, now);
-    expect(registry.customDomain("login.acme.com")).toBe("acme");
+    expect(await registry.customDomain("login.acme.com")).toBe("acme");
     other.query("DELETE FROM organizations WHERE id = ?").run(org);
     // A positive answer may be up to 250 ms stale (looking costs a read transaction per request)...
-    expect(registry.tenantOfOrg(org)).toBe("acme");
+    expect(await registry.tenantOfOrg(org)).toBe("acme");
     await Bun.sleep(300);
     // ...and no more.
-    expect(registry.tenantOfOrg(org)).toBeUndefined();
+    expect(await registry.tenantOfOrg(org)).toBeUndefined();
     other.query("INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('ext', 'External', ?, ?)").run(now, now);
     // A miss looks again at once. Listed but no file: unavailable rather than unknown.
-    expect(registry.status("ext")).toBe("missing");
+    expect(await registry.status("ext")).toBe("missing");
   } finally {
     other.close();
   }
 });
 
 test("every change to what the registry answers moves the generation and tells its listeners", async () => {
-  const { lifecycle, registry, cp } = open();
+  const { lifecycle, registry, cp } = await open();
   const heard: number[] = [];
   registry.onChange((g) => heard.push(g));
-  const step = (what: () => unknown) => {
+  const step = async (what: () => unknown) => {
     const before = heard.length;
-    what();
+    await what();
     expect(heard.length).toBeGreaterThan(before);
     expect(heard.at(-1)).toBe(registry.generation());
   };
-  step(() => lifecycle.create({ id: "acme", friendly_name: "Acme" }));
-  step(() => registry.markBusy("acme", "deleting"));
-  step(() => registry.clearBusy("acme"));
-  step(() => registry.fileRemoved("acme"));
-  step(() => registry.fileAdded("acme"));
-  step(() => registry.rescan());
-  step(() => lifecycle.delete("acme"));
+  await step(() => lifecycle.create({ id: "acme", friendly_name: "Acme" }));
+  await step(() => registry.markBusy("acme", "deleting"));
+  await step(() => registry.clearBusy("acme"));
+  await step(() => registry.fileRemoved("acme"));
+  await step(() => registry.fileAdded("acme"));
+  await step(() => registry.rescan());
+  await step(() => lifecycle.delete("acme"));
   // Another process's commit: heard when the registry next looks (at most 250 ms later).
   const other = new Database(cp.path);
   try {
@@ -91,42 +91,42 @@ test("every change to what the registry answers moves the generation and tells i
 });
 
 test("a tenant file whose content changes keeps the generation; one that can no longer be read moves it", async () => {
-  const { lifecycle, registry } = open();
-  lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  expect(registry.status("acme")).toBe("ready");
+  const { lifecycle, registry } = await open();
+  await lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  expect(await registry.status("acme")).toBe("ready");
   const generation = registry.generation();
   // As the watcher reports a write (a checkpoint) to a file it knows.
   registry.fileAdded("acme");
   expect(registry.generation()).toBe(generation);
   // Overwritten with something that is no SQLite file.
-  writeFileSync(registry.pathOf("acme"), "not a database");
+  writeFileSync(t!.files!.pathOf("acme"), "not a database");
   registry.fileAdded("acme");
   expect(registry.generation()).toBeGreaterThan(generation);
-  expect(registry.status("acme")).toBe("unreadable");
+  expect(await registry.status("acme")).toBe("unreadable");
 });
 
-test("reading changes nothing: a file that came or went behind the registry's back is answered from disk, and recorded by the watcher or the rescan", () => {
-  const { lifecycle, registry, cp } = open();
-  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+test("reading changes nothing: a file that came or went behind the registry's back is answered from disk, and recorded by the watcher or the rescan", async () => {
+  const { lifecycle, registry, cp } = await open();
+  await lifecycle.create({ id: "acme", friendly_name: "Acme" });
   // As `tenantgate tenants create` beside the gateway would: another connection, another registry.
-  const other = openTenancy(loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} }).config, pino({ level: "silent" }));
+  const other = await openTenancy(loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} }).config, pino({ level: "silent" }));
   try {
-    other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
+    await other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
   } finally {
     closeTenancy(other);
   }
-  renameSync(registry.pathOf("acme"), join(dir, "acme.aside"));
+  renameSync(t!.files!.pathOf("acme"), join(dir, "acme.aside"));
   // The control plane's commit is news of its own; what follows is only reading.
-  registry.refresh("check");
-  expect(cp.tenant("fresh")).toBeDefined();
+  await registry.refresh("check");
+  expect(await cp.tenant("fresh")).toBeDefined();
   const generation = registry.generation();
   const heard: number[] = [];
   registry.onChange((g) => heard.push(g));
 
   for (let i = 0; i < 2; i++) {
-    expect(registry.status("fresh")).toBe("ready");
-    expect(registry.status("acme")).toBe("missing");
-    expect(registry.counts()).toMatchObject({ ready: 1, missing: 1 });
+    expect(await registry.status("fresh")).toBe("ready");
+    expect(await registry.status("acme")).toBe("missing");
+    expect(await registry.counts()).toMatchObject({ ready: 1, missing: 1 });
   }
   expect(registry.generation()).toBe(generation);
   expect(heard).toEqual([]);
@@ -134,12 +134,12 @@ test("reading changes nothing: a file that came or went behind the registry's ba
   // The rescan is what records them.
   registry.rescan();
   expect(registry.generation()).toBeGreaterThan(generation);
-  expect(registry.status("fresh")).toBe("ready");
-  expect(registry.status("acme")).toBe("missing");
+  expect(await registry.status("fresh")).toBe("ready");
+  expect(await registry.status("acme")).toBe("missing");
 });
 
 test("a listener hears another process's commit without anyone asking the registry, until it stops listening", async () => {
-  const { registry, cp } = open();
+  const { registry, cp } = await open();
   const heard: number[] = [];
   const stop = registry.onChange((g) => heard.push(g));
   const other = new Database(cp.path);
@@ -159,7 +159,7 @@ test("a listener hears another process's commit without anyone asking the regist
     await Bun.sleep(500);
     expect(heard.length).toBe(1);
     // A lookup still looks, and finds the commit.
-    expect(registry.status("ext2")).toBe("missing");
+    expect(await registry.status("ext2")).toBe("missing");
     expect(registry.generation()).toBe(generation + 1);
   } finally {
     other.close();

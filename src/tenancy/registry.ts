@@ -60,10 +60,10 @@ export class TenantRegistry implements OrgDirectory {
    * request); `"check"` looks now; `"reload"` reloads even if nothing changed.
    */
   async refresh(mode: "cached" | "check" | "reload" = "cached"): Promise<void> {
-    if (mode === "cached") this.commits.lookIfStale(FRESH_MS);
-    else if (!(await this.commits.look()) && mode === "reload") void this.reload().catch(() => {});
-    // A reload a look started (here or anywhere) is awaited: what follows reads what it loaded.
-    if (mode !== "cached" && this.loading) await this.loading;
+    const found = await (mode === "cached" ? this.commits.lookIfStale(FRESH_MS) : this.commits.look());
+    if (!found && mode === "reload") void this.reload().catch(() => {});
+    // A reload a look started (this one, or for "check" and "reload" anyone's) is awaited: what follows reads what it loaded.
+    if ((found || mode !== "cached") && this.loading) await this.loading;
   }
 
   /**

@@ -19,7 +19,7 @@ beforeAll(async () => {
   tokens.acmeOrg = await gw.orgToken("acme", ["read:users"]);
   tokens.acmeOwn = await gw.token({ tenant_id: "acme", permissions: ["read:users"] });
   // A tenant's own token names organizations inside that tenant: its org claims never count here.
-  tokens.acmeOwnWithBetaOrg = await gw.token({ tenant_id: "acme", org_id: gw.gateway.parts.cp.organizationOf("beta")?.id, permissions: [] });
+  tokens.acmeOwnWithBetaOrg = await gw.token({ tenant_id: "acme", org_id: (await gw.gateway.parts.cp.organizationOf("beta"))?.id, permissions: [] });
   up.take();
 });
 afterAll(async () => {
@@ -245,7 +245,7 @@ test("a token already used follows its organization when the control plane re-po
     // As AuthHero would, on its own connection: organization "one" now names tenant "two".
     const other = new Database(`${g.dataDir}/tenants/control_plane.sqlite`);
     other.exec("PRAGMA busy_timeout = 5000");
-    const orgOne = g.gateway.parts.cp.organizationOf("one")?.id as string;
+    const orgOne = (await g.gateway.parts.cp.organizationOf("one"))?.id as string;
     other.query("DELETE FROM organizations WHERE name = 'two'").run();
     other.query("UPDATE organizations SET name = 'two' WHERE id = ?").run(orgOne);
     other.close();

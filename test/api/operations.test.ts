@@ -148,7 +148,7 @@ describe("health, readiness, metrics", () => {
     expect(value("tenantgate_open_tenant_files")).toBeGreaterThanOrEqual(0);
     expect(value("tenantgate_tenant_file_budget")).toBeGreaterThanOrEqual(1);
     expect(value("tenantgate_descriptor_limit")).toBeGreaterThan(0);
-    expect(value("tenantgate_tenant_file_budget")).toBe(gw.gateway.parts.pool.capacity);
+    expect(value("tenantgate_tenant_file_budget")).toBe(gw.gateway.parts.files!.pool.capacity);
   });
 });
 

@@ -61,7 +61,7 @@ test("every malformed value of every documented query parameter is a 400 naming 
     }
   }
   expect(sent).toBeGreaterThan(30);
-  expect(gw.gateway.parts.cp.tenant("acme")).toBeDefined();
+  expect(await gw.gateway.parts.cp.tenant("acme")).toBeDefined();
 });
 
 test("a parameter a route does not take is refused by name, with the ones it takes", async () => {

@@ -61,7 +61,7 @@ describe("POST /api/v2/tenants", () => {
     expect(body.organization_id).toMatch(/^org_[A-Za-z0-9]{17}$/);
     expect(body.operation_id).toMatch(/^op_[A-Za-z0-9]{17}$/);
     expect(new Date(body.created_at).toISOString()).toBe(body.created_at);
-    expect(gw.gateway.parts.cp.organizationOf("acme")?.id).toBe(body.organization_id as string);
+    expect((await gw.gateway.parts.cp.organizationOf("acme"))?.id).toBe(body.organization_id as string);
     expect(existsSync(join(tenantsDir(), "acme.sqlite"))).toBe(true);
   });
 
@@ -100,7 +100,7 @@ describe("POST /api/v2/tenants", () => {
     const before = readdirSync(tenantsDir()).sort();
     await expectError(await post({ id, friendly_name: "Bad" }), 400, fragment);
     expect(readdirSync(tenantsDir()).sort()).toEqual(before);
-    if (id !== "control_plane") expect(gw.gateway.parts.cp.tenant(id)).toBeUndefined();
+    if (id !== "control_plane") expect(await gw.gateway.parts.cp.tenant(id)).toBeUndefined();
   });
 
   const badBodies: [what: string, body: unknown, fragments: string[]][] = [
@@ -113,7 +113,7 @@ describe("POST /api/v2/tenants", () => {
   ];
   test.each(badBodies)("%s → 400 naming the field", async (_what, body, fragments) => {
     await expectError(await post(body), 400, ...fragments);
-    expect(gw.gateway.parts.cp.tenant("okname")).toBeUndefined();
+    expect(await gw.gateway.parts.cp.tenant("okname")).toBeUndefined();
   });
 
   test("a body that is not JSON → 400", async () => {
@@ -133,7 +133,7 @@ describe("POST /api/v2/tenants", () => {
       401,
       "authorization header must be `Bearer <token>`",
     );
-    expect(gw.gateway.parts.cp.tenant("anon")).toBeUndefined();
+    expect(await gw.gateway.parts.cp.tenant("anon")).toBeUndefined();
   });
 
   test("403 for an organization token, a tenant's own token, and a token without create:tenants", async () => {
@@ -143,7 +143,7 @@ describe("POST /api/v2/tenants", () => {
     await expectError(await post({ id: "nope2", friendly_name: "N" }, own), 403, 'token is for tenant "acme" (issued by that tenant)', "control plane");
     const reader = await gw.token({ permissions: ["read:tenants", "update:tenants", "delete:tenants"] });
     await expectError(await post({ id: "nope3", friendly_name: "N" }, reader), 403, "token lacks permission create:tenants (or admin:organizations)");
-    for (const id of ["nope1", "nope2", "nope3"]) expect(gw.gateway.parts.cp.tenant(id)).toBeUndefined();
+    for (const id of ["nope1", "nope2", "nope3"]) expect(await gw.gateway.parts.cp.tenant(id)).toBeUndefined();
   });
 
   test("admin:organizations alone may create", async () => {
@@ -173,11 +173,11 @@ describe("GET /api/v2/tenants", () => {
     const ids = (await list("?per_page=100")).tenants.map((t) => t.id);
     expect(ids).toEqual(expect.arrayContaining(["acme", "beta", "orgadmin", "pct", "under", ...many]));
     expect(ids).not.toContain("control_plane");
-    expect(ids).toHaveLength(gw.gateway.parts.cp.tenantIds().length - 1);
+    expect(ids).toHaveLength((await gw.gateway.parts.cp.tenantIds()).length - 1);
   });
 
   test("include_totals pages through with a correct total on every page", async () => {
-    const all = gw.gateway.parts.cp.tenantIds().length - 1;
+    const all = (await gw.gateway.parts.cp.tenantIds()).length - 1;
     const seen: string[] = [];
     for (let page = 0; page * 5 < all + 5; page++) {
       const body = await list(`?page=${page}&per_page=5&include_totals=true`);
@@ -266,7 +266,7 @@ describe("GET/PATCH /api/v2/tenants/{id}", () => {
     const res = await gw.request("localhost", "/api/v2/tenants/acme", { token: admin });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Tenant;
-    expect(body).toMatchObject({ id: "acme", friendly_name: "Acme", status: "ready", organization_id: gw.gateway.parts.cp.organizationOf("acme")?.id });
+    expect(body).toMatchObject({ id: "acme", friendly_name: "Acme", status: "ready", organization_id: (await gw.gateway.parts.cp.organizationOf("acme"))?.id });
 
     const own = await gw.request("localhost", "/api/v2/tenants/acme", { token: await gw.orgToken("acme", ["read:tenants"]) });
     expect(own.status).toBe(200);
@@ -281,14 +281,14 @@ describe("GET/PATCH /api/v2/tenants/{id}", () => {
   });
 
   test("PATCH updates friendly_name; 400 on an empty body or unknown field; 403 for another tenant", async () => {
-    const before = gw.gateway.parts.cp.tenant("acme");
+    const before = await gw.gateway.parts.cp.tenant("acme");
     await Bun.sleep(2);
     const res = await gw.request("localhost", "/api/v2/tenants/acme", { method: "PATCH", token: admin, ...json({ friendly_name: "Acme Corp" }) });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Tenant;
     expect(body).toMatchObject({ id: "acme", friendly_name: "Acme Corp", status: "ready" });
     expect(body.updated_at > (before?.updated_at ?? "")).toBe(true);
-    expect(gw.gateway.parts.cp.tenant("acme")?.friendly_name).toBe("Acme Corp");
+    expect((await gw.gateway.parts.cp.tenant("acme"))?.friendly_name).toBe("Acme Corp");
 
     const ownOrg = await gw.orgToken("acme", ["update:tenants"]);
     const mine = await gw.request("localhost", "/api/v2/tenants/acme", { method: "PATCH", token: ownOrg, ...json({ support_url: "https://acme.test/help" }) });
@@ -307,7 +307,7 @@ describe("GET/PATCH /api/v2/tenants/{id}", () => {
     );
     await expectError(await gw.request("localhost", "/api/v2/tenants/acme", { method: "PATCH", token: await gw.orgToken("acme", ["read:tenants"]), ...json({ friendly_name: "X" }) }), 403, "token lacks permission update:tenants");
     await expectError(await gw.request("localhost", "/api/v2/tenants/nope", { method: "PATCH", token: admin, ...json({ friendly_name: "X" }) }), 404, 'tenant "nope" does not exist');
-    expect(gw.gateway.parts.cp.tenant("acme")?.friendly_name).toBe("Acme Corp");
+    expect((await gw.gateway.parts.cp.tenant("acme"))?.friendly_name).toBe("Acme Corp");
   });
 });
 
@@ -329,7 +329,7 @@ describe("DELETE /api/v2/tenants/{id}", () => {
     await expectError(await gw.request("localhost", "/api/v2/tenants/gone", { method: "DELETE", token: await gw.token({ permissions: ["read:tenants"] }) }), 403, "token lacks permission delete:tenants");
     await expectError(await gw.request("localhost", "/api/v2/tenants/nope", { method: "DELETE", token: admin }), 404, 'tenant "nope" does not exist');
     await expectError(await gw.request("localhost", "/api/v2/tenants/gone?purge=perhaps", { method: "DELETE", token: admin }), 400, "invalid query", "purge");
-    expect(gw.gateway.parts.cp.tenant("gone")).toBeDefined();
+    expect(await gw.gateway.parts.cp.tenant("gone")).toBeDefined();
   });
 
   /** DELETE answers 204 as the seed's API does; the operation is the newest in the tenant's history. */
@@ -356,8 +356,8 @@ describe("DELETE /api/v2/tenants/{id}", () => {
     const trash = readdirSync(join(tenantsDir(), ".trash")).filter((f) => f.startsWith("gone."));
     expect(trash).toHaveLength(1);
     expect(trash[0]).toMatch(/^gone\.\d{8}T\d{6}Z\.sqlite$/);
-    expect(gw.gateway.parts.cp.organizationOf("gone")).toBeUndefined();
-    expect(gw.gateway.parts.cp.tenant("gone")).toBeUndefined();
+    expect(await gw.gateway.parts.cp.organizationOf("gone")).toBeUndefined();
+    expect(await gw.gateway.parts.cp.tenant("gone")).toBeUndefined();
 
     up.take();
     await expectError(await gw.request("gone.localhost", "/authorize"), 404, 'tenant "gone" does not exist');
@@ -435,6 +435,6 @@ describe("what the tenants API does not capture", () => {
     await expectError(await gw.request("acme.localhost", path, { ...init, token: admin }), 403, "token is for the control plane", 'this request is for tenant "acme"');
     await expectError(await gw.request("acme.localhost", path, init), 401, "missing bearer token");
     expect(up.take()).toHaveLength(1);
-    expect(gw.gateway.parts.cp.tenant("acme")).toBeDefined();
+    expect(await gw.gateway.parts.cp.tenant("acme")).toBeDefined();
   });
 });

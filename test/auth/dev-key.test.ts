@@ -74,7 +74,7 @@ describe("dev key", () => {
     expect(claims).not.toHaveProperty("org_name");
 
     const v = new TokenVerifier({ localJwks: key.jwks, issuers: [DEV_ISSUER], audience: AUDIENCE });
-    const p = principalOf(await v.verify(t), {
+    const p = await principalOf(await v.verify(t), {
       controlPlane: "control_plane",
       orgs: { tenantOfOrg: (id) => (id === "org_x" ? "acme" : undefined) },
       trustOrgName: false,

@@ -45,11 +45,11 @@ describe("per-tenant dispatch", () => {
   test("a file moved to the trash or replaced is let go: no writes into it, no old rows under a re-created id", async () => {
     await a.connections.create("acme", conn("con_old", "oidc", {}));
     expect(await m.connections.get("acme", "con_old")).not.toBeNull();
-    f.lifecycle.delete("acme");
+    await f.lifecycle.delete("acme");
     await Bun.sleep(150);
     expect(await m.connections.get("acme", "con_old")).toBeNull();
     expect(a.connections.create("acme", conn("con_lost", "oidc", {}))).rejects.toBeInstanceOf(UnknownTenantError);
-    f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
+    await f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
     await Bun.sleep(150);
     expect(await m.connections.get("acme", "con_old")).toBeNull();
     await a.connections.create("acme", conn("con_new", "oidc", {}));
@@ -74,7 +74,7 @@ describe("per-tenant dispatch", () => {
     await a.connections.create("acme", conn("con_a", "oidc", {}));
     await a.connections.create("beta", conn("con_b", "oidc", {}));
     expect(deletedHeld()).toBe(0);
-    f.lifecycle.delete("acme", { purge: true });
+    await f.lifecycle.delete("acme", { purge: true });
     expect(existsSync(join(f.dataDir, "tenants", "acme.sqlite"))).toBe(false);
     // Its file, WAL and shared memory, until the module lets go of them.
     expect(deletedHeld()).toBeGreaterThan(0);
@@ -86,7 +86,7 @@ describe("per-tenant dispatch", () => {
 
   test("a purged tenant's file is let go with no call at all (an idle AuthHero frees the space too)", async () => {
     await a.connections.create("acme", conn("con_a", "oidc", {}));
-    f.lifecycle.delete("acme", { purge: true });
+    await f.lifecycle.delete("acme", { purge: true });
     expect(deletedHeld()).toBeGreaterThan(0);
     await until("descriptors on acme's deleted file, with no call", () => deletedHeld(), (n) => n === 0, 5000);
   });
@@ -99,7 +99,7 @@ describe("per-tenant dispatch", () => {
   });
 
   test("many tenants through a small pool: every call right, descriptors bounded", async () => {
-    for (let i = 0; i < 12; i++) f.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
+    for (let i = 0; i < 12; i++) await f.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
     const small = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), maxOpen: 3 });
     const fds = () => readdirSync("/proc/self/fd").length;
     const start = fds();
@@ -213,9 +213,9 @@ describe("runtime fallback", () => {
   });
 
   test("issuersOf: a tenant's host under the control plane's and its approved custom domains, as AuthHero's additionalIssuers", async () => {
-    f.cp.insertDomain({ custom_domain_id: "cd_1", tenant_id: "acme", domain: "login.acme.test", status: "ready" });
-    f.cp.insertDomain({ custom_domain_id: "cd_2", tenant_id: "acme", domain: "asked.acme.test", status: "pending_verification" });
-    f.cp.insertDomain({ custom_domain_id: "cd_3", tenant_id: "beta", domain: "login.beta.test", status: "ready" });
+    await f.cp.insertDomain({ custom_domain_id: "cd_1", tenant_id: "acme", domain: "login.acme.test", status: "ready" });
+    await f.cp.insertDomain({ custom_domain_id: "cd_2", tenant_id: "acme", domain: "asked.acme.test", status: "pending_verification" });
+    await f.cp.insertDomain({ custom_domain_id: "cd_3", tenant_id: "beta", domain: "login.beta.test", status: "ready" });
     const both = fixture.both;
     expect(await both.issuersOf("acme", "http://localhost:8080/")).toEqual(["http://acme.localhost:8080/", "http://login.acme.test:8080/"]);
     expect(await both.issuersOf("beta", "https://auth.example.com/")).toEqual(["https://beta.auth.example.com/", "https://login.beta.test/"]);
@@ -276,7 +276,7 @@ describe("resource servers and hooks", () => {
   });
 });
 
-test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, without duplicates", () => {
+test("mergeClientWithFallback puts control-plane URLs first, then the tenant's, without duplicates", async () => {
   const merged: Record<string, unknown> = mergeClientWithFallback(
     { client_id: "c", callbacks: ["https://acme.test/cb", "https://shared.test/cb"], web_origins: ["https://acme.test"] },
     { callbacks: ["https://shared.test/cb", "https://cp.test/cb"], allowed_logout_urls: ["https://cp.test/out"] },

@@ -49,7 +49,7 @@ test("a tenant deleted through the API is refused from the next request on; the 
 test("a tenant whose file goes missing gets 503 as soon as the gateway notices, without the upstream", async () => {
   await createTenants(gw, ["vanish"]);
   expect(await get("vanish.localhost", "/authorize")).toEqual({ status: 200, forwarded: true });
-  rmSync(gw.gateway.parts.registry.pathOf("vanish"));
+  rmSync(gw.gateway.parts.files!.pathOf("vanish"));
   await waitFor(async () => (await get("vanish.localhost", "/authorize")).status === 503, 4000, "503 for the missing file");
   expect(await get("vanish.localhost", "/authorize")).toEqual({ status: 503, forwarded: false });
 });
@@ -74,7 +74,7 @@ test("an organization removed by another process: its token stops being forwarde
 
 test("a token forwarded a moment ago is refused once it is past its expiry and the clock tolerance (401)", async () => {
   await createTenants(gw, ["brief"]);
-  const org = gw.gateway.parts.cp.organizationOf("brief");
+  const org = await gw.gateway.parts.cp.organizationOf("brief");
   // Expired 58 s ago: inside the 60 s clock tolerance for 2 s more.
   const token = await rawDevToken(gw, { org_id: org?.id, permissions: ["read:users"] }, { expOffsetSec: -58 });
   expect(await get("brief.localhost", "/api/v2/users", token)).toEqual({ status: 200, forwarded: true });

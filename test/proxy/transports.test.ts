@@ -250,7 +250,7 @@ test("a tenant file that cannot be opened: the same 503 through both transports"
     gw.gateway.parts.lifecycle.create({ id: "broken", friendly_name: "Broken" });
     writeFileSync(join(gw.dataDir, "tenants", "broken.sqlite"), "garbage, not a database".repeat(100));
     // A handle opened before the file was spoiled would read its own failure; the next open is the pool's.
-    gw.gateway.parts.pool.evict("broken");
+    gw.gateway.parts.files!.pool.evict("broken");
     const request = `GET /api/v2/tenants/broken/effective-settings HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: broken\r\nAuthorization: Bearer ${await gw.token()}\r\n\r\n`;
     const res = await rawHttp(gw.gateway.port, Buffer.from(request, "latin1"), { timeoutMs: 3000 });
     answers.push({ status: res.status, reason: res.head.split("\r\n")[0], headers: comparable(res.head.split("\r\n").slice(1), () => false), body: res.body.toString("latin1") });

@@ -1,8 +1,8 @@
 // One process opening a control-plane file at an agreed moment (used by control-plane-race.test.ts).
-import { ControlPlane } from "../../src/storage/control-plane.ts";
+import { openControlPlaneFile } from "../../src/storage/control-plane.ts";
 
 const [path, at] = process.argv.slice(2) as [string, string];
 while (Date.now() < Number(at)) await Bun.sleep(1);
-const cp = new ControlPlane(path, "control_plane", { busyTimeoutMs: 5000 });
-console.log(cp.tenantIds().join(","));
+const cp = openControlPlaneFile(path, "control_plane", { busyTimeoutMs: 5000 });
+console.log((await cp.tenantIds()).join(","));
 cp.close();

@@ -7,7 +7,7 @@ import type { Principal } from "../../src/auth/index.ts";
 import { HttpError } from "../../src/http-error.ts";
 import { SyncedEntityGuard } from "../../src/proxy/index.ts";
 import type { ProtectionCheck } from "../../src/proxy/protect-synced.ts";
-import { TenantFileError, type SqlDb, type TenantStore } from "../../src/storage/files.ts";
+import { TenantFileError, type SqlDb, type TenantAccess } from "../../src/storage/files.ts";
 import { isNotFound, LibsqlDb, SqldAdmin } from "../../src/storage/libsql.ts";
 import { SYNCED_ENTITIES } from "../../src/synced-entities.ts";
 import { EXTRA_TABLES } from "../authhero/sqlite-adapters.ts";
@@ -23,10 +23,10 @@ let sqld: Sqld;
 let f: SyncFixture;
 /** The control plane and acme as namespaces of the server, copied from their files. */
 let cpNamespace: SqlDb;
-let namespaces: TenantStore;
+let namespaces: TenantAccess;
 
 beforeAll(async () => {
-  f = openFixture();
+  f = await openFixture();
   const cp = cpWrites(f.authhero);
   cp.resourceServer("api_1", "https://api.example.com/");
   cp.role("rol_1", "admin");
@@ -84,7 +84,7 @@ async function copyInto(file: Database, ns: SqlDb): Promise<void> {
 const write = (method: string, segments: string[], body: unknown = {}): ProtectionCheck => ({ methods: new Set([method]), readings: [segments], body: async () => body });
 
 /** What the guard says to each write: passed, or the refusal's status and words (a 503's cause is the engine's own). */
-async function guardAnswers(store: TenantStore): Promise<string[]> {
+async function guardAnswers(store: TenantAccess): Promise<string[]> {
   const guard = new SyncedEntityGuard(store);
   const asks: [string, ProtectionCheck][] = [];
   const acme = f.tenantFile("acme");
@@ -120,7 +120,7 @@ test("the synced-entity guard answers every write alike on a file and on a names
 
 const admin: Principal = { subject: "admin", tenant: "control_plane", via: "control-plane", controlPlane: "control_plane", permissions: new Set(["read:tenants"]), isUser: false, claims: {} };
 
-async function effectiveSettings(cp: { id: string; sql: SqlDb }, store: TenantStore, tenant: string): Promise<{ status: number; body: unknown }> {
+async function effectiveSettings(cp: { id: string; sql: SqlDb }, store: TenantAccess, tenant: string): Promise<{ status: number; body: unknown }> {
   const app = new Elysia()
     .use(errorHandling(pino({ level: "silent" })))
     .use(effectiveSettingsApi({ cp, store, secretKeys: f.config.api.syncSecretKeys, authenticate: async () => admin }));
@@ -141,7 +141,7 @@ test("effective settings are the same whether the control plane and the tenant a
 });
 
 test("the gateway's CORS allows the same origins from a tenant's clients on either engine", async () => {
-  const answers = async (use: TenantStore["use"]) => {
+  const answers = async (use: TenantAccess["use"]) => {
     const cors = new ManagementCors([], use);
     const out: (string | null)[] = [];
     for (const [origin, tenant] of [[APP, "acme"], ["https://evil.example", "acme"], [APP, "ghost"], [APP, "control_plane"]] as const) {

@@ -43,7 +43,7 @@ export async function startGateway(argv: string[] = [], dataDir = tempDataDir())
     url,
     token,
     async orgToken(tenant, permissions = ["read:tenants", "update:tenants"]) {
-      const org = gateway.parts.cp.organizationOf(tenant);
+      const org = await gateway.parts.cp.organizationOf(tenant);
       if (!org) throw new Error(`no organization for ${tenant}`);
       return token({ org_id: org.id, org_name: tenant, permissions });
     },

@@ -44,8 +44,8 @@ function snapshot(g: TestGateway, tenant: string, to: string): void {
 describe("a tenant file that disappears", () => {
   test("makes only that tenant answer 503 within ~2 s, and it comes back when the file does", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
     expect(await status(g, "acme")).toBe(502);
     expect(await status(g, "beta")).toBe(502);
     expect(await status(g, "nope")).toBe(404);
@@ -62,8 +62,8 @@ describe("a tenant file that disappears", () => {
     expect(await status(g, "beta")).toBe(502);
     expect((await g.request("localhost", "/healthz")).status).toBe(200);
     // Unavailable, never deleted: the control plane still lists it.
-    expect(g.gateway.parts.cp.tenant("acme")).toBeDefined();
-    expect(g.gateway.parts.cp.organizationOf("acme")).toBeDefined();
+    expect(await g.gateway.parts.cp.tenant("acme")).toBeDefined();
+    expect(await g.gateway.parts.cp.organizationOf("acme")).toBeDefined();
 
     renameSync(aside, file);
     await until("acme after its file was restored", () => status(g, "acme"), (s) => s === 502);
@@ -72,7 +72,7 @@ describe("a tenant file that disappears", () => {
 
   test("a file replaced by junk makes the tenant 503 (unreadable), a good file brings it back", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const file = join(tenantsDir(g), "acme.sqlite");
     const good = join(g.dataDir, "acme.good");
     copyFileSync(file, good);
@@ -86,7 +86,7 @@ describe("a tenant file that disappears", () => {
 describe("a file that appears without a control-plane row", () => {
   test("is adopted when valid (registered with an organization); junk and invalid names never are", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
 
@@ -97,42 +97,42 @@ describe("a file that appears without a control-plane row", () => {
     noTenants.exec("CREATE TABLE t (x INTEGER)");
     noTenants.close(false);
 
-    await until("newco adopted", () => Boolean(g.gateway.parts.cp.tenant("newco") && g.gateway.parts.cp.organizationOf("newco")), (v) => v);
-    const org = g.gateway.parts.cp.organizationOf("newco");
+    await until("newco adopted", async () => Boolean((await g.gateway.parts.cp.tenant("newco")) && (await g.gateway.parts.cp.organizationOf("newco"))), (v) => v);
+    const org = await g.gateway.parts.cp.organizationOf("newco");
     expect(org?.id).toMatch(/^org_/);
-    expect(org?.id).not.toBe(g.gateway.parts.cp.organizationOf("acme")?.id);
-    expect(g.gateway.parts.registry.tenantOfOrg(org?.id as string)).toBe("newco");
-    expect(g.gateway.parts.journal.history("newco").map((o) => [o.kind, o.state])).toEqual([["adopt", "done"]]);
+    expect(org?.id).not.toBe((await g.gateway.parts.cp.organizationOf("acme"))?.id);
+    expect(await g.gateway.parts.registry.tenantOfOrg(org?.id as string)).toBe("newco");
+    expect((await g.gateway.parts.journal.history("newco")).map((o) => [o.kind, o.state])).toEqual([["adopt", "done"]]);
     await until("newco routed", () => status(g, "newco"), (s) => s === 502);
 
     // Give the periodic rescan more than one turn at the others.
     await Bun.sleep(1300);
     for (const id of ["junk", "plain", "Bad_Name", "bad_name"]) {
-      expect(g.gateway.parts.cp.tenant(id)).toBeUndefined();
-      expect(g.gateway.parts.cp.organizationOf(id)).toBeUndefined();
-      expect(g.gateway.parts.journal.history(id)).toEqual([]);
+      expect(await g.gateway.parts.cp.tenant(id)).toBeUndefined();
+      expect(await g.gateway.parts.cp.organizationOf(id)).toBeUndefined();
+      expect(await g.gateway.parts.journal.history(id)).toEqual([]);
     }
     expect(await status(g, "junk")).toBe(404);
     expect(await status(g, "plain")).toBe(404);
     // Still on disk, untouched: reported, never moved or deleted.
     expect(existsSync(join(tenantsDir(g), "junk.sqlite"))).toBe(true);
     expect(existsSync(join(tenantsDir(g), "Bad_Name.sqlite"))).toBe(true);
-    expect(g.gateway.parts.registry.orphans().sort()).toEqual(["junk", "plain"]);
+    expect((await g.gateway.parts.registry.orphans()).sort()).toEqual(["junk", "plain"]);
   });
 
   test("is only reported, never registered, with --no-adopt-files", async () => {
     const g = await gateway(["--no-adopt-files"]);
     expect(g.config.adoptFiles).toBe(false);
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
     copyTenantFileAs(backup, join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
 
     await until("newco seen as an orphan", () => g.gateway.parts.registry.orphans(), (o) => o.includes("newco"));
     await Bun.sleep(1300);
-    expect(g.gateway.parts.cp.tenant("newco")).toBeUndefined();
-    expect(g.gateway.parts.cp.organizationOf("newco")).toBeUndefined();
-    expect(g.gateway.parts.journal.history("newco")).toEqual([]);
+    expect(await g.gateway.parts.cp.tenant("newco")).toBeUndefined();
+    expect(await g.gateway.parts.cp.organizationOf("newco")).toBeUndefined();
+    expect(await g.gateway.parts.journal.history("newco")).toEqual([]);
     expect(await status(g, "newco")).toBe(404);
     expect(await status(g, "acme")).toBe(502);
     // The metrics report it.
@@ -147,9 +147,9 @@ describe("the periodic rescan is the truth", () => {
     const g = await gateway();
     await g.gateway.parts.watch.stop();
     // As `tenantgate tenants create` beside the gateway would: another connection, another registry.
-    const other = openTenancy(g.config, pino({ level: "silent" }));
+    const other = await openTenancy(g.config, pino({ level: "silent" }));
     try {
-      other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
+      await other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
     } finally {
       closeTenancy(other);
     }
@@ -158,19 +158,19 @@ describe("the periodic rescan is the truth", () => {
 
   test("a bogus or early 'removed' for a file that is still there never makes its tenant unavailable", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     expect(await status(g, "acme")).toBe(502);
     // The registry believes the file gone; before answering 503 it looks, finds it, and serves.
     g.gateway.parts.registry.fileRemoved("acme");
     expect(await status(g, "acme")).toBe(502);
-    expect(g.gateway.parts.registry.status("acme")).toBe("ready");
+    expect(await g.gateway.parts.registry.status("acme")).toBe("ready");
   });
 
   test("notices a removal and an arrival the watcher missed when rescan runs", async () => {
     const g = await gateway();
     // Blind the gateway first: no watcher events, no timer; only explicit rescans change its view.
     await g.gateway.parts.watch.stop();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     expect(await status(g, "acme")).toBe(502);
     snapshot(g, "acme", join(g.dataDir, "acme-backup.sqlite"));
     const file = join(tenantsDir(g), "acme.sqlite");
@@ -179,14 +179,14 @@ describe("the periodic rescan is the truth", () => {
     await Bun.sleep(300);
     // Nothing noticed: the registry still believes what it last saw.
     expect(await status(g, "acme")).toBe(502);
-    expect(g.gateway.parts.registry.orphans()).toEqual([]);
-    expect(g.gateway.parts.cp.organizationOf("newco")).toBeUndefined();
-    g.gateway.parts.watch.rescan();
+    expect(await g.gateway.parts.registry.orphans()).toEqual([]);
+    expect(await g.gateway.parts.cp.organizationOf("newco")).toBeUndefined();
+    await g.gateway.parts.watch.rescan();
     expect(await status(g, "acme")).toBe(503);
-    expect(g.gateway.parts.cp.organizationOf("newco")).toBeDefined();
+    expect(await g.gateway.parts.cp.organizationOf("newco")).toBeDefined();
     expect(await status(g, "newco")).toBe(502);
     renameSync(join(g.dataDir, "acme.aside"), file);
-    g.gateway.parts.watch.rescan();
+    await g.gateway.parts.watch.rescan();
     expect(await status(g, "acme")).toBe(502);
   });
 });
@@ -194,18 +194,18 @@ describe("the periodic rescan is the truth", () => {
 describe("the watcher alone (periodic rescan far away)", () => {
   test("adopts a file copied in right after start and notices removals within ~2 s", async () => {
     const g = await gateway(["--rescan-seconds", "600"]);
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
     // Right after start: the watcher may still be reading the folder.
     copyTenantFileAs(backup, join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
-    await until("newco adopted", () => Boolean(g.gateway.parts.cp.organizationOf("newco")), (v) => v);
+    await until("newco adopted", async () => Boolean(await g.gateway.parts.cp.organizationOf("newco")), (v) => v);
     expect(await status(g, "newco")).toBe(502);
 
     // Once the watcher runs, arrivals and removals come by its events alone.
     await Bun.sleep(200);
     copyTenantFileAs(backup, join(tenantsDir(g), "later.sqlite"), "acme", "later");
-    await until("later adopted", () => Boolean(g.gateway.parts.cp.organizationOf("later")), (v) => v);
+    await until("later adopted", async () => Boolean(await g.gateway.parts.cp.organizationOf("later")), (v) => v);
     expect(await status(g, "later")).toBe(502);
     const file = join(tenantsDir(g), "later.sqlite");
     renameSync(file, join(g.dataDir, "later.aside"));
