@@ -101,3 +101,37 @@ test("a create that fails after its namespace was built is undone: no row, no na
   const history = await a.journal.history("broken");
   expect(history[0]?.state).toBe("rolled_back");
 });
+
+test("an operation another host left running is taken over once its lease lapses, and only by one gateway", async () => {
+  const [a, b] = [opened[0] as Tenancy, opened[1] as Tenancy];
+  // A delete begun by a gateway on another host that then died: its lease ran out a moment ago.
+  await a.lifecycle.create({ id: "orphaned", friendly_name: "Orphaned" });
+  const org = (await a.cp.organizationOf("orphaned"))?.id;
+  const stamp = "20261207t000000z";
+  const trash = await a.store.trashName("orphaned", stamp);
+  const dead = { host: "gateway-that-died", pid: 4242, start: "1" };
+  const row = (lease: number, id: string, tenant = "orphaned") => [
+    id,
+    tenant,
+    JSON.stringify({ organization_id: org, purge: false, trash_path: trash }),
+    JSON.stringify(dead),
+    lease,
+    new Date().toISOString(),
+  ];
+  const insert = "INSERT INTO tenantgate_operations (id, tenant_id, kind, state, input, steps, owner, lease_until, started_at) VALUES (?, ?, 'delete', 'running', ?, '[]', ?, ?, ?)";
+  await a.cp.sql.run(insert, row(Date.now() - 1, "op_lapsed"));
+  // Both gateways rescan at once: one claims it and finishes it, the other leaves it to that one.
+  const [ra, rb] = await Promise.all([a.lifecycle.recover(), b.lifecycle.recover()]);
+  expect([...ra.finished, ...rb.finished]).toEqual(["op_lapsed"]);
+  expect([...ra.live, ...rb.live]).toEqual(["op_lapsed"]);
+  expect(await a.cp.tenant("orphaned")).toBeUndefined();
+  expect((await a.journal.get("op_lapsed"))?.state).toBe("done");
+  expect(await new SqldAdmin(sqld.adminUrl).exists("orphaned")).toBe(false);
+
+  // One whose owner still renews its lease is left alone, wherever it runs.
+  await a.lifecycle.create({ id: "busy", friendly_name: "Busy" });
+  await a.cp.sql.run(insert, row(Date.now() + 60_000, "op_alive", "busy"));
+  const again = await b.lifecycle.recover();
+  expect(again.live).toContain("op_alive");
+  expect(await a.cp.tenant("busy")).toBeDefined();
+});
