@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { SqlReader } from "./sql.ts";
 
 export class SchemaMismatchError extends Error {
   constructor(message: string) {
@@ -25,6 +26,26 @@ export function columnsOf(db: Database, table: string): Set<string> {
 /** Whether the file has the table now (not cached: another process's migration may add one). */
 export function hasTable(db: Database, table: string): boolean {
   return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+}
+
+const cacheIn = new WeakMap<SqlReader, Map<string, Set<string>>>();
+
+/** columnsOf on any engine: cached per SqlDb, which a tenant store keeps as long as its handle. */
+export async function columnsIn(db: SqlReader, table: string): Promise<Set<string>> {
+  let tables = cacheIn.get(db);
+  if (!tables) cacheIn.set(db, (tables = new Map()));
+  let cols = tables.get(table);
+  if (!cols) {
+    const rows = await db.all<{ name: string }>("SELECT name FROM pragma_table_info(?)", [table]);
+    cols = new Set(rows.map((r) => r.name));
+    tables.set(table, cols);
+  }
+  return cols;
+}
+
+/** hasTable on any engine (not cached either). */
+export async function hasTableIn(db: SqlReader, table: string): Promise<boolean> {
+  return (await db.get("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table])) !== undefined;
 }
 
 /** Forgets cached columns, after a migration may have changed them. */

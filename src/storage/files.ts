@@ -2,12 +2,12 @@
 // SQLite's failure classes, tenantgate's tables inside a tenant file, the cross-process lock. It is a
 // face of its own because the AuthHero module and the worker threads need only this, and the full
 // face (index.ts) loads the control plane, its migrations and drizzle with it.
-export { assertColumns, columnsOf, forgetColumns, hasTable, insertRow, SchemaMismatchError, updateRows } from "./columns.ts";
+export { assertColumns, columnsIn, columnsOf, forgetColumns, hasTable, hasTableIn, insertRow, SchemaMismatchError, updateRows } from "./columns.ts";
 export { holdExclusiveLock, type ExclusiveLock } from "./exclusive-lock.ts";
 export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./file-probe.ts";
 export { HandlePool, TenantFileError } from "./pool.ts";
-export { BunSqlDb, type Row, type SqlArgs, type SqlDb, type SqlStatement, type SqlValue, type SqlWriter } from "./sql.ts";
-export type { TenantStore } from "./tenant-store.ts";
+export { BunSqlDb, type Row, type SqlArgs, type SqlDb, type SqlReader, type SqlStatement, type SqlValue, type SqlWriter } from "./sql.ts";
+export type { TenantIdentity, TenantStore, ThreadAccess } from "./tenant-store.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";
-export { ensureTenantTables, forgetCursor, markOrigin, originOf, type FileOrigin } from "./tenant-tables.ts";
+export { ensureTenantTables, ensureTenantTablesIn, forgetCursor, markOrigin, originOf, type FileOrigin } from "./tenant-tables.ts";
