@@ -19,11 +19,11 @@ import { closeTenancy, openTenancy } from "../src/tenancy/index.ts";
 const args = benchArgs({ dir: "", n: 0, changes: 1, tenants: "1000,10000", rounds: 3 });
 const mode = args.positionals[0];
 
-function open(dataDir: string) {
+async function open(dataDir: string) {
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, "--log-level", "silent"], env: {} });
   const log = pino({ level: "silent" });
   const tenancy = openTenancy(config, log);
-  return { config, tenancy, relay: openRelay(tenancy, config, log) };
+  return { config, tenancy, relay: await openRelay(tenancy, config, log) };
 }
 
 const rssMb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]) / 1024;
@@ -37,9 +37,9 @@ function roleChange(cp: Database): void {
 }
 
 if (mode === "prepare") {
-  const { tenancy } = open(args.dir);
+  const { tenancy } = await open(args.dir);
   const n = args.n;
-  for (let i = 0; i < n; i++) tenancy.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
+  for (let i = 0; i < n; i++) await tenancy.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
   closeTenancy(tenancy);
 } else if (mode === "baseline") {
   const dir = join(args.dir, "tenants");
@@ -55,7 +55,7 @@ if (mode === "prepare") {
   }
   console.log(JSON.stringify({ ms: performance.now() - t0, rssMb: rssMb(), maxFds }));
 } else if (mode === "fanout") {
-  const { tenancy, relay } = open(args.dir);
+  const { tenancy, relay } = await open(args.dir);
   const changes = args.changes;
   // Start from a relay that knows every cursor (as a running gateway does), not from a cold start.
   await relay.drain();
@@ -68,7 +68,7 @@ if (mode === "prepare") {
   await relay.drain();
   const ms = performance.now() - t0;
   clearInterval(sampler);
-  const s = relay.summary();
+  const s = await relay.summary();
   console.log(JSON.stringify({ ms, rssMb: rssMb(), maxFds, capacity: tenancy.pool.capacity, inSync: s.in_sync, tenants: s.tenants }));
   writer.close();
   closeTenancy(tenancy);

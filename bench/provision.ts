@@ -42,17 +42,17 @@ function seedControlPlane(cp: Database): void {
 }
 
 /** A data dir as `serve` and the CLI open it: new tenants are seeded from the outbox relay's snapshot. */
-function openBench(dataDir: string) {
+async function openBench(dataDir: string) {
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, "--log-level", "silent"], env: {} });
   const log = pino({ level: "silent" });
   const tenancy = openTenancy(config, log);
-  const relay = openRelay(tenancy, config, log);
+  const relay = await openRelay(tenancy, config, log);
   return { config, tenancy, relay };
 }
 
 // --- 1 + 2: per-tenant provisioning against the baseline --------------------------------------
 const work = mkdtempSync(join(tmpdir(), "bench-provision-"));
-const { tenancy } = openBench(join(work, "gw"));
+const { tenancy } = await openBench(join(work, "gw"));
 seedControlPlane(tenancy.cp.db);
 const template = readSchemaTemplate(tenancy.cp.db);
 const baseDir = join(work, "baseline");
@@ -72,7 +72,7 @@ for (let i = 0; i < TENANTS; i++) {
   baseline.push(performance.now() - t0);
 
   t0 = performance.now();
-  tenancy.lifecycle.create({ id: `tenant-${i}`, friendly_name: `Tenant ${i}` });
+  await tenancy.lifecycle.create({ id: `tenant-${i}`, friendly_name: `Tenant ${i}` });
   provision.push(performance.now() - t0);
 }
 closeTenancy(tenancy);
@@ -87,10 +87,10 @@ console.log(`  first 100 median ${ms(first)}, last 100 median ${ms(last)}   rati
 // --- 3: readiness with many tenant files present ---------------------------------------------
 const big = join(work, "big");
 {
-  const { tenancy: t } = openBench(big);
+  const { tenancy: t } = await openBench(big);
   seedControlPlane(t.cp.db);
   const t0 = performance.now();
-  for (let i = 0; i < READY_TENANTS; i++) t.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
+  for (let i = 0; i < READY_TENANTS; i++) await t.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
   console.log(`\nprepared ${READY_TENANTS} tenants in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   closeTenancy(t);
 }
@@ -132,7 +132,7 @@ async function readiness(dataDir: string, runs = 3) {
 }
 
 const empty = join(work, "empty");
-openBench(empty).tenancy.cp.close();
+(await openBench(empty)).tenancy.cp.close();
 const base = await readiness(empty);
 const full = await readiness(big);
 const med = (xs: number[]) => median(xs);

@@ -28,14 +28,14 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
   const bodies: BodyBuffering = { memoryBytes: bodyBufferBytes, budget: new BodyBudget(bodyBufferTotalBytes), tempDir: bodyTempDir };
   const tenancy = openTenancy(config.tenancy, log);
   const { dir, pool, registry, lifecycle } = tenancy;
-  const recovered = lifecycle.recover();
+  const recovered = await lifecycle.recover();
   if (recovered.finished.length + recovered.undone.length > 0) log.warn(recovered, "finished or undid interrupted tenant operations");
   if (recovered.live.length > 0) log.info(recovered, "operations of live processes left to them");
   lifecycle.sweepTrash();
 
   const verifier = await verifierFor(config.tokens, (host) => registry.customDomain(host));
   const metrics = new GatewayMetrics(registry, pool);
-  const relay = openRelay(tenancy, config.sync, log, metrics.relayObserver());
+  const relay = await openRelay(tenancy, config.sync, log, metrics.relayObserver());
   const watch = new DataDirWatch({
     dir,
     registry,

@@ -54,22 +54,22 @@ test("there is something to sync, and each kind, collection and switch is named 
 });
 
 describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, entity) => {
-  test("every table it is captured from has its triggers, and a write there is a change to it", () => {
-    f = openFixture();
+  test("every table it is captured from has its triggers, and a write there is a change to it", async () => {
+    f = await openFixture();
     const triggers = new Set((f.authhero.query("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]).map((r) => r.name));
     expect(entity.capturedFrom.map((c) => c.table)).toContain(entity.table);
     for (const { table } of entity.capturedFrom) {
       for (const op of ["insert", "update", "delete"]) expect(triggers).toContain(`tenantgate_${table}_${op}`);
-      const start = f.relay.head();
+      const start = await f.relay.head();
       writerFor(f, table)(idOf(kind));
       expect(f.authhero.query("SELECT entity, entity_id, op FROM tenantgate_outbox WHERE seq > ?").all(start)).toEqual([{ entity: kind, entity_id: idOf(kind), op: "insert" }]);
     }
   });
 
   test("it is copied into a new tenant, and the guard refuses writes to the copy however the path names it", async () => {
-    f = openFixture();
+    f = await openFixture();
     writerFor(f, entity.table)(idOf(kind));
-    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const copy = f.tenantFile("acme").query(`SELECT * FROM ${entity.table} WHERE id = ?`).get(idOf(kind)) as Row | null;
     expect(copy).toMatchObject({ tenant_id: "acme", is_system: 1 });
 
@@ -91,12 +91,12 @@ describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, ent
     expect(await refusal(guard.check("acme", write("PATCH", [entity.collection, "own_1"], { [entity.uniqueKey]: "another" })))).toBeUndefined();
   });
 
-  test(`--no-${entity.syncSwitch.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} leaves it, and only it, out of tenants`, () => {
+  test(`--no-${entity.syncSwitch.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} leaves it, and only it, out of tenants`, async () => {
     const flag = `--no-${entity.syncSwitch.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    f = openFixture([flag]);
+    f = await openFixture([flag]);
     expect(f.config[entity.syncSwitch.key]).toBe(false);
     for (const other of SYNCED_ENTITIES) writerFor(f, other.table)(idOf(other.kind));
-    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const acme = f.tenantFile("acme");
     for (const other of SYNCED_ENTITIES) {
       const copies = acme.query(`SELECT id FROM ${other.table} WHERE is_system = 1`).all();
@@ -106,8 +106,8 @@ describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, ent
 });
 
 test("the guard looks only at the synced entities' collections", async () => {
-  f = openFixture();
-  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  f = await openFixture();
+  await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   const guard = new SyncedEntityGuard(f.pool);
   // A collection that is no synced entity's is not looked up (nor is a name an object happens to have).
   for (const collection of ["clients", "users", "constructor", "__proto__", "tostring"]) {

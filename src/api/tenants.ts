@@ -71,7 +71,7 @@ export function tenantsApi(d: TenantsApiDeps) {
         if (body.id !== undefined) assertChildTenantId(body.id, d.reserved, cp.id);
         // As the seed's tenants API does: a tenant's tokens are for its own audience unless told otherwise.
         const audience = body.audience ?? (body.id !== undefined ? `urn:authhero:tenant:${body.id.toLowerCase()}` : undefined);
-        const created = d.lifecycle.create({ ...body, ...(audience === undefined ? {} : { audience }), creator: principal.isUser ? principal.subject : undefined });
+        const created = await d.lifecycle.create({ ...body, ...(audience === undefined ? {} : { audience }), creator: principal.isUser ? principal.subject : undefined });
         set.status = 201;
         return { ...present(created.tenant), operation_id: created.operation_id };
       },

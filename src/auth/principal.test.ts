@@ -46,14 +46,14 @@ describe("principalOf: which tenant a token speaks for", () => {
     });
   }
 
-  test("an org that maps to no tenant is a 403 naming the org", () => {
-    const err = refusalOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
+  test("an org that maps to no tenant is a 403 naming the org", async () => {
+    const err = await refusalOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toBe("token's organization org_gone does not belong to any tenant");
   });
 
-  test("an org_name without org_id is refused unless org_name is trusted, never read as the control plane", () => {
-    const err = refusalOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
+  test("an org_name without org_id is refused unless org_name is trusted, never read as the control plane", async () => {
+    const err = await refusalOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toContain('names organization "acme" by org_name only');
     expect(err.message).toContain("organization=acme");
@@ -71,8 +71,8 @@ describe("principalOf: which tenant a token speaks for", () => {
     ["scope as an array", { scope: ["read:users"] }, "token claim scope must be a string"],
   ];
   for (const [name, extra, message] of badClaims) {
-    test(`${name} is a 401`, () => {
-      const err = refusalOf(() => principalOf(claims(extra), trusting));
+    test(`${name} is a 401`, async () => {
+      const err = await refusalOf(() => principalOf(claims(extra), trusting));
       expect(err.status).toBe(401);
       expect(err.message).toBe(message);
     });

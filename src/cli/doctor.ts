@@ -17,13 +17,13 @@ export const doctor: Command = {
   usage: "  tenantgate doctor [--deep]                      check the data directory (--deep: integrity of every file)",
   flags: { deep: "switch" },
   verifiesTokens: false,
-  run({ config, flags, out }) {
-    return checkDataDir(config, flags.has("deep"), out) === 0 ? 0 : 1;
+  async run({ config, flags, out }) {
+    return (await checkDataDir(config, flags.has("deep"), out)) === 0 ? 0 : 1;
   },
 };
 
 /** Checks the data directory and prints what is wrong. Returns the problem count. */
-export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): number {
+export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boolean, out: Out): Promise<number> {
   let problems = 0;
   const bad = (msg: string) => {
     problems++;
@@ -42,7 +42,7 @@ export function checkDataDir(config: Pick<Config, "tenancy" | "sync">, deep: boo
     return problems;
   }
   try {
-    withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
+    await withTenancy(config, ({ cp, registry, journal, lifecycle, dir }) => {
       good(`data directory ${dir} is writable and the control plane is migrated`);
       try {
         assertColumns(cp.db, REQUIRED_COLUMNS, cp.path);

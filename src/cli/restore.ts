@@ -9,9 +9,9 @@ export const restore: Command = {
   usage: "  tenantgate restore <id> <file> [--from-other-deployment]\n                                                  put a backup in place (the current file goes to the trash)",
   flags: { "from-other-deployment": "switch" },
   verifiesTokens: false,
-  run(invocation) {
+  async run(invocation) {
     const opts = { fromOtherDeployment: invocation.flags.has("from-other-deployment") };
-    restoreTenant(invocation.config, required(invocation, 0, "the tenant id"), required(invocation, 1, "the backup file"), invocation.out, opts);
+    await restoreTenant(invocation.config, required(invocation, 0, "the tenant id"), required(invocation, 1, "the backup file"), invocation.out, opts);
     return 0;
   },
 };
@@ -21,13 +21,13 @@ export const restore: Command = {
  * synced copies made the control plane's, and lists the tenant again if the control plane does not
  * (the lifecycle's journaled restore).
  */
-export function restoreTenant(config: Pick<Config, "tenancy" | "sync">, id: string, file: string, out: Out, opts: RestoreOptions = {}): void {
-  withTenancy(config, ({ lifecycle, relay }) => {
-    const op = lifecycle.restore(id, file, opts);
+export function restoreTenant(config: Pick<Config, "tenancy" | "sync">, id: string, file: string, out: Out, opts: RestoreOptions = {}): Promise<void> {
+  return withTenancy(config, async ({ lifecycle, relay }) => {
+    const op = await lifecycle.restore(id, file, opts);
     const trashed = op.steps.find((s) => s.step === "trashed")?.outcome;
     if (trashed && trashed !== "no current file") out(`moved the current file to ${trashed}`);
     // The relay's remembered cursor was the old file's; the restored one's is read from it.
-    relay.fileReplaced(id);
+    await relay.fileReplaced(id);
     out(`restored ${id} from ${op.input.backup}`);
     const repaired = op.steps.find((s) => s.step === "staged")?.outcome;
     if (repaired) out(repaired);

@@ -12,24 +12,24 @@ export const sync: Command = {
   ].join("\n"),
   flags: { all: "switch" },
   verifiesTokens: false,
-  run(invocation) {
+  async run(invocation) {
     const { config, out } = invocation;
     const sub = required(invocation, 0, "a sync subcommand (status, reconcile)");
-    if (sub === "status") return syncStatus(config, out) === 0 ? 0 : 1;
-    if (sub === "reconcile") return reconcile(config, invocation.args[1], invocation.flags.has("all"), out) === 0 ? 0 : 1;
+    if (sub === "status") return (await syncStatus(config, out)) === 0 ? 0 : 1;
+    if (sub === "reconcile") return (await reconcile(config, invocation.args[1], invocation.flags.has("all"), out)) === 0 ? 0 : 1;
     throw new ConfigError(`unknown sync subcommand "${sub}"`);
   },
 };
 
 /** The outbox head and every tenant's cursor, lag and last error; the number of tenants failing or unavailable. */
-function syncStatus(config: Pick<Config, "tenancy" | "sync">, out: Out): number {
-  return withTenancy(config, ({ relay, registry, cp }) => {
+function syncStatus(config: Pick<Config, "tenancy" | "sync">, out: Out): Promise<number> {
+  return withTenancy(config, async ({ relay, registry, cp }) => {
     // The files' own cursors, not the mirror the gateway last wrote: this is what AuthHero reads.
-    relay.verifyAll();
-    const summary = relay.summary();
+    await relay.verifyAll();
+    const summary = await relay.summary();
     out(`head ${summary.head}: ${summary.in_sync} in sync, ${summary.lagging} lagging, ${summary.failing} failing, ${summary.unavailable} unavailable`);
     for (const id of registry.tenantIds().filter((t) => t !== cp.id).sort()) {
-      const s = relay.status(id);
+      const s = await relay.status(id);
       out(`${id}\t${s.state}\tcursor ${s.cursor ?? "-"}\tlag ${s.lag ?? "-"}\tconflicts ${s.conflict_list.length}${s.last_error ? `\t${s.last_error}` : ""}`);
     }
     return summary.failing + summary.unavailable;
@@ -37,17 +37,17 @@ function syncStatus(config: Pick<Config, "tenancy" | "sync">, out: Out): number 
 }
 
 /** Compares and repairs one tenant's synced copies, or every tenant's (with progress); the number that failed. */
-function reconcile(config: Pick<Config, "tenancy" | "sync">, id: string | undefined, all: boolean, out: Out): number {
-  return withTenancy(config, ({ relay, registry, cp }) => {
+function reconcile(config: Pick<Config, "tenancy" | "sync">, id: string | undefined, all: boolean, out: Out): Promise<number> {
+  return withTenancy(config, async ({ relay, registry, cp }) => {
     const ids = all ? registry.tenantIds().filter((t) => t !== cp.id).sort() : id ? [id] : [];
     if (ids.length === 0) throw new Error("name a tenant or pass --all");
     if (!all && (id === cp.id || !cp.tenant(id as string))) throw new Error(`tenant "${id}" does not exist`);
     const progress = new Progress("reconciling", ids.length);
     let failed = 0;
     let changed = 0;
-    ids.forEach((tenant, i) => {
+    for (const [i, tenant] of ids.entries()) {
       try {
-        const result = relay.reconcile(tenant);
+        const result = await relay.reconcile(tenant);
         changed += result.changed;
         if (!all) out(`${tenant}: ${result.changed} copies repaired, ${result.conflicts} conflicts, cursor ${result.cursor}`);
       } catch (err) {
@@ -55,7 +55,7 @@ function reconcile(config: Pick<Config, "tenancy" | "sync">, id: string | undefi
         out(`${tenant}: ${(err as Error).message}`);
       }
       progress.tick(i + 1);
-    });
+    }
     if (all) out(`${ids.length - failed} of ${ids.length} tenants reconciled; ${changed} copies repaired`);
     return failed;
   });

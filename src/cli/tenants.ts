@@ -12,24 +12,24 @@ export const tenants: Command = {
   ].join("\n"),
   flags: { "friendly-name": "value", purge: "switch" },
   verifiesTokens: false,
-  run(invocation) {
+  async run(invocation) {
     const { config, out } = invocation;
     const sub = required(invocation, 0, "a tenants subcommand (list, create, delete)");
     if (sub === "list") {
-      withTenancy(config, ({ cp, registry }) => {
+      await withTenancy(config, ({ cp, registry }) => {
         const { tenants, total } = cp.listTenants({ page: 0, perPage: Number.MAX_SAFE_INTEGER });
         for (const row of tenants) out(`${row.id}\t${registry.status(row.id)}\t${registry.orgOfTenant(row.id) ?? "-"}\t${row.friendly_name ?? ""}`);
         out(`${total} tenant(s)`);
       });
     } else if (sub === "create") {
       const id = invocation.args[1];
-      withTenancy(config, ({ lifecycle }) => {
-        const created = lifecycle.create({ id, friendly_name: valueFlag(invocation, "friendly-name") ?? id ?? "New tenant" });
+      await withTenancy(config, async ({ lifecycle }) => {
+        const created = await lifecycle.create({ id, friendly_name: valueFlag(invocation, "friendly-name") ?? id ?? "New tenant" });
         out(`created ${created.tenant.id} (organization ${created.organization_id}, operation ${created.operation_id})`);
       });
     } else if (sub === "delete") {
       const id = required(invocation, 1, "the tenant id");
-      withTenancy(config, ({ lifecycle }) => {
+      await withTenancy(config, ({ lifecycle }) => {
         const op = lifecycle.delete(id, { purge: invocation.flags.has("purge") });
         out(`deleted ${id} (operation ${op.id}: ${op.steps.map((s) => s.step).join(", ")})`);
       });

@@ -30,7 +30,7 @@ export async function devToken(config: Pick<Config, "tokens" | "tenancy" | "sync
   const { controlPlane, audience, dataDir } = config.tokens;
   const claims: Parameters<typeof signDevToken>[1] = { sub: opts.sub, permissions: opts.permissions };
   if (opts.org) {
-    const org = withTenancy(config, (t) => t.cp.organizationOf(opts.org as string));
+    const org = await withTenancy(config, (t) => t.cp.organizationOf(opts.org as string));
     if (!org) throw new Error(`tenant "${opts.org}" has no organization on the control plane (create the tenant first)`);
     Object.assign(claims, { org_id: org.id, org_name: opts.org, tenant_id: controlPlane });
   } else {

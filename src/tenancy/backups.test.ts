@@ -19,14 +19,14 @@ afterEach(() => {
 
 type Row = Record<string, unknown>;
 
-function deployments(): { here: SyncFixture; there: SyncFixture } {
-  here = openFixture();
-  there = openFixture();
+async function deployments(): Promise<{ here: SyncFixture; there: SyncFixture }> {
+  here = await openFixture();
+  there = await openFixture();
   cpWrites(here.authhero).role("rol_here", "support");
   const w = cpWrites(there.authhero);
   for (let i = 0; i < 20; i++) w.role(`rol_there_${i}`, `there-${i}`);
-  here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  there.lifecycle.create({ id: "acme", friendly_name: "Acme elsewhere" });
+  await here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await there.lifecycle.create({ id: "acme", friendly_name: "Acme elsewhere" });
   tenantWrites(there.tenantFile("acme"), "acme").role("rol_own", "acme-own");
   return { here, there };
 }
@@ -48,9 +48,9 @@ function inFile<T>(path: string, fn: (db: Database) => T): T {
 }
 
 const rolesOf = (d: SyncFixture, id: string) => d.tenantFile(id).query("SELECT id, is_system FROM roles ORDER BY id").all() as Row[];
-const refusal = (fn: () => unknown): string => {
+const refusal = async (fn: () => unknown): Promise<string> => {
   try {
-    fn();
+    await fn();
   } catch (err) {
     return (err as Error).message;
   }
@@ -58,27 +58,27 @@ const refusal = (fn: () => unknown): string => {
 };
 
 describe("a backup made on another deployment", () => {
-  test("is refused, naming the file, both deployments and what to do; the current file stays", () => {
-    const { here, there } = deployments();
+  test("is refused, naming the file, both deployments and what to do; the current file stays", async () => {
+    const { here, there } = await deployments();
     const file = backupOf(there, "acme");
     // The backup says whose it is.
     expect(inFile(file, (db) => db.query("SELECT deployment_id, tenant_id FROM tenantgate_origin").all())).toEqual([{ deployment_id: there.cp.deploymentId(), tenant_id: "acme" }]);
     expect(here.cp.deploymentId()).not.toBe(there.cp.deploymentId());
     const before = rolesOf(here, "acme");
 
-    const message = refusal(() => here.lifecycle.restore("acme", file));
+    const message = await refusal(() => here.lifecycle.restore("acme", file));
     for (const part of [file, "made on another deployment", there.cp.deploymentId(), here.cp.deploymentId(), "restore control_plane", `tenantgate restore acme ${file} --from-other-deployment`]) expect(message).toContain(part);
     expect(rolesOf(here, "acme")).toEqual(before);
-    expect(here.relay.status("acme").state).toBe("in_sync");
+    expect((await here.relay.status("acme")).state).toBe("in_sync");
   });
 
-  test("--from-other-deployment takes it, in sync with this control plane at once: cursor at this head, the other's synced roles gone, its own kept", () => {
-    const { here, there } = deployments();
+  test("--from-other-deployment takes it, in sync with this control plane at once: cursor at this head, the other's synced roles gone, its own kept", async () => {
+    const { here, there } = await deployments();
     const file = backupOf(there, "acme");
-    expect(there.relay.head()).toBeGreaterThan(here.relay.head());
+    expect(await there.relay.head()).toBeGreaterThan(await here.relay.head());
 
-    here.lifecycle.restore("acme", file, { fromOtherDeployment: true });
-    expect(here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: here.relay.head(), lag: 0 });
+    await here.lifecycle.restore("acme", file, { fromOtherDeployment: true });
+    expect(await here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: await here.relay.head(), lag: 0 });
     expect(rolesOf(here, "acme")).toEqual([
       { id: "rol_here", is_system: 1 },
       { id: "rol_own", is_system: 0 },
@@ -88,56 +88,56 @@ describe("a backup made on another deployment", () => {
     expect(here.tenantFile("acme").query("SELECT deployment_id, tenant_id FROM tenantgate_origin").get()).toEqual({ deployment_id: here.cp.deploymentId(), tenant_id: "acme" });
   });
 
-  test("one made before backups were marked is taken and repaired at once: no cursor above the head, no foreign synced role", () => {
-    const { here, there } = deployments();
+  test("one made before backups were marked is taken and repaired at once: no cursor above the head, no foreign synced role", async () => {
+    const { here, there } = await deployments();
     const file = backupOf(there, "acme");
     inFile(file, (db) => db.exec("DROP TABLE IF EXISTS tenantgate_origin"));
 
-    here.lifecycle.restore("acme", file);
-    const status = here.relay.status("acme");
-    expect(status).toMatchObject({ state: "in_sync", cursor: here.relay.head(), head: here.relay.head() });
+    await here.lifecycle.restore("acme", file);
+    const status = await here.relay.status("acme");
+    expect(status).toMatchObject({ state: "in_sync", cursor: await here.relay.head(), head: await here.relay.head() });
     expect(rolesOf(here, "acme").filter((r) => r.is_system === 1)).toEqual([{ id: "rol_here", is_system: 1 }]);
     expect(divergences(here.authhero, here.tenantFile("acme"), "acme")).toEqual([]);
   });
 });
 
 describe("a backup of another tenant, or of another kind of file", () => {
-  test("another tenant's backup is refused as this tenant's, marked or not, naming whose it is", () => {
-    here = openFixture();
-    here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    here.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  test("another tenant's backup is refused as this tenant's, marked or not, naming whose it is", async () => {
+    here = await openFixture();
+    await here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await here.lifecycle.create({ id: "beta", friendly_name: "Beta" });
     const file = backupOf(here, "beta");
-    expect(refusal(() => here?.lifecycle.restore("acme", file))).toContain(`${file} is a backup of tenant "beta", not of "acme"`);
-    expect(refusal(() => here?.lifecycle.restore("acme", file))).toContain(`tenantgate restore beta ${file}`);
+    expect(await refusal(() => here?.lifecycle.restore("acme", file))).toContain(`${file} is a backup of tenant "beta", not of "acme"`);
+    expect(await refusal(() => here?.lifecycle.restore("acme", file))).toContain(`tenantgate restore beta ${file}`);
     inFile(file, (db) => db.exec("DROP TABLE IF EXISTS tenantgate_origin"));
-    expect(refusal(() => here?.lifecycle.restore("acme", file))).toContain(`${file} cannot be restored as tenant "acme": it holds no tenants row for "acme" (it is tenant "beta"'s data`);
+    expect(await refusal(() => here?.lifecycle.restore("acme", file))).toContain(`${file} cannot be restored as tenant "acme": it holds no tenants row for "acme" (it is tenant "beta"'s data`);
     // As beta it is right.
-    here.lifecycle.restore("beta", file);
-    expect(here.relay.status("beta")).toMatchObject({ state: "in_sync", cursor: here.relay.head() });
+    await here.lifecycle.restore("beta", file);
+    expect(await here.relay.status("beta")).toMatchObject({ state: "in_sync", cursor: await here.relay.head() });
   });
 
-  test("the control plane's backup is no tenant's, and a tenant's is not the control plane's", () => {
-    here = openFixture();
-    here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  test("the control plane's backup is no tenant's, and a tenant's is not the control plane's", async () => {
+    here = await openFixture();
+    await here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const cp = backupOf(here, "control_plane");
     const acme = backupOf(here, "acme");
-    expect(refusal(() => here?.lifecycle.restore("acme", cp))).toContain(`${cp} is the control plane's file, not tenant "acme"'s; restore it as "control_plane"`);
-    expect(refusal(() => here?.lifecycle.restore("control_plane", acme))).toContain(`${acme} is a tenant's file, not the control plane's`);
+    expect(await refusal(() => here?.lifecycle.restore("acme", cp))).toContain(`${cp} is the control plane's file, not tenant "acme"'s; restore it as "control_plane"`);
+    expect(await refusal(() => here?.lifecycle.restore("control_plane", acme))).toContain(`${acme} is a tenant's file, not the control plane's`);
   });
 });
 
-test("a backup from this deployment, behind the control plane, is brought to its state as it is restored", () => {
-  here = openFixture();
+test("a backup from this deployment, behind the control plane, is brought to its state as it is restored", async () => {
+  here = await openFixture();
   const w = cpWrites(here.authhero);
   w.role("rol_1", "admin");
   w.role("rol_2", "viewer");
-  here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await here.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   const file = backupOf(here, "acme");
   here.authhero.exec("DELETE FROM roles WHERE id = 'rol_1'");
   w.role("rol_3", "editor");
 
-  here.lifecycle.restore("acme", file);
-  expect(here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: here.relay.head() });
+  await here.lifecycle.restore("acme", file);
+  expect(await here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: await here.relay.head() });
   expect(rolesOf(here, "acme")).toEqual([
     { id: "rol_2", is_system: 1 },
     { id: "rol_3", is_system: 1 },

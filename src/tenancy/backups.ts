@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { forgetCursor, hasTable, markOrigin, originOf, probeDatabase } from "../storage/files.ts";
 import type { HandlePool } from "../storage/files.ts";
-import { openSqlite } from "../storage/files.ts";
+import { BunSqlDb, openSqlite, type SqlDb } from "../storage/files.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
 import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
@@ -30,7 +30,7 @@ export interface BackupsOptions {
    * Makes a restored file's synced copies and cursor the control plane's (the relay's full copy, as a
    * new tenant is seeded) and says the cursor it set; undefined when there is no relay to ask.
    */
-  repair: (db: Database, tenantId: string) => number | undefined;
+  repair: (db: SqlDb, tenantId: string) => Promise<number | undefined>;
 }
 
 export interface RestoreOptions {
@@ -83,7 +83,7 @@ export class TenantBackups {
     return this.o.journal.get(op.id) as Operation;
   }
 
-  restore(id: string, backupFile: string, opts: RestoreOptions = {}): Operation {
+  async restore(id: string, backupFile: string, opts: RestoreOptions = {}): Promise<Operation> {
     const backup = resolve(backupFile);
     const probe = probeDatabase(backup);
     if (probe.state === "missing") throw new Error(`${backup} does not exist`);
@@ -101,7 +101,7 @@ export class TenantBackups {
     this.o.registry.markBusy(id, "provisioning");
     try {
       crashPoint("restore:journaled");
-      this.stage(op);
+      await this.stage(op);
       this.runRestore(this.o.journal.get(op.id) as Operation);
     } catch (err) {
       this.undoRestore(this.o.journal.get(op.id) as Operation, err as Error);
@@ -176,7 +176,7 @@ export class TenantBackups {
    * the backup's cursor counts events of the outbox it was made beside, which may be behind, ahead
    * of, or another deployment's than this one's.
    */
-  private stage(op: Operation): void {
+  private async stage(op: Operation): Promise<void> {
     const staged = scratchFileOf(this.o.tmpDir, op);
     const source = new Database(op.input.backup as string, { readonly: true });
     try {
@@ -190,7 +190,7 @@ export class TenantBackups {
       db.exec("PRAGMA journal_mode = WAL");
       if (op.tenantId !== this.o.controlPlane) {
         markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: op.tenantId });
-        outcome = this.repair(db, op.tenantId);
+        outcome = await this.repair(db, op.tenantId);
       } else if (!originOf(db)) {
         // A control plane backed up before marks existed: the deployment keeps the identity its tenant files carry.
         markOrigin(db, { deploymentId: this.o.deploymentId(), tenantId: op.tenantId });
@@ -203,10 +203,10 @@ export class TenantBackups {
   }
 
   /** Says what became of the staged file's synced copies. */
-  private repair(db: Database, tenantId: string): string {
+  private async repair(db: Database, tenantId: string): Promise<string> {
     let cursor: number | undefined;
     try {
-      cursor = this.o.repair(db, tenantId);
+      cursor = await this.o.repair(new BunSqlDb(db), tenantId);
     } catch (err) {
       forgetCursor(db);
       return `its synced copies are left to the relay, which copies them in full (the repair failed: ${(err as Error).message})`;

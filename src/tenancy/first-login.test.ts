@@ -35,14 +35,14 @@ function readClient(r: Row): Row {
 }
 
 let f: SyncFixture;
-beforeEach(() => {
-  f = openFixture();
+beforeEach(async () => {
+  f = await openFixture();
   f.authhero.exec(CLIENTS);
 });
 afterEach(() => f.close());
 
-test("the tenant gets a database connection and a Default App that AuthHero reads as valid, named as its default client", () => {
-  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+test("the tenant gets a database connection and a Default App that AuthHero reads as valid, named as its default client", async () => {
+  await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   const acme = f.tenantFile("acme");
   const clients = acme.query("SELECT * FROM clients").all() as Row[];
   expect(clients).toHaveLength(1);
@@ -58,47 +58,47 @@ test("the tenant gets a database connection and a Default App that AuthHero read
   expect(connectionSchema.safeParse({ ...connection, options: JSON.parse(connection.options as string) }).success).toBe(true);
 });
 
-test("the Default App's login pages are AuthHero's server-rendered /u by default; --universal-login-version 2 gives /u2", () => {
+test("the Default App's login pages are AuthHero's server-rendered /u by default; --universal-login-version 2 gives /u2", async () => {
   // /u2 loads AuthHero's widget from the host, which none serves unless it is set up to (issue 19):
   // the default must be the pages a browser can log in on as the example host runs.
-  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   expect(readClient(f.tenantFile("acme").query("SELECT * FROM clients").get() as Row).client_metadata).toEqual({});
-  const two = openFixture(["--universal-login-version", "2"]);
+  const two = await openFixture(["--universal-login-version", "2"]);
   try {
     two.authhero.exec(CLIENTS);
-    two.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+    await two.lifecycle.create({ id: "beta", friendly_name: "Beta" });
     expect(readClient(two.tenantFile("beta").query("SELECT * FROM clients").get() as Row).client_metadata).toEqual({ universal_login_version: "2" });
   } finally {
     two.close();
   }
 });
 
-test("a database connection synced from the control plane is the one the Default App uses (no second one)", () => {
+test("a database connection synced from the control plane is the one the Default App uses (no second one)", async () => {
   cpWrites(f.authhero).connection("con_shared", "Username-Password-Authentication", {});
-  f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  await f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
   const beta = f.tenantFile("beta");
   expect((beta.query("SELECT id, is_system FROM connections").all() as Row[]).map((c) => [c.id, c.is_system])).toEqual([["con_shared", 1]]);
   expect(readClient(beta.query("SELECT * FROM clients").get() as Row).connections).toEqual(["con_shared"]);
 });
 
-test("the Default App may use every connection the new tenant has: the database one first, then the synced passwordless and social ones", () => {
+test("the Default App may use every connection the new tenant has: the database one first, then the synced passwordless and social ones", async () => {
   // As Auth0 enables a tenant's connections for a new application: a control plane that offers
   // code login by e-mail (strategy "email") or a social IdP offers it in every tenant's first app.
   const now = new Date().toISOString();
   f.authhero.query("INSERT INTO connections (id, tenant_id, name, strategy, options, created_at, updated_at) VALUES ('con_email', 'control_plane', 'email', 'email', '{}', ?, ?)").run(now, now);
   cpWrites(f.authhero).connection("con_corp", "corp", { client_id: "c" });
-  f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  await f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
   const beta = f.tenantFile("beta");
   const db = (beta.query("SELECT id FROM connections WHERE name = 'Username-Password-Authentication'").get() as Row).id;
   expect(readClient(beta.query("SELECT * FROM clients").get() as Row).connections).toEqual([db, "con_corp", "con_email"]);
 });
 
-test("with the management API synced from the control plane, an API Explorer client is granted all its scopes", () => {
+test("with the management API synced from the control plane, an API Explorer client is granted all its scopes", async () => {
   f.authhero.exec(`CREATE TABLE client_grants (id varchar(21) NOT NULL, tenant_id varchar(191) NOT NULL, client_id varchar(191) NOT NULL, audience varchar(191) NOT NULL, scope text,
     organization_usage varchar(32), allow_any_organization int DEFAULT 0, is_system int DEFAULT 0, subject_type varchar(32), authorization_details_types text,
     created_at varchar(35) NOT NULL, updated_at varchar(35) NOT NULL, PRIMARY KEY (tenant_id, id), FOREIGN KEY (tenant_id, client_id) REFERENCES clients (tenant_id, client_id) ON DELETE CASCADE)`);
   cpWrites(f.authhero).resourceServer("api_mgmt", "urn:authhero:management", { scopes: [{ value: "read:users", description: "r" }, { value: "update:users", description: "u" }] });
-  f.lifecycle.create({ id: "gamma", friendly_name: "Gamma" });
+  await f.lifecycle.create({ id: "gamma", friendly_name: "Gamma" });
   const gamma = f.tenantFile("gamma");
   const m2m = gamma.query("SELECT * FROM clients WHERE name = 'API Explorer Application'").get() as Row;
   expect(readClient(m2m)).toMatchObject({ app_type: "non_interactive", grant_types: ["client_credentials"] });
@@ -109,15 +109,15 @@ test("with the management API synced from the control plane, an API Explorer cli
   expect(f.cp.tenant("gamma")?.default_client_id).not.toBe(m2m.client_id);
 });
 
-test("without the management API in the tenant, no machine-to-machine client is made", () => {
-  f.lifecycle.create({ id: "delta", friendly_name: "Delta" });
+test("without the management API in the tenant, no machine-to-machine client is made", async () => {
+  await f.lifecycle.create({ id: "delta", friendly_name: "Delta" });
   expect((f.tenantFile("delta").query("SELECT name FROM clients").all() as Row[]).map((c) => c.name)).toEqual(["Default App"]);
 });
 
-test("the creator holds the control plane's Tenant Admin role in the new organization, so organization tokens carry the management API's permissions", () => {
+test("the creator holds the control plane's Tenant Admin role in the new organization, so organization tokens carry the management API's permissions", async () => {
   f.authhero.exec("CREATE TABLE users (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id)); INSERT INTO users VALUES ('control_plane', 'auth0|olga')");
   cpWrites(f.authhero).resourceServer("api_mgmt", "urn:authhero:management", { scopes: [{ value: "read:users", description: "r" }, { value: "update:users", description: "u" }] });
-  const gamma = f.lifecycle.create({ id: "gamma", friendly_name: "Gamma", creator: "auth0|olga" });
+  const gamma = await f.lifecycle.create({ id: "gamma", friendly_name: "Gamma", creator: "auth0|olga" });
   const roles = f.authhero.query("SELECT id, name FROM roles WHERE tenant_id = 'control_plane'").all() as Row[];
   expect(roles.map((r) => r.name)).toEqual(["Tenant Admin"]);
   const roleId = roles[0]?.id;
@@ -130,8 +130,8 @@ test("the creator holds the control plane's Tenant Admin role in the new organiz
   expect(held()).toEqual([{ user_id: "auth0|olga", role_id: roleId, organization_id: gamma.organization_id }]);
 
   // A second tenant reuses the role; a creator who is no control-plane user gets none.
-  const delta = f.lifecycle.create({ id: "delta", friendly_name: "Delta", creator: "auth0|olga" });
-  f.lifecycle.create({ id: "omega", friendly_name: "Omega", creator: "dev|admin" });
+  const delta = await f.lifecycle.create({ id: "delta", friendly_name: "Delta", creator: "auth0|olga" });
+  await f.lifecycle.create({ id: "omega", friendly_name: "Omega", creator: "dev|admin" });
   expect((f.authhero.query("SELECT count(*) AS n FROM roles WHERE tenant_id = 'control_plane'").get() as Row).n).toBe(1);
   expect(held().map((r) => r.organization_id).sort()).toEqual([gamma.organization_id, delta.organization_id].sort());
 

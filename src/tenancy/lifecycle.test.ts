@@ -63,21 +63,21 @@ function readOnly<T>(path: string, fn: (db: Database) => T): T {
   }
 }
 
-function expectHttpError(fn: () => unknown, status: number, message?: RegExp): void {
-  const refusal = refusalOf(fn);
+async function expectHttpError(fn: () => unknown, status: number, message?: RegExp): Promise<void> {
+  const refusal = await refusalOf(fn);
   expect(refusal.status).toBe(status);
   if (message) expect(refusal.message).toMatch(message);
 }
 
 describe("a new tenant file", () => {
-  test("is a schema clone of the control plane with its own tenants row, WAL mode and AuthHero's migration rows", () => {
+  test("is a schema clone of the control plane with its own tenants row, WAL mode and AuthHero's migration rows", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
     t.cp.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES (?, ?)").run("2024_01_01T00_00_00_fake", "2024-01-01T00:00:00.000Z");
     // Control-plane data that must not travel: another organization and a membership.
     t.cp.db.query("INSERT INTO organizations (id, tenant_id, name, created_at, updated_at) VALUES ('org_other', 'control_plane', 'other-org', 'x', 'x')").run();
 
-    const created = t.lifecycle.create({ id: "acme", friendly_name: "Acme Inc", support_email: "help@acme.test" });
+    const created = await t.lifecycle.create({ id: "acme", friendly_name: "Acme Inc", support_email: "help@acme.test" });
     expect(created.tenant.id).toBe("acme");
     expect(created.organization_id).toMatch(/^org_[A-Za-z0-9]{17}$/);
 
@@ -105,16 +105,16 @@ describe("a new tenant file", () => {
     expect(readdirSync(join(dir, "tenants", ".tmp"))).toEqual([]);
   });
 
-  test("follows the control plane's schema and migration rows as they change between creates", () => {
+  test("follows the control plane's schema and migration rows as they change between creates", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
-    t.lifecycle.create({ id: "first", friendly_name: "First" });
+    await t.lifecycle.create({ id: "first", friendly_name: "First" });
     // AuthHero migrates: one migration changes the schema, a later one only moves data.
     t.cp.db.exec("CREATE TABLE later_table (id TEXT PRIMARY KEY, v TEXT); CREATE INDEX later_table_v ON later_table (v)");
     t.cp.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('m1_schema', 't1')").run();
-    t.lifecycle.create({ id: "second", friendly_name: "Second" });
+    await t.lifecycle.create({ id: "second", friendly_name: "Second" });
     t.cp.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('m2_data_only', 't2')").run();
-    t.lifecycle.create({ id: "third", friendly_name: "Third" });
+    await t.lifecycle.create({ id: "third", friendly_name: "Third" });
 
     const cpSchema = withoutTenantgate(schemaOf(t.cp.db));
     readOnly(join(dir, "tenants", "second.sqlite"), (db) => {
@@ -127,7 +127,7 @@ describe("a new tenant file", () => {
     });
   });
 
-  test("a failed build leaves no half tenant: no row, no organization, no file, rolled back in the journal", () => {
+  test("a failed build leaves no half tenant: no row, no organization, no file, rolled back in the journal", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
     const failing = new TenantLifecycle({
@@ -144,7 +144,7 @@ describe("a new tenant file", () => {
     failing.seedWith(() => {
       throw new Error("seed exploded");
     });
-    expect(() => failing.create({ id: "acme", friendly_name: "Acme" })).toThrow("seed exploded");
+    await expect(failing.create({ id: "acme", friendly_name: "Acme" })).rejects.toThrow("seed exploded");
     expect(t.cp.tenant("acme")).toBeUndefined();
     expect(t.cp.organizationOf("acme")).toBeUndefined();
     expect(existsSync(join(dir, "tenants", "acme.sqlite"))).toBe(false);
@@ -152,7 +152,7 @@ describe("a new tenant file", () => {
     expect(t.journal.history("acme").map((o) => [o.kind, o.state])).toEqual([["create", "rolled_back"]]);
     expect(t.registry.status("acme")).toBe("unknown");
     // The id is free again.
-    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     expect(t.registry.status("acme")).toBe("ready");
   });
 });
@@ -166,7 +166,7 @@ describe("a control-plane file that AuthHero created", () => {
     db.close(false);
   }
 
-  test("gets only tenantgate_* objects added, and its extra tables and columns reach new tenant files", () => {
+  test("gets only tenantgate_* objects added, and its extra tables and columns reach new tenant files", async () => {
     const dir = dataDir();
     const sql = BASELINE_SQL.replace("friendly_name TEXT,", "friendly_name TEXT,\n  custom_setting TEXT DEFAULT 'house',") +
       `\nCREATE TABLE authhero_extra (id TEXT PRIMARY KEY NOT NULL, tenant_id TEXT NOT NULL, value TEXT);
@@ -185,7 +185,7 @@ describe("a control-plane file that AuthHero created", () => {
     // Nothing of AuthHero's was altered or dropped.
     expect(withoutTenantgate(after)).toEqual(before);
 
-    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     readOnly(join(dir, "tenants", "acme.sqlite"), (db) => {
       expect(withoutTenantgate(schemaOf(db))).toEqual(before);
       const cols = (db.query("SELECT name FROM pragma_table_info('tenants')").all() as { name: string }[]).map((c) => c.name);
@@ -244,11 +244,11 @@ describe("the trash", () => {
     expect(readdirSync(trash)).toEqual([]);
   });
 
-  test("delete moves the whole tenant (WAL folded in) to the trash; purge removes it", () => {
+  test("delete moves the whole tenant (WAL folded in) to the trash; purge removes it", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
-    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    t.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+    await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await t.lifecycle.create({ id: "beta", friendly_name: "Beta" });
     // A write that sits in the tenant's WAL while a handle is open.
     const db = t.pool.get("acme");
     db.exec("CREATE TABLE IF NOT EXISTS marker (v TEXT)");
@@ -269,16 +269,16 @@ describe("the trash", () => {
     const purged = t.lifecycle.delete("beta", { purge: true });
     expect(purged.steps.map((s) => s.step)).toEqual(["unregistered", "trashed", "purged"]);
     expect(readdirSync(t.lifecycle.trashDir).filter((n) => n.startsWith("beta."))).toEqual([]);
-    expectHttpError(() => t.lifecycle.delete("beta"), 404);
-    expectHttpError(() => t.lifecycle.delete("control_plane"), 403);
+    await expectHttpError(() => t.lifecycle.delete("beta"), 404);
+    await expectHttpError(() => t.lifecycle.delete("control_plane"), 403);
   });
 });
 
-test("deleting the same id again soon after keeps every trashed file (no overwrite in the trash)", () => {
+test("deleting the same id again soon after keeps every trashed file (no overwrite in the trash)", async () => {
   const dir = dataDir();
   const t = tenancy(dir);
   for (let round = 1; round <= 3; round++) {
-    t.lifecycle.create({ id: "acme", friendly_name: `Acme round ${round}` });
+    await t.lifecycle.create({ id: "acme", friendly_name: `Acme round ${round}` });
     t.lifecycle.delete("acme");
   }
   const trashed = readdirSync(t.lifecycle.trashDir).filter((n) => n.endsWith(".sqlite"));
@@ -288,32 +288,32 @@ test("deleting the same id again soon after keeps every trashed file (no overwri
 });
 
 describe("adoption", () => {
-  test("refuses a file that is not SQLite, or SQLite without AuthHero's tenants table, and touches neither", () => {
+  test("refuses a file that is not SQLite, or SQLite without AuthHero's tenants table, and touches neither", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
     const junk = join(dir, "tenants", "junk.sqlite");
     writeFileSync(junk, "this is not a database at all, just some bytes that happen to end in .sqlite\n".repeat(20));
     const content = readFileSync(junk);
-    expectHttpError(() => t.lifecycle.adopt("junk"), 400, /not a SQLite database/);
+    await expectHttpError(() => t.lifecycle.adopt("junk"), 400, /not a SQLite database/);
     expect(readFileSync(junk).equals(content)).toBe(true);
 
     const other = new Database(join(dir, "tenants", "other.sqlite"), { create: true });
     other.exec("CREATE TABLE things (id INTEGER PRIMARY KEY)");
     other.close(false);
-    expectHttpError(() => t.lifecycle.adopt("other"), 400, /no tenants table/);
+    await expectHttpError(() => t.lifecycle.adopt("other"), 400, /no tenants table/);
 
     for (const id of ["junk", "other"]) {
       expect(t.cp.tenant(id)).toBeUndefined();
       expect(t.cp.organizationOf(id)).toBeUndefined();
       expect(t.journal.history(id)).toEqual([]);
     }
-    expectHttpError(() => t.lifecycle.adopt("Bad_Name"), 400);
+    await expectHttpError(() => t.lifecycle.adopt("Bad_Name"), 400);
   });
 
-  test("registers a valid tenant file with an organization, taking its friendly name from the file", () => {
+  test("registers a valid tenant file with an organization, taking its friendly name from the file", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
-    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const copy = join(dir, "tenants", "newco.sqlite");
     const src = new Database(join(dir, "tenants", "acme.sqlite"));
     src.query("VACUUM INTO ?").run(copy);
@@ -334,25 +334,25 @@ describe("adoption", () => {
     expect(t.registry.orphans()).toEqual([]);
     expect(t.registry.status("newco")).toBe("ready");
     expect(t.registry.tenantOfOrg(org?.id as string)).toBe("newco");
-    expectHttpError(() => t.lifecycle.adopt("newco"), 409);
+    await expectHttpError(() => t.lifecycle.adopt("newco"), 409);
   });
 });
 
 describe("concurrent operations on one tenant", () => {
-  test("a second operation while one is running gets 409 and changes nothing", () => {
+  test("a second operation while one is running gets 409 and changes nothing", async () => {
     const dir = dataDir();
     const t = tenancy(dir);
-    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     // Another process (a CLI beside the gateway) is mid-way through deleting acme.
     const other = t.journal.begin("delete", "acme", { organization_id: null, purge: false, trash_path: join(t.lifecycle.trashDir, "x.sqlite") });
-    expectHttpError(() => t.lifecycle.delete("acme"), 409, /still running/);
+    await expectHttpError(() => t.lifecycle.delete("acme"), 409, /still running/);
     expect(t.cp.tenant("acme")).toBeDefined();
     expect(existsSync(join(dir, "tenants", "acme.sqlite"))).toBe(true);
     expect(t.registry.status("acme")).toBe("ready");
 
     // And mid-way through creating beta: a create of the same id is refused, no file is built.
     t.journal.begin("create", "beta", { organization_id: "org_x" });
-    expectHttpError(() => t.lifecycle.create({ id: "beta", friendly_name: "Beta" }), 409, /still running/);
+    await expectHttpError(() => t.lifecycle.create({ id: "beta", friendly_name: "Beta" }), 409, /still running/);
     expect(t.cp.tenant("beta")).toBeUndefined();
     expect(readdirSync(join(dir, "tenants", ".tmp"))).toEqual([]);
     expect(t.registry.status("beta")).toBe("unknown");
@@ -362,23 +362,23 @@ describe("concurrent operations on one tenant", () => {
     expect(t.lifecycle.delete("acme").state).toBe("done");
   });
 
-  test("two gateways' lifecycles over one data dir cannot both create the same tenant", () => {
+  test("two gateways' lifecycles over one data dir cannot both create the same tenant", async () => {
     const dir = dataDir();
     const a = tenancy(dir);
     const b = tenancy(dir);
-    a.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    expectHttpError(() => b.lifecycle.create({ id: "acme", friendly_name: "Acme again" }), 409);
+    await a.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await expectHttpError(() => b.lifecycle.create({ id: "acme", friendly_name: "Acme again" }), 409);
     expect(a.cp.db.query("SELECT count(*) AS n FROM organizations WHERE name = 'acme'").get()).toEqual({ n: 1 });
   });
 });
 
-test("a plain copy of another tenant's file is refused; re-keyed to its new id it is adopted", () => {
+test("a plain copy of another tenant's file is refused; re-keyed to its new id it is adopted", async () => {
   const dir = dataDir();
   const t = tenancy(dir);
-  t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   copyFileSync(join(dir, "tenants", "acme.sqlite"), join(dir, "tenants", "copy.sqlite"));
   // Its rows say tenant_id = acme: AuthHero would see an empty tenant "copy". Reported, not adopted.
-  expectHttpError(() => t.lifecycle.adopt("copy"), 400, /holds no tenants row for "copy"/);
+  await expectHttpError(() => t.lifecycle.adopt("copy"), 400, /holds no tenants row for "copy"/);
   expect(t.cp.tenant("copy")).toBeUndefined();
   expect(t.cp.organizationOf("copy")).toBeUndefined();
   expect(t.journal.history("copy")).toEqual([]);
@@ -399,23 +399,23 @@ describe("operations of other processes", () => {
     t.cp.db.query("UPDATE tenantgate_operations SET owner = ? WHERE id = ?").run(JSON.stringify({ host: hostname(), pid: cli.pid, start }), op.id);
     writeFileSync(join(t.lifecycle.tmpDir, `acme.${op.id}.sqlite`), "half-built");
 
-    const first = t.lifecycle.recover();
+    const first = await t.lifecycle.recover();
     expect(first.live).toEqual([op.id]);
     expect(t.journal.get(op.id)?.state).toBe("running");
     expect(existsSync(join(t.lifecycle.tmpDir, `acme.${op.id}.sqlite`))).toBe(true);
 
     cli.kill("SIGKILL");
     await cli.exited;
-    const second = t.lifecycle.recover();
+    const second = await t.lifecycle.recover();
     expect(second.undone).toEqual([op.id]);
     expect(t.journal.get(op.id)?.state).toBe("rolled_back");
     expect(readdirSync(t.lifecycle.tmpDir)).toEqual([]);
-    expect(t.lifecycle.create({ id: "acme", friendly_name: "Acme" }).tenant.id).toBe("acme");
+    expect((await t.lifecycle.create({ id: "acme", friendly_name: "Acme" })).tenant.id).toBe("acme");
   });
 
-  test("every operation records the process that runs it", () => {
+  test("every operation records the process that runs it", async () => {
     const t = tenancy(dataDir());
-    t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await t.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const [op] = t.journal.history("acme");
     expect(op?.owner?.pid).toBe(process.pid);
     expect(op?.owner?.start).toMatch(/^\d+$/);
@@ -423,8 +423,8 @@ describe("operations of other processes", () => {
 });
 
 describe("a creator who is not a control-plane user", () => {
-  test("on AuthHero's schema (memberships reference users) the tenant is still created, without the membership", () => {
-    const f = openFixture();
+  test("on AuthHero's schema (memberships reference users) the tenant is still created, without the membership", async () => {
+    const f = await openFixture();
     try {
       // AuthHero's user_organizations: (tenant_id, user_id) references users.
       f.authhero.exec(`
@@ -435,9 +435,9 @@ describe("a creator who is not a control-plane user", () => {
           FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, user_id) ON DELETE CASCADE);
         INSERT INTO users VALUES ('control_plane', 'auth2|known');
       `);
-      expect(f.lifecycle.create({ id: "ghosted", friendly_name: "G", creator: "dev|admin" }).tenant.id).toBe("ghosted");
+      expect((await f.lifecycle.create({ id: "ghosted", friendly_name: "G", creator: "dev|admin" })).tenant.id).toBe("ghosted");
       expect(f.cp.tenantsOfUser("dev|admin")).toEqual([]);
-      f.lifecycle.create({ id: "known", friendly_name: "K", creator: "auth2|known" });
+      await f.lifecycle.create({ id: "known", friendly_name: "K", creator: "auth2|known" });
       expect(f.cp.tenantsOfUser("auth2|known")).toEqual(["known"]);
     } finally {
       f.close();

@@ -9,7 +9,7 @@ import { insertRow, markOrigin } from "../storage/files.ts";
 import type { ControlPlane, TenantRow } from "../storage/index.ts";
 import type { HandlePool } from "../storage/files.ts";
 import { probeDatabase } from "../storage/files.ts";
-import { immediate, openSqlite } from "../storage/files.ts";
+import { BunSqlDb, immediate, openSqlite, type SqlDb } from "../storage/files.ts";
 import { TenantBackups, type RestoreOptions } from "./backups.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
@@ -65,7 +65,7 @@ export interface LifecycleOptions {
  * Adds seed rows to a new or restored tenant file before it is renamed into place (the outbox's
  * snapshot), and says the sync cursor it set.
  */
-export type Seeder = (db: Database, tenantId: string) => number;
+export type Seeder = (db: SqlDb, tenantId: string) => Promise<number>;
 
 /**
  * Provisioning, adoption and deprovisioning of tenants. Each is a journaled operation of idempotent
@@ -95,7 +95,7 @@ export class TenantLifecycle {
       isRegistered: (id) => o.cp.tenant(id) !== undefined,
       organizationIdFor: (id) => o.cp.organizationOf(id)?.id ?? newOrganizationId(),
       deploymentId: () => o.cp.deploymentId(),
-      repair: (db, id) => this.seed?.(db, id),
+      repair: async (db, id) => this.seed?.(db, id),
     });
   }
 
@@ -106,7 +106,7 @@ export class TenantLifecycle {
   }
 
   /** Puts a backup in place of the tenant's file, listing the tenant again if it was deleted (journaled). */
-  restore(id: string, backup: string, opts: RestoreOptions = {}): Operation {
+  restore(id: string, backup: string, opts: RestoreOptions = {}): Promise<Operation> {
     if (id !== this.o.cp.id) assertChildTenantId(id, this.o.reserved, this.o.cp.id);
     return this.backups.restore(id, backup, opts);
   }
@@ -116,7 +116,7 @@ export class TenantLifecycle {
     this.seed = seeder;
   }
 
-  create(input: CreateTenantInput): CreatedTenant {
+  async create(input: CreateTenantInput): Promise<CreatedTenant> {
     const { cp, registry, journal } = this.o;
     const id = input.id ?? newTenantId();
     assertChildTenantId(id, this.o.reserved, cp.id);
@@ -132,10 +132,10 @@ export class TenantLifecycle {
     registry.markBusy(id, "provisioning");
     try {
       crashPoint("create:journaled");
-      this.runCreate(op);
+      await this.runCreate(op);
       return { tenant: cp.tenant(id) as TenantRow, organization_id: op.input.organization_id as string, operation_id: op.id };
     } catch (err) {
-      this.undoCreate(op, err as Error);
+      await this.undoCreate(op, err as Error);
       throw err;
     } finally {
       registry.clearBusy(id);
@@ -201,7 +201,7 @@ export class TenantLifecycle {
    * Finishes or undoes every operation whose process died while running it. Called at start and at
    * every rescan; work of a live process (a CLI command beside the gateway) is left to it.
    */
-  recover(): { finished: string[]; undone: string[]; live: string[] } {
+  async recover(): Promise<{ finished: string[]; undone: string[]; live: string[] }> {
     const result = { finished: [] as string[], undone: [] as string[], live: [] as string[] };
     for (const op of this.o.journal.running()) {
       // Another process (a CLI command beside the gateway) is doing this one right now.
@@ -217,14 +217,14 @@ export class TenantLifecycle {
           result[this.backups.recover(op)].push(op.id);
         } else if (hasStep(op, "registered") && (existsSync(this.o.registry.pathOf(op.tenantId)) || existsSync(this.tmpPath(op)))) {
           // The control plane already lists the tenant, so the file was complete: roll forward.
-          this.runCreate(op);
+          await this.runCreate(op);
           result.finished.push(op.id);
         } else {
           // Not registered yet; or registered but the built file is gone (e.g. .tmp/ was wiped), so
           // there is nothing to roll forward to: undo instead of retrying forever with a listed
           // tenant that has no file and an operation that blocks every other one on it.
           const registered = hasStep(op, "registered");
-          this.undoCreate(op, new Error(registered ? "interrupted after registration and the built file is gone" : "interrupted before the tenant was registered"));
+          await this.undoCreate(op, new Error(registered ? "interrupted after registration and the built file is gone" : "interrupted before the tenant was registered"));
           result.undone.push(op.id);
         }
         this.o.log.warn({ op: op.id, kind: op.kind, tenant: op.tenantId }, "recovered an interrupted operation");
@@ -257,7 +257,7 @@ export class TenantLifecycle {
     return scratchFileOf(this.tmpDir, op);
   }
 
-  private runCreate(op: Operation): void {
+  private async runCreate(op: Operation): Promise<void> {
     const { journal, registry } = this.o;
     const tmp = this.tmpPath(op);
     const final = registry.pathOf(op.tenantId);
@@ -266,13 +266,18 @@ export class TenantLifecycle {
       const db = createFromTemplate(tmp, this.schemaTemplate(), (db) => {
         insertRow(db, "tenants", this.tenantRow(op));
         markOrigin(db, { deploymentId: this.o.cp.deploymentId(), tenantId: op.tenantId });
-        this.seed?.(db, op.tenantId);
+      });
+      try {
+        // Transactions of their own: the file is at its temporary path, where nobody reads it, and
+        // a build cut short is made again from the start (no "file-built" step yet).
+        await this.seed?.(new BunSqlDb(db), op.tenantId);
         // After the synced copies: a synced database connection is the one the Default App uses.
         const firstLogin = op.input.first_login as FirstLoginIds | null | undefined;
-        if (firstLogin) provisionFirstLogin(db, op.tenantId, firstLogin);
-      });
-      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      db.close(false);
+        if (firstLogin) immediate(db, () => provisionFirstLogin(db, op.tenantId, firstLogin));
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      } finally {
+        db.close(false);
+      }
       journal.step(op.id, "file-built");
       crashPoint("create:file-built");
     }
@@ -312,14 +317,14 @@ export class TenantLifecycle {
     this.o.registry.tenantRegistered(op.tenantId, cp.organizationOf(op.tenantId)?.id ?? orgId);
   }
 
-  private undoCreate(op: Operation, cause: Error): void {
+  private async undoCreate(op: Operation, cause: Error): Promise<void> {
     const { cp, journal } = this.o;
     const current = journal.get(op.id);
     if (!current || current.state !== "running") return;
     if (hasStep(current, "registered")) {
       // Registered means the file was complete; finishing is safer than tearing a listed tenant down.
       try {
-        this.runCreate(current);
+        await this.runCreate(current);
         return;
       } catch (err) {
         this.o.log.error({ op: op.id, err }, "could not finish a registered tenant; undoing it");

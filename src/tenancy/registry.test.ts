@@ -22,9 +22,9 @@ function open(): Tenancy {
   return t;
 }
 
-test("tenantgate's own provisioning is visible at once, without a reload", () => {
+test("tenantgate's own provisioning is visible at once, without a reload", async () => {
   const { lifecycle, registry } = open();
-  const created = lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  const created = await lifecycle.create({ id: "acme", friendly_name: "Acme" });
   expect(registry.status("acme")).toBe("ready");
   expect(registry.tenantOfOrg(created.organization_id)).toBe("acme");
   expect(registry.orgOfTenant("acme")).toBe(created.organization_id);
@@ -35,7 +35,7 @@ test("tenantgate's own provisioning is visible at once, without a reload", () =>
 
 test("another process's commits to the control plane are seen through data_version", async () => {
   const { cp, registry, lifecycle } = open();
-  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await lifecycle.create({ id: "acme", friendly_name: "Acme" });
   const org = registry.orgOfTenant("acme") as string;
   const other = new Database(cp.path);
   try {
@@ -62,19 +62,19 @@ test("every change to what the registry answers moves the generation and tells i
   const { lifecycle, registry, cp } = open();
   const heard: number[] = [];
   registry.onChange((g) => heard.push(g));
-  const step = (what: () => unknown) => {
+  const step = async (what: () => unknown) => {
     const before = heard.length;
-    what();
+    await what();
     expect(heard.length).toBeGreaterThan(before);
     expect(heard.at(-1)).toBe(registry.generation());
   };
-  step(() => lifecycle.create({ id: "acme", friendly_name: "Acme" }));
-  step(() => registry.markBusy("acme", "deleting"));
-  step(() => registry.clearBusy("acme"));
-  step(() => registry.fileRemoved("acme"));
-  step(() => registry.fileAdded("acme"));
-  step(() => registry.rescan());
-  step(() => lifecycle.delete("acme"));
+  await step(() => lifecycle.create({ id: "acme", friendly_name: "Acme" }));
+  await step(() => registry.markBusy("acme", "deleting"));
+  await step(() => registry.clearBusy("acme"));
+  await step(() => registry.fileRemoved("acme"));
+  await step(() => registry.fileAdded("acme"));
+  await step(() => registry.rescan());
+  await step(() => lifecycle.delete("acme"));
   // Another process's commit: heard when the registry next looks (at most 250 ms later).
   const other = new Database(cp.path);
   try {
@@ -92,7 +92,7 @@ test("every change to what the registry answers moves the generation and tells i
 
 test("a tenant file whose content changes keeps the generation; one that can no longer be read moves it", async () => {
   const { lifecycle, registry } = open();
-  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await lifecycle.create({ id: "acme", friendly_name: "Acme" });
   expect(registry.status("acme")).toBe("ready");
   const generation = registry.generation();
   // As the watcher reports a write (a checkpoint) to a file it knows.
@@ -105,13 +105,13 @@ test("a tenant file whose content changes keeps the generation; one that can no 
   expect(registry.status("acme")).toBe("unreadable");
 });
 
-test("reading changes nothing: a file that came or went behind the registry's back is answered from disk, and recorded by the watcher or the rescan", () => {
+test("reading changes nothing: a file that came or went behind the registry's back is answered from disk, and recorded by the watcher or the rescan", async () => {
   const { lifecycle, registry, cp } = open();
-  lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await lifecycle.create({ id: "acme", friendly_name: "Acme" });
   // As `tenantgate tenants create` beside the gateway would: another connection, another registry.
   const other = openTenancy(loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} }).config, pino({ level: "silent" }));
   try {
-    other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
+    await other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
   } finally {
     closeTenancy(other);
   }

@@ -54,15 +54,15 @@ export class DataDirWatch {
     } catch (err) {
       this.o.log.warn({ err }, "cannot watch the data directory; the periodic rescan carries on alone");
     }
-    this.timer = setInterval(() => this.rescan(), this.o.rescanMs);
+    this.timer = setInterval(() => void this.rescan(), this.o.rescanMs);
     this.timer.unref();
-    this.rescan();
+    void this.rescan();
   }
 
-  rescan(): void {
+  async rescan(): Promise<void> {
     try {
       // A CLI command that died mid-operation beside the gateway is repaired here, not at next start.
-      const recovered = this.o.lifecycle.recover();
+      const recovered = await this.o.lifecycle.recover();
       if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
       this.o.registry.rescan();
       for (const id of this.o.pool.evictReplaced()) this.o.onReplaced?.(id);

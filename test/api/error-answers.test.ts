@@ -41,7 +41,7 @@ describe("through a gateway", () => {
   beforeAll(async () => {
     // The fetch path only: the gateway's own handling, with no front door deciding first.
     gw = await startGateway(["--upstream", "http://127.0.0.1:9", "--no-front-door"]);
-    gw.gateway.parts.lifecycle.create({ id: "broken", friendly_name: "Broken" });
+    await gw.gateway.parts.lifecycle.create({ id: "broken", friendly_name: "Broken" });
     writeFileSync(join(gw.dataDir, "tenants", "broken.sqlite"), "garbage, not a database".repeat(100));
     gw.gateway.parts.pool.evict("broken");
   });

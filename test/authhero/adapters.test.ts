@@ -49,7 +49,7 @@ describe("per-tenant dispatch", () => {
     await Bun.sleep(150);
     expect(await m.connections.get("acme", "con_old")).toBeNull();
     expect(a.connections.create("acme", conn("con_lost", "oidc", {}))).rejects.toBeInstanceOf(UnknownTenantError);
-    f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
+    await f.lifecycle.create({ id: "acme", friendly_name: "Acme again" });
     await Bun.sleep(150);
     expect(await m.connections.get("acme", "con_old")).toBeNull();
     await a.connections.create("acme", conn("con_new", "oidc", {}));
@@ -99,7 +99,7 @@ describe("per-tenant dispatch", () => {
   });
 
   test("many tenants through a small pool: every call right, descriptors bounded", async () => {
-    for (let i = 0; i < 12; i++) f.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
+    for (let i = 0; i < 12; i++) await f.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
     const small = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db), maxOpen: 3 });
     const fds = () => readdirSync("/proc/self/fd").length;
     const start = fds();

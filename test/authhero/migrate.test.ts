@@ -12,11 +12,11 @@ const CP = "control_plane";
 const RUNNER = join(import.meta.dir, "migrate-runner.ts");
 const TENANTS = Array.from({ length: 12 }, (_, i) => `t${i}`);
 
-beforeEach(() => {
-  f = openFixture();
+beforeEach(async () => {
+  f = await openFixture();
   // As when AuthHero made the control-plane file: its migrations recorded (tenant files clone them).
   f.authhero.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('2026-07-16T14:00:00_baseline', '2026-12-01T00:00:00.000Z')").run();
-  for (const id of TENANTS) f.lifecycle.create({ id, friendly_name: id });
+  for (const id of TENANTS) await f.lifecycle.create({ id, friendly_name: id });
 });
 afterEach(() => f.close());
 
@@ -62,7 +62,7 @@ test("sync and provisioning go on across the upgrade: new tenants get the new sc
   });
   cpWrites(f.authhero).role("rol_after", "after-upgrade");
   f.authhero.query("UPDATE roles SET extra = 'x' WHERE id = 'rol_after'").run();
-  f.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
+  await f.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
   await f.relay.drain();
   expect(columns(join(f.dataDir, "tenants", "fresh.sqlite"))).toContain("extra");
   for (const id of ["t0", "fresh"]) {

@@ -14,10 +14,10 @@ export const CP = "control_plane";
 export function useModuleFixture(): { readonly f: SyncFixture; readonly a: TenantFileDataAdapters; readonly m: TenantFileDataAdapters; readonly both: TenantFileAdapters } {
   let f: SyncFixture | undefined;
   let both: TenantFileAdapters | undefined;
-  beforeEach(() => {
-    f = openFixture();
-    f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  beforeEach(async () => {
+    f = await openFixture();
+    await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await f.lifecycle.create({ id: "beta", friendly_name: "Beta" });
     both = createTenantFileAdapters({ dataDir: f.dataDir, controlPlaneTenantId: CP, open: (db) => sqliteAdapters(db) });
   });
   afterEach(() => {

@@ -42,7 +42,7 @@ describe.skipIf(foreignClientsMissing).each([
   test(
     "never lose a committed change, across a SIGKILL and a restart",
     async () => {
-      provisionOffline(dir, ids);
+      await provisionOffline(dir, ids);
       const args = ["--sync-workers", "2", "--max-open-files", "256", ...flags];
       gateway = await serve(dir, args);
       const key = await loadDevKey(dir);

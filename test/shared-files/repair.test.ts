@@ -65,8 +65,8 @@ async function proxiedStatus(g: TestGateway, id: string): Promise<number> {
 
 /** acme with rol_a synced and a backup of that state, then rol_b synced too. */
 async function acmeWithBackup(g: TestGateway): Promise<string> {
-  g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-  g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+  await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
   // The watcher reports a new file once its events have settled (150 ms) and then reads it afresh:
   // wait for that, so it cannot be what repairs the changes below.
   await Bun.sleep(400);

@@ -18,12 +18,12 @@ export interface SyncFixture extends Tenancy {
   close(): void;
 }
 
-export function openFixture(argv: string[] = []): SyncFixture {
+export async function openFixture(argv: string[] = []): Promise<SyncFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), "sync-"));
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, ...argv], env: {} });
   const log = pino({ level: "silent" });
   const tenancy = openTenancy(config, log);
-  const relay = openRelay(tenancy, config, log);
+  const relay = await openRelay(tenancy, config, log);
   const authhero = new Database(tenancy.cp.path);
   authhero.exec("PRAGMA busy_timeout = 5000");
   const opened: Database[] = [];

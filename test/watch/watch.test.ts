@@ -44,8 +44,8 @@ function snapshot(g: TestGateway, tenant: string, to: string): void {
 describe("a tenant file that disappears", () => {
   test("makes only that tenant answer 503 within ~2 s, and it comes back when the file does", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-    g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
     expect(await status(g, "acme")).toBe(502);
     expect(await status(g, "beta")).toBe(502);
     expect(await status(g, "nope")).toBe(404);
@@ -72,7 +72,7 @@ describe("a tenant file that disappears", () => {
 
   test("a file replaced by junk makes the tenant 503 (unreadable), a good file brings it back", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const file = join(tenantsDir(g), "acme.sqlite");
     const good = join(g.dataDir, "acme.good");
     copyFileSync(file, good);
@@ -86,7 +86,7 @@ describe("a tenant file that disappears", () => {
 describe("a file that appears without a control-plane row", () => {
   test("is adopted when valid (registered with an organization); junk and invalid names never are", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
 
@@ -123,7 +123,7 @@ describe("a file that appears without a control-plane row", () => {
   test("is only reported, never registered, with --no-adopt-files", async () => {
     const g = await gateway(["--no-adopt-files"]);
     expect(g.config.adoptFiles).toBe(false);
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
     copyTenantFileAs(backup, join(tenantsDir(g), "newco.sqlite"), "acme", "newco");
@@ -149,7 +149,7 @@ describe("the periodic rescan is the truth", () => {
     // As `tenantgate tenants create` beside the gateway would: another connection, another registry.
     const other = openTenancy(g.config, pino({ level: "silent" }));
     try {
-      other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
+      await other.lifecycle.create({ id: "fresh", friendly_name: "Fresh" });
     } finally {
       closeTenancy(other);
     }
@@ -158,7 +158,7 @@ describe("the periodic rescan is the truth", () => {
 
   test("a bogus or early 'removed' for a file that is still there never makes its tenant unavailable", async () => {
     const g = await gateway();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     expect(await status(g, "acme")).toBe(502);
     // The registry believes the file gone; before answering 503 it looks, finds it, and serves.
     g.gateway.parts.registry.fileRemoved("acme");
@@ -170,7 +170,7 @@ describe("the periodic rescan is the truth", () => {
     const g = await gateway();
     // Blind the gateway first: no watcher events, no timer; only explicit rescans change its view.
     await g.gateway.parts.watch.stop();
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     expect(await status(g, "acme")).toBe(502);
     snapshot(g, "acme", join(g.dataDir, "acme-backup.sqlite"));
     const file = join(tenantsDir(g), "acme.sqlite");
@@ -181,12 +181,12 @@ describe("the periodic rescan is the truth", () => {
     expect(await status(g, "acme")).toBe(502);
     expect(g.gateway.parts.registry.orphans()).toEqual([]);
     expect(g.gateway.parts.cp.organizationOf("newco")).toBeUndefined();
-    g.gateway.parts.watch.rescan();
+    await g.gateway.parts.watch.rescan();
     expect(await status(g, "acme")).toBe(503);
     expect(g.gateway.parts.cp.organizationOf("newco")).toBeDefined();
     expect(await status(g, "newco")).toBe(502);
     renameSync(join(g.dataDir, "acme.aside"), file);
-    g.gateway.parts.watch.rescan();
+    await g.gateway.parts.watch.rescan();
     expect(await status(g, "acme")).toBe(502);
   });
 });
@@ -194,7 +194,7 @@ describe("the periodic rescan is the truth", () => {
 describe("the watcher alone (periodic rescan far away)", () => {
   test("adopts a file copied in right after start and notices removals within ~2 s", async () => {
     const g = await gateway(["--rescan-seconds", "600"]);
-    g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+    await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     const backup = join(g.dataDir, "acme-backup.sqlite");
     snapshot(g, "acme", backup);
     // Right after start: the watcher may still be reading the folder.
