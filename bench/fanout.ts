@@ -23,7 +23,7 @@ async function open(dataDir: string) {
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, "--log-level", "silent"], env: {} });
   const log = pino({ level: "silent" });
   const tenancy = await openTenancy(config, log);
-  return { config, tenancy, relay: openRelay(tenancy, config, log) };
+  return { config, tenancy, relay: await openRelay(tenancy, config, log) };
 }
 
 const rssMb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]) / 1024;
@@ -68,7 +68,7 @@ if (mode === "prepare") {
   await relay.drain();
   const ms = performance.now() - t0;
   clearInterval(sampler);
-  const s = relay.summary();
+  const s = await relay.summary();
   console.log(JSON.stringify({ ms, rssMb: rssMb(), maxFds, capacity: tenancy.files?.pool.capacity, inSync: s.in_sync, tenants: s.tenants }));
   writer.close();
   closeTenancy(tenancy);

@@ -35,7 +35,7 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
 
   const verifier = await verifierFor(config.tokens, (host) => registry.cachedCustomDomain(host));
   const metrics = new GatewayMetrics(registry, files?.pool);
-  const relay = openRelay(tenancy, config.sync, log, metrics.relayObserver());
+  const relay = await openRelay(tenancy, config.sync, log, metrics.relayObserver());
   const rescanMs = config.watch.rescanSeconds * 1000;
   const watch: TenantWatch = files
     ? new DataDirWatch({

@@ -60,7 +60,7 @@ describe.each(SYNCED_ENTITIES.map((e) => [e.kind, e] as const))("%s", (kind, ent
     expect(entity.capturedFrom.map((c) => c.table)).toContain(entity.table);
     for (const { table } of entity.capturedFrom) {
       for (const op of ["insert", "update", "delete"]) expect(triggers).toContain(`tenantgate_${table}_${op}`);
-      const start = f.relay.head();
+      const start = await f.relay.head();
       writerFor(f, table)(idOf(kind));
       expect(f.authhero.query("SELECT entity, entity_id, op FROM tenantgate_outbox WHERE seq > ?").all(start)).toEqual([{ entity: kind, entity_id: idOf(kind), op: "insert" }]);
     }
@@ -117,7 +117,7 @@ test("the guard looks only at the synced entities' collections", async () => {
 });
 
 test("a tenant the store cannot open fails closed: writes to a synced collection are refused (503) naming it", async () => {
-  f = openFixture();
+  f = await openFixture();
   const guard = new SyncedEntityGuard(f.store);
   for (const entity of SYNCED_ENTITIES) {
     const refused = await refusal(guard.check("ghost", write("DELETE", [entity.collection, idOf(entity.kind)])));

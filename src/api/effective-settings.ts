@@ -38,7 +38,7 @@ async function emailProviderOf(db: SqlDb, tenantId: string): Promise<Row | null>
 export interface EffectiveSettingsDeps {
   /** Read through its SqlDb only: the control plane's own methods are not asynchronous yet. */
   cp: Pick<ControlPlane, "id" | "sql">;
-  store: TenantAccess;
+  store: Pick<TenantAccess, "use">;
   secretKeys: readonly string[];
   authenticate: (request: Request) => Promise<Principal>;
 }

@@ -128,8 +128,8 @@ export class GatewayMetrics {
       name: "tenantgate_outbox_head",
       help: "The newest outbox seq on the control plane",
       registers: [this.registry],
-      collect() {
-        this.set(relay.head());
+      async collect() {
+        this.set(await relay.head());
       },
     });
     new Gauge({
@@ -137,8 +137,8 @@ export class GatewayMetrics {
       help: "Child tenants by sync state (in_sync, lagging, failing, unavailable)",
       labelNames: ["state"],
       registers: [this.registry],
-      collect() {
-        const s = relay.summary();
+      async collect() {
+        const s = await relay.summary();
         for (const state of ["in_sync", "lagging", "failing", "unavailable"] as const) this.set({ state }, s[state]);
       },
     });
@@ -146,8 +146,8 @@ export class GatewayMetrics {
       name: "tenantgate_sync_oldest_lag_seconds",
       help: "Age of the oldest outbox event some tenant has not applied",
       registers: [this.registry],
-      collect() {
-        this.set(relay.summary().oldest_lag_seconds);
+      async collect() {
+        this.set((await relay.summary()).oldest_lag_seconds);
       },
     });
   }

@@ -62,29 +62,29 @@ export function syncApi(d: SyncApiDeps) {
     .derive({ as: "local" }, async ({ request }) => ({ principal: await d.authenticate(request) }))
     .get(
       "/api/v2/sync",
-      ({ principal }) => {
+      async ({ principal }) => {
         allowOverview(principal, cp.id);
-        return relay.summary();
+        return await relay.summary();
       },
       { response: { 200: SyncSummary, ...errors(401, 403, 503) }, detail: detail("Outbox head and how many tenants are in sync, lagging or failing") },
     )
     .get(
       "/api/v2/tenants/:id/sync",
-      ({ params, principal }) => {
+      async ({ params, principal }) => {
         allowTenantAction(principal, "read", cp.id, params.id);
         existing(params.id);
-        const { conflict_list, conflicts: _count, ...status } = relay.status(params.id);
+        const { conflict_list, conflicts: _count, ...status } = await relay.status(params.id);
         return { ...status, conflicts: conflict_list };
       },
       { response: { 200: TenantSync, ...errors(401, 403, 404, 503) }, detail: detail("One tenant's cursor, lag, failures and conflicts") },
     )
     .post(
       "/api/v2/tenants/:id/sync",
-      ({ params, principal }) => {
+      async ({ params, principal }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
         existing(params.id);
         try {
-          return { tenant_id: params.id, ...relay.reconcile(params.id) };
+          return { tenant_id: params.id, ...(await relay.reconcile(params.id)) };
         } catch (err) {
           throw new HttpError(503, `tenant "${params.id}" could not be reconciled: ${(err as Error).message}`);
         }

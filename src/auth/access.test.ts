@@ -66,7 +66,7 @@ describe("authorize: tenant match", () => {
   for (const [name, p, tenant, message] of denied) {
     test(`denies ${name} with 403`, async () => {
       const principal = await p;
-      const err = refusalOf(() => authorize(principal, tenant));
+      const err = await refusalOf(() => authorize(principal, tenant));
       expect(err.status).toBe(403);
       expect(err.message).toStartWith(message);
     });
@@ -74,7 +74,7 @@ describe("authorize: tenant match", () => {
 
   test("the tenant check comes before the permission check", async () => {
     const p = await principal({ org_id: "org_x", permissions: ["create:tenants"] });
-    expect(refusalOf(() => authorize(p, "beta", { permission: "create:tenants" })).message).toContain('"beta"');
+    expect((await refusalOf(() => authorize(p, "beta", { permission: "create:tenants" }))).message).toContain('"beta"');
   });
 });
 
@@ -90,10 +90,10 @@ describe("authorize: permissions", () => {
 
   test("a missing permission is a 403 naming it", async () => {
     const p = await principalOfScopes;
-    const err = refusalOf(() => authorize(p, CP, { permission: "delete:tenants" }));
+    const err = await refusalOf(() => authorize(p, CP, { permission: "delete:tenants" }));
     expect(err.status).toBe(403);
     expect(err.message).toBe("token lacks permission delete:tenants");
-    const any = refusalOf(() => authorize(p, CP, { permission: ["delete:tenants", "update:tenants"] }));
+    const any = await refusalOf(() => authorize(p, CP, { permission: ["delete:tenants", "update:tenants"] }));
     expect(any.status).toBe(403);
     expect(any.message).toBe("token lacks permission delete:tenants or update:tenants");
   });
@@ -127,8 +127,8 @@ describe("bearerToken", () => {
     ["abc.def.ghi", "authorization header must be `Bearer <token>`"],
   ];
   for (const [header, message] of bad) {
-    test(`refuses ${JSON.stringify(header)} with 401`, () => {
-      const err = refusalOf(() => bearerToken(header));
+    test(`refuses ${JSON.stringify(header)} with 401`, async () => {
+      const err = await refusalOf(() => bearerToken(header));
       expect(err.status).toBe(401);
       expect(err.message).toBe(message);
     });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { rejectionOf } from "../../test/support/refusal.ts";
+import { refusalOf } from "../../test/support/refusal.ts";
 import type { JWTPayload } from "jose";
 import { principalOf, type OrgDirectory, type PrincipalContext } from "./index.ts";
 
@@ -47,13 +47,13 @@ describe("principalOf: which tenant a token speaks for", () => {
   }
 
   test("an org that maps to no tenant is a 403 naming the org", async () => {
-    const err = await rejectionOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
+    const err = await refusalOf(() => principalOf(claims({ org_id: "org_gone" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toBe("token's organization org_gone does not belong to any tenant");
   });
 
   test("an org_name without org_id is refused unless org_name is trusted, never read as the control plane", async () => {
-    const err = await rejectionOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
+    const err = await refusalOf(() => principalOf(claims({ tenant_id: CP, org_name: "acme" }), ctx));
     expect(err.status).toBe(403);
     expect(err.message).toContain('names organization "acme" by org_name only');
     expect(err.message).toContain("organization=acme");
@@ -72,7 +72,7 @@ describe("principalOf: which tenant a token speaks for", () => {
   ];
   for (const [name, extra, message] of badClaims) {
     test(`${name} is a 401`, async () => {
-      const err = await rejectionOf(() => principalOf(claims(extra), trusting));
+      const err = await refusalOf(() => principalOf(claims(extra), trusting));
       expect(err.status).toBe(401);
       expect(err.message).toBe(message);
     });

@@ -27,7 +27,7 @@ export async function restoreTenant(config: Pick<Config, "tenancy" | "sync">, id
     const trashed = op.steps.find((s) => s.step === "trashed")?.outcome;
     if (trashed && trashed !== "no current file") out(`moved the current file to ${trashed}`);
     // The relay's remembered cursor was the old file's; the restored one's is read from it.
-    relay.fileReplaced(id);
+    await relay.fileReplaced(id);
     out(`restored ${id} from ${op.input.backup}`);
     const repaired = op.steps.find((s) => s.step === "staged")?.outcome;
     if (repaired) out(repaired);

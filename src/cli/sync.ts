@@ -25,11 +25,11 @@ export const sync: Command = {
 function syncStatus(config: Pick<Config, "tenancy" | "sync">, out: Out): Promise<number> {
   return withTenancy(config, async ({ relay, registry, cp }) => {
     // The files' own cursors, not the mirror the gateway last wrote: this is what AuthHero reads.
-    relay.verifyAll();
-    const summary = relay.summary();
+    await relay.verifyAll();
+    const summary = await relay.summary();
     out(`head ${summary.head}: ${summary.in_sync} in sync, ${summary.lagging} lagging, ${summary.failing} failing, ${summary.unavailable} unavailable`);
     for (const id of (await registry.tenantIds()).filter((t) => t !== cp.id).sort()) {
-      const s = relay.status(id);
+      const s = await relay.status(id);
       out(`${id}\t${s.state}\tcursor ${s.cursor ?? "-"}\tlag ${s.lag ?? "-"}\tconflicts ${s.conflict_list.length}${s.last_error ? `\t${s.last_error}` : ""}`);
     }
     return summary.failing + summary.unavailable;
@@ -45,9 +45,9 @@ function reconcile(config: Pick<Config, "tenancy" | "sync">, id: string | undefi
     const progress = new Progress("reconciling", ids.length);
     let failed = 0;
     let changed = 0;
-    ids.forEach((tenant, i) => {
+    for (const [i, tenant] of ids.entries()) {
       try {
-        const result = relay.reconcile(tenant);
+        const result = await relay.reconcile(tenant);
         changed += result.changed;
         if (!all) out(`${tenant}: ${result.changed} copies repaired, ${result.conflicts} conflicts, cursor ${result.cursor}`);
       } catch (err) {
@@ -55,7 +55,7 @@ function reconcile(config: Pick<Config, "tenancy" | "sync">, id: string | undefi
         out(`${tenant}: ${(err as Error).message}`);
       }
       progress.tick(i + 1);
-    });
+    }
     if (all) out(`${ids.length - failed} of ${ids.length} tenants reconciled; ${changed} copies repaired`);
     return failed;
   });

@@ -8,7 +8,7 @@ export async function withTenancy<T>(config: Pick<Config, "tenancy" | "sync">, f
   const log = createLogger("warn", process.stderr as never);
   const tenancy = await openTenancy(config.tenancy, log);
   try {
-    return await fn({ ...tenancy, relay: openRelay(tenancy, config.sync, log) });
+    return await fn({ ...tenancy, relay: await openRelay(tenancy, config.sync, log) });
   } finally {
     closeTenancy(tenancy);
   }

@@ -44,7 +44,7 @@ export interface ProtectionCheck {
  * 409. Lookups that fail refuse the write (503): the guard fails closed.
  */
 export class SyncedEntityGuard {
-  constructor(private readonly store: TenantAccess) {}
+  constructor(private readonly store: Pick<TenantAccess, "use">) {}
 
   async check(tenant: string, req: ProtectionCheck): Promise<void> {
     if (![...req.methods].some((m) => WRITES.has(m))) return;

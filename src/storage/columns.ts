@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { SqlDb } from "./sql.ts";
+import type { SqlReader } from "./sql.ts";
 
 export class SchemaMismatchError extends Error {
   constructor(message: string) {
@@ -31,8 +31,24 @@ export function hasTable(db: Database, table: string): boolean {
   return db.query(TABLE_EXISTS).get(table) !== null;
 }
 
-/** hasTable for a database on either engine. */
-export async function hasTableIn(db: SqlDb, table: string): Promise<boolean> {
+
+const cacheIn = new WeakMap<SqlReader, Map<string, Set<string>>>();
+
+/** columnsOf on any engine: cached per SqlReader, which a tenant store keeps as long as its handle. */
+export async function columnsIn(db: SqlReader, table: string): Promise<Set<string>> {
+  let tables = cacheIn.get(db);
+  if (!tables) cacheIn.set(db, (tables = new Map()));
+  let cols = tables.get(table);
+  if (!cols) {
+    const rows = await db.all<{ name: string }>("SELECT name FROM pragma_table_info(?)", [table]);
+    cols = new Set(rows.map((r) => r.name));
+    tables.set(table, cols);
+  }
+  return cols;
+}
+
+/** hasTable on any engine (not cached either). */
+export async function hasTableIn(db: SqlReader, table: string): Promise<boolean> {
   return (await db.get(TABLE_EXISTS, [table])) !== undefined;
 }
 
@@ -46,7 +62,7 @@ export function assertColumns(db: Database, required: Record<string, readonly st
 }
 
 /** assertColumns for a database on either engine (its columns read now, not cached). */
-export async function assertColumnsIn(db: SqlDb, required: Record<string, readonly string[]>, file: string): Promise<void> {
+export async function assertColumnsIn(db: SqlReader, required: Record<string, readonly string[]>, file: string): Promise<void> {
   const have = new Map<string, Set<string>>();
   for (const table of Object.keys(required)) have.set(table, new Set((await db.all<{ name: string }>(TABLE_COLUMNS, [table])).map((r) => r.name)));
   checkColumns(required, file, (table) => have.get(table) ?? new Set());

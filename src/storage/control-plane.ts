@@ -5,9 +5,9 @@ import { dirname, join } from "node:path";
 import { BASELINE_SQL, REQUIRED_COLUMNS } from "./baseline.ts";
 import { holdExclusiveLock } from "./exclusive-lock.ts";
 import { writeProblem } from "./write-access.ts";
-import { assertColumns, columnsOf, forgetColumns, insertRow, SchemaMismatchError } from "./columns.ts";
+import { assertColumns, assertColumnsIn, columnsOf, forgetColumns, hasTableIn, insertRow } from "./columns.ts";
 import { LibsqlDb, type LibsqlServer, type SqldAdmin } from "./libsql.ts";
-import { TableColumns, tableExists } from "./sql-columns.ts";
+import { insertInto, updateIn } from "./sql-columns.ts";
 import { migrateControlPlane, migrateControlPlaneSql } from "./migrate.ts";
 import { BunSqlDb, type SqlDb, type SqlWriter } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
@@ -52,12 +52,11 @@ export class ControlPlaneRows {
     /** What the rows are read and written through: for a journal step inside the same transaction. */
     readonly writer: SqlWriter,
     readonly id: string,
-    protected readonly columns: TableColumns,
   ) {}
 
   /** This deployment's identity: the control plane's own mark, which its tenant files and their backups carry. */
   async deploymentId(): Promise<string> {
-    const row = (await tableExists(this.writer, "tenantgate_origin"))
+    const row = (await hasTableIn(this.writer, "tenantgate_origin"))
       ? await this.writer.get<{ deployment_id: string }>("SELECT deployment_id FROM tenantgate_origin WHERE id = 1")
       : undefined;
     if (!row) throw new Error(`the control plane "${this.id}" has no tenantgate_origin row; open it with tenantgate to make one`);
@@ -97,11 +96,11 @@ export class ControlPlaneRows {
   }
 
   async insertTenant(row: Record<string, unknown>): Promise<void> {
-    await this.columns.insert(this.writer, "tenants", row);
+    await insertInto(this.writer, "tenants", row);
   }
 
   async updateTenant(id: string, set: Record<string, unknown>): Promise<boolean> {
-    return (await this.columns.update(this.writer, "tenants", set, { id })) > 0;
+    return (await updateIn(this.writer, "tenants", set, { id })) > 0;
   }
 
   async deleteTenant(id: string): Promise<void> {
@@ -119,7 +118,7 @@ export class ControlPlaneRows {
 
   async insertOrganization(org: { id: string; name: string; display_name: string | null }): Promise<void> {
     const now = new Date().toISOString();
-    await this.columns.insert(this.writer, "organizations", { ...org, tenant_id: this.id, created_at: now, updated_at: now });
+    await insertInto(this.writer, "organizations", { ...org, tenant_id: this.id, created_at: now, updated_at: now });
   }
 
   /**
@@ -128,7 +127,7 @@ export class ControlPlaneRows {
    */
   async deleteOrganization(orgId: string): Promise<void> {
     await this.writer.run("DELETE FROM user_organizations WHERE organization_id = ?", [orgId]);
-    if (await tableExists(this.writer, "user_roles")) await this.writer.run("DELETE FROM user_roles WHERE tenant_id = ? AND organization_id = ?", [this.id, orgId]);
+    if (await hasTableIn(this.writer, "user_roles")) await this.writer.run("DELETE FROM user_roles WHERE tenant_id = ? AND organization_id = ?", [this.id, orgId]);
     await this.writer.run("DELETE FROM organizations WHERE id = ?", [orgId]);
   }
 
@@ -138,10 +137,10 @@ export class ControlPlaneRows {
    * as with a token whose subject AuthHero never stored. The seed's provisioning skips it then too.
    */
   async addMember(membership: { id: string; organization_id: string; user_id: string }): Promise<boolean> {
-    if ((await tableExists(this.writer, "users")) && !(await this.writer.get("SELECT 1 AS found FROM users WHERE tenant_id = ? AND user_id = ?", [this.id, membership.user_id])))
+    if ((await hasTableIn(this.writer, "users")) && !(await this.writer.get("SELECT 1 AS found FROM users WHERE tenant_id = ? AND user_id = ?", [this.id, membership.user_id])))
       return false;
     const now = new Date().toISOString();
-    await this.columns.insert(this.writer, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
+    await insertInto(this.writer, "user_organizations", { ...membership, tenant_id: this.id, created_at: now, updated_at: now }, "INSERT OR IGNORE");
     return true;
   }
 
@@ -151,24 +150,24 @@ export class ControlPlaneRows {
    * the control plane has no such resource server or no role tables (a file tenantgate made alone).
    */
   async ensureRole(name: string, description: string, audience: string, newId: () => string): Promise<string | undefined> {
-    for (const table of ["roles", "role_permissions", "resource_servers"]) if (!(await tableExists(this.writer, table))) return undefined;
+    for (const table of ["roles", "role_permissions", "resource_servers"]) if (!(await hasTableIn(this.writer, table))) return undefined;
     const found = await this.writer.get<{ id: string }>("SELECT id FROM roles WHERE tenant_id = ? AND name = ?", [this.id, name]);
     if (found) return found.id;
     const server = await this.writer.get<{ scopes: string | null }>("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?", [this.id, audience]);
     if (!server) return undefined;
     const id = newId();
     const now = new Date().toISOString();
-    await this.columns.insert(this.writer, "roles", { id, tenant_id: this.id, name, description, created_at: now, updated_at: now });
+    await insertInto(this.writer, "roles", { id, tenant_id: this.id, name, description, created_at: now, updated_at: now });
     for (const permission of scopeValues(server.scopes)) {
-      await this.columns.insert(this.writer, "role_permissions", { tenant_id: this.id, role_id: id, resource_server_identifier: audience, permission_name: permission, created_at: now });
+      await insertInto(this.writer, "role_permissions", { tenant_id: this.id, role_id: id, resource_server_identifier: audience, permission_name: permission, created_at: now });
     }
     return id;
   }
 
   /** Gives the user the role within the organization (AuthHero's organization-scoped role). */
   async assignOrganizationRole(userId: string, roleId: string, orgId: string): Promise<void> {
-    if (!(await tableExists(this.writer, "user_roles"))) return;
-    await this.columns.insert(this.writer, "user_roles", { tenant_id: this.id, user_id: userId, role_id: roleId, organization_id: orgId, created_at: new Date().toISOString() }, "INSERT OR IGNORE");
+    if (!(await hasTableIn(this.writer, "user_roles"))) return;
+    await insertInto(this.writer, "user_roles", { tenant_id: this.id, user_id: userId, role_id: roleId, organization_id: orgId, created_at: new Date().toISOString() }, "INSERT OR IGNORE");
   }
 
   /** Tenant ids whose organizations the user belongs to. */
@@ -193,7 +192,7 @@ export class ControlPlaneRows {
   /** `status` is AuthHero's: "ready" routes the domain; "pending_verification" waits for the control plane. */
   async insertDomain(row: { custom_domain_id: string; tenant_id: string; domain: string; status: DomainStatus }): Promise<void> {
     const now = new Date().toISOString();
-    await this.columns.insert(this.writer, "custom_domains", { ...row, primary: 0, type: "self_managed_certs", created_at: now, updated_at: now });
+    await insertInto(this.writer, "custom_domains", { ...row, primary: 0, type: "self_managed_certs", created_at: now, updated_at: now });
   }
 
   async approveDomain(tenantId: string, domain: string): Promise<void> {
@@ -218,12 +217,12 @@ export class ControlPlane extends ControlPlaneRows {
     readonly path: string,
     readonly file?: { db: Database; createdBaseline: boolean },
   ) {
-    super(sql, id, new TableColumns());
+    super(sql, id);
   }
 
   /** `fn`'s reads and writes, committed together or not at all. */
   transaction<T>(fn: (rows: ControlPlaneRows) => Promise<T>): Promise<T> {
-    return this.sql.transaction((tx) => fn(new ControlPlaneRows(tx, this.id, this.columns)));
+    return this.sql.transaction((tx) => fn(new ControlPlaneRows(tx, this.id)));
   }
 
   /** The file's connection. Transitional (issue 20): the code still on bun:sqlite's calls reads through it. */
@@ -247,11 +246,6 @@ export class ControlPlane extends ControlPlaneRows {
     if (!this.file) return [];
     const dir = dirname(this.path);
     return [dir, join(dir, LOCK_FILE), this.path, `${this.path}-wal`, `${this.path}-shm`];
-  }
-
-  /** Forgets the columns it knows, after a migration may have changed them. */
-  forgetColumns(): void {
-    this.columns.forget();
   }
 
   close(): void {
@@ -311,17 +305,11 @@ export function scopeValues(scopes: string | null): string[] {
 export async function openControlPlaneNamespace(server: LibsqlServer, admin: SqldAdmin, id: string): Promise<ControlPlane> {
   await admin.create(id);
   const db = new LibsqlDb(server, id);
-  const columns = new TableColumns();
-  if ((await columns.of(db, "tenants")).size === 0) await db.script(BASELINE_SQL);
+  if (!(await hasTableIn(db, "tenants"))) await db.script(BASELINE_SQL);
   await migrateControlPlaneSql(db);
-  columns.forget();
-  for (const [table, needed] of Object.entries(REQUIRED_COLUMNS)) {
-    const have = await columns.of(db, table);
-    const missing = needed.find((c) => !have.has(c));
-    if (have.size === 0 || missing) throw new SchemaMismatchError(`control-plane namespace "${id}": table "${table}" ${have.size === 0 ? "is missing" : `has no column "${missing}"`}`);
-  }
+  await assertColumnsIn(db, REQUIRED_COLUMNS, `control-plane namespace "${id}"`);
   const now = new Date().toISOString();
-  await columns.insert(db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now }, "INSERT OR IGNORE");
+  await insertInto(db, "tenants", { id, friendly_name: "Control plane", created_at: now, updated_at: now }, "INSERT OR IGNORE");
   // The first gateway's identity stays: a second starting at once must not replace it with its own.
   await db.batch(originMark({ deploymentId: randomUUID(), tenantId: id }, { keep: true }));
   return new ControlPlane(db, id, `namespace "${id}" of ${server.url}`);

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { applyTemplate, type SchemaTemplate } from "./clone.ts";
 import { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 import type { HandlePool } from "./pool.ts";
-import { BunSqlDb, type SqlDb, type SqlWriter } from "./sql.ts";
+import { BunSqlDb, type SqlDb } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
-import type { TenantStore } from "./tenant-store.ts";
+import type { TenantIdentity, TenantStore, ThreadAccess } from "./tenant-store.ts";
 
 /**
  * Tenants as local SQLite files: `<dir>/<id>.sqlite`. A new tenant's file is built in `<dir>/.tmp`
@@ -33,19 +33,37 @@ export class FileTenantStore implements TenantStore {
     return this.pool.use(id, fn);
   }
 
+  identity(id: string): TenantIdentity | undefined {
+    return this.pool.identity(id);
+  }
+
+  evictIfReplaced(id: string): boolean {
+    return this.pool.evictIfReplaced(id);
+  }
+
+  evict(id: string): void {
+    this.pool.evict(id);
+  }
+
+  openIds(): string[] {
+    return this.pool.openIds();
+  }
+
+  get threads(): ThreadAccess | undefined {
+    return this.pool.threads;
+  }
+
   async exists(id: string): Promise<boolean> {
     return existsSync(this.pool.pathOf(id));
   }
 
-  async build(id: string, work: string, template: SchemaTemplate, fill: (tx: SqlWriter) => Promise<void>): Promise<void> {
+  async build(id: string, work: string, template: SchemaTemplate, fill: (db: SqlDb) => Promise<void>): Promise<void> {
     const tmp = this.scratch(id, work);
     removeDbFiles(tmp);
     const db = new BunSqlDb(openSqlite(tmp, { create: true }));
     try {
-      await db.transaction(async (tx) => {
-        await applyTemplate(tx, template);
-        await fill(tx);
-      });
+      await db.transaction((tx) => applyTemplate(tx, template));
+      await fill(db);
       // The one file renamed into place holds every commit: no WAL is left beside it.
       await db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     } finally {

@@ -1,5 +1,5 @@
 import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client/web";
-import type { Row, SqlArgs, SqlDb, SqlStatement, SqlWriter } from "./sql.ts";
+import type { Row, SqlArgs, SqlDb, SqlReader, SqlStatement, SqlWriter } from "./sql.ts";
 
 /**
  * A libSQL server (sqld with namespaces, or Turso) as tenantgate's engine: each database is a
@@ -75,8 +75,17 @@ export class LibsqlDb implements SqlDb {
     await this.call(() => this.client.executeMultiple(sql));
   }
 
-  async transaction<T>(fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
-    const tx: Transaction = await this.call(() => this.client.transaction("write"));
+  transaction<T>(fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
+    return this.interactive("write", fn);
+  }
+
+  snapshot<T>(fn: (r: SqlReader) => Promise<T>): Promise<T> {
+    // A read transaction holds one connection of the server's, and with it one snapshot of the database.
+    return this.interactive("read", fn);
+  }
+
+  private async interactive<T>(mode: "write" | "read", fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
+    const tx: Transaction = await this.call(() => this.client.transaction(mode));
     const writer: SqlWriter = {
       all: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs })),
       get: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs }))[0] as never,

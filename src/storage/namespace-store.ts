@@ -2,8 +2,8 @@ import { LRUCache } from "lru-cache";
 import { applyTemplate, type SchemaTemplate } from "./clone.ts";
 import { isNotFound, LibsqlDb, type LibsqlServer, type SqldAdmin } from "./libsql.ts";
 import { TenantFileError } from "./pool.ts";
-import type { SqlDb, SqlWriter } from "./sql.ts";
-import type { TenantStore } from "./tenant-store.ts";
+import type { SqlDb } from "./sql.ts";
+import type { TenantIdentity, TenantStore } from "./tenant-store.ts";
 
 export interface NamespaceStoreOptions {
   server: LibsqlServer;
@@ -48,11 +48,29 @@ export class NamespaceTenantStore implements TenantStore {
     }
   }
 
+  identity(): TenantIdentity | undefined {
+    // A namespace replaced behind the gateway's back cannot be told from outside it.
+    return undefined;
+  }
+
+  evictIfReplaced(): boolean {
+    return false;
+  }
+
+  evict(id: string): void {
+    this.clients.delete(id);
+  }
+
+  openIds(): string[] {
+    // Every request is its own: no tenant is cheaper to reach than another.
+    return [];
+  }
+
   exists(id: string): Promise<boolean> {
     return this.o.admin.exists(this.name(id));
   }
 
-  async build(id: string, _work: string, template: SchemaTemplate, fill: (tx: SqlWriter) => Promise<void>): Promise<void> {
+  async build(id: string, _work: string, template: SchemaTemplate, fill: (db: SqlDb) => Promise<void>): Promise<void> {
     const name = this.name(id);
     // A build cut short by a crash left an empty namespace (its one transaction never committed):
     // it is made again from nothing.
@@ -61,10 +79,9 @@ export class NamespaceTenantStore implements TenantStore {
       await this.o.admin.create(name);
     }
     this.clients.delete(id);
-    await this.client(id).transaction(async (tx) => {
-      await applyTemplate(tx, template);
-      await fill(tx);
-    });
+    const db = this.client(id);
+    await db.transaction((tx) => applyTemplate(tx, template));
+    await fill(db);
   }
 
   async built(id: string): Promise<boolean> {

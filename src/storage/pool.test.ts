@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handleBudget } from "./descriptors.ts";
@@ -115,4 +115,32 @@ test("use holds a handle across awaits: pushed out meanwhile, it is closed when 
   await expect(p.use("nope", async () => 1)).rejects.toBeInstanceOf(TenantFileError);
   p.closeAll();
   expect(openFds() - before).toBeLessThanOrEqual(0);
+});
+
+test("a tenant file's identity moves when the file is written or replaced and is undefined once it is gone; one SqlDb serves every use of an open handle", async () => {
+  makeTenantFile("acme");
+  const p = pool(4);
+  const first = p.identity("acme");
+  expect(first).toBeString();
+  expect(p.identity("acme")).toBe(first as string);
+  const seen = await p.use("acme", async (db) => {
+    await db.run("INSERT INTO t (v) VALUES (1)");
+    return db;
+  });
+  expect(await p.use("acme", async (db) => db)).toBe(seen);
+  const written = p.identity("acme");
+  expect(written).not.toBe(first as string);
+  // Replaced by rename: another inode at the same path.
+  const other = join(dir, "other.sqlite");
+  const db = new Database(other, { create: true });
+  db.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER)");
+  db.close();
+  renameSync(other, join(dir, "acme.sqlite"));
+  expect(p.identity("acme")).not.toBe(written as string);
+  expect(p.evictIfReplaced("acme")).toBe(true);
+  rmSync(join(dir, "acme.sqlite"));
+  expect(p.identity("acme")).toBeUndefined();
+  expect(p.identity("../escape")).toBeUndefined();
+  expect(p.threads.fileOf("acme")).toBe(join(dir, "acme.sqlite"));
+  p.closeAll();
 });

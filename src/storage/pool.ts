@@ -5,7 +5,7 @@ import { identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 import { sqliteFailure } from "./sqlite-failure.ts";
 import { BunSqlDb, type SqlDb } from "./sql.ts";
-import type { TenantAccess } from "./tenant-store.ts";
+import type { TenantAccess, TenantIdentity, ThreadAccess } from "./tenant-store.ts";
 
 export type TenantFileProblem = "missing" | "unreadable";
 
@@ -42,7 +42,12 @@ export class HandlePool implements TenantAccess {
   /** A handle that leaves (pushed out by a newer one, or evicted) is closed, here and nowhere else. */
   private readonly handles: LRUCache<string, Database>;
   /** Handles `use` holds now, and how many callers hold each: closing one waits for the last. */
-  private readonly held = new Map<Database, { holders: number; left: boolean; sql: SqlDb }>();
+  private readonly held = new Map<Database, { holders: number; left: boolean }>();
+  /**
+   * One SqlDb per handle for as long as it is open, so what callers remember per database (its
+   * columns, its tenantgate tables made) lasts as long as the handle and not one `use`.
+   */
+  private readonly sql = new WeakMap<Database, SqlDb>();
   /**
    * The file (inode) and WAL each handle was opened on: a file replaced by rename keeps old handles on
    * the old one, and a handle whose WAL was deleted writes where no other process reads.
@@ -89,16 +94,34 @@ export class HandlePool implements TenantAccess {
   async use<T>(id: string, fn: (db: SqlDb) => Promise<T>): Promise<T> {
     const db = this.get(id);
     let hold = this.held.get(db);
-    if (!hold) this.held.set(db, (hold = { holders: 0, left: false, sql: new BunSqlDb(db) }));
+    if (!hold) this.held.set(db, (hold = { holders: 0, left: false }));
+    let sql = this.sql.get(db);
+    if (!sql) this.sql.set(db, (sql = new BunSqlDb(db)));
     hold.holders++;
     try {
-      return await fn(hold.sql);
+      return await fn(sql);
     } finally {
       if (--hold.holders === 0) {
         this.held.delete(db);
         if (hold.left) db.close(false);
       }
     }
+  }
+
+  /** The tenant file's identity by path (inode, size, times, its WAL's); undefined when it is gone or the id names no file. */
+  identity(id: string): TenantIdentity | undefined {
+    let identity;
+    try {
+      identity = identityOf(this.pathOf(id));
+    } catch {
+      return undefined;
+    }
+    return identity && JSON.stringify(identity);
+  }
+
+  /** Worker threads open tenant files themselves, with the busy timeout of the pool's own handles. */
+  get threads(): ThreadAccess {
+    return { fileOf: (id) => this.pathOf(id), busyTimeoutMs: this.opts.busyTimeoutMs };
   }
 
   /** Closes the tenant's handle (before its file is moved or deleted). */

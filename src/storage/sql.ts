@@ -14,12 +14,16 @@ export interface SqlStatement {
   args?: SqlArgs;
 }
 
-/** What a transaction's callback may do: statements in that transaction. */
-export interface SqlWriter {
+/** What a read snapshot's callback may do: queries that all see the database as it was at one moment. */
+export interface SqlReader {
   all<T = Row>(sql: string, args?: SqlArgs): Promise<T[]>;
   get<T = Row>(sql: string, args?: SqlArgs): Promise<T | undefined>;
   /** Rows as arrays of values in the statement's column order (what drizzle's proxy driver reads). */
   values(sql: string, args?: SqlArgs): Promise<unknown[][]>;
+}
+
+/** What a transaction's callback may do: statements in that transaction. */
+export interface SqlWriter extends SqlReader {
   /** The rows a write changed. */
   run(sql: string, args?: SqlArgs): Promise<number>;
 }
@@ -34,6 +38,12 @@ export interface SqlDb extends SqlWriter {
    * rolled back when it throws. Nothing else done through this database lands inside it.
    */
   transaction<T>(fn: (tx: SqlWriter) => Promise<T>): Promise<T>;
+  /**
+   * A read-only transaction: every query `fn` makes through `r` sees one state of the database, so
+   * reads that belong together (a head and the rows it stands for) agree although others commit
+   * meanwhile. It holds no write lock.
+   */
+  snapshot<T>(fn: (r: SqlReader) => Promise<T>): Promise<T>;
   /** Several statements without arguments (a schema), separated by `;`. */
   script(sql: string): Promise<void>;
   close(): void;
@@ -43,7 +53,7 @@ export interface SqlDb extends SqlWriter {
  * A bun:sqlite connection as an SqlDb. One connection is one transaction at a time, and an
  * interactive transaction spans awaits: while one is open, every other call on this database waits
  * for it, so no statement of another caller lands inside it. The wait is written out in each
- * method (never in a helper of its own): the check and what follows it must run in one synchronous
+ * method (never in a helper that only waits): the check and what follows it must run in one synchronous
  * stretch, or two callers could both see the database free.
  */
 export class BunSqlDb implements SqlDb {
@@ -84,7 +94,17 @@ export class BunSqlDb implements SqlDb {
     this.db.exec(sql);
   }
 
-  async transaction<T>(fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
+    return this.exclusively("BEGIN IMMEDIATE", fn);
+  }
+
+  snapshot<T>(fn: (r: SqlReader) => Promise<T>): Promise<T> {
+    // DEFERRED: the read transaction (WAL's snapshot) starts at the first query and takes no write lock.
+    return this.exclusively("BEGIN DEFERRED", fn);
+  }
+
+  /** A transaction begun with `begin`, spanning awaits, with every other call on this connection queued behind it. */
+  private async exclusively<T>(begin: string, fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
     while (this.inTransaction) await this.turn;
     let end!: () => void;
     this.turn = new Promise<void>((resolve) => (end = resolve));
@@ -96,7 +116,7 @@ export class BunSqlDb implements SqlDb {
       run: async (sql, args = []) => this.db.query(sql).run(...(args as never[])).changes,
     };
     try {
-      this.db.exec("BEGIN IMMEDIATE");
+      this.db.exec(begin);
       let result: T;
       try {
         result = await fn(tx);

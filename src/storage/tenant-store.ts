@@ -1,5 +1,5 @@
 import type { SchemaTemplate } from "./clone.ts";
-import type { SqlDb, SqlWriter } from "./sql.ts";
+import type { SqlDb } from "./sql.ts";
 
 /**
  * Where tenants' databases live: local SQLite files (FileTenantStore) or a libSQL server's
@@ -11,10 +11,11 @@ export interface TenantStore extends TenantAccess {
   /** Whether the tenant's database is in place. */
   exists(id: string): Promise<boolean>;
   /**
-   * Builds a tenant's database from the control plane's schema and `fill`'s rows, in one
-   * transaction, under `work` (a name only one operation uses): not yet the tenant's, until `place`.
+   * Builds a tenant's database under `work` (a name only one operation uses), where nothing serves
+   * it until `place`: the control plane's schema in one transaction, then `fill`'s rows. One cut
+   * short is made again from nothing by the next build under the same name.
    */
-  build(id: string, work: string, template: SchemaTemplate, fill: (tx: SqlWriter) => Promise<void>): Promise<void>;
+  build(id: string, work: string, template: SchemaTemplate, fill: (db: SqlDb) => Promise<void>): Promise<void>;
   /** Whether a whole build under `work` is there (a registered create is rolled forward from it). */
   built(id: string, work: string): Promise<boolean>;
   /** Makes what was built under `work` the tenant's database; nothing when it already is. */
@@ -41,4 +42,39 @@ export interface TenantAccess {
    * hold, or cannot open, throws TenantFileError ("missing" or "unreadable").
    */
   use<T>(id: string, fn: (db: SqlDb) => Promise<T>): Promise<T>;
+  /**
+   * Who the tenant's database is now, seen from outside it: a token that differs whenever it was
+   * replaced, rewritten, rolled back or truncated since an earlier one was taken (a file's inode,
+   * size and times, and its WAL's). Undefined when it is gone, or when the store cannot tell (a
+   * server's namespace): then nothing read from the database earlier may be trusted to still hold,
+   * and a caller reads it again each time.
+   */
+  identity(id: string): TenantIdentity | undefined;
+  /**
+   * Lets go of what the store holds open for the tenant if its database was replaced under it (a
+   * file renamed over the one a handle is on, or its WAL deleted), so the next `use` reaches the
+   * database others reach. Says whether it did; false for a store that cannot be fooled so.
+   */
+  evictIfReplaced(id: string): boolean;
+  /** Lets go of what the store holds open for the tenant (after a failure, or before its data moves). */
+  evict(id: string): void;
+  /** Tenants whose databases the store holds open now: work on them is cheapest on this thread. */
+  openIds(): string[];
+  /**
+   * How threads of their own may open tenants' databases themselves, to work on many in parallel
+   * (a large fan-out); undefined for a store that offers none, whose tenants are reached through
+   * `use` only (a server's namespaces, whose requests overlap already).
+   */
+  readonly threads?: ThreadAccess;
+}
+
+/** Compared with `===` only: what it encodes is the store's business. */
+export type TenantIdentity = string;
+
+/** What a worker thread needs to open a tenant's SQLite file itself, as the store opens it. */
+export interface ThreadAccess {
+  /** The tenant's file. */
+  fileOf(id: string): string;
+  /** How long a write waits for another process's lock, as the store's own handles wait (unset: openSqlite's default). */
+  busyTimeoutMs?: number;
 }

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { SqlStatement } from "./sql.ts";
+import type { SqlDb, SqlStatement } from "./sql.ts";
 import journal from "./tenant-migrations/meta/_journal.json" with { type: "json" };
 import m0000 from "./tenant-migrations/0000_tenant_tables.sql" with { type: "text" };
 import m0001 from "./tenant-migrations/0001_origin.sql" with { type: "text" };
@@ -34,6 +34,15 @@ export function ensureTenantTables(db: Database): void {
   if (prepared.has(db)) return;
   for (const statement of STATEMENTS) db.exec(statement);
   prepared.add(db);
+}
+
+const preparedIn = new WeakSet<SqlDb>();
+
+/** ensureTenantTables on any engine: once per SqlDb, which a tenant store keeps as long as its handle. */
+export async function ensureTenantTablesIn(db: SqlDb): Promise<void> {
+  if (preparedIn.has(db)) return;
+  await db.script(STATEMENTS.join(";\n"));
+  preparedIn.add(db);
 }
 
 /** Which deployment and tenant a file belongs to (`tenantgate_origin`). */

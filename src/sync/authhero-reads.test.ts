@@ -37,13 +37,13 @@ function readResourceServer(r: Row): Row {
 }
 
 let f: SyncFixture;
-beforeEach(() => {
-  f = openFixture();
+beforeEach(async () => {
+  f = await openFixture();
   const w = cpWrites(f.authhero);
   w.connection("con_1", "corp-oidc", { client_id: "abc", scope: "openid" });
   w.role("rol_1", "admin");
   w.resourceServer("api_1", "https://api.example.com/", { scopes: [{ value: "read:users", description: "Read users" }] });
-  f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+  await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
 });
 afterEach(() => f.close());
 

@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { SqlReader } from "../storage/files.ts";
 import { withoutSecrets } from "../secret-options.ts";
 import { entityOf, SYNCED_ENTITIES, type EntityKind } from "../synced-entities.ts";
 
@@ -63,37 +63,38 @@ export function isSyncable(kind: EntityKind, row: Row, rules: SyncRules): boolea
   });
 }
 
-/** Reads the control plane's current state of the given entities (call inside one read transaction). */
-export function readStates(cp: Database, wanted: Iterable<{ kind: EntityKind; id: string }>, rules: SyncRules): EntityState[] {
+/** Reads the control plane's current state of the given entities (call inside one snapshot). */
+export async function readStates(cp: SqlReader, wanted: Iterable<{ kind: EntityKind; id: string }>, rules: SyncRules): Promise<EntityState[]> {
   const out: EntityState[] = [];
   for (const { kind, id } of wanted) {
     const spec = entityOf(kind);
-    const row = cp.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ? AND id = ?`).get(rules.controlPlane, id) as Row | null;
+    const row = (await cp.get<Row>(`SELECT * FROM ${spec.table} WHERE tenant_id = ? AND id = ?`, [rules.controlPlane, id])) ?? null;
     const syncable = row !== null && isSyncable(kind, row, rules);
-    out.push({ kind, id, row: syncable ? row : null, permissions: syncable && kind === "role" ? permissionsOf(cp, rules.controlPlane, id) : undefined });
+    out.push({ kind, id, row: syncable ? row : null, permissions: syncable && kind === "role" ? await permissionsOf(cp, rules.controlPlane, id) : undefined });
   }
   return out;
 }
 
 /** Every syncable entity of the control plane (for seeding a new tenant and for reconciling). */
-export function readAllStates(cp: Database, rules: SyncRules): EntityState[] {
+export async function readAllStates(cp: SqlReader, rules: SyncRules): Promise<EntityState[]> {
   const out: EntityState[] = [];
   for (const spec of SYNCED_ENTITIES) {
     if (!rules.enabled[spec.kind]) continue;
-    const rows = cp.query(`SELECT * FROM ${spec.table} WHERE tenant_id = ? ORDER BY id`).all(rules.controlPlane) as Row[];
+    const rows = await cp.all<Row>(`SELECT * FROM ${spec.table} WHERE tenant_id = ? ORDER BY id`, [rules.controlPlane]);
     for (const row of rows) {
       if (!isSyncable(spec.kind, row, rules)) continue;
       const id = row.id as string;
-      out.push({ kind: spec.kind, id, row, permissions: spec.kind === "role" ? permissionsOf(cp, rules.controlPlane, id) : undefined });
+      out.push({ kind: spec.kind, id, row, permissions: spec.kind === "role" ? await permissionsOf(cp, rules.controlPlane, id) : undefined });
     }
   }
   return out;
 }
 
-function permissionsOf(cp: Database, controlPlane: string, roleId: string): Permission[] {
-  return cp
-    .query("SELECT resource_server_identifier, permission_name, created_at FROM role_permissions WHERE tenant_id = ? AND role_id = ? ORDER BY resource_server_identifier, permission_name")
-    .all(controlPlane, roleId) as Permission[];
+function permissionsOf(cp: SqlReader, controlPlane: string, roleId: string): Promise<Permission[]> {
+  return cp.all<Permission>(
+    "SELECT resource_server_identifier, permission_name, created_at FROM role_permissions WHERE tenant_id = ? AND role_id = ? ORDER BY resource_server_identifier, permission_name",
+    [controlPlane, roleId],
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ThreadAccess } from "../storage/files.ts";
 import { workerEntry } from "../worker-entry.ts";
 import type { SyncRules } from "./entities.ts";
 import type { WorkerReply, WorkerRequest } from "./fanout-worker.ts";
@@ -19,8 +20,7 @@ export class FanoutWorkers {
 
   constructor(
     private readonly size: number,
-    private readonly dir: string,
-    private readonly busyTimeoutMs: number,
+    private readonly access: ThreadAccess,
     private readonly rules: SyncRules,
     private readonly log: Logger,
   ) {}
@@ -70,7 +70,8 @@ export class FanoutWorkers {
       };
       worker.addEventListener("message", onMessage);
       worker.addEventListener("error", onError);
-      worker.postMessage({ batch, dir: this.dir, busyTimeoutMs: this.busyTimeoutMs, rules: this.rules, plan, jobs } satisfies WorkerRequest);
+      const files = jobs.map((job) => ({ ...job, file: this.access.fileOf(job.tenantId) }));
+      worker.postMessage({ batch, busyTimeoutMs: this.access.busyTimeoutMs, rules: this.rules, plan, jobs: files } satisfies WorkerRequest);
     });
   }
 }

@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
-import { identityOf, type FileIdentity } from "../storage/files.ts";
-import type { HandlePool } from "../storage/files.ts";
+import type { TenantIdentity, TenantAccess } from "../storage/files.ts";
 import type { SyncRules } from "./entities.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
 import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
@@ -11,27 +10,23 @@ const YIELD_EVERY = 32;
 const WORKER_THRESHOLD = 64;
 
 export interface FanoutOptions {
-  pool: HandlePool;
+  store: TenantAccess;
   rules: SyncRules;
-  /** Threads that apply a large fan-out in parallel (0: all on the main thread). */
+  /** Threads that apply a large fan-out in parallel, where the store lets threads open tenants (0: none). */
   workers: number;
-  /** `<data>/tenants`, for the workers' own opens. */
-  dir: string;
-  /** Busy timeout of the workers' handles (the pool's, for the same reason: back off, not stall). */
-  lockWaitMs: number;
   log: Logger;
 }
 
 /**
- * One tenant's share of a fan-out: its outcome, with its file's identity from before the outcome's
- * cursor was read and when its apply started; or the error it failed with.
+ * One tenant's share of a fan-out: its outcome, with its database's identity from before the
+ * outcome's cursor was read and when its apply started; or the error it failed with.
  */
 export type FanoutResult = Applied | { tenantId: string; error: Error };
 
 export interface Applied {
   tenantId: string;
   outcome: Outcome;
-  identity: FileIdentity | undefined;
+  identity: TenantIdentity | undefined;
   started: number;
 }
 
@@ -39,60 +34,56 @@ export interface Applied {
 export interface FanoutTenants {
   /** The tenant's job, asked just before its plan is applied. */
   job(tenantId: string): Job;
-  /** Told each tenant's result as it comes. */
-  record(result: FanoutResult): void;
+  /** Told each tenant's result as it comes; the next tenant waits for it. */
+  record(result: FanoutResult): void | Promise<void>;
   /** True once the run is to end: no further tenant is started on this thread. */
   stopped(): boolean;
 }
 
 /**
- * Applies one plan to the tenants due, each in its own transaction. Files the pool holds open are
- * cheapest on this thread; for a large fan-out the rest go to the workers, whose opens, writes and
- * closes overlap (the work is bound by I/O latency) while this thread keeps serving requests.
+ * Applies one plan to the tenants due, each in its own transaction. Databases the store holds open
+ * are cheapest on this thread; for a large fan-out over a store that lets threads open its files,
+ * the rest go to the workers, whose opens, writes and closes overlap (the work is bound by I/O
+ * latency) while this thread keeps serving requests.
  */
 export class Fanout {
   private readonly workers?: FanoutWorkers;
 
   constructor(private readonly o: FanoutOptions) {
-    if (o.workers > 0) this.workers = new FanoutWorkers(o.workers, o.dir, o.lockWaitMs, o.rules, o.log);
+    if (o.workers > 0 && o.store.threads) this.workers = new FanoutWorkers(o.workers, o.store.threads, o.rules, o.log);
   }
 
   async apply(plan: Plan, due: readonly string[], tenants: FanoutTenants): Promise<void> {
+    const { store } = this.o;
     const applier = new PlanApplier(plan, this.o.rules);
-    const open = new Set(this.o.pool.openIds());
+    const open = new Set(store.openIds());
     const toWorkers = this.workers?.available && due.length >= WORKER_THRESHOLD ? due.filter((id) => !open.has(id)) : [];
     const here = toWorkers.length > 0 ? due.filter((id) => open.has(id)) : due;
+    // Taken here, before the workers read any cursor: a file that changes after counts as changed.
+    const identities = new Map(toWorkers.map((id) => [id, store.identity(id)]));
     const away = toWorkers.length > 0 ? (this.workers as FanoutWorkers).apply(plan, toWorkers.map((id) => tenants.job(id))) : Promise.resolve([]);
 
     let done = 0;
     for (const tenantId of here) {
       const started = performance.now();
       try {
-        const identity = tenantFileIdentity(this.o.pool, tenantId);
-        tenants.record({ tenantId, outcome: applier.apply(this.o.pool.get(tenantId), tenants.job(tenantId)), identity, started });
+        const identity = store.identity(tenantId);
+        const job = tenants.job(tenantId);
+        await tenants.record({ tenantId, outcome: await store.use(tenantId, (db) => applier.apply(db, job)), identity, started });
       } catch (err) {
-        tenants.record({ tenantId, error: err as Error });
+        await tenants.record({ tenantId, error: err as Error });
       }
       if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       if (tenants.stopped()) break;
     }
     const started = performance.now();
     for (const r of await away) {
-      if (r.outcome) tenants.record({ tenantId: r.tenantId, outcome: r.outcome, identity: r.identity, started });
-      else tenants.record({ tenantId: r.tenantId, error: Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }) });
+      if (r.outcome) await tenants.record({ tenantId: r.tenantId, outcome: r.outcome, identity: identities.get(r.tenantId), started });
+      else await tenants.record({ tenantId: r.tenantId, error: Object.assign(new Error(r.error?.message ?? "failed"), { code: r.error?.code }) });
     }
   }
 
   stop(): void {
     this.workers?.stop();
-  }
-}
-
-/** A tenant file's identity now; undefined when it is gone (or its id names no file). */
-export function tenantFileIdentity(pool: HandlePool, tenantId: string): FileIdentity | undefined {
-  try {
-    return identityOf(pool.pathOf(tenantId));
-  } catch {
-    return undefined;
   }
 }

@@ -24,13 +24,13 @@ export function syncRules(config: SyncConfig): SyncRules {
 
 /**
  * The outbox relay over a data directory, with its capture triggers installed and new tenant files
- * seeded from it. Not started: `serve` starts the loop; CLI commands use it synchronously.
+ * seeded from it. Not started: `serve` starts the loop; CLI commands call it themselves.
  */
-export function openRelay(tenancy: Tenancy, config: SyncConfig, log: Logger, observer?: RelayObserver): OutboxRelay {
+export async function openRelay(tenancy: Tenancy, config: SyncConfig, log: Logger, observer?: RelayObserver): Promise<OutboxRelay> {
   const relay = new OutboxRelay({
     cp: tenancy.cp,
     commits: tenancy.commits,
-    pool: tenancy.pool,
+    store: tenancy.store,
     registry: tenancy.registry,
     rules: syncRules(config),
     log,
@@ -38,10 +38,8 @@ export function openRelay(tenancy: Tenancy, config: SyncConfig, log: Logger, obs
     retentionMs: config.outboxRetentionHours * 3_600_000,
     observer,
     workers: config.syncWorkers,
-    dir: tenancy.dir,
-    lockWaitMs: config.syncLockWaitMs,
   });
-  relay.prepare();
+  await relay.prepare();
   tenancy.lifecycle.seedWith(relay.seed);
   return relay;
 }

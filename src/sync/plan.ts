@@ -1,7 +1,7 @@
-import type { Database } from "bun:sqlite";
+import type { SqlDb } from "../storage/files.ts";
 import { applyStates, cursorOf, type ApplyResult } from "./apply.ts";
 import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
-import type { Outbox, OutboxEvent } from "./outbox.ts";
+import { Outbox, type OutboxEvent } from "./outbox.ts";
 import { isEntityKind, type EntityKind } from "../synced-entities.ts";
 import { RECONCILE_ENTITY } from "./triggers.ts";
 
@@ -16,24 +16,25 @@ export interface Plan {
 }
 
 /**
- * One read transaction on the control plane: the head, the events since `from`, the states they
- * touch, and every syncable entity when `needAll` (or when a reconcile marker is among the events).
+ * One snapshot of the control plane: the head, the events since `from`, the states they touch, and
+ * every syncable entity when `needAll` (or when a reconcile marker is among the events).
  */
-export function readPlan(cp: Database, outbox: Outbox, from: number, needAll: boolean, rules: SyncRules): Plan {
-  return cp.transaction((): Plan => {
-    const head = outbox.head();
-    const events = outbox.events(from, head);
+export function readPlan(cp: SqlDb, from: number, needAll: boolean, rules: SyncRules): Promise<Plan> {
+  return cp.snapshot(async (r): Promise<Plan> => {
+    const outbox = new Outbox(r);
+    const head = await outbox.head();
+    const events = await outbox.events(from, head);
     const touched = new Map<string, { kind: EntityKind; id: string }>();
     for (const e of events) if (isEntityKind(e.entity)) touched.set(`${e.entity}:${e.entity_id}`, { kind: e.entity, id: e.entity_id });
-    const states = readStates(cp, touched.values(), rules).map((s): [string, EntityState] => [`${s.kind}:${s.id}`, s]);
+    const states = (await readStates(r, touched.values(), rules)).map((s): [string, EntityState] => [`${s.kind}:${s.id}`, s]);
     const marked = events.some((e) => e.entity === RECONCILE_ENTITY);
-    return { head, events, states, all: needAll || marked ? readAllStates(cp, rules) : undefined };
-  })();
+    return { head, events, states, all: needAll || marked ? await readAllStates(r, rules) : undefined };
+  });
 }
 
-/** Every syncable entity and the head they stand at, in one read transaction: a full copy's snapshot. */
-export function readFullCopy(cp: Database, outbox: Outbox, rules: SyncRules): { head: number; all: EntityState[] } {
-  return cp.transaction(() => ({ head: outbox.head(), all: readAllStates(cp, rules) }))();
+/** Every syncable entity and the head they stand at, in one snapshot: a full copy's. */
+export function readFullCopy(cp: SqlDb, rules: SyncRules): Promise<{ head: number; all: EntityState[] }> {
+  return cp.snapshot(async (r) => ({ head: await new Outbox(r).head(), all: await readAllStates(r, rules) }));
 }
 
 export interface Job {
@@ -50,7 +51,7 @@ export type Outcome =
   /** The file already holds the plan's head: checked, nothing written. */
   | { kind: "current"; cursor: number };
 
-/** Applies a plan to one tenant file. Pure over its arguments, so the main thread and workers share it. */
+/** Applies a plan to one tenant's database. Pure over its arguments, so the main thread and workers share it. */
 export class PlanApplier {
   private readonly byCursor = new Map<number, EntityState[]>();
   private readonly states: Map<string, EntityState>;
@@ -62,14 +63,14 @@ export class PlanApplier {
     this.states = new Map(plan.states);
   }
 
-  apply(db: Database, job: Job): Outcome {
-    const cursor = cursorOf(db);
+  async apply(db: SqlDb, job: Job): Promise<Outcome> {
+    const cursor = await cursorOf(db);
     if (!job.needsReconcile && cursor < (job.remembered ?? 0)) return { kind: "behind", cursor };
     // A reconcile marker past the cursor: writes went uncaptured meanwhile, only a full copy is right.
     const full = job.needsReconcile || this.plan.events.some((e) => e.entity === RECONCILE_ENTITY && e.seq > cursor);
     if (!full && cursor >= this.plan.head) return { kind: "current", cursor };
     const states = full ? (this.plan.all ?? []) : this.touchedSince(cursor);
-    return { kind: "applied", from: cursor, result: applyStates(db, job.tenantId, states, this.plan.head, this.rules, full) };
+    return { kind: "applied", from: cursor, result: await applyStates(db, job.tenantId, states, this.plan.head, this.rules, full) };
   }
 
   private touchedSince(cursor: number): EntityState[] {

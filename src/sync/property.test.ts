@@ -70,9 +70,9 @@ type Op = typeof Op extends fc.Arbitrary<infer T> ? T : never;
 class World {
   readonly dir = mkdtempSync(join(tmpdir(), "tenantgate-prop-"));
   readonly config: Config;
-  tenancy: Tenancy;
-  relay: OutboxRelay;
-  readonly authhero: Database;
+  tenancy!: Tenancy;
+  relay!: OutboxRelay;
+  authhero!: Database;
   readonly own = new Map<string, OwnRows>();
   /** The latest backup of each tenant, with its own rows as they were then. */
   private readonly backups = new Map<string, { path: string; own: OwnRows }>();
@@ -81,12 +81,18 @@ class World {
   private clock = 0;
   private ownSerial = 0;
 
-  constructor(argv: string[] = []) {
+  private constructor(argv: string[]) {
     this.config = loadConfig({ argv: ["--dev", "--data-dir", this.dir, ...argv], env: {} }).config;
-    this.tenancy = openTenancy(this.config, log);
-    this.relay = openRelay(this.tenancy, this.config, log);
-    this.authhero = new Database(this.tenancy.cp.path);
-    this.authhero.exec("PRAGMA busy_timeout = 5000");
+  }
+
+  /** A world whose relay is open (its triggers installed, new tenants seeded from it). */
+  static async open(argv: string[] = []): Promise<World> {
+    const world = new World(argv);
+    world.tenancy = await openTenancy(world.config, log);
+    world.authhero = new Database(world.tenancy.cp.path);
+    world.authhero.exec("PRAGMA busy_timeout = 5000");
+    world.relay = await openRelay(world.tenancy, world.config, log);
+    return world;
   }
 
   /** Deterministic timestamps, so a counterexample replays byte for byte. */
@@ -98,8 +104,8 @@ class World {
     return join(this.tenancy.dir, `${t}.sqlite`);
   }
 
-  private exists(t: string): boolean {
-    return this.tenancy.cp.tenant(t) !== undefined;
+  private async exists(t: string): Promise<boolean> {
+    return (await this.tenancy.cp.tenant(t)) !== undefined;
   }
 
   /** A write AuthHero would refuse (unique key, primary key) is skipped, as AuthHero's API would. */
@@ -115,9 +121,9 @@ class World {
     return this.authhero.query(`SELECT 1 FROM ${table} WHERE tenant_id = ? AND id = ?`).get(CP, id) !== null;
   }
 
-  createTenant(t: string): void {
-    if (!this.exists(t)) {
-      this.tenancy.lifecycle.create({ id: t, friendly_name: `Tenant ${t}` });
+  async createTenant(t: string): Promise<void> {
+    if (!(await this.exists(t))) {
+      await this.tenancy.lifecycle.create({ id: t, friendly_name: `Tenant ${t}` });
       this.own.set(t, emptyOwnRows());
     }
   }
@@ -217,7 +223,7 @@ class World {
         return this.createTenant(TENANTS[op.t] as string);
       case "deleteTenant": {
         const t = TENANTS[op.t] as string;
-        if (this.exists(t)) {
+        if ((await this.exists(t))) {
           this.tenancy.lifecycle.delete(t);
           this.own.delete(t);
           this.backups.delete(t);
@@ -226,7 +232,7 @@ class World {
       }
       case "backup": {
         const t = TENANTS[op.t] as string;
-        if (!this.exists(t)) return;
+        if (!(await this.exists(t))) return;
         const path = join(this.dir, `${t}.backup-${this.clock}.sqlite`);
         const db = new Database(this.tenantPath(t), { readonly: true });
         try {
@@ -240,7 +246,7 @@ class World {
       case "restoreBackup": {
         const t = TENANTS[op.t] as string;
         const backup = this.backups.get(t);
-        if (!backup || !this.exists(t)) return;
+        if (!backup || !(await this.exists(t))) return;
         await this.relay.stop();
         closeTenancy(this.tenancy);
         for (const suffix of ["-wal", "-shm", ""]) rmSync(this.tenantPath(t) + suffix, { force: true });
@@ -250,8 +256,8 @@ class World {
         db.close(false);
         this.own.set(t, cloneOwn(backup.own));
         this.restored = true;
-        this.tenancy = openTenancy(this.config, log);
-        this.relay = openRelay(this.tenancy, this.config, log);
+        this.tenancy = await openTenancy(this.config, log);
+        this.relay = await openRelay(this.tenancy, this.config, log);
         return;
       }
       case "ownRole": {
@@ -285,9 +291,9 @@ class World {
         await this.relay.stop();
         if (op.how === "reopen") {
           closeTenancy(this.tenancy);
-          this.tenancy = openTenancy(this.config, log);
+          this.tenancy = await openTenancy(this.config, log);
         }
-        this.relay = openRelay(this.tenancy, this.config, log);
+        this.relay = await openRelay(this.tenancy, this.config, log);
         return;
     }
   }
@@ -303,8 +309,8 @@ class World {
   }
 
   /** The tenant's own write on its own connection (as AuthHero serving that tenant); refused writes are skipped. */
-  private tenantWrite(t: string, table: string, id: string, fn: (db: Database, t: string) => void): void {
-    if (!this.exists(t) || !existsSync(this.tenantPath(t))) return;
+  private async tenantWrite(t: string, table: string, id: string, fn: (db: Database, t: string) => void): Promise<void> {
+    if (!(await this.exists(t)) || !existsSync(this.tenantPath(t))) return;
     const db = new Database(this.tenantPath(t));
     try {
       db.exec("PRAGMA busy_timeout = 5000");
@@ -323,7 +329,7 @@ class World {
   }
 
   /** Every difference between what the tenants hold and what they must hold. */
-  check(): string[] {
+  async check(): Promise<string[]> {
     const problems: string[] = [];
     const cp = this.authhero;
     const children = (cp.query("SELECT id FROM tenants WHERE id != ? ORDER BY id").all(CP) as { id: string }[]).map((r) => r.id);
@@ -334,7 +340,7 @@ class World {
       } finally {
         db.close(false);
       }
-      const status = this.relay.status(t);
+      const status = await this.relay.status(t);
       if (status.state !== "in_sync") problems.push(`${t}: relay reports ${status.state} (${status.last_error ?? "no error"})`);
     }
     return problems;
@@ -379,14 +385,14 @@ test(
       // Half the worlds compact the outbox at every pass (retention 0), so replays meet compacted events.
       fc.asyncProperty(fc.boolean(), fc.array(Op, { minLength: 1, maxLength: 30 }), async (compactAlways, ops) => {
         runs++;
-        const world = new World(compactAlways ? ["--outbox-retention-hours", "0"] : []);
+        const world = await World.open(compactAlways ? ["--outbox-retention-hours", "0"] : []);
         try {
-          world.createTenant("t0");
-          world.createTenant("t1");
+          await world.createTenant("t0");
+          await world.createTenant("t1");
           for (const op of ops) await world.apply(op);
           if (world.restored) world.nudge();
           await world.relay.drain();
-          const problems = world.check();
+          const problems = await world.check();
           // A readable counterexample: the shrunk ops are printed by fast-check, the differences here.
           if (problems.length > 0) throw new Error(`tenants diverged from the control plane:\n  ${problems.join("\n  ")}`);
         } finally {
@@ -403,14 +409,14 @@ test(
 // The oracle itself must be able to fail: a copy edited in a tenant file, a stale copy, a tenant-owned
 // row changed and a lagging cursor are each reported.
 test("the oracle reports drift, stale copies, touched tenant rows and a lagging cursor", async () => {
-  const world = new World();
+  const world = await World.open();
   try {
-    world.createTenant("t0");
+    await world.createTenant("t0");
     await world.apply({ op: "role", id: 0, name: 0, desc: 0 });
     await world.apply({ op: "perm", role: 0, rs: 0, perm: 0 });
     await world.apply({ op: "ownRole", t: 0, name: 1, id: null });
     await world.relay.drain();
-    expect(world.check()).toEqual([]);
+    expect(await world.check()).toEqual([]);
 
     const file = new Database(join(world.tenancy.dir, "t0.sqlite"));
     file.exec("PRAGMA busy_timeout = 5000");
@@ -420,7 +426,7 @@ test("the oracle reports drift, stale copies, touched tenant rows and a lagging 
     file.query("DELETE FROM role_permissions WHERE role_id = 'rol_0'").run();
     file.query("UPDATE tenantgate_sync SET cursor = cursor - 1").run();
     file.close(false);
-    const problems = world.check().join("\n");
+    const problems = (await world.check()).join("\n");
     expect(problems).toContain("rol_0: description");
     expect(problems).toContain("rol_0: permissions");
     expect(problems).toContain("ghost: stale copy");

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { ControlPlane } from "../storage/control-plane.ts";
+import { openControlPlaneFile, type ControlPlane } from "../storage/control-plane.ts";
 import { ControlPlaneCommits } from "../storage/control-plane-commits.ts";
 import { RelaySchedule } from "./relay-schedule.ts";
 
@@ -27,7 +27,7 @@ afterEach(async () => {
 /** A schedule whose runs are counted; each run takes `ms` and calls `during` once inside. */
 function counted(opts: { ms?: number; during?: () => void; pollMs?: number } = {}): { runs: () => number } {
   dir = mkdtempSync(join(tmpdir(), "schedule-"));
-  cp = new ControlPlane(join(dir, "control_plane.sqlite"), "control_plane");
+  cp = openControlPlaneFile(join(dir, "control_plane.sqlite"), "control_plane");
   commits = new ControlPlaneCommits(cp, log);
   let runs = 0;
   schedule = new RelaySchedule({

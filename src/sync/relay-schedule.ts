@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import type { ControlPlaneCommits } from "../storage/index.ts";
+import type { ControlPlaneChanges } from "../storage/index.ts";
 
 export interface RelayScheduleOptions {
   /** Other processes' commits and the control-plane file's events: each asks for a run. */
-  commits: ControlPlaneCommits;
+  commits: ControlPlaneChanges;
   /** Safety-net poll: a run at least this often, whatever was missed. */
   pollMs: number;
   /** One pass of the relay. */

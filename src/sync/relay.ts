@@ -1,14 +1,12 @@
-import type { Database } from "bun:sqlite";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/index.ts";
-import type { ControlPlaneCommits } from "../storage/index.ts";
-import { sameIdentity } from "../storage/files.ts";
-import type { HandlePool } from "../storage/files.ts";
+import type { ControlPlaneChanges } from "../storage/index.ts";
+import type { SqlDb, TenantAccess } from "../storage/files.ts";
 import type { TenantRegistry } from "../tenancy/index.ts";
 import { applyStates, conflictsOf, cursorOf, type ApplyResult, type Conflict } from "./apply.ts";
-import type { EntityState, SyncRules } from "./entities.ts";
-import { Fanout, tenantFileIdentity, type Applied } from "./fanout.ts";
-import { Outbox } from "./outbox.ts";
+import type { SyncRules } from "./entities.ts";
+import { Fanout, type Applied } from "./fanout.ts";
+import { compactOutbox, Outbox } from "./outbox.ts";
 import { readFullCopy, readPlan } from "./plan.ts";
 import { RelaySchedule } from "./relay-schedule.ts";
 import { sqliteFailure, type SqliteFailure } from "../storage/files.ts";
@@ -19,11 +17,13 @@ import type { TenantSync } from "./tenant-sync.ts";
 import { ensureTriggers, ORGANIZATION_ENTITY } from "./triggers.ts";
 
 export interface RelayOptions {
-  cp: ControlPlane;
+  /** The outbox, the synced entities and the mirror of tenants' states are read and written through `cp.sql`. */
+  cp: Pick<ControlPlane, "sql">;
   /** Other processes' commits and the file's events: each wakes the relay. */
-  commits: ControlPlaneCommits;
-  pool: HandlePool;
-  registry: TenantRegistry;
+  commits: ControlPlaneChanges;
+  /** Where the tenants' databases are. */
+  store: TenantAccess;
+  registry: Pick<TenantRegistry, "cachedTenantIds" | "cachedStatus" | "unreadableReason" | "refresh" | "fileUnreadable">;
   rules: SyncRules;
   log: Logger;
   /** Safety-net poll; commits and file events (tenantgate's own writes too) wake the relay sooner. */
@@ -31,16 +31,12 @@ export interface RelayOptions {
   /** Outbox rows every tenant has applied are deleted once older than this. */
   retentionMs: number;
   observer?: RelayObserver;
-  /** Threads that apply a large fan-out in parallel (0: all on the main thread). */
+  /** Threads that apply a large fan-out in parallel, where the store lets threads open tenants (0: all on the main thread). */
   workers: number;
-  /** `<data>/tenants`, for the workers' own opens. */
-  dir: string;
-  /** Busy timeout of the workers' handles (the pool's, for the same reason: back off, not stall). */
-  lockWaitMs: number;
 }
 
 
-/** Why a tenant's sync failed: what SQLite said of its file (the metric's `reason` label). */
+/** Why a tenant's sync failed: what SQLite said of its database (the metric's `reason` label). */
 export type FailureReason = SqliteFailure;
 
 /** The longest the relay's pass over every tenant keeps the main thread before it yields. */
@@ -52,7 +48,7 @@ export interface RelayObserver {
 }
 
 /**
- * The one worker that copies control-plane changes into every tenant file. Each run reads one
+ * The one worker that copies control-plane changes into every tenant's database. Each run reads one
  * control-plane snapshot (head, events, the current state of what they touched) and applies it to
  * every lagging tenant in its own transaction with its cursor. A tenant that fails backs off on its
  * own and never holds up the others.
@@ -65,20 +61,20 @@ export class OutboxRelay {
   private lastCompaction = 0;
 
   constructor(private readonly o: RelayOptions) {
-    this.outbox = new Outbox(o.cp.db);
-    this.states = new SyncStates(o.cp.db);
+    this.outbox = new Outbox(o.cp.sql);
+    this.states = new SyncStates(o.cp.sql);
     this.schedule = new RelaySchedule({ commits: o.commits, pollMs: o.pollMs, run: () => this.runOnce(), log: o.log });
-    this.fanout = new Fanout({ pool: o.pool, rules: o.rules, workers: o.workers, dir: o.dir, lockWaitMs: o.lockWaitMs, log: o.log });
+    this.fanout = new Fanout({ store: o.store, rules: o.rules, workers: o.workers, log: o.log });
   }
 
   /**
    * Installs the capture triggers and loads the mirrored tenant states. Triggers that were missing
    * mean changes went uncaptured, so every tenant is reconciled in full.
    */
-  prepare(): void {
-    const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
-    this.states.load();
-    if (missing.length > 0 && this.o.cp.tenantIds().length > 1) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
+  async prepare(): Promise<void> {
+    const missing = await ensureTriggers(this.o.cp.sql, this.o.rules.controlPlane);
+    await this.states.load();
+    if (missing.length > 0 && this.childTenants().length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
   }
 
   /** Runs on its schedule from now on (a serving process). */
@@ -102,32 +98,34 @@ export class OutboxRelay {
   }
 
   /**
-   * Seeds a new tenant file (or a restored one, before it is put in place) from one snapshot at head
-   * H and sets its cursor to H: changes made meanwhile are past H, and the relay carries on from there.
+   * Seeds a new tenant's database (or a restored one, before it is put in place) from one snapshot at
+   * head H and sets its cursor to H: changes made meanwhile are past H, and the relay carries on from there.
    */
-  seed = (db: Database, tenantId: string): number => {
-    const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
-    applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
+  seed = async (db: SqlDb, tenantId: string): Promise<number> => {
+    const snap = await readFullCopy(this.o.cp.sql, this.o.rules);
+    await applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true);
     this.states.seeded(tenantId, snap.head);
-    // Mirrored at once, so a gateway started later knows this cursor without opening the file.
-    this.states.persist();
+    // Mirrored at once, so a gateway started later knows this cursor without opening the database.
+    await this.states.persist();
     return snap.head;
   };
 
   /** Compares every synced entity of one tenant with the control plane and repairs what differs. */
-  reconcile(tenantId: string): ApplyResult & { cursor: number } {
-    const snap = readFullCopy(this.o.cp.db, this.outbox, this.o.rules);
+  async reconcile(tenantId: string): Promise<ApplyResult & { cursor: number }> {
+    const snap = await readFullCopy(this.o.cp.sql, this.o.rules);
     const state = this.states.of(tenantId);
     try {
-      const identity = tenantFileIdentity(this.o.pool, tenantId);
-      const result = this.applyTo(tenantId, snap.all, snap.head, true);
+      const identity = this.o.store.identity(tenantId);
+      // The store's handles wait only briefly for a lock (--sync-lock-wait-ms): a tenant another
+      // process holds fails here and backs off, as in a run.
+      const result = await this.o.store.use(tenantId, (db) => applyStates(db, tenantId, snap.all, snap.head, this.o.rules, true));
       state.applied(snap.head, result.conflicts, identity);
       return { ...result, cursor: snap.head };
     } catch (err) {
       this.failedWith(tenantId, state, err as Error);
       throw err;
     } finally {
-      this.states.persist();
+      await this.states.persist();
     }
   }
 
@@ -135,20 +133,24 @@ export class OutboxRelay {
    * The tenant's file was replaced (a restore, a copy put in place): what the relay remembers about
    * its cursor no longer holds. Forget it, so the next run reads the file's own cursor and catches up.
    */
-  fileReplaced(tenantId: string): void {
-    this.states.forget(tenantId);
+  async fileReplaced(tenantId: string): Promise<void> {
+    // Forgotten in memory at once, before the run this wakes reads the state.
+    const forgetting = this.states.forget(tenantId);
     this.wake();
+    // The mirror is a hint checked against the file before it counts: a row left behind costs a read.
+    await forgetting.catch((err: unknown) => this.o.log.warn({ tenant: tenantId, err }, "could not drop a replaced tenant's state from the control plane's mirror"));
   }
 
   /**
    * For the periodic rescan: a tenant whose file changed since its cursor was last read or written
    * (another process rewrote, rolled back, truncated or replaced it, or its WAL went; the relay's own
-   * commits count too) has its cursor read from the file again, and is caught up if it is behind.
+   * commits count too) has its cursor read from the file again, and is caught up if it is behind. So
+   * does every tenant whose store cannot tell (its identity is undefined).
    */
   recheckFiles(): void {
     let changed = false;
     for (const [id, s] of this.states.entries()) {
-      if (!s.verified || sameIdentity(s.identity, tenantFileIdentity(this.o.pool, id))) continue;
+      if (!s.verified || (s.identity !== undefined && s.identity === this.o.store.identity(id))) continue;
       s.verified = false;
       changed = true;
     }
@@ -159,11 +161,11 @@ export class OutboxRelay {
    * Reads every ready tenant's cursor from its file, for a process whose relay does not run (the
    * CLI): its summary then reports the files, not the mirror another process last wrote.
    */
-  verifyAll(): void {
+  async verifyAll(): Promise<void> {
     for (const id of this.childTenants()) {
-      if (this.o.registry.status(id) !== "ready") continue;
+      if (this.o.registry.cachedStatus(id) !== "ready") continue;
       try {
-        Object.assign(this.states.of(id), { cursor: cursorOf(this.o.pool.get(id)), verified: true });
+        Object.assign(this.states.of(id), { cursor: await this.o.store.use(id, cursorOf), verified: true });
       } catch {
         // Reported as the relay last knew it, unverified.
       }
@@ -177,41 +179,40 @@ export class OutboxRelay {
   }
 
   /** The newest seq the outbox handed out. */
-  head(): number {
+  head(): Promise<number> {
     return this.outbox.head();
   }
 
-  /** One tenant's status, its cursor and conflicts read from its file when it can be read. */
-  status(tenantId: string): TenantSyncStatus & { conflict_list: Conflict[] } {
+  /** One tenant's status, its cursor and conflicts read from its database when it can be read. */
+  async status(tenantId: string): Promise<TenantSyncStatus & { conflict_list: Conflict[] }> {
     const s = this.states.of(tenantId);
     let cursor = s.cursor;
     let fromFile = false;
     let conflictList: Conflict[] = [];
     try {
       // The file as other processes read it now, not a handle on one that was replaced.
-      this.o.pool.evictIfReplaced(tenantId);
-      const db = this.o.pool.get(tenantId);
-      cursor = cursorOf(db);
-      conflictList = conflictsOf(db);
+      this.o.store.evictIfReplaced(tenantId);
+      [cursor, conflictList] = await this.o.store.use(tenantId, async (db) => [await cursorOf(db), await conflictsOf(db)] as const);
       fromFile = true;
     } catch {
       // Unreadable right now: report what the relay last knew.
     }
     // Read after the cursor: the outbox only grows, so a cursor committed meanwhile is never past it.
-    const head = this.outbox.head();
+    const head = await this.outbox.head();
     if (fromFile && s.cursor !== undefined && cursor !== undefined && cursor < s.cursor) {
       // The file is behind what the relay committed: repair it now, not at the next change.
       s.verified = false;
       this.wake();
     }
-    if (fromFile && this.aheadOfHead(tenantId, s, cursor, head)) this.wake();
-    return { ...describeSync(tenantId, s, this.o.registry, { head, target: this.outbox.syncHead() }, cursor, fromFile || s.verified), conflict_list: conflictList };
+    if (fromFile && (await this.aheadOfHead(tenantId, s, cursor, head))) this.wake();
+    const target = await this.outbox.syncHead();
+    return { ...describeSync(tenantId, s, this.o.registry, { head, target }, cursor, fromFile || s.verified), conflict_list: conflictList };
   }
 
   /** Every tenant's sync as the relay knows it (the mirror's cursors unverified until read). */
-  summary(): SyncSummary {
-    const head = this.outbox.head();
-    const target = this.outbox.syncHead();
+  async summary(): Promise<SyncSummary> {
+    const head = await this.outbox.head();
+    const target = await this.outbox.syncHead();
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
     let minCursor = head;
     const ids = this.childTenants();
@@ -220,16 +221,16 @@ export class OutboxRelay {
       counts[describeSync(id, s, this.o.registry, { head, target }, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
     }
-    const oldest = this.outbox.capturedAfter(minCursor);
+    const oldest = await this.outbox.capturedAfter(minCursor);
     const seconds = oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0;
     return { head, tenants: ids.length, ...counts, oldest_lag_events: head - minCursor, oldest_lag_seconds: Math.round(seconds * 10) / 10 };
   }
 
   private async runOnce(): Promise<void> {
-    const missing = ensureTriggers(this.o.cp.db, this.o.rules.controlPlane);
+    const missing = await ensureTriggers(this.o.cp.sql, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
-    const target = this.outbox.syncHead();
-    const head = this.outbox.head();
+    const target = await this.outbox.syncHead();
+    const head = await this.outbox.head();
     const now = Date.now();
     const due: string[] = [];
     let slice = performance.now();
@@ -240,25 +241,25 @@ export class OutboxRelay {
         await new Promise((resume) => setImmediate(resume));
         slice = performance.now();
       }
-      if (this.o.registry.status(id) !== "ready") continue;
+      if (this.o.registry.cachedStatus(id) !== "ready") continue;
       const s = this.states.of(id);
       if (s.backingOff(now)) continue;
-      const cursor = s.cursor ?? this.readCursor(id, s);
+      const cursor = s.cursor ?? (await this.readCursor(id, s));
       if (cursor === undefined) continue;
-      this.aheadOfHead(id, s, cursor, head);
+      await this.aheadOfHead(id, s, cursor, head);
       if (s.needsReconcile || !s.verified || cursor < target) due.push(id);
     }
     if (due.length > 0) await this.fanOut(due);
-    this.states.persist();
-    this.compact(now);
+    await this.states.persist();
+    await this.compact(now);
     this.schedule.retryAt(this.states.nextAttempt());
   }
 
   /** A cursor nothing is known of, read from the file; undefined when that failed (and the tenant backs off). */
-  private readCursor(id: string, s: TenantSync): number | undefined {
+  private async readCursor(id: string, s: TenantSync): Promise<number | undefined> {
     try {
-      const identity = tenantFileIdentity(this.o.pool, id);
-      s.read(cursorOf(this.o.pool.get(id)), identity);
+      const identity = this.o.store.identity(id);
+      s.read(await this.o.store.use(id, cursorOf), identity);
       return s.cursor;
     } catch (err) {
       this.failedWith(id, s, err as Error);
@@ -267,7 +268,7 @@ export class OutboxRelay {
   }
 
   private async fanOut(due: string[]): Promise<void> {
-    const oldest = this.outbox.oldest();
+    const oldest = await this.outbox.oldest();
     // A cursor older than the oldest kept event missed compacted changes: only a full copy is right.
     for (const id of due) {
       const s = this.states.of(id);
@@ -275,7 +276,7 @@ export class OutboxRelay {
     }
     const replaying = due.filter((id) => !this.states.of(id).needsReconcile);
     const from = replaying.reduce((min, id) => Math.min(min, this.states.of(id).cursor ?? 0), Number.MAX_SAFE_INTEGER);
-    const plan = readPlan(this.o.cp.db, this.outbox, from, replaying.length < due.length, this.o.rules);
+    const plan = await readPlan(this.o.cp.sql, from, replaying.length < due.length, this.o.rules);
     if (plan.events.some((e) => e.entity === ORGANIZATION_ENTITY)) this.o.registry.refresh("reload");
 
     await this.fanout.apply(plan, due, {
@@ -285,12 +286,12 @@ export class OutboxRelay {
     });
   }
 
-  private record({ tenantId: id, outcome, identity, started }: Applied, head: number): void {
+  private async record({ tenantId: id, outcome, identity, started }: Applied, head: number): Promise<void> {
     const s = this.states.of(id);
     if (outcome.kind === "current") {
       // Checked, and nothing to apply: the file holds every change (unless its cursor is past the head).
       s.checked(outcome.cursor, identity);
-      if (this.aheadOfHead(id, s, outcome.cursor, head)) this.wake();
+      if (await this.aheadOfHead(id, s, outcome.cursor, head)) this.wake();
       return;
     }
     if (outcome.kind === "behind") {
@@ -312,24 +313,18 @@ export class OutboxRelay {
    * unknown, so it is reconciled in full. The head is read again before saying so: the outbox only
    * grows, so a cursor another process committed after `head` was read is never taken for one.
    */
-  private aheadOfHead(tenantId: string, s: TenantSync, cursor: number | undefined, head: number): boolean {
-    if (cursor === undefined || cursor <= head || cursor <= this.outbox.head()) return false;
+  private async aheadOfHead(tenantId: string, s: TenantSync, cursor: number | undefined, head: number): Promise<boolean> {
+    if (cursor === undefined || cursor <= head || cursor <= (await this.outbox.head())) return false;
     if (!s.needsReconcile) this.o.log.warn({ tenant: tenantId, cursor, head }, "tenant file's cursor is past the control plane's head; reconciling it in full");
     s.needsReconcile = true;
     return true;
-  }
-
-  private applyTo(tenantId: string, states: readonly EntityState[], head: number, complete: boolean): ApplyResult {
-    // The pool's handles wait only briefly for a lock (--sync-lock-wait-ms): a tenant whose file
-    // another process holds must not stall the fan-out; it backs off instead.
-    return applyStates(this.o.pool.get(tenantId), tenantId, states, head, this.o.rules, complete);
   }
 
   private failedWith(tenantId: string, s: TenantSync, err: Error): void {
     const reason = sqliteFailure(err);
     s.failed(err.message);
     // A handle that hit corruption or a vanished file is not to be reused.
-    if (reason !== "busy") this.o.pool.evict(tenantId);
+    if (reason !== "busy") this.o.store.evict(tenantId);
     // A file SQLite finds corrupt is unreadable for everyone (503) until it changes.
     if (reason === "corrupt") this.o.registry.fileUnreadable(tenantId, err.message);
     this.o.observer?.failed(tenantId, reason);
@@ -337,18 +332,18 @@ export class OutboxRelay {
   }
 
   /** Deletes outbox rows that every tenant has applied and that are older than the retention. */
-  private compact(now: number): void {
+  private async compact(now: number): Promise<void> {
     if (now - this.lastCompaction < Math.min(60_000, this.o.retentionMs)) return;
     this.lastCompaction = now;
-    this.states.prune(new Set(this.childTenants()));
+    await this.states.prune(new Set(this.childTenants()));
     const cursors = this.childTenants().map((id) => this.states.of(id).cursor);
     if (cursors.some((c) => c === undefined)) return;
-    const floor = Math.min(this.outbox.head(), ...(cursors as number[]));
-    const removed = this.outbox.compact(floor, new Date(now - this.o.retentionMs).toISOString());
+    const floor = Math.min(await this.outbox.head(), ...(cursors as number[]));
+    const removed = await compactOutbox(this.o.cp.sql, floor, new Date(now - this.o.retentionMs).toISOString());
     if (removed > 0) this.o.log.info({ removed, floor }, "compacted the outbox");
   }
 
   private childTenants(): string[] {
-    return this.o.registry.tenantIds().filter((id) => id !== this.o.rules.controlPlane);
+    return this.o.registry.cachedTenantIds().filter((id) => id !== this.o.rules.controlPlane);
   }
 }

@@ -1,7 +1,5 @@
-import type { Database } from "bun:sqlite";
 import { eq } from "drizzle-orm";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { syncState } from "../storage/index.ts";
+import { ormOf, syncState, type Orm, type SqlDb } from "../storage/index.ts";
 import { TenantSync } from "./tenant-sync.ts";
 
 /**
@@ -11,15 +9,15 @@ import { TenantSync } from "./tenant-sync.ts";
  */
 export class SyncStates {
   private readonly tenants = new Map<string, TenantSync>();
-  private readonly orm: BunSQLiteDatabase;
+  private readonly orm: Orm;
 
-  constructor(private readonly db: Database) {
-    this.orm = drizzle({ client: db });
+  constructor(private readonly db: SqlDb) {
+    this.orm = ormOf(db);
   }
 
   /** Reads the mirror: every cursor in it is remembered, not yet checked against its file. */
-  load(): void {
-    for (const row of this.orm.select().from(syncState).all()) {
+  async load(): Promise<void> {
+    for (const row of await this.orm.select().from(syncState).all()) {
       const { cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts } = row;
       this.tenants.set(row.tenantId, TenantSync.remembered({ cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts }));
     }
@@ -51,26 +49,29 @@ export class SyncStates {
   }
 
   /** The tenant's file was replaced: what was known of its cursor goes, from the mirror too. */
-  forget(tenantId: string): void {
+  async forget(tenantId: string): Promise<void> {
     this.tenants.get(tenantId)?.forgotten();
-    this.orm.delete(syncState).where(eq(syncState.tenantId, tenantId)).run();
+    await this.orm.delete(syncState).where(eq(syncState.tenantId, tenantId)).run();
   }
 
   /** Tenants that no longer exist leave the mirror (and what is known of them). */
-  prune(existing: ReadonlySet<string>): void {
-    for (const row of this.orm.select({ tenantId: syncState.tenantId }).from(syncState).all()) {
+  async prune(existing: ReadonlySet<string>): Promise<void> {
+    for (const row of await this.orm.select({ tenantId: syncState.tenantId }).from(syncState).all()) {
       if (existing.has(row.tenantId)) continue;
-      this.orm.delete(syncState).where(eq(syncState.tenantId, row.tenantId)).run();
+      await this.orm.delete(syncState).where(eq(syncState.tenantId, row.tenantId)).run();
       this.tenants.delete(row.tenantId);
     }
   }
 
   /** Writes the states changed since the last call to the mirror, in one transaction. */
-  persist(): void {
+  async persist(): Promise<void> {
     const changed = [...this.tenants].filter(([, s]) => s.dirty);
     if (changed.length === 0) return;
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    // Marked clean as each is written: a state that changes while the transaction is open is dirty
+    // again and goes in the next call, and so does every one when the transaction fails.
+    await this.db.transaction(async (tx) => {
+      const orm = ormOf(tx);
       for (const [tenantId, s] of changed) {
         const values = {
           cursor: s.cursor ?? 0,
@@ -81,9 +82,12 @@ export class SyncStates {
           conflicts: s.conflicts,
           updatedAt: now,
         };
-        this.orm.insert(syncState).values({ tenantId, ...values }).onConflictDoUpdate({ target: syncState.tenantId, set: values }).run();
         s.dirty = false;
+        await orm.insert(syncState).values({ tenantId, ...values }).onConflictDoUpdate({ target: syncState.tenantId, set: values }).run();
       }
-    })();
+    }).catch((err: unknown) => {
+      for (const [, s] of changed) s.dirty = true;
+      throw err;
+    });
   }
 }

@@ -35,12 +35,12 @@ export interface SyncSummary {
 export function describeSync(
   tenantId: string,
   s: TenantSync,
-  registry: Pick<TenantRegistry, "status" | "unreadableReason">,
+  registry: Pick<TenantRegistry, "cachedStatus" | "unreadableReason">,
   at: { head: number; target: number },
   cursor: number | undefined,
   verified: boolean,
 ): TenantSyncStatus {
-  const status = registry.status(tenantId);
+  const status = registry.cachedStatus(tenantId);
   // A cursor past the head counts another outbox's events: it says nothing of this one's (the relay
   // reconciles such a file in full), so none is reported.
   const position = cursor !== undefined && cursor <= at.head ? cursor : undefined;

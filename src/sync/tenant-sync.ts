@@ -1,4 +1,4 @@
-import type { FileIdentity } from "../storage/files.ts";
+import type { TenantIdentity } from "../storage/files.ts";
 
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 60_000;
@@ -12,8 +12,11 @@ export class TenantSync {
    * rescan) is checked against the file before the tenant is reported in sync.
    */
   verified = false;
-  /** The file's identity just before the cursor was last read or written: a file that changed since is checked again. */
-  identity?: FileIdentity;
+  /**
+   * The database's identity just before the cursor was last read or written: one that changed since
+   * is checked again, and so is one whose store could not tell (undefined).
+   */
+  identity?: TenantIdentity;
   attempts = 0;
   lastError: string | null = null;
   lastErrorAt: string | null = null;
@@ -40,25 +43,25 @@ export class TenantSync {
   }
 
   /** The cursor as read from the file now; a file never synced (cursor 0) gets a full copy. */
-  read(cursor: number, identity: FileIdentity | undefined): void {
+  read(cursor: number, identity: TenantIdentity | undefined): void {
     Object.assign(this, { cursor, verified: true, identity });
     if (cursor === 0) this.needsReconcile = true;
   }
 
   /** `head`'s changes were applied (or a full copy made); `identity` is the file's from before. */
-  applied(head: number, conflicts: number, identity: FileIdentity | undefined): void {
+  applied(head: number, conflicts: number, identity: TenantIdentity | undefined): void {
     this.checked(head, identity);
     this.conflicts = conflicts;
     this.needsReconcile = false;
   }
 
   /** Checked, and nothing to apply: the file holds every change up to `cursor`. */
-  checked(cursor: number, identity: FileIdentity | undefined): void {
+  checked(cursor: number, identity: TenantIdentity | undefined): void {
     Object.assign(this, { cursor, verified: true, identity, attempts: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, dirty: true });
   }
 
   /** The file's cursor is behind what was remembered (a backup put back): it is the truth. */
-  behind(cursor: number, identity: FileIdentity | undefined): void {
+  behind(cursor: number, identity: TenantIdentity | undefined): void {
     Object.assign(this, { cursor, verified: true, identity, dirty: true });
   }
 

@@ -1,5 +1,4 @@
-import type { Database } from "bun:sqlite";
-import { hasTable, SchemaMismatchError } from "../storage/files.ts";
+import { hasTableIn, SchemaMismatchError, type SqlDb } from "../storage/files.ts";
 import { SYNCED_ENTITIES } from "../synced-entities.ts";
 
 /** The outbox entity of an organization change: not synced into tenants, only heard by the gateway. */
@@ -42,24 +41,24 @@ function triggerSql(controlPlane: string): { name: string; sql: string }[] {
  * Installs the capture triggers (idempotent). Returns the names that were missing: a migration that
  * rebuilt a table dropped them, and writes made meanwhile were not captured.
  */
-export function ensureTriggers(db: Database, controlPlane: string): string[] {
+export async function ensureTriggers(db: SqlDb, controlPlane: string): Promise<string[]> {
   const wanted = triggerSql(controlPlane);
-  const present = new Set((db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tenantgate\\_%' ESCAPE '\\'").all() as { name: string }[]).map((r) => r.name));
+  const present = new Set((await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tenantgate\\_%' ESCAPE '\\'")).map((r) => r.name));
   const missing = wanted.filter((t) => !present.has(t.name));
   if (missing.length === 0) return [];
   for (const { table } of CAPTURED) {
-    if (!hasTable(db, table))
+    if (!(await hasTableIn(db, table)))
       throw new SchemaMismatchError(`control plane: table "${table}" is missing, so its changes cannot be captured for sync`);
   }
-  db.transaction(() => {
-    for (const t of missing) db.exec(t.sql);
+  await db.transaction(async (tx) => {
+    for (const t of missing) await tx.run(t.sql);
     // Writes made while triggers were missing were not captured. A marker committed with the new
     // triggers owes every tenant whose cursor is below it a full reconcile, and unlike a flag in
     // memory it survives a crash before the reconcile is done. A control plane without child tenants
     // (the first install) owes nobody anything.
-    if (db.query("SELECT 1 FROM tenants WHERE id != ? LIMIT 1").get(controlPlane))
-      db.query("INSERT INTO tenantgate_outbox (entity, entity_id, op) VALUES (?, '*', 'reconcile')").run(RECONCILE_ENTITY);
-  })();
+    if (await tx.get("SELECT 1 FROM tenants WHERE id != ? LIMIT 1", [controlPlane]))
+      await tx.run("INSERT INTO tenantgate_outbox (entity, entity_id, op) VALUES (?, '*', 'reconcile')", [RECONCILE_ENTITY]);
+  });
   return missing.map((t) => t.name);
 }
 

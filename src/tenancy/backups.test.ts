@@ -71,16 +71,16 @@ describe("a backup made on another deployment", () => {
     const message = await refusal(() => here.lifecycle.restore("acme", file));
     for (const part of [file, "made on another deployment", thereId, hereId, "restore control_plane", `tenantgate restore acme ${file} --from-other-deployment`]) expect(message).toContain(part);
     expect(rolesOf(here, "acme")).toEqual(before);
-    expect(here.relay.status("acme").state).toBe("in_sync");
+    expect((await here.relay.status("acme")).state).toBe("in_sync");
   });
 
   test("--from-other-deployment takes it, in sync with this control plane at once: cursor at this head, the other's synced roles gone, its own kept", async () => {
     const { here, there } = await deployments();
     const file = await backupOf(there, "acme");
-    expect(there.relay.head()).toBeGreaterThan(here.relay.head());
+    expect((await there.relay.head())).toBeGreaterThan((await here.relay.head()));
 
     await here.lifecycle.restore("acme", file, { fromOtherDeployment: true });
-    expect(here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: here.relay.head(), lag: 0 });
+    expect(await here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: (await here.relay.head()), lag: 0 });
     expect(rolesOf(here, "acme")).toEqual([
       { id: "rol_here", is_system: 1 },
       { id: "rol_own", is_system: 0 },
@@ -97,8 +97,8 @@ describe("a backup made on another deployment", () => {
     inFile(file, (db) => db.exec("DROP TABLE IF EXISTS tenantgate_origin"));
 
     await here.lifecycle.restore("acme", file);
-    const status = here.relay.status("acme");
-    expect(status).toMatchObject({ state: "in_sync", cursor: here.relay.head(), head: here.relay.head() });
+    const status = await here.relay.status("acme");
+    expect(status).toMatchObject({ state: "in_sync", cursor: (await here.relay.head()), head: (await here.relay.head()) });
     expect(rolesOf(here, "acme").filter((r) => r.is_system === 1)).toEqual([{ id: "rol_here", is_system: 1 }]);
     expect(divergences(here.authhero, here.tenantFile("acme"), "acme")).toEqual([]);
   });
@@ -116,7 +116,7 @@ describe("a backup of another tenant, or of another kind of file", () => {
     expect(await refusal(() => here?.lifecycle.restore("acme", file))).toContain(`${file} cannot be restored as tenant "acme": it holds no tenants row for "acme" (it is tenant "beta"'s data`);
     // As beta it is right.
     await here.lifecycle.restore("beta", file);
-    expect(here.relay.status("beta")).toMatchObject({ state: "in_sync", cursor: here.relay.head() });
+    expect(await here.relay.status("beta")).toMatchObject({ state: "in_sync", cursor: (await here.relay.head()) });
   });
 
   test("the control plane's backup is no tenant's, and a tenant's is not the control plane's", async () => {
@@ -140,7 +140,7 @@ test("a backup from this deployment, behind the control plane, is brought to its
   w.role("rol_3", "editor");
 
   await here.lifecycle.restore("acme", file);
-  expect(here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: here.relay.head() });
+  expect(await here.relay.status("acme")).toMatchObject({ state: "in_sync", cursor: (await here.relay.head()) });
   expect(rolesOf(here, "acme")).toEqual([
     { id: "rol_2", is_system: 1 },
     { id: "rol_3", is_system: 1 },

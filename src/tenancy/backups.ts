@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { forgetCursor, hasTable, markOrigin, originOf, probeDatabase } from "../storage/files.ts";
 import type { HandlePool } from "../storage/files.ts";
-import { BunSqlDb, openSqlite, type SqlWriter } from "../storage/files.ts";
+import { BunSqlDb, openSqlite, type SqlDb } from "../storage/files.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
 import { moveDbFiles, removeDbFiles, scratchFileOf } from "../storage/files.ts";
@@ -32,7 +32,7 @@ export interface BackupsOptions {
    * Makes a restored file's synced copies and cursor the control plane's (the relay's full copy, as a
    * new tenant is seeded) and says the cursor it set; undefined when there is no relay to ask.
    */
-  repair: (db: SqlWriter, tenantId: string) => Promise<number> | undefined;
+  repair: (db: SqlDb, tenantId: string) => Promise<number | undefined>;
 }
 
 export interface RestoreOptions {
@@ -208,7 +208,7 @@ export class TenantBackups {
   private async repair(db: Database, tenantId: string): Promise<string> {
     let cursor: number | undefined;
     try {
-      cursor = await new BunSqlDb(db).transaction(async (tx) => this.o.repair(tx, tenantId));
+      cursor = await this.o.repair(new BunSqlDb(db), tenantId);
     } catch (err) {
       forgetCursor(db);
       return `its synced copies are left to the relay, which copies them in full (the repair failed: ${(err as Error).message})`;

@@ -1,4 +1,4 @@
-import { TableColumns, tableExists, type SqlWriter } from "../storage/files.ts";
+import { columnsIn, hasTableIn, insertInto, type SqlWriter } from "../storage/files.ts";
 import { scopeValues } from "../storage/index.ts";
 import { newClientGrantId, newClientId, newClientSecret, newConnectionId } from "./ids.ts";
 
@@ -34,7 +34,7 @@ export function firstLoginIds(universalLoginVersion: "1" | "2"): FirstLoginIds {
 
 /** Whether a schema can hold AuthHero's clients (a control plane AuthHero made, not tenantgate's minimal one). */
 export async function holdsClients(db: SqlWriter): Promise<boolean> {
-  return (await tableExists(db, "clients")) && (await tableExists(db, "connections"));
+  return (await hasTableIn(db, "clients")) && (await hasTableIn(db, "connections"));
 }
 
 const LISTS = ["callbacks", "allowed_origins", "web_origins", "client_aliases", "allowed_clients", "allowed_logout_urls", "signing_keys"];
@@ -51,11 +51,10 @@ const OBJECTS = ["session_transfer", "oidc_logout", "jwt_configuration", "encryp
  */
 export async function provisionFirstLogin(db: SqlWriter, tenantId: string, ids: FirstLoginIds): Promise<void> {
   const now = new Date().toISOString();
-  const columns = new TableColumns();
   const existing = await db.get<{ id: string }>("SELECT id FROM connections WHERE tenant_id = ? AND name = ?", [tenantId, DATABASE_CONNECTION.name]);
   const connectionId = existing?.id ?? ids.connectionId;
   if (!existing) {
-    await columns.insert(db, "connections", { id: connectionId, tenant_id: tenantId, ...DATABASE_CONNECTION, options: "{}", is_system: 0, created_at: now, updated_at: now });
+    await insertInto(db, "connections", { id: connectionId, tenant_id: tenantId, ...DATABASE_CONNECTION, options: "{}", is_system: 0, created_at: now, updated_at: now });
   }
   const client: Record<string, unknown> = {
     client_id: ids.clientId,
@@ -77,11 +76,11 @@ export async function provisionFirstLogin(db: SqlWriter, tenantId: string, ids: 
     created_at: now,
     updated_at: now,
   };
-  await insertClient(db, columns, client);
+  await insertClient(db, client);
 
   const management = await db.get<{ scopes: string | null }>("SELECT scopes FROM resource_servers WHERE tenant_id = ? AND identifier = ?", [tenantId, MANAGEMENT_API]);
-  if (!management || !ids.managementClientId || !ids.managementGrantId || !(await tableExists(db, "client_grants"))) return;
-  await insertClient(db, columns, {
+  if (!management || !ids.managementClientId || !ids.managementGrantId || !(await hasTableIn(db, "client_grants"))) return;
+  await insertClient(db, {
     client_id: ids.managementClientId,
     tenant_id: tenantId,
     name: "API Explorer Application",
@@ -93,7 +92,7 @@ export async function provisionFirstLogin(db: SqlWriter, tenantId: string, ids: 
     created_at: now,
     updated_at: now,
   });
-  await columns.insert(db, "client_grants", {
+  await insertInto(db, "client_grants", {
     id: ids.managementGrantId,
     tenant_id: tenantId,
     client_id: ids.managementClientId,
@@ -110,10 +109,10 @@ async function otherConnections(db: SqlWriter, tenantId: string, except: string)
 }
 
 /** A client row with every JSON column AuthHero's table requires (empty where not given). */
-async function insertClient(db: SqlWriter, columns: TableColumns, client: Record<string, unknown>): Promise<void> {
-  const have = await columns.of(db, "clients");
+async function insertClient(db: SqlWriter, client: Record<string, unknown>): Promise<void> {
+  const have = await columnsIn(db, "clients");
   const row = { ...client };
   for (const c of LISTS) if (!(c in row) && have.has(c)) row[c] = "[]";
   for (const c of OBJECTS) if (!(c in row) && have.has(c)) row[c] = "{}";
-  await columns.insert(db, "clients", row);
+  await insertInto(db, "clients", row);
 }

@@ -1,7 +1,7 @@
 // The tenant lifecycle in-process, over real files in a temp data dir: schema clone, control-plane
 // files AuthHero made, schema mismatches, trash sweep, adoption and concurrent operations.
 import { Database } from "bun:sqlite";
-import { rejectionOf } from "../../test/support/refusal.ts";
+import { refusalOf } from "../../test/support/refusal.ts";
 import { copyTenantFileAs } from "../../test/support/tenant-file.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
@@ -64,7 +64,7 @@ function readOnly<T>(path: string, fn: (db: Database) => T): T {
 }
 
 async function expectHttpError(fn: () => unknown, status: number, message?: RegExp): Promise<void> {
-  const refusal = await rejectionOf(fn);
+  const refusal = await refusalOf(fn);
   expect(refusal.status).toBe(status);
   if (message) expect(refusal.message).toMatch(message);
 }

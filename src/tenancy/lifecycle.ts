@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import { HttpError } from "../http-error.ts";
-import { readSchemaTemplate, TableColumns, type FileTenantStore, type SchemaTemplate, type SqlWriter, type TenantStore } from "../storage/index.ts";
+import { insertInto, readSchemaTemplate, type FileTenantStore, type SchemaTemplate, type TenantStore } from "../storage/index.ts";
 import { firstLoginIds, holdsClients, MANAGEMENT_API, provisionFirstLogin, TENANT_ADMIN_ROLE, type FirstLoginIds } from "./first-login.ts";
 import { originMark } from "../storage/files.ts";
 import type { ControlPlane, ControlPlaneRows, TenantRow } from "../storage/index.ts";
 import { probeDatabase } from "../storage/files.ts";
-import { openSqlite } from "../storage/files.ts";
+import { openSqlite, type SqlDb } from "../storage/files.ts";
 import { TenantBackups, type RestoreOptions } from "./backups.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
@@ -58,9 +58,9 @@ export interface LifecycleOptions {
 
 /**
  * Adds seed rows to a new or restored tenant database before it is put in place (the outbox's
- * snapshot), inside the transaction that builds it, and says the sync cursor it set.
+ * snapshot), in transactions of its own, and says the sync cursor it set.
  */
-export type Seeder = (db: SqlWriter, tenantId: string) => Promise<number>;
+export type Seeder = (db: SqlDb, tenantId: string) => Promise<number>;
 
 /**
  * Provisioning, adoption and deprovisioning of tenants. Each is a journaled operation of idempotent
@@ -87,7 +87,7 @@ export class TenantLifecycle {
         isRegistered: async (id) => (await o.cp.tenant(id)) !== undefined,
         organizationIdFor: async (id) => (await o.cp.organizationOf(id))?.id ?? newOrganizationId(),
         deploymentId: () => o.cp.deploymentId(),
-        repair: (db, id) => this.seed?.(db, id),
+        repair: async (db, id) => this.seed?.(db, id),
       });
   }
 
@@ -244,14 +244,17 @@ export class TenantLifecycle {
     const { journal, registry, store } = this.o;
     if (!hasStep(op, "file-built")) {
       const deploymentId = await this.o.cp.deploymentId();
-      const columns = new TableColumns();
-      await store.build(op.tenantId, op.id, await this.schemaTemplate(), async (tx) => {
-        await columns.insert(tx, "tenants", this.tenantRow(op));
-        for (const { sql, args } of originMark({ deploymentId, tenantId: op.tenantId })) await tx.run(sql, args);
-        await this.seed?.(tx, op.tenantId);
+      // Transactions of their own: the database is where nobody reads it yet, and a build cut short
+      // is made again from the start (no "file-built" step yet).
+      await store.build(op.tenantId, op.id, await this.schemaTemplate(), async (db) => {
+        await db.transaction(async (tx) => {
+          await insertInto(tx, "tenants", this.tenantRow(op));
+          for (const { sql, args } of originMark({ deploymentId, tenantId: op.tenantId })) await tx.run(sql, args);
+        });
+        await this.seed?.(db, op.tenantId);
         // After the synced copies: a synced database connection is the one the Default App uses.
         const firstLogin = op.input.first_login as FirstLoginIds | null | undefined;
-        if (firstLogin) await provisionFirstLogin(tx, op.tenantId, firstLogin);
+        if (firstLogin) await db.transaction((tx) => provisionFirstLogin(tx, op.tenantId, firstLogin));
       });
       await journal.step(op.id, "file-built");
       crashPoint("create:file-built");

@@ -106,12 +106,19 @@ export class TenantRegistry implements OrgDirectory {
   async status(id: string): Promise<TenantStatus> {
     if (id === this.cp.id) return "ready";
     await this.refresh();
+    if (!this.known.has(id) && !this.busy.has(id)) await this.refresh("check");
+    return this.cachedStatus(id);
+  }
+
+  /**
+   * The status as last loaded, without looking at the control plane: for reports over every tenant
+   * (the sync summary, the relay's pass), which must not wait for a look per tenant.
+   */
+  cachedStatus(id: string): TenantStatus {
+    if (id === this.cp.id) return "ready";
     const busy = this.busy.get(id);
     if (busy) return busy;
-    if (!this.known.has(id)) {
-      await this.refresh("check");
-      if (!this.known.has(id)) return "unknown";
-    }
+    if (!this.known.has(id)) return "unknown";
     return this.presence.of(id);
   }
 
@@ -131,6 +138,11 @@ export class TenantRegistry implements OrgDirectory {
   /** Every tenant the control plane lists (the control plane included). */
   async tenantIds(): Promise<string[]> {
     await this.refresh();
+    return [...this.known];
+  }
+
+  /** Every tenant as last loaded, without a look (the relay's passes: the changes wake it after the reload). */
+  cachedTenantIds(): string[] {
     return [...this.known];
   }
 

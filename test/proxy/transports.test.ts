@@ -247,7 +247,7 @@ test("without it, AuthHero gets its own address as Host", async () => {
 test("a tenant file that cannot be opened: the same 503 through both transports", async () => {
   const answers = [];
   for (const gw of [front, fetchPath]) {
-    gw.gateway.parts.lifecycle.create({ id: "broken", friendly_name: "Broken" });
+    await gw.gateway.parts.lifecycle.create({ id: "broken", friendly_name: "Broken" });
     writeFileSync(join(gw.dataDir, "tenants", "broken.sqlite"), "garbage, not a database".repeat(100));
     // A handle opened before the file was spoiled would read its own failure; the next open is the pool's.
     gw.gateway.parts.files!.pool.evict("broken");

@@ -23,7 +23,7 @@ let sqld: Sqld;
 let f: SyncFixture;
 /** The control plane and acme as namespaces of the server, copied from their files. */
 let cpNamespace: SqlDb;
-let namespaces: TenantAccess;
+let namespaces: Pick<TenantAccess, "use">;
 
 beforeAll(async () => {
   f = await openFixture();
@@ -51,7 +51,6 @@ beforeAll(async () => {
   cpNamespace = new LibsqlDb({ url: sqld.url }, "cp");
   // The tiny namespace store: a tenant is the namespace of its name; one the server lacks is missing.
   namespaces = {
-    engine: "libsql",
     async use(id, fn) {
       const db = new LibsqlDb({ url: sqld.url }, nsOf[id] ?? id, null);
       try {
@@ -84,7 +83,7 @@ async function copyInto(file: Database, ns: SqlDb): Promise<void> {
 const write = (method: string, segments: string[], body: unknown = {}): ProtectionCheck => ({ methods: new Set([method]), readings: [segments], body: async () => body });
 
 /** What the guard says to each write: passed, or the refusal's status and words (a 503's cause is the engine's own). */
-async function guardAnswers(store: TenantAccess): Promise<string[]> {
+async function guardAnswers(store: Pick<TenantAccess, "use">): Promise<string[]> {
   const guard = new SyncedEntityGuard(store);
   const asks: [string, ProtectionCheck][] = [];
   const acme = f.tenantFile("acme");
@@ -120,7 +119,7 @@ test("the synced-entity guard answers every write alike on a file and on a names
 
 const admin: Principal = { subject: "admin", tenant: "control_plane", via: "control-plane", controlPlane: "control_plane", permissions: new Set(["read:tenants"]), isUser: false, claims: {} };
 
-async function effectiveSettings(cp: { id: string; sql: SqlDb }, store: TenantAccess, tenant: string): Promise<{ status: number; body: unknown }> {
+async function effectiveSettings(cp: { id: string; sql: SqlDb }, store: Pick<TenantAccess, "use">, tenant: string): Promise<{ status: number; body: unknown }> {
   const app = new Elysia()
     .use(errorHandling(pino({ level: "silent" })))
     .use(effectiveSettingsApi({ cp, store, secretKeys: f.config.api.syncSecretKeys, authenticate: async () => admin }));

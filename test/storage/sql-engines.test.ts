@@ -25,23 +25,30 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const engines: Record<string, () => Promise<SqlDb>> = {
+/** Each engine as a way to open connections to one new database of its own. */
+const engines: Record<string, () => Promise<() => SqlDb>> = {
   "a local file": async () => {
-    const db = new Database(join(dir, `db${++n}.sqlite`), { create: true, strict: true });
-    db.exec("PRAGMA journal_mode = WAL");
-    return new BunSqlDb(db);
+    const path = join(dir, `db${++n}.sqlite`);
+    return () => {
+      const db = new Database(path, { create: true, strict: true });
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA busy_timeout = 5000");
+      return new BunSqlDb(db);
+    };
   },
   "a sqld namespace": async () => {
     const ns = `ns${++n}`;
     expect(await admin.create(ns)).toBe(true);
-    return new LibsqlDb({ url: sqld.url }, ns);
+    return () => new LibsqlDb({ url: sqld.url }, ns);
   },
 };
 
 describe.each(Object.keys(engines))("SqlDb on %s", (engine) => {
   let db: SqlDb;
+  let connect: () => SqlDb;
   beforeAll(async () => {
-    db = await (engines[engine] as () => Promise<SqlDb>)();
+    connect = await (engines[engine] as () => Promise<() => SqlDb>)();
+    db = connect();
     await db.script("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER); CREATE TABLE log (line TEXT)");
   });
   afterAll(() => db?.close());
@@ -98,6 +105,42 @@ describe.each(Object.keys(engines))("SqlDb on %s", (engine) => {
     await expect(tx).rejects.toThrow("roll back");
     expect(await outside).toBe(1);
     expect((await db.all<{ line: string }>("SELECT line FROM log WHERE line IN ('in tx', 'outside')")).map((r) => r.line)).toEqual(["outside"]);
+  });
+
+  test("a snapshot sees one state of the database: what another connection commits meanwhile is not in it, and is there after", async () => {
+    await db.run("CREATE TABLE snap (v INTEGER)");
+    await db.run("INSERT INTO snap VALUES (1)");
+    const other = connect();
+    try {
+      const seen = await db.snapshot(async (r) => {
+        const before = await r.all<{ v: number }>("SELECT v FROM snap");
+        expect(await other.run("INSERT INTO snap VALUES (2)")).toBe(1);
+        const after = await r.all<{ v: number }>("SELECT v FROM snap");
+        return { before, after, count: await r.get<{ c: number }>("SELECT count(*) AS c FROM snap") };
+      });
+      expect(seen).toEqual({ before: [{ v: 1 }], after: [{ v: 1 }], count: { c: 1 } });
+      expect(await db.all("SELECT v FROM snap ORDER BY v")).toEqual([{ v: 1 }, { v: 2 }]);
+    } finally {
+      other.close();
+    }
+  });
+
+  test("a write through the same SqlDb during a snapshot is not seen inside it, and a snapshot that throws leaves the database usable", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const reading = db.snapshot(async (r) => {
+      const first = await r.get<{ c: number }>("SELECT count(*) AS c FROM log");
+      await held;
+      return [first, await r.get<{ c: number }>("SELECT count(*) AS c FROM log")];
+    });
+    const write = db.run("INSERT INTO log VALUES ('during a snapshot')");
+    await Bun.sleep(20);
+    release();
+    const [first, second] = await reading;
+    expect(second).toEqual(first);
+    expect(await write).toBe(1);
+    await expect(db.snapshot(async () => Promise.reject(new Error("read no further")))).rejects.toThrow("read no further");
+    expect(await db.get("SELECT line FROM log WHERE line = 'during a snapshot'")).toEqual({ line: "during a snapshot" });
   });
 
   test("a script runs every statement", async () => {

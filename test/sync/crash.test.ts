@@ -23,7 +23,7 @@ test(
     let s: Served | undefined;
     const readers: Database[] = [];
     try {
-      provisionOffline(dir, ids);
+      await provisionOffline(dir, ids);
       s = await serve(dir);
       const files = ids.map((id) => join(dir, "tenants", `${id}.sqlite`));
       for (const f of files) {

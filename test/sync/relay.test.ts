@@ -24,9 +24,9 @@ const now = () => new Date().toISOString();
 const tenantPath = (dir: string, id: string) => join(dir, "tenants", `${id}.sqlite`);
 
 /** A data dir with child tenants made in-process (seeded from the outbox snapshot), closed again. */
-function prepareDataDir(tenants: string[], argv: string[] = []): string {
+async function prepareDataDir(tenants: string[], argv: string[] = []): Promise<string> {
   const dir = tempDir("tenantgate-relay-");
-  provisionOffline(dir, tenants, argv);
+  await provisionOffline(dir, tenants, argv);
   return dir;
 }
 
@@ -118,7 +118,7 @@ describe("a running serve", () => {
   let token: string;
 
   beforeAll(async () => {
-    dir = prepareDataDir(tenants);
+    dir = await prepareDataDir(tenants);
     s = await serve(dir, ["--sync-poll-seconds", "5"]);
     token = await adminToken(dir);
   });
@@ -240,7 +240,7 @@ describe("a running serve", () => {
 });
 
 test("a full reconcile owed after missing triggers is not forgotten when the process dies before it is done", async () => {
-  const dir = prepareDataDir(["acme", "beta"]);
+  const dir = await prepareDataDir(["acme", "beta"]);
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", dir], env: {} });
   const cp = authhero(dir);
   const locker = new Database(tenantPath(dir, "beta"));
@@ -251,19 +251,19 @@ test("a full reconcile owed after missing triggers is not forgotten when the pro
     })();
     // beta is locked (as by AuthHero mid-write), so its reconcile fails and waits for a retry.
     locker.exec("BEGIN IMMEDIATE");
-    const first = openTenancy(config, log);
-    const relay = openRelay(first, config, log); // re-installs the triggers
+    const first = await openTenancy(config, log);
+    const relay = await openRelay(first, config, log); // re-installs the triggers
     await relay.drain();
     expect(hasCopy(dir, "acme", "rol_uncaptured")).toBe(true);
-    expect(relay.status("beta").state).toBe("failing");
+    expect((await relay.status("beta")).state).toBe("failing");
     // The process dies here: nothing more runs (stop only clears the retry timer; it persists nothing).
     await relay.stop();
     closeTenancy(first);
     locker.exec("COMMIT");
 
-    const second = openTenancy(config, log);
+    const second = await openTenancy(config, log);
     try {
-      const again = openRelay(second, config, log);
+      const again = await openRelay(second, config, log);
       await waitFor("beta to get the write made while the triggers were missing", async () => {
         await again.drain();
         return hasCopy(dir, "beta", "rol_uncaptured");
@@ -283,7 +283,7 @@ test("a full reconcile owed after missing triggers is not forgotten when the pro
 });
 
 test("compaction deletes applied rows, keeps the head, and a tenant restored below the oldest kept seq is reconciled in full", async () => {
-  const dir = prepareDataDir(["acme", "beta", "gamma"]);
+  const dir = await prepareDataDir(["acme", "beta", "gamma"]);
   const backup = join(dir, "beta-backup.sqlite");
   let s: Served | undefined;
   try {
@@ -340,8 +340,8 @@ describe("the sync API", () => {
     const g = await startGateway();
     const cp = authhero(g.dataDir);
     try {
-      g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
-      g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
+      await g.gateway.parts.lifecycle.create({ id: "acme", friendly_name: "Acme" });
+      await g.gateway.parts.lifecycle.create({ id: "beta", friendly_name: "Beta" });
       // acme's own role named "viewer" before the control plane has one.
       const acme = new Database(tenantPath(g.dataDir, "acme"));
       acme.exec("PRAGMA busy_timeout = 5000");
