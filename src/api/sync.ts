@@ -54,8 +54,8 @@ export interface SyncApiDeps {
 /** Sync status and repair on the control-plane host: the outbox relay, seen from outside. */
 export function syncApi(d: SyncApiDeps) {
   const { cp, relay } = d;
-  const existing = (id: string) => {
-    if (id === cp.id || !cp.tenant(id)) throw new HttpError(404, `tenant "${id}" does not exist`);
+  const existing = async (id: string) => {
+    if (id === cp.id || !(await cp.tenant(id))) throw new HttpError(404, `tenant "${id}" does not exist`);
   };
   const detail = (summary: string) => ({ tags: ["sync"], summary, security: [{ bearer: [] }] });
   return new Elysia({ name: "tenantgate/sync-api" })
@@ -72,7 +72,7 @@ export function syncApi(d: SyncApiDeps) {
       "/api/v2/tenants/:id/sync",
       async ({ params, principal }) => {
         allowTenantAction(principal, "read", cp.id, params.id);
-        existing(params.id);
+        await existing(params.id);
         const { conflict_list, conflicts: _count, ...status } = await relay.status(params.id);
         return { ...status, conflicts: conflict_list };
       },
@@ -82,7 +82,7 @@ export function syncApi(d: SyncApiDeps) {
       "/api/v2/tenants/:id/sync",
       async ({ params, principal }) => {
         allowTenantAction(principal, "update", cp.id, params.id);
-        existing(params.id);
+        await existing(params.id);
         try {
           return { tenant_id: params.id, ...(await relay.reconcile(params.id)) };
         } catch (err) {

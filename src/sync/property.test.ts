@@ -224,7 +224,7 @@ class World {
       case "deleteTenant": {
         const t = TENANTS[op.t] as string;
         if ((await this.exists(t))) {
-          this.tenancy.lifecycle.delete(t);
+          await this.tenancy.lifecycle.delete(t);
           this.own.delete(t);
           this.backups.delete(t);
         }

@@ -36,7 +36,7 @@ describe("serve --help", () => {
     expect(r.code).toBe(0);
     // The defaults as loadConfig really applies them (with the few that are computed spelled out).
     const { config } = loadConfig({ argv: ["--dev"], env: {} });
-    const shown: Record<string, string> = { dev: "false", dataDir: "./data", jwksUrl: "derived", bodyTempDir: "derived", issuer: "none", tenantIssuer: "none", trustedProxies: "none" };
+    const shown: Record<string, string> = { dev: "false", dataDir: "./data", jwksUrl: "derived", bodyTempDir: "derived", issuer: "none", tenantIssuer: "none", trustedProxies: "none", databaseUrl: "none", databaseAdminUrl: "none", databaseAuthToken: "none" };
     const keys = Object.keys(ConfigSchema.properties);
     expect(keys.length).toBeGreaterThan(20);
     for (const key of keys) {

@@ -304,8 +304,8 @@ describe("body limit (--max-body-bytes 1000000)", () => {
     const large = await gw.request("localhost", "/api/v2/tenants", { method: "POST", token, headers: { "content-type": "application/json" }, body: big });
     await expectError(large, 413, `request body of ${big.length} bytes is over the gateway API's limit of 65536`);
     expect(up.take()).toEqual([]);
-    expect(gw.gateway.parts.cp.tenant("chunky")).toBeFalsy();
-    expect(gw.gateway.parts.cp.tenant("big")).toBeFalsy();
+    expect(await gw.gateway.parts.cp.tenant("chunky")).toBeFalsy();
+    expect(await gw.gateway.parts.cp.tenant("big")).toBeFalsy();
   });
 });
 
