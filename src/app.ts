@@ -36,7 +36,7 @@ export class Gateway {
    * plain AuthHero requests itself and hands every other connection to that server.
    */
   async listen(): Promise<void> {
-    startGatewayParts(this.parts);
+    await startGatewayParts(this.parts);
     const server = this.config.server;
     // The front door speaks plain HTTP to the upstream: an https upstream is fetch's (TLS) alone.
     const front = server.frontDoor && this.pipeline.upstream.upstream.protocol === "http:";

@@ -35,7 +35,7 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
 
   const verifier = await verifierFor(config.tokens, (host) => registry.cachedCustomDomain(host));
   const metrics = new GatewayMetrics(registry, files?.pool);
-  const relay = await openRelay(tenancy, config.sync, log, metrics.relayObserver());
+  const relay = await openRelay(tenancy, config.sync, log, metrics.relayObserver(), { serving: true });
   const rescanMs = config.watch.rescanSeconds * 1000;
   const watch: TenantWatch = files
     ? new DataDirWatch({
@@ -56,9 +56,9 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
 }
 
 /** Starts the parts that work on their own: the watch and the relay. */
-export function startGatewayParts(p: GatewayParts): void {
+export async function startGatewayParts(p: GatewayParts): Promise<void> {
   p.watch.start();
-  p.relay.start();
+  await p.relay.start();
 }
 
 export async function closeGatewayParts(p: GatewayParts): Promise<void> {

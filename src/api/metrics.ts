@@ -143,6 +143,23 @@ export class GatewayMetrics {
       },
     });
     new Gauge({
+      name: "tenantgate_relay_lease",
+      help: "1 when this gateway holds the lease that runs the outbox relay (one gateway of those sharing a control plane), else 0",
+      registers: [this.registry],
+      async collect() {
+        this.set((await relay.holder())?.this_gateway ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "tenantgate_relay_lease_expiry_seconds",
+      help: "Seconds until the relay's lease lapses unless its holder (whichever gateway) renews it; negative once lapsed",
+      registers: [this.registry],
+      async collect() {
+        const holder = await relay.holder();
+        if (holder) this.set((Date.parse(holder.expires_at) - Date.now()) / 1000);
+      },
+    });
+    new Gauge({
       name: "tenantgate_sync_oldest_lag_seconds",
       help: "Age of the oldest outbox event some tenant has not applied",
       registers: [this.registry],

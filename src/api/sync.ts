@@ -15,6 +15,18 @@ const SyncSummary = t.Object({
   unavailable: t.Integer({ description: "tenants whose file is missing or unreadable" }),
   oldest_lag_events: t.Integer({ description: "how far the most lagging tenant is behind, in events" }),
   oldest_lag_seconds: t.Number({ description: "age of the oldest event some tenant has not applied" }),
+  relay: t.Union(
+    [
+      t.Object({
+        holder: t.String({ description: "the gateway process running the outbox relay (host, pid, start)" }),
+        expires_at: t.String({ description: "when its lease lapses unless renewed; another gateway takes it over then" }),
+        granted_at: t.String(),
+        this_gateway: t.Boolean({ description: "whether the gateway answering is the holder" }),
+      }),
+      t.Null(),
+    ],
+    { description: "which of the gateways sharing this control plane runs the relay; null before any has" },
+  ),
 });
 
 const TenantSync = t.Object({
@@ -64,7 +76,8 @@ export function syncApi(d: SyncApiDeps) {
       "/api/v2/sync",
       async ({ principal }) => {
         allowOverview(principal, cp.id);
-        return await relay.summary();
+        const [summary, holder] = await Promise.all([relay.summary(), relay.holder()]);
+        return { ...summary, relay: holder ?? null };
       },
       { response: { 200: SyncSummary, ...errors(401, 403, 503) }, detail: detail("Outbox head and how many tenants are in sync, lagging or failing") },
     )

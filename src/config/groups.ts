@@ -24,7 +24,7 @@ export const GROUPS = {
   /** Which tokens are believed and whom they speak for (verifierFor, principalOf); the dev key is in the data directory. */
   tokens: ["jwksUrl", "issuer", "tenantIssuer", "audience", "trustOrgName", "dev", "dataDir", "controlPlane"],
   /** The outbox relay (openRelay). */
-  sync: ["controlPlane", ...SYNC_SWITCHES, "syncFilter", "syncSecretKeys", "syncPollSeconds", "syncWorkers", "syncLockWaitMs", "outboxRetentionHours"],
+  sync: ["controlPlane", ...SYNC_SWITCHES, "syncFilter", "syncSecretKeys", "syncPollSeconds", "syncLeaseSeconds", "syncWorkers", "syncLockWaitMs", "outboxRetentionHours"],
   /** The gateway's own /api/v2 answers: CORS, the tenants API, the effective settings. */
   api: ["allowedOrigins", "baseDomain", "syncSecretKeys"],
   /** The serving process: where it listens, how long an idle client may stay, whether the front door is in front, its log. */

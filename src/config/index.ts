@@ -78,6 +78,7 @@ const OPTIONS: Option[] = [
   opt("syncFilter", "list", [], "only entities whose metadata has every key=value here are synced", t.Array(t.String({ pattern: "^[^=]+=.*$" }))),
   opt("syncSecretKeys", "list", ["client_secret", "secret", "private_key", "api_key", "twilio_token", "app_secret", "configuration.client_secret"], "connection options never copied into tenants, nor their <key>_hint (a key, or a dotted path into a nested object); masked in effective-settings", t.Array(t.String({ minLength: 1 }))),
   opt("syncPollSeconds", "int", 10, "seconds between safety-net polls of the outbox", t.Integer({ minimum: 1 })),
+  opt("syncLeaseSeconds", "int", 10, "gateways sharing a control plane run one outbox relay, the holder of a lease it renews every third of this; a gateway that dies is replaced within it", t.Integer({ minimum: 3, maximum: 3600 })),
   opt("syncWorkers", "int", 4, "threads that apply a large fan-out in parallel (0: none); the work waits on disk, not CPU", t.Integer({ minimum: 0, maximum: 32 })),
   opt("syncLockWaitMs", "int", 100, "how long a write into a tenant file (the relay's, its fan-out threads') waits for another process's lock on it before the relay backs off and tries later (the SQLite busy timeout of the gateway's tenant-file handles)", t.Integer({ minimum: 0 })),
   opt("outboxRetentionHours", "int", 24, "hours applied outbox rows are kept before compaction", t.Integer({ minimum: 0 })),

@@ -41,6 +41,7 @@ export interface Settings extends Record<SyncSwitch, boolean> {
   accessControl: boolean;
   protection: boolean;
   syncFilter: string[];
+  syncLeaseSeconds: number;
   syncSecretKeys: string[];
   syncPollSeconds: number;
   syncWorkers: number;

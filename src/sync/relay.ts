@@ -9,6 +9,7 @@ import { Fanout, type Applied } from "./fanout.ts";
 import { compactOutbox, Outbox } from "./outbox.ts";
 import { readFullCopy, readPlan } from "./plan.ts";
 import { RelaySchedule } from "./relay-schedule.ts";
+import type { RelayHolder, RelayLease } from "./relay-lease.ts";
 import { sqliteFailure, type SqliteFailure } from "../storage/files.ts";
 
 import { SyncStates } from "./sync-states.ts";
@@ -33,6 +34,11 @@ export interface RelayOptions {
   observer?: RelayObserver;
   /** Threads that apply a large fan-out in parallel, where the store lets threads open tenants (0: all on the main thread). */
   workers: number;
+  /**
+   * The lease that lets one gateway's relay run among all that share the control plane; a started
+   * relay runs only while it holds it. Without one (CLI commands), runs are the caller's.
+   */
+  lease?: RelayLease;
 }
 
 
@@ -59,6 +65,7 @@ export class OutboxRelay {
   private readonly schedule: RelaySchedule;
   private readonly fanout: Fanout;
   private lastCompaction = 0;
+  private started = false;
 
   constructor(private readonly o: RelayOptions) {
     this.outbox = new Outbox(o.cp.sql);
@@ -77,14 +84,22 @@ export class OutboxRelay {
     if (missing.length > 0 && this.childTenants().length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
   }
 
-  /** Runs on its schedule from now on (a serving process). */
-  start(): void {
+  /** Runs on its schedule from now on (a serving process), while it holds the lease. */
+  async start(): Promise<void> {
+    this.started = true;
     this.schedule.start();
+    await this.o.lease?.start();
   }
 
   async stop(): Promise<void> {
     await this.schedule.stop();
+    await this.o.lease?.stop();
     this.fanout.stop();
+  }
+
+  /** Who runs the relay now, when gateways share it by a lease. */
+  holder(): Promise<RelayHolder | undefined> {
+    return this.o.lease?.current() ?? Promise.resolve(undefined);
   }
 
   /** Asks for a run; runs coalesce, so a burst of wakes costs one pass. */
@@ -227,6 +242,8 @@ export class OutboxRelay {
   }
 
   private async runOnce(): Promise<void> {
+    // Another gateway holds the lease: its relay does the work (this one is woken if it takes over).
+    if (this.started && this.o.lease && !this.o.lease.held) return;
     const missing = await ensureTriggers(this.o.cp.sql, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
     const target = await this.outbox.syncHead();

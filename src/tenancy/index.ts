@@ -130,3 +130,4 @@ export { assertChildTenantId, isFileTenantId } from "./tenant-id.ts";
 export { TrustedProxies, requestedHost } from "./trusted-proxies.ts";
 export { DataDirWatch } from "./watch.ts";
 export { NamespaceRescan, type TenantWatch } from "./namespace-rescan.ts";
+export { currentOwner, isDeadHere } from "./process-owner.ts";

@@ -40,3 +40,17 @@ export function isOwnerAlive(owner: ProcessOwner | null | undefined): boolean {
     return false;
   }
 }
+
+/**
+ * Whether a lease holder (a ProcessOwner as JSON) is a process on this host that is gone: its lease
+ * may be taken at once, not after it lapses. Anything else (another host, not an owner) is not known dead.
+ */
+export function isDeadHere(holder: string): boolean {
+  let owner: ProcessOwner;
+  try {
+    owner = JSON.parse(holder) as ProcessOwner;
+  } catch {
+    return false;
+  }
+  return typeof owner?.host === "string" && owner.host === hostname() && typeof owner.pid === "number" && !isOwnerAlive(owner);
+}
