@@ -30,6 +30,8 @@ const TRASH_TABLE = `CREATE TABLE IF NOT EXISTS tenantgate_trash (
  */
 export class NamespaceTenantStore implements TenantStore {
   readonly engine = "libsql" as const;
+  /** sqld answers requests for different namespaces in parallel; 32 in flight was measured to saturate one (docs/benchmarks.md). */
+  readonly overlap = 32;
   private readonly clients: LRUCache<string, LibsqlDb>;
   private trashReady?: Promise<void>;
 

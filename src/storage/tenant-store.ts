@@ -66,6 +66,11 @@ export interface TenantAccess {
    * `use` only (a server's namespaces, whose requests overlap already).
    */
   readonly threads?: ThreadAccess;
+  /**
+   * How many tenants' work may be in flight at once on this thread: a server's namespaces answer
+   * over the network, so requests to many overlap; a file's calls are synchronous, so none (1).
+   */
+  readonly overlap?: number;
 }
 
 /** Compared with `===` only: what it encodes is the store's business. */

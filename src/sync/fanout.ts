@@ -63,19 +63,29 @@ export class Fanout {
     const identities = new Map(toWorkers.map((id) => [id, store.identity(id)]));
     const away = toWorkers.length > 0 ? (this.workers as FanoutWorkers).apply(plan, toWorkers.map((id) => tenants.job(id))) : Promise.resolve([]);
 
+    // Up to `overlap` tenants in flight on this thread (a server's namespaces); results are recorded
+    // one after another, in the order they come.
+    let next = 0;
     let done = 0;
-    for (const tenantId of here) {
-      const started = performance.now();
-      try {
-        const identity = store.identity(tenantId);
-        const job = tenants.job(tenantId);
-        await tenants.record({ tenantId, outcome: await store.use(tenantId, (db) => applier.apply(db, job)), identity, started });
-      } catch (err) {
-        await tenants.record({ tenantId, error: err as Error });
+    let recorded: Promise<void> = Promise.resolve();
+    const record = (result: FanoutResult) => (recorded = recorded.then(() => tenants.record(result)));
+    const lane = async () => {
+      while (next < here.length && !tenants.stopped()) {
+        const tenantId = here[next++] as string;
+        const started = performance.now();
+        let result: FanoutResult;
+        try {
+          const identity = store.identity(tenantId);
+          const job = tenants.job(tenantId);
+          result = { tenantId, outcome: await store.use(tenantId, (db) => applier.apply(db, job)), identity, started };
+        } catch (err) {
+          result = { tenantId, error: err as Error };
+        }
+        await record(result);
+        if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       }
-      if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      if (tenants.stopped()) break;
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, store.overlap ?? 1), here.length) }, lane));
     const started = performance.now();
     for (const r of await away) {
       if (r.outcome) await tenants.record({ tenantId: r.tenantId, outcome: r.outcome, identity: identities.get(r.tenantId), started });
