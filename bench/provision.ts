@@ -53,7 +53,7 @@ async function openBench(dataDir: string) {
 // --- 1 + 2: per-tenant provisioning against the baseline --------------------------------------
 const work = mkdtempSync(join(tmpdir(), "bench-provision-"));
 const { tenancy } = await openBench(join(work, "gw"));
-seedControlPlane(tenancy.cp.db);
+seedControlPlane(tenancy.cp.file!.db);
 const template = await readSchemaTemplate(tenancy.cp.sql);
 const baseDir = join(work, "baseline");
 mkdirSync(baseDir);
@@ -88,7 +88,7 @@ console.log(`  first 100 median ${ms(first)}, last 100 median ${ms(last)}   rati
 const big = join(work, "big");
 {
   const { tenancy: t } = await openBench(big);
-  seedControlPlane(t.cp.db);
+  seedControlPlane(t.cp.file!.db);
   const t0 = performance.now();
   for (let i = 0; i < READY_TENANTS; i++) await t.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
   console.log(`\nprepared ${READY_TENANTS} tenants in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

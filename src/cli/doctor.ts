@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../config/index.ts";
 import { REQUIRED_COLUMNS } from "../storage/index.ts";
 import { assertColumnsIn } from "../storage/files.ts";
-import { handleBudget, openFileLimit } from "../storage/index.ts";
+import { handleBudget, openFileLimit, SqldAdmin } from "../storage/index.ts";
 import { tenantsDir } from "../tenancy/index.ts";
 import { isFileTenantId } from "../tenancy/index.ts";
 import type { Command, Out } from "./command.ts";
@@ -34,18 +34,18 @@ export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, dee
   const budget = config.tenancy.maxOpenFiles || handleBudget(limit);
   if (limit < 1024) bad(`open-file limit is ${limit}; raise ulimit -n (at least 1024, ideally 65536)`);
   else good(`open-file limit ${limit}; up to ${budget} tenant files open at once`);
-  // A check must not create what it checks: a mistyped --data-dir would otherwise come out "healthy".
-  const cpFile = join(tenantsDir(config.tenancy), `${config.tenancy.controlPlane}.sqlite`);
-  if (!existsSync(cpFile)) {
-    bad(`no control plane at ${cpFile}; is --data-dir right? (serve or tenants create makes one)`);
+  // A check must not create what it checks: a mistyped --data-dir (or --database-url) would otherwise come out "healthy".
+  const missing = await missingControlPlane(config);
+  if (missing) {
+    bad(missing);
     out(`${problems} problem(s) found`);
     return problems;
   }
   try {
-    await withTenancy(config, async ({ cp, registry, journal, files, dir }) => {
-      good(`data directory ${dir} is writable and the control plane is migrated`);
+    await withTenancy(config, async ({ cp, registry, journal, files, store, dir }) => {
+      good(files ? `data directory ${dir} is writable and the control plane is migrated` : `the control plane (${cp.path}) is migrated`);
       try {
-        await assertColumnsIn(cp.sql, REQUIRED_COLUMNS, cpFile);
+        await assertColumnsIn(cp.sql, REQUIRED_COLUMNS, cp.path);
         good("control-plane schema has every column tenantgate writes");
       } catch (err) {
         bad((err as Error).message);
@@ -54,26 +54,46 @@ export async function checkDataDir(config: Pick<Config, "tenancy" | "sync">, dee
       const progress = new Progress("checking tenant files", ids.length);
       let checked = 0;
       for (const id of ids) {
-        const status = await registry.status(id);
-        if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
-        else if (deep) {
-          const result = files ? integrityCheck(files.pathOf(id)) : "ok";
-          if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);
+        if (files) {
+          const status = await registry.status(id);
+          if (status !== "ready") bad(`tenant ${id}: file is ${status}${status === "unreadable" ? ` (${registry.unreadableReason(id)})` : ""}`);
+          else if (deep) {
+            const result = integrityCheck(files.pathOf(id));
+            if (result !== "ok") bad(`tenant ${id}: integrity_check says ${result}`);
+          }
+        } else {
+          // A namespace is only known by asking the server for it.
+          const result = await store
+            .use(id, async (db) => (deep ? (await db.all<{ integrity_check: string }>("PRAGMA integrity_check")).map((r) => r.integrity_check).join("; ") : (await db.get("SELECT count(*) AS n FROM sqlite_master"), "ok")))
+            .catch((err: Error) => err.message);
+          if (result !== "ok") bad(`tenant ${id}: namespace ${deep ? "integrity_check says" : "cannot be read:"} ${result}`);
         }
         progress.tick(++checked);
       }
       good(`${ids.length} tenant(s) registered`);
       for (const id of await registry.orphans()) bad(`file ${id}.sqlite is not registered on the control plane (adopt-files would register it)`);
-      for (const name of readdirSync(dir)) {
-        if (name.endsWith(".sqlite") && !isFileTenantId(name.slice(0, -7), cp.id)) bad(`file ${name} has a name that is not a valid tenant id; it is ignored`);
-      }
+      if (files)
+        for (const name of readdirSync(dir)) {
+          if (name.endsWith(".sqlite") && !isFileTenantId(name.slice(0, -7), cp.id)) bad(`file ${name} has a name that is not a valid tenant id; it is ignored`);
+        }
       for (const op of await journal.running()) bad(`operation ${op.id} (${op.kind} ${op.tenantId}) is unfinished; the next \`serve\` finishes or undoes it`);
-      const trash = files ? readdirSync(files.trashDir).length : 0;
-      good(`${trash} file(s) in the trash`);
+      if (files) good(`${readdirSync(files.trashDir).length} file(s) in the trash`);
     });
   } catch (err) {
     bad(`cannot open the data directory: ${(err as Error).message}`);
   }
   out(problems === 0 ? "no problems found" : `${problems} problem(s) found`);
   return problems;
+}
+
+/** What is wrong when there is no control plane where the configuration points, or undefined. */
+async function missingControlPlane(config: Pick<Config, "tenancy">): Promise<string | undefined> {
+  const { databaseUrl, databaseAdminUrl, controlPlane } = config.tenancy;
+  if (databaseUrl) {
+    const there = await new SqldAdmin(databaseAdminUrl).exists(controlPlane).catch((err: Error) => err);
+    if (there instanceof Error) return `cannot ask the libSQL server's admin API at ${databaseAdminUrl} about namespace "${controlPlane}": ${there.message}; is --database-admin-url right?`;
+    return there ? undefined : `no control-plane namespace "${controlPlane}" on ${databaseUrl}; is --database-url right? (serve or tenants create makes one)`;
+  }
+  const cpFile = join(tenantsDir(config.tenancy), `${controlPlane}.sqlite`);
+  return existsSync(cpFile) ? undefined : `no control plane at ${cpFile}; is --data-dir right? (serve or tenants create makes one)`;
 }

@@ -225,15 +225,10 @@ export class ControlPlane extends ControlPlaneRows {
     return this.sql.transaction((tx) => fn(new ControlPlaneRows(tx, this.id)));
   }
 
-  /** The file's connection. Transitional (issue 20): the code still on bun:sqlite's calls reads through it. */
-  get db(): Database {
-    if (!this.file) throw new Error(`the control plane ${this.path} is not a local file`);
-    return this.file.db;
-  }
-
   /** Changes whenever another connection (AuthHero, a script) commits to the file. */
   dataVersion(): number {
-    return (this.db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
+    if (!this.file) throw new Error(`the control plane ${this.path} is not a local file: it has no data_version to read`);
+    return (this.file.db.query("PRAGMA data_version").get() as { data_version: number }).data_version;
   }
 
   /** True when this process created the control plane's baseline (no AuthHero schema was there). */

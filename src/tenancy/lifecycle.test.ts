@@ -73,9 +73,9 @@ describe("a new tenant file", () => {
   test("is a schema clone of the control plane with its own tenants row, WAL mode and AuthHero's migration rows", async () => {
     const dir = dataDir();
     const t = await tenancy(dir);
-    t.cp.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES (?, ?)").run("2024_01_01T00_00_00_fake", "2024-01-01T00:00:00.000Z");
+    t.cp.file!.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES (?, ?)").run("2024_01_01T00_00_00_fake", "2024-01-01T00:00:00.000Z");
     // Control-plane data that must not travel: another organization and a membership.
-    t.cp.db.query("INSERT INTO organizations (id, tenant_id, name, created_at, updated_at) VALUES ('org_other', 'control_plane', 'other-org', 'x', 'x')").run();
+    t.cp.file!.db.query("INSERT INTO organizations (id, tenant_id, name, created_at, updated_at) VALUES ('org_other', 'control_plane', 'other-org', 'x', 'x')").run();
 
     const created = await t.lifecycle.create({ id: "acme", friendly_name: "Acme Inc", support_email: "help@acme.test" });
     expect(created.tenant.id).toBe("acme");
@@ -83,7 +83,7 @@ describe("a new tenant file", () => {
 
     const file = join(dir, "tenants", "acme.sqlite");
     const deploymentId = await t.cp.deploymentId();
-    const cpSchema = withoutTenantgate(schemaOf(t.cp.db));
+    const cpSchema = withoutTenantgate(schemaOf(t.cp.file!.db));
     expect(cpSchema.some((o) => o.name === "organizations")).toBe(true);
     readOnly(file, (db) => {
       expect(withoutTenantgate(schemaOf(db))).toEqual(cpSchema);
@@ -91,7 +91,7 @@ describe("a new tenant file", () => {
       expect(schemaOf(db).filter((o) => o.name.startsWith("tenantgate_") || o.tbl_name.startsWith("tenantgate_")).map((o) => o.name)).toEqual(["tenantgate_origin"]);
       expect(db.query("SELECT deployment_id, tenant_id FROM tenantgate_origin").all()).toEqual([{ deployment_id: deploymentId, tenant_id: "acme" }]);
       expect(db.query("SELECT name, timestamp FROM kysely_migration").all()).toEqual(
-        t.cp.db.query("SELECT name, timestamp FROM kysely_migration").all() as never[],
+        t.cp.file!.db.query("SELECT name, timestamp FROM kysely_migration").all() as never[],
       );
       expect(db.query("SELECT name FROM kysely_migration").all()).toContainEqual({ name: "2024_01_01T00_00_00_fake" });
       const rows = db.query("SELECT id, friendly_name, support_email FROM tenants").all();
@@ -111,13 +111,13 @@ describe("a new tenant file", () => {
     const t = await tenancy(dir);
     await t.lifecycle.create({ id: "first", friendly_name: "First" });
     // AuthHero migrates: one migration changes the schema, a later one only moves data.
-    t.cp.db.exec("CREATE TABLE later_table (id TEXT PRIMARY KEY, v TEXT); CREATE INDEX later_table_v ON later_table (v)");
-    t.cp.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('m1_schema', 't1')").run();
+    t.cp.file!.db.exec("CREATE TABLE later_table (id TEXT PRIMARY KEY, v TEXT); CREATE INDEX later_table_v ON later_table (v)");
+    t.cp.file!.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('m1_schema', 't1')").run();
     await t.lifecycle.create({ id: "second", friendly_name: "Second" });
-    t.cp.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('m2_data_only', 't2')").run();
+    t.cp.file!.db.query("INSERT INTO kysely_migration (name, timestamp) VALUES ('m2_data_only', 't2')").run();
     await t.lifecycle.create({ id: "third", friendly_name: "Third" });
 
-    const cpSchema = withoutTenantgate(schemaOf(t.cp.db));
+    const cpSchema = withoutTenantgate(schemaOf(t.cp.file!.db));
     readOnly(join(dir, "tenants", "second.sqlite"), (db) => {
       expect(withoutTenantgate(schemaOf(db))).toEqual(cpSchema);
       expect(db.query("SELECT name FROM kysely_migration").all()).toContainEqual({ name: "m1_schema" });
@@ -179,7 +179,7 @@ describe("a control-plane file that AuthHero created", () => {
 
     const t = await tenancy(dir);
     expect(t.cp.createdBaseline).toBe(false);
-    const after = schemaOf(t.cp.db);
+    const after = schemaOf(t.cp.file!.db);
     const added = after.filter((o) => !before.some((b) => b.type === o.type && b.name === o.name));
     expect(added.length).toBeGreaterThan(0);
     expect(added.filter((o) => !o.tbl_name.startsWith("tenantgate_"))).toEqual([]);
@@ -369,7 +369,7 @@ describe("concurrent operations on one tenant", () => {
     const b = await tenancy(dir);
     await a.lifecycle.create({ id: "acme", friendly_name: "Acme" });
     await expectHttpError(() => b.lifecycle.create({ id: "acme", friendly_name: "Acme again" }), 409);
-    expect(a.cp.db.query("SELECT count(*) AS n FROM organizations WHERE name = 'acme'").get()).toEqual({ n: 1 });
+    expect(a.cp.file!.db.query("SELECT count(*) AS n FROM organizations WHERE name = 'acme'").get()).toEqual({ n: 1 });
   });
 });
 
@@ -397,7 +397,7 @@ describe("operations of other processes", () => {
     const cli = Bun.spawn(["sleep", "30"]);
     const start = (await Bun.file(`/proc/${cli.pid}/stat`).text()).split(") ")[1]?.split(" ")[19] ?? null;
     const op = await t.journal.begin("create", "acme", { organization_id: "org_cliXXXXXXXXXXXXXX", friendly_name: "Acme" });
-    t.cp.db.query("UPDATE tenantgate_operations SET owner = ? WHERE id = ?").run(JSON.stringify({ host: hostname(), pid: cli.pid, start }), op.id);
+    t.cp.file!.db.query("UPDATE tenantgate_operations SET owner = ? WHERE id = ?").run(JSON.stringify({ host: hostname(), pid: cli.pid, start }), op.id);
     writeFileSync(join(t.files!.tmpDir, `acme.${op.id}.sqlite`), "half-built");
 
     const first = await t.lifecycle.recover();

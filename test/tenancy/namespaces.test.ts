@@ -134,4 +134,27 @@ test("an operation another host left running is taken over once its lease lapses
   const again = await b.lifecycle.recover();
   expect(again.live).toContain("op_alive");
   expect(await a.cp.tenant("busy")).toBeDefined();
+  await a.journal.finish("op_alive", "failed", "its owner gave up"); // as that gateway would, in the end
+});
+
+test("doctor on a libSQL server: refuses a server without the control plane, checks every namespace, names one gone", async () => {
+  const { checkDataDir } = await import("../../src/cli/doctor.ts");
+  const dir = mkdtempSync(join(tmpdir(), "tenantgate-ns-doctor-"));
+  dirs.push(dir);
+  const configFor = (controlPlane: string) =>
+    loadConfig({ argv: ["--dev", "--data-dir", dir, "--database-url", sqld.url, "--database-admin-url", sqld.adminUrl, "--control-plane", controlPlane], env: {} }).config;
+  const said: string[] = [];
+  expect(await checkDataDir(configFor("nowhere"), false, (l) => said.push(l))).toBe(1);
+  expect(said.join("\n")).toContain(`no control-plane namespace "nowhere" on ${sqld.url}`);
+  expect(await new SqldAdmin(sqld.adminUrl).exists("nowhere")).toBe(false); // the check made nothing
+
+  said.length = 0;
+  expect(await checkDataDir(configFor("control_plane"), true, (l) => said.push(l)), said.join("\n")).toBe(0);
+  expect(said.at(-1)).toBe("no problems found");
+
+  // A tenant's namespace removed behind the gateways' backs.
+  await new SqldAdmin(sqld.adminUrl).remove("acme");
+  said.length = 0;
+  expect(await checkDataDir(configFor("control_plane"), false, (l) => said.push(l))).toBe(1);
+  expect(said.join("\n")).toContain("tenant acme: namespace cannot be read:");
 });
