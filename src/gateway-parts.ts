@@ -5,7 +5,7 @@ import type { Logger } from "./log.ts";
 import { BodyBudget, prepareBodyTempDir, type BodyBuffering } from "./proxy/index.ts";
 import { openRelay, type OutboxRelay } from "./sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "./tenancy/index.ts";
-import { DataDirWatch, NamespaceRescan, type TenantWatch } from "./tenancy/index.ts";
+import { DataDirWatch, PeriodicRescan, type TenantWatch } from "./tenancy/index.ts";
 
 /** What a serving gateway is made of: the tenancy, the token check, the outbox relay, the data-directory watch, the metrics, where request bodies wait. */
 export interface GatewayParts extends Tenancy {
@@ -49,7 +49,7 @@ export async function openGatewayParts(config: Config, log: Logger): Promise<Gat
         onReplaced: (id) => relay.fileReplaced(id),
         onRescan: () => relay.recheckFiles(),
       })
-    : new NamespaceRescan({ registry, lifecycle, rescanMs, log, onRescan: () => relay.recheckFiles() });
+    : new PeriodicRescan({ registry, lifecycle, rescanMs, log, onRescan: () => relay.recheckFiles() });
   metrics.watchRelay(relay);
   metrics.watchTokens(verifier);
   return { ...tenancy, verifier, metrics, relay, watch, bodies };

@@ -10,7 +10,7 @@ import { HandlePool, type TenantStore } from "../storage/files.ts";
 import { OperationJournal } from "./journal.ts";
 import { TenantLifecycle } from "./lifecycle.ts";
 import { FilePresence } from "./file-presence.ts";
-import { NamespacePresence } from "./presence.ts";
+import { NamespacePresence, type TenantPresence } from "./presence.ts";
 import { TenantRegistry } from "./registry.ts";
 import { isFileTenantId } from "./tenant-id.ts";
 
@@ -57,21 +57,8 @@ async function openFileTenancy(config: TenancyConfig, log: Logger): Promise<Tena
   });
   const commits = new ControlPlaneCommits(cp, log);
   const isFileId = (id: string) => isFileTenantId(id, config.controlPlane);
-  const registry = await new TenantRegistry(cp, commits, new FilePresence(dir, isFileId)).open();
   const files = new FileTenantStore(dir, pool, isFileId);
-  const journal = new OperationJournal(cp.sql);
-  const lifecycle = new TenantLifecycle({
-    cp,
-    store: files,
-    files,
-    registry,
-    journal,
-    reserved: new Set(config.reserved),
-    trashRetentionMs: config.trashRetentionDays * 86_400_000,
-    universalLoginVersion: config.universalLoginVersion,
-    log,
-  });
-  return { dir, cp, commits, store: files, files, registry, journal, lifecycle };
+  return assemble(config, log, { dir, cp, commits, store: files, files }, new FilePresence(dir, isFileId));
 }
 
 /**
@@ -85,7 +72,6 @@ async function openNamespaceTenancy(config: TenancyConfig, log: Logger): Promise
   const admin = new SqldAdmin(config.databaseAdminUrl);
   const cp = await openControlPlaneNamespace(server, admin, config.controlPlane);
   const commits = await new ControlPlanePoll(cp.sql, log).prepare();
-  const registry = await new TenantRegistry(cp, commits, new NamespacePresence()).open();
   const store = new NamespaceTenantStore({
     server,
     admin,
@@ -93,10 +79,23 @@ async function openNamespaceTenancy(config: TenancyConfig, log: Logger): Promise
     maxClients: config.maxOpenFiles || 1_000,
     isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
   });
+  return assemble(config, log, { dir, cp, commits, store }, new NamespacePresence());
+}
+
+/** The registry, the journal and the lifecycle over a store and its control plane: the same for every store. */
+async function assemble(
+  config: TenancyConfig,
+  log: Logger,
+  parts: Pick<Tenancy, "dir" | "cp" | "commits" | "store" | "files">,
+  presence: TenantPresence,
+): Promise<Tenancy> {
+  const { cp, store, files } = parts;
+  const registry = await new TenantRegistry(cp, parts.commits, presence).open();
   const journal = new OperationJournal(cp.sql);
   const lifecycle = new TenantLifecycle({
     cp,
     store,
+    files,
     registry,
     journal,
     reserved: new Set(config.reserved),
@@ -104,7 +103,7 @@ async function openNamespaceTenancy(config: TenancyConfig, log: Logger): Promise
     universalLoginVersion: config.universalLoginVersion,
     log,
   });
-  return { dir, cp, commits, store, registry, journal, lifecycle };
+  return { ...parts, registry, journal, lifecycle };
 }
 
 /** Why the gateway could not write the control plane or make and retire tenant files now, or undefined. */
@@ -129,5 +128,5 @@ export { normalizeHost } from "./resolve-tenant.ts";
 export { assertChildTenantId, isFileTenantId } from "./tenant-id.ts";
 export { TrustedProxies, requestedHost } from "./trusted-proxies.ts";
 export { DataDirWatch } from "./watch.ts";
-export { NamespaceRescan, type TenantWatch } from "./namespace-rescan.ts";
+export { PeriodicRescan, type TenantWatch } from "./periodic-rescan.ts";
 export { currentOwner, isDeadHere } from "./process-owner.ts";

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { TenantLifecycle } from "./lifecycle.ts";
 import type { TenantRegistry } from "./registry.ts";
 import type { HandlePool } from "../storage/files.ts";
-import type { TenantWatch } from "./namespace-rescan.ts";
+import { PeriodicRescan, type TenantWatch } from "./periodic-rescan.ts";
 
 export interface DataDirWatchOptions {
   dir: string;
@@ -39,11 +39,20 @@ const SETTLE_MS = 150;
  */
 export class DataDirWatch implements TenantWatch {
   private watcher?: FSWatcher;
-  private timer?: ReturnType<typeof setInterval>;
   private readonly reported = new Set<string>();
   private readonly settling = new Map<string, { timer: ReturnType<typeof setTimeout>; placed: boolean }>();
+  /** The rescan every store has, with what files add to it: handles on replaced files, unregistered files. */
+  private readonly periodic: PeriodicRescan;
 
-  constructor(private readonly o: DataDirWatchOptions) {}
+  constructor(private readonly o: DataDirWatchOptions) {
+    this.periodic = new PeriodicRescan({
+      ...o,
+      also: async () => {
+        for (const id of this.o.pool.evictReplaced()) this.o.onReplaced?.(id);
+        await this.handleOrphans();
+      },
+    });
+  }
 
   start(): void {
     try {
@@ -55,35 +64,15 @@ export class DataDirWatch implements TenantWatch {
     } catch (err) {
       this.o.log.warn({ err }, "cannot watch the data directory; the periodic rescan carries on alone");
     }
-    this.timer = setInterval(() => void this.rescan(), this.o.rescanMs);
-    this.timer.unref();
-    void this.rescan();
+    this.periodic.start();
   }
 
-  /** One rescan at a time: a timer firing while one runs (a slow disk, a slow server) joins it. */
   rescan(): Promise<void> {
-    this.rescanning ??= this.rescanOnce().finally(() => (this.rescanning = undefined));
-    return this.rescanning;
+    return this.periodic.rescan();
   }
-
-  private async rescanOnce(): Promise<void> {
-    try {
-      // A CLI command that died mid-operation beside the gateway is repaired here, not at next start.
-      const recovered = await this.o.lifecycle.recover();
-      if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
-      this.o.registry.rescan();
-      for (const id of this.o.pool.evictReplaced()) this.o.onReplaced?.(id);
-      this.o.onRescan?.();
-      await this.handleOrphans();
-    } catch (err) {
-      this.o.log.error({ err }, "rescan of the data directory failed");
-    }
-  }
-
-  private rescanning?: Promise<void>;
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    await this.periodic.stop();
     for (const { timer } of this.settling.values()) clearTimeout(timer);
     this.settling.clear();
     this.watcher?.close();

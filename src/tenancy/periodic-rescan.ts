@@ -9,25 +9,28 @@ export interface TenantWatch {
   rescan(): Promise<void>;
 }
 
-export interface NamespaceRescanOptions {
+export interface PeriodicRescanOptions {
   registry: TenantRegistry;
   lifecycle: TenantLifecycle;
   rescanMs: number;
   log: Logger;
   /** After each rescan: what is known about the tenants' contents is checked against them again. */
   onRescan?: () => void;
+  /** What a store adds to each rescan (files: handles on replaced files, unregistered files). */
+  also?: () => Promise<void>;
 }
 
 /**
- * The periodic rescan of tenants on a libSQL server. There are no files to watch; what it does is
- * finish or undo the operations of a gateway that died (their leases lapsed) and forget what uses
- * found unreadable, so a repaired namespace serves again.
+ * The rescan every store has, every `rescanMs` and one at a time: it finishes or undoes the
+ * operations a dead process left (a CLI command beside the gateway, another gateway whose lease
+ * lapsed) and looks at every tenant's database again, so a repaired one serves again. On a libSQL
+ * server it is the whole watch; the data-directory watch (watch.ts) adds file events to it.
  */
-export class NamespaceRescan implements TenantWatch {
+export class PeriodicRescan implements TenantWatch {
   private timer?: ReturnType<typeof setInterval>;
   private rescanning?: Promise<void>;
 
-  constructor(private readonly o: NamespaceRescanOptions) {}
+  constructor(private readonly o: PeriodicRescanOptions) {}
 
   start(): void {
     this.timer = setInterval(() => void this.rescan(), this.o.rescanMs);
@@ -40,7 +43,7 @@ export class NamespaceRescan implements TenantWatch {
     await this.rescanning;
   }
 
-  /** One at a time: a timer firing while one runs (a slow server) joins it. */
+  /** A timer firing while a rescan runs (a slow disk, a slow server) joins it. */
   rescan(): Promise<void> {
     this.rescanning ??= this.once().finally(() => (this.rescanning = undefined));
     return this.rescanning;
@@ -49,8 +52,9 @@ export class NamespaceRescan implements TenantWatch {
   private async once(): Promise<void> {
     try {
       const recovered = await this.o.lifecycle.recover();
-      if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "finished or undid operations a gateway that died left running");
+      if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
       this.o.registry.rescan();
+      await this.o.also?.();
       this.o.onRescan?.();
     } catch (err) {
       this.o.log.error({ err }, "rescan of the tenants failed; the next one tries again");
