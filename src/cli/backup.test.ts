@@ -18,5 +18,5 @@ test("backup names what it lacks or refuses", async () => {
   await expect(run(["backup"])).rejects.toThrow("missing the tenant id");
   await expect(run(["backup", "acme"])).rejects.toThrow("missing the backup file");
   await expect(run(["backup", "Bad_Name", join(dir, "x.sqlite")])).rejects.toThrow('"Bad_Name" is not a valid tenant id');
-  await expect(run(["backup", "nope", join(dir, "nope.sqlite")])).rejects.toThrow('tenant "nope" has no file at');
+  await expect(run(["backup", "nope", join(dir, "nope.sqlite")])).rejects.toThrow('tenant "nope" has no database to back up (no file in the data directory');
 });

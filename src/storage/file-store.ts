@@ -54,7 +54,7 @@ export class FileTenantStore implements TenantStore {
   }
 
   async exists(id: string): Promise<boolean> {
-    return existsSync(this.pool.pathOf(id));
+    return existsSync(this.pathOf(id));
   }
 
   async build(id: string, work: string, template: SchemaTemplate, fill: (db: SqlDb) => Promise<void>): Promise<void> {
@@ -137,6 +137,16 @@ export class FileTenantStore implements TenantStore {
     for (const name of readdirSync(this.tmpDir)) {
       const work = name.split(".")[1];
       if (!work || !running.has(work)) rmSync(join(this.tmpDir, name), { force: true });
+    }
+  }
+
+  async exportTo(id: string, file: string): Promise<void> {
+    // VACUUM INTO reads one snapshot while readers and writers carry on, and writes a compact file.
+    const db = openSqlite(this.pathOf(id));
+    try {
+      db.query("VACUUM INTO ?").run(file);
+    } finally {
+      db.close(false);
     }
   }
 

@@ -2,7 +2,9 @@ import { LRUCache } from "lru-cache";
 import { applyTemplate, type SchemaTemplate } from "./clone.ts";
 import { isNotFound, LibsqlDb, type LibsqlServer, type SqldAdmin } from "./libsql.ts";
 import { TenantFileError } from "./pool.ts";
-import type { SqlDb } from "./sql.ts";
+import { copyDatabase } from "./copy-database.ts";
+import { BunSqlDb, type SqlDb } from "./sql.ts";
+import { openSqlite } from "./sqlite.ts";
 import type { TenantIdentity, TenantStore } from "./tenant-store.ts";
 
 export interface NamespaceStoreOptions {
@@ -10,6 +12,8 @@ export interface NamespaceStoreOptions {
   admin: SqldAdmin;
   /** The control plane's database: it keeps the list of trashed namespaces (sqld cannot list them). */
   controlPlane: SqlDb;
+  /** Its id, the one namespace besides the tenants' that the store copies out (a backup). */
+  controlPlaneId: string;
   /** At most this many namespace clients kept (each is a small HTTP client; none holds a socket idle). */
   maxClients: number;
   /** Decides which ids may become namespace names; the store never uses an unchecked id. */
@@ -132,6 +136,19 @@ export class NamespaceTenantStore implements TenantStore {
 
   async sweepBuilds(): Promise<void> {
     // A build is the tenant's own namespace: an interrupted one is undone by its operation's recovery.
+  }
+
+  async exportTo(id: string, file: string): Promise<void> {
+    // The control plane is a namespace too: its backup is made the same way.
+    const source = id === this.o.controlPlaneId ? this.o.controlPlane : this.client(id);
+    const target = new BunSqlDb(openSqlite(file, { create: true }));
+    try {
+      await source.snapshot((reader) => target.transaction((tx) => copyDatabase(reader, tx)));
+    } catch (err) {
+      throw isNotFound(err) ? new TenantFileError(id, "missing", `the libSQL server has no namespace "${id}"`, err) : err;
+    } finally {
+      target.close();
+    }
   }
 
   private client(id: string): LibsqlDb {

@@ -32,6 +32,11 @@ export interface TenantStore extends TenantAccess {
   sweepTrash(now: number, retentionMs: number): Promise<string[]>;
   /** Removes builds of operations other than `running` (left by a process that died). */
   sweepBuilds(running: ReadonlySet<string>): Promise<void>;
+  /**
+   * Writes a consistent copy of the tenant's (or the control plane's) database, as it is at one
+   * moment, into a new local SQLite file: a backup, the same format whichever store made it.
+   */
+  exportTo(id: string, file: string): Promise<void>;
 }
 
 /** Reading and writing tenants' databases (what the request path and the relay need). */

@@ -2,8 +2,9 @@ import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { forgetCursor, hasTable, markOrigin, originOf, probeDatabase } from "../storage/files.ts";
-import type { HandlePool } from "../storage/files.ts";
+import type { HandlePool, TenantStore } from "../storage/files.ts";
 import { BunSqlDb, openSqlite, type SqlDb } from "../storage/files.ts";
+import { HttpError } from "../http-error.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
 import { moveDbFiles, removeDbFiles, scratchFileOf } from "../storage/files.ts";
@@ -13,11 +14,10 @@ import type { TenantRegistry } from "./registry.ts";
 export interface BackupsOptions {
   journal: OperationJournal;
   registry: TenantRegistry;
-  pool: HandlePool;
-  /** The file of a tenant or of the control plane. */
-  pathOf: (id: string) => string;
-  tmpDir: string;
-  trashDir: string;
+  /** Where the databases backed up are (a backup is a local file whichever store made it). */
+  store: Pick<TenantStore, "exists" | "exportTo">;
+  /** Tenants as local files, which a restore needs; undefined on a libSQL server (restore answers 501). */
+  files?: RestoreFiles;
   controlPlane: string;
   /** Lists a restored tenant the control plane does not (its row and organization), as adoption does. */
   register: (op: Operation) => Promise<void>;
@@ -33,6 +33,15 @@ export interface BackupsOptions {
    * new tenant is seeded) and says the cursor it set; undefined when there is no relay to ask.
    */
   repair: (db: SqlDb, tenantId: string) => Promise<number | undefined>;
+}
+
+/** What a restore does with files: where it stages, where the current file goes, the handles it drops. */
+export interface RestoreFiles {
+  pool: HandlePool;
+  /** The file of a tenant or of the control plane. */
+  pathOf: (id: string) => string;
+  tmpDir: string;
+  trashDir: string;
 }
 
 export interface RestoreOptions {
@@ -52,21 +61,21 @@ export interface RestoreOptions {
 export class TenantBackups {
   constructor(private readonly o: BackupsOptions) {}
 
+  /** The files a restore works with; a libSQL server's tenants are restored with its own tools. */
+  private get files(): RestoreFiles {
+    if (!this.o.files) throw new HttpError(501, `restore puts a backup file in place of a tenant's file; on a libSQL server, restore with the server's own tools (see the README's "Beyond one machine")`);
+    return this.o.files;
+  }
+
   async backup(id: string, target: string): Promise<Operation> {
-    const source = this.o.pathOf(id);
-    if (!existsSync(source)) throw new Error(`tenant "${id}" has no file at ${source}`);
+    if (!(await this.o.store.exists(id))) throw new Error(`tenant "${id}" has no database to back up (no file in the data directory, or no namespace on the server)`);
     const file = resolve(target);
     if (existsSync(file)) throw new Error(`${file} already exists; choose a new file`);
     const op = await this.o.journal.begin("backup", id, { target: file, partial: `${file}.partial` });
     try {
       mkdirSync(dirname(file), { recursive: true });
       rmSync(`${file}.partial`, { force: true });
-      const db = openSqlite(source);
-      try {
-        db.query("VACUUM INTO ?").run(`${file}.partial`);
-      } finally {
-        db.close(false);
-      }
+      await this.o.store.exportTo(id, `${file}.partial`);
       // The control plane's snapshot carries the deployment's own mark; a tenant's is marked here, so a
       // backup of a file made before marks existed carries one too.
       if (id !== this.o.controlPlane) await this.markSnapshot(`${file}.partial`, id);
@@ -96,7 +105,7 @@ export class TenantBackups {
     await this.assertRestorable(id, backup, opts);
     const op = await this.o.journal.begin("restore", id, {
       backup,
-      trashed: join(this.o.trashDir, `${id}.before-restore-${Date.now()}.sqlite`),
+      trashed: join(this.files.trashDir, `${id}.before-restore-${Date.now()}.sqlite`),
       friendly_name: this.o.friendlyNameIn(backup, id) ?? id,
       organization_id: await this.o.organizationIdFor(id),
     });
@@ -126,7 +135,7 @@ export class TenantBackups {
       await this.o.journal.finish(op.id, "rolled_back", "interrupted before the snapshot was checked");
       return "undone";
     }
-    if (hasStep(op, "staged") && (existsSync(scratchFileOf(this.o.tmpDir, op)) || hasStep(op, "renamed"))) {
+    if (hasStep(op, "staged") && (existsSync(scratchFileOf(this.files.tmpDir, op)) || hasStep(op, "renamed"))) {
       await this.runRestore(op);
       return "finished";
     }
@@ -179,7 +188,7 @@ export class TenantBackups {
    * of, or another deployment's than this one's.
    */
   private async stage(op: Operation): Promise<void> {
-    const staged = scratchFileOf(this.o.tmpDir, op);
+    const staged = scratchFileOf(this.files.tmpDir, op);
     const source = new Database(op.input.backup as string, { readonly: true });
     try {
       source.query("VACUUM INTO ?").run(staged);
@@ -230,9 +239,10 @@ export class TenantBackups {
   }
 
   private async runRestore(op: Operation): Promise<void> {
-    const { journal, registry, pool } = this.o;
+    const { journal, registry } = this.o;
+    const { pool } = this.files;
     const id = op.tenantId;
-    const final = this.o.pathOf(id);
+    const final = this.files.pathOf(id);
     const trashed = op.input.trashed as string;
     if (!hasStep(op, "trashed")) {
       pool.evict(id);
@@ -244,7 +254,7 @@ export class TenantBackups {
     if (!hasStep(op, "renamed")) {
       // A file that appeared at the tenant's path meanwhile is set aside too, never overwritten.
       if (existsSync(final)) moveDbFiles(final, `${trashed.slice(0, -".sqlite".length)}-2.sqlite`);
-      renameSync(scratchFileOf(this.o.tmpDir, op), final);
+      renameSync(scratchFileOf(this.files.tmpDir, op), final);
       await journal.step(op.id, "renamed");
       crashPoint("restore:renamed");
     }
@@ -256,9 +266,9 @@ export class TenantBackups {
   private async undoRestore(op: Operation, cause: Error): Promise<void> {
     const current = await this.o.journal.get(op.id);
     if (!current || current.state !== "running") return;
-    removeDbFiles(scratchFileOf(this.o.tmpDir, current));
+    removeDbFiles(scratchFileOf(this.files.tmpDir, current));
     // The current file was set aside but the new one never arrived: the old one goes back.
-    const final = this.o.pathOf(op.tenantId);
+    const final = this.files.pathOf(op.tenantId);
     if (hasStep(current, "trashed") && !existsSync(final) && existsSync(current.input.trashed as string)) moveDbFiles(current.input.trashed as string, final);
     if (existsSync(final)) this.o.registry.fileAdded(op.tenantId);
     else this.o.registry.fileRemoved(op.tenantId);

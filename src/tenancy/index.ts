@@ -76,6 +76,7 @@ async function openNamespaceTenancy(config: TenancyConfig, log: Logger): Promise
     server,
     admin,
     controlPlane: cp.sql,
+    controlPlaneId: config.controlPlane,
     maxClients: config.maxOpenFiles || 1_000,
     isValidId: (id) => isFileTenantId(id, config.controlPlane) && id !== config.controlPlane,
   });

@@ -69,45 +69,37 @@ export type Seeder = (db: SqlDb, tenantId: string) => Promise<number>;
  */
 export class TenantLifecycle {
   private seed?: Seeder;
-  private readonly backups?: TenantBackups;
+  private readonly backups: TenantBackups;
 
   constructor(private readonly o: LifecycleOptions) {
     const files = o.files;
-    if (files)
-      this.backups = new TenantBackups({
-        journal: o.journal,
-        registry: o.registry,
-        pool: files.pool,
-        pathOf: (id) => files.pathOf(id),
-        tmpDir: files.tmpDir,
-        trashDir: files.trashDir,
-        controlPlane: o.cp.id,
-        register: (op) => this.register(op),
-        friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,
-        isRegistered: async (id) => (await o.cp.tenant(id)) !== undefined,
-        organizationIdFor: async (id) => (await o.cp.organizationOf(id))?.id ?? newOrganizationId(),
-        deploymentId: () => o.cp.deploymentId(),
-        repair: async (db, id) => this.seed?.(db, id),
-      });
+    this.backups = new TenantBackups({
+      journal: o.journal,
+      registry: o.registry,
+      store: o.store,
+      files: files && { pool: files.pool, pathOf: (id) => files.pathOf(id), tmpDir: files.tmpDir, trashDir: files.trashDir },
+      controlPlane: o.cp.id,
+      register: (op) => this.register(op),
+      friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,
+      isRegistered: async (id) => (await o.cp.tenant(id)) !== undefined,
+      organizationIdFor: async (id) => (await o.cp.organizationOf(id))?.id ?? newOrganizationId(),
+      deploymentId: () => o.cp.deploymentId(),
+      repair: async (db, id) => this.seed?.(db, id),
+    });
   }
 
-  /** A checked snapshot of the tenant's file at `target` (journaled; see backups.ts). */
+  /** A checked snapshot of the tenant's database in a local file at `target`, whichever the store (journaled; see backups.ts). */
   backup(id: string, target: string): Promise<Operation> {
     if (!isFileTenantId(id, this.o.cp.id)) throw new Error(`"${id}" is not a valid tenant id`);
-    return this.filesOnly("backup").backup(id, target);
+    return this.backups.backup(id, target);
   }
 
   /** Puts a backup in place of the tenant's file, listing the tenant again if it was deleted (journaled). */
   restore(id: string, backup: string, opts: RestoreOptions = {}): Promise<Operation> {
     if (id !== this.o.cp.id) assertChildTenantId(id, this.o.reserved, this.o.cp.id);
-    return this.filesOnly("restore").restore(id, backup, opts);
+    return this.backups.restore(id, backup, opts);
   }
 
-  /** Backups of files; a libSQL server's are the server's own (see the README). */
-  private filesOnly(what: string): TenantBackups {
-    if (!this.backups) throw new HttpError(501, `${what} works on local tenant files; on a libSQL server, back up with the server's own tools (see the README's "Beyond one machine")`);
-    return this.backups;
-  }
 
   /** Who fills a new tenant file with the synced entities (set once the outbox relay exists). */
   seedWith(seeder: Seeder): void {
@@ -212,7 +204,7 @@ export class TenantLifecycle {
           await this.runDelete(op);
           result.finished.push(op.id);
         } else if (op.kind === "backup" || op.kind === "restore") {
-          result[await this.filesOnly(op.kind).recover(op)].push(op.id);
+          result[await this.backups.recover(op)].push(op.id);
         } else if (hasStep(op, "registered") && ((await store.exists(op.tenantId)) || (await store.built(op.tenantId, op.id)))) {
           // The control plane already lists the tenant, so the database was complete: roll forward.
           await this.runCreate(op);

@@ -21,7 +21,7 @@ beforeAll(async () => {
   sqld = await startSqld();
   f = await openFixture();
   const admin = new SqldAdmin(sqld.adminUrl);
-  store = new NamespaceTenantStore({ server: { url: sqld.url }, admin, controlPlane: f.cp.sql, maxClients: 10, isValidId: (id) => TENANTS.includes(id) });
+  store = new NamespaceTenantStore({ server: { url: sqld.url }, admin, controlPlane: f.cp.sql, controlPlaneId: f.cp.id, maxClients: 10, isValidId: (id) => TENANTS.includes(id) });
   const template = await readSchemaTemplate(f.cp.sql);
   const registry = {
     cachedTenantIds: () => [f.cp.id, ...TENANTS],

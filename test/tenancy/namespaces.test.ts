@@ -137,6 +137,35 @@ test("an operation another host left running is taken over once its lease lapses
   await a.journal.finish("op_alive", "failed", "its owner gave up"); // as that gateway would, in the end
 });
 
+test("a tenant's namespace backed up is a checked local file, the same format as a file's: restored into a data directory of files, it serves there", async () => {
+  const a = opened[0] as Tenancy;
+  await a.lifecycle.create({ id: "epsilon", friendly_name: "Epsilon" });
+  await a.store.use("epsilon", (db) => db.run("INSERT INTO roles (id, tenant_id, name, description, is_system, created_at, updated_at) VALUES ('rol_own', 'epsilon', 'own', 'mine', 0, '', '')"));
+  const dir = mkdtempSync(join(tmpdir(), "tenantgate-ns-backup-"));
+  dirs.push(dir);
+  const file = join(dir, "epsilon.backup.sqlite");
+  const op = await a.lifecycle.backup("epsilon", file);
+  expect(op.state).toBe("done");
+  expect(op.steps.map((s) => s.step)).toEqual(["snapshot", "checked"]);
+  const { Database } = await import("bun:sqlite");
+  const copy = new Database(file, { readonly: true });
+  expect(copy.query("SELECT id, friendly_name FROM tenants").all()).toEqual([{ id: "epsilon", friendly_name: "Epsilon" }]);
+  expect(copy.query("SELECT name FROM roles WHERE id = 'rol_own'").get()).toEqual({ name: "own" });
+  expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+  copy.close();
+  // A restore on the server is the server's own business: refused, saying so.
+  await expect(a.lifecycle.restore("epsilon", file)).rejects.toMatchObject({ status: 501 });
+
+  // The same file restored into a deployment of local files (another deployment: asked for).
+  const { config } = loadConfig({ argv: ["--dev", "--data-dir", join(dir, "files")], env: {} });
+  const files = await openTenancy(config.tenancy, pino({ level: "silent" }));
+  opened.push(files);
+  const restored = await files.lifecycle.restore("epsilon", file, { fromOtherDeployment: true });
+  expect(restored.state).toBe("done");
+  expect(await files.registry.status("epsilon")).toBe("ready");
+  expect(await files.store.use("epsilon", (db) => db.get("SELECT name FROM roles WHERE id = 'rol_own'"))).toEqual({ name: "own" });
+});
+
 test("doctor on a libSQL server: refuses a server without the control plane, checks every namespace, names one gone", async () => {
   const { checkDataDir } = await import("../../src/cli/doctor.ts");
   const dir = mkdtempSync(join(tmpdir(), "tenantgate-ns-doctor-"));
