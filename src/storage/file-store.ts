@@ -150,6 +150,18 @@ export class FileTenantStore implements TenantStore {
     }
   }
 
+  async placeFrom(id: string, file: string, aside: string): Promise<void> {
+    const final = this.pathOf(id);
+    this.pool.evict(id);
+    if (existsSync(final)) moveDbFiles(final, aside);
+    renameSync(file, final);
+  }
+
+  async unarchive(id: string, trash: string): Promise<void> {
+    const final = this.pathOf(id);
+    if (!existsSync(final) && existsSync(trash)) moveDbFiles(trash, final);
+  }
+
   /** The file of a tenant, or of the control plane. */
   pathOf(id: string): string {
     if (!this.isFileId(id)) throw new Error(`refusing to build a path from tenant id ${JSON.stringify(id)}`);

@@ -5,6 +5,7 @@ import { TenantFileError } from "./pool.ts";
 import { copyDatabase } from "./copy-database.ts";
 import { BunSqlDb, type SqlDb } from "./sql.ts";
 import { openSqlite } from "./sqlite.ts";
+import { rmSync } from "node:fs";
 import type { TenantIdentity, TenantStore } from "./tenant-store.ts";
 
 export interface NamespaceStoreOptions {
@@ -73,7 +74,7 @@ export class NamespaceTenantStore implements TenantStore {
   }
 
   exists(id: string): Promise<boolean> {
-    return this.o.admin.exists(this.name(id));
+    return this.o.admin.exists(id === this.o.controlPlaneId ? id : this.name(id));
   }
 
   async build(id: string, _work: string, template: SchemaTemplate, fill: (db: SqlDb) => Promise<void>): Promise<void> {
@@ -149,6 +150,31 @@ export class NamespaceTenantStore implements TenantStore {
     } finally {
       target.close();
     }
+  }
+
+  async placeFrom(id: string, file: string, aside: string): Promise<void> {
+    const name = this.name(id);
+    if (await this.o.admin.exists(name)) await this.archive(id, aside);
+    await this.o.admin.create(name);
+    this.clients.delete(id);
+    const source = new BunSqlDb(openSqlite(file));
+    try {
+      // One transaction: the namespace is empty or whole, and a retry after a crash finds it so.
+      await source.snapshot((reader) => this.client(id).transaction((tx) => copyDatabase(reader, tx)));
+    } finally {
+      source.close();
+    }
+    rmSync(file, { force: true });
+  }
+
+  async unarchive(id: string, trash: string): Promise<void> {
+    const name = this.name(id);
+    if ((await this.o.admin.exists(name)) || !(await this.o.admin.exists(trash))) return;
+    await this.o.admin.fork(trash, name);
+    await this.o.admin.remove(trash);
+    await this.prepareTrash();
+    await this.o.controlPlane.run("DELETE FROM tenantgate_trash WHERE name = ?", [trash]);
+    this.clients.delete(id);
   }
 
   private client(id: string): LibsqlDb {

@@ -37,6 +37,13 @@ export interface TenantStore extends TenantAccess {
    * moment, into a new local SQLite file: a backup, the same format whichever store made it.
    */
   exportTo(id: string, file: string): Promise<void>;
+  /**
+   * Makes a local SQLite file's content the tenant's database (a restore) and removes the file; a
+   * database already there is archived under `aside` first, never overwritten.
+   */
+  placeFrom(id: string, file: string, aside: string): Promise<void>;
+  /** Puts an archived database back as the tenant's, if the tenant has none now (an undone restore). */
+  unarchive(id: string, trash: string): Promise<void>;
 }
 
 /** Reading and writing tenants' databases (what the request path and the relay need). */

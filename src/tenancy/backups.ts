@@ -1,23 +1,25 @@
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { forgetCursor, hasTable, markOrigin, originOf, probeDatabase } from "../storage/files.ts";
-import type { HandlePool, TenantStore } from "../storage/files.ts";
+import type { TenantStore } from "../storage/files.ts";
 import { BunSqlDb, openSqlite, type SqlDb } from "../storage/files.ts";
 import { HttpError } from "../http-error.ts";
 import { whyNotOwnFile } from "./file-owner.ts";
 import { crashPoint } from "./crash-point.ts";
-import { moveDbFiles, removeDbFiles, scratchFileOf } from "../storage/files.ts";
+import { removeDbFiles, scratchFileOf } from "../storage/files.ts";
 import { hasStep, type Operation, type OperationJournal } from "./journal.ts";
 import type { TenantRegistry } from "./registry.ts";
 
 export interface BackupsOptions {
   journal: OperationJournal;
   registry: TenantRegistry;
-  /** Where the databases backed up are (a backup is a local file whichever store made it). */
-  store: Pick<TenantStore, "exists" | "exportTo">;
-  /** Tenants as local files, which a restore needs; undefined on a libSQL server (restore answers 501). */
-  files?: RestoreFiles;
+  /** Where the databases backed up and restored are (a backup is a local file whichever store made it). */
+  store: Pick<TenantStore, "exists" | "exportTo" | "trashName" | "archive" | "placeFrom" | "unarchive">;
+  /** A local folder where a restore prepares the backup's copy before it is put in place. */
+  stagingDir: string;
+  /** False where the control plane is in use by every gateway (a libSQL server): its restore is the server's business. */
+  controlPlaneRestorable: boolean;
   controlPlane: string;
   /** Lists a restored tenant the control plane does not (its row and organization), as adoption does. */
   register: (op: Operation) => Promise<void>;
@@ -35,36 +37,26 @@ export interface BackupsOptions {
   repair: (db: SqlDb, tenantId: string) => Promise<number | undefined>;
 }
 
-/** What a restore does with files: where it stages, where the current file goes, the handles it drops. */
-export interface RestoreFiles {
-  pool: HandlePool;
-  /** The file of a tenant or of the control plane. */
-  pathOf: (id: string) => string;
-  tmpDir: string;
-  trashDir: string;
-}
-
 export interface RestoreOptions {
   /** Takes a backup marked by another deployment (a tenant moved here); its synced copies are replaced. */
   fromOtherDeployment?: boolean;
 }
 
 /**
- * Backup and restore of a tenant file, journaled like the other lifecycle operations. A backup is a
- * consistent snapshot (`VACUUM INTO`, readers and writers carry on), marked with this deployment and
- * the tenant, that appears at its target only once `integrity_check` passed. A restore checks the
- * backup (a database, intact, this tenant's, from this deployment), builds the new file beside the
- * tenants with the control plane's synced copies and cursor, moves the current one to the trash and
- * renames the new one into place; a process that dies mid-way leaves an operation the next start
- * finishes (the built file is complete) or undoes.
+ * Backup and restore of a tenant's database, journaled like the other lifecycle operations, on
+ * either store. A backup is a local SQLite file: a consistent snapshot (the store's `exportTo`;
+ * readers and writers carry on), marked with this deployment and the tenant, that appears at its
+ * target only once `integrity_check` passed. A restore checks the backup (a database, intact, this
+ * tenant's, from this deployment), prepares a copy of it in the staging folder with the control
+ * plane's synced copies and cursor, archives the current database to the trash and puts the copy in
+ * its place (`placeFrom`); a process that dies mid-way leaves an operation the next start finishes
+ * (the staged copy is complete) or undoes.
  */
 export class TenantBackups {
   constructor(private readonly o: BackupsOptions) {}
 
-  /** The files a restore works with; a libSQL server's tenants are restored with its own tools. */
-  private get files(): RestoreFiles {
-    if (!this.o.files) throw new HttpError(501, `restore puts a backup file in place of a tenant's file; on a libSQL server, restore with the server's own tools (see the README's "Beyond one machine")`);
-    return this.o.files;
+  private staged(op: Pick<Operation, "id" | "tenantId">): string {
+    return scratchFileOf(this.o.stagingDir, op);
   }
 
   async backup(id: string, target: string): Promise<Operation> {
@@ -102,10 +94,12 @@ export class TenantBackups {
     if (probe.state === "unreadable") throw new Error(`${backup} is not a SQLite database (${probe.reason})`);
     const check = integrityCheck(backup);
     if (check !== "ok") throw new Error(`${backup} failed integrity_check: ${check}`);
+    if (id === this.o.controlPlane && !this.o.controlPlaneRestorable)
+      throw new HttpError(501, `the control plane on a libSQL server is in use by every gateway: restore its namespace with the server's own tools (see the README's "Beyond one machine")`);
     await this.assertRestorable(id, backup, opts);
     const op = await this.o.journal.begin("restore", id, {
       backup,
-      trashed: join(this.files.trashDir, `${id}.before-restore-${Date.now()}.sqlite`),
+      trashed: await this.o.store.trashName(id, `before-restore-${Date.now()}`),
       friendly_name: this.o.friendlyNameIn(backup, id) ?? id,
       organization_id: await this.o.organizationIdFor(id),
     });
@@ -135,7 +129,7 @@ export class TenantBackups {
       await this.o.journal.finish(op.id, "rolled_back", "interrupted before the snapshot was checked");
       return "undone";
     }
-    if (hasStep(op, "staged") && (existsSync(scratchFileOf(this.files.tmpDir, op)) || hasStep(op, "renamed"))) {
+    if (hasStep(op, "staged") && (existsSync(this.staged(op)) || hasStep(op, "renamed"))) {
       await this.runRestore(op);
       return "finished";
     }
@@ -188,7 +182,8 @@ export class TenantBackups {
    * of, or another deployment's than this one's.
    */
   private async stage(op: Operation): Promise<void> {
-    const staged = scratchFileOf(this.files.tmpDir, op);
+    const staged = this.staged(op);
+    mkdirSync(this.o.stagingDir, { recursive: true });
     const source = new Database(op.input.backup as string, { readonly: true });
     try {
       source.query("VACUUM INTO ?").run(staged);
@@ -239,22 +234,18 @@ export class TenantBackups {
   }
 
   private async runRestore(op: Operation): Promise<void> {
-    const { journal, registry } = this.o;
-    const { pool } = this.files;
+    const { journal, registry, store } = this.o;
     const id = op.tenantId;
-    const final = this.files.pathOf(id);
     const trashed = op.input.trashed as string;
     if (!hasStep(op, "trashed")) {
-      pool.evict(id);
-      const had = existsSync(final);
-      if (had) moveDbFiles(final, trashed);
+      const had = await store.exists(id);
+      if (had) await store.archive(id, trashed);
       await journal.step(op.id, "trashed", had ? trashed : "no current file");
       crashPoint("restore:trashed");
     }
     if (!hasStep(op, "renamed")) {
-      // A file that appeared at the tenant's path meanwhile is set aside too, never overwritten.
-      if (existsSync(final)) moveDbFiles(final, `${trashed.slice(0, -".sqlite".length)}-2.sqlite`);
-      renameSync(scratchFileOf(this.files.tmpDir, op), final);
+      // A database that appeared meanwhile is set aside too, never overwritten.
+      await store.placeFrom(id, this.staged(op), await store.trashName(id, `before-restore-${op.id}-2`));
       await journal.step(op.id, "renamed");
       crashPoint("restore:renamed");
     }
@@ -266,11 +257,10 @@ export class TenantBackups {
   private async undoRestore(op: Operation, cause: Error): Promise<void> {
     const current = await this.o.journal.get(op.id);
     if (!current || current.state !== "running") return;
-    removeDbFiles(scratchFileOf(this.files.tmpDir, current));
-    // The current file was set aside but the new one never arrived: the old one goes back.
-    const final = this.files.pathOf(op.tenantId);
-    if (hasStep(current, "trashed") && !existsSync(final) && existsSync(current.input.trashed as string)) moveDbFiles(current.input.trashed as string, final);
-    if (existsSync(final)) this.o.registry.fileAdded(op.tenantId);
+    removeDbFiles(this.staged(current));
+    // The current database was set aside but the new one never arrived: the old one goes back.
+    if (hasStep(current, "trashed")) await this.o.store.unarchive(op.tenantId, current.input.trashed as string);
+    if (await this.o.store.exists(op.tenantId)) this.o.registry.fileAdded(op.tenantId);
     else this.o.registry.fileRemoved(op.tenantId);
     await this.o.journal.finish(op.id, "rolled_back", cause.message);
   }

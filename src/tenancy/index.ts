@@ -97,6 +97,8 @@ async function assemble(
     cp,
     store,
     files,
+    // Files stage beside the tenants, so the rename into place stays on one file system.
+    stagingDir: files?.tmpDir ?? join(parts.dir, ".tmp"),
     registry,
     journal,
     reserved: new Set(config.reserved),

@@ -137,6 +137,7 @@ describe("a new tenant file", () => {
       journal: t.journal,
       store: t.store,
       files: t.files,
+      stagingDir: t.files!.tmpDir,
       reserved: new Set(),
       trashRetentionMs: 1000,
       universalLoginVersion: "1",

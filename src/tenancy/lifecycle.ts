@@ -45,7 +45,9 @@ export interface LifecycleOptions {
   cp: ControlPlane;
   /** Where tenants' databases are built, placed, archived. */
   store: TenantStore;
-  /** The local files' store, for what only files have (adoption, backups): undefined on a libSQL server. */
+  /** A local folder where a restore prepares its copy of the backup. */
+  stagingDir: string;
+  /** The local files' store, for what only files have (adoption): undefined on a libSQL server. */
   files?: FileTenantStore;
   registry: TenantRegistry;
   journal: OperationJournal;
@@ -72,12 +74,14 @@ export class TenantLifecycle {
   private readonly backups: TenantBackups;
 
   constructor(private readonly o: LifecycleOptions) {
-    const files = o.files;
+    const { files } = o;
     this.backups = new TenantBackups({
       journal: o.journal,
       registry: o.registry,
       store: o.store,
-      files: files && { pool: files.pool, pathOf: (id) => files.pathOf(id), tmpDir: files.tmpDir, trashDir: files.trashDir },
+      stagingDir: o.stagingDir,
+      // On a server the control plane is every gateway's, live: not something one restores under them.
+      controlPlaneRestorable: files !== undefined,
       controlPlane: o.cp.id,
       register: (op) => this.register(op),
       friendlyNameIn: (path, id) => this.ownTenantRow(path, id)?.friendly_name,

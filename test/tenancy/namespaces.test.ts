@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { loadConfig } from "../../src/config/index.ts";
-import { SqldAdmin } from "../../src/storage/libsql.ts";
+import { LibsqlDb, SqldAdmin } from "../../src/storage/libsql.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
 import { startSqld, type Sqld } from "../support/sqld.ts";
 
@@ -137,7 +137,7 @@ test("an operation another host left running is taken over once its lease lapses
   await a.journal.finish("op_alive", "failed", "its owner gave up"); // as that gateway would, in the end
 });
 
-test("a tenant's namespace backed up is a checked local file, the same format as a file's: restored into a data directory of files, it serves there", async () => {
+test("a tenant's namespace backed up is a checked local file, the same format as a file's: restored on the server, and into a data directory of files, it serves there", async () => {
   const a = opened[0] as Tenancy;
   await a.lifecycle.create({ id: "epsilon", friendly_name: "Epsilon" });
   await a.store.use("epsilon", (db) => db.run("INSERT INTO roles (id, tenant_id, name, description, is_system, created_at, updated_at) VALUES ('rol_own', 'epsilon', 'own', 'mine', 0, '', '')"));
@@ -153,8 +153,20 @@ test("a tenant's namespace backed up is a checked local file, the same format as
   expect(copy.query("SELECT name FROM roles WHERE id = 'rol_own'").get()).toEqual({ name: "own" });
   expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
   copy.close();
-  // A restore on the server is the server's own business: refused, saying so.
-  await expect(a.lifecycle.restore("epsilon", file)).rejects.toMatchObject({ status: 501 });
+  // Restored on the server after a loss: the namespace holds the backup's rows again, the one it
+  // replaced kept in the trash.
+  await a.store.use("epsilon", (db) => db.run("DELETE FROM roles WHERE id = 'rol_own'"));
+  const back = await a.lifecycle.restore("epsilon", file);
+  expect(back.state).toBe("done");
+  expect(back.steps.map((s) => s.step)).toEqual(["staged", "trashed", "renamed"]);
+  expect(await a.store.use("epsilon", (db) => db.get("SELECT name FROM roles WHERE id = 'rol_own'"))).toEqual({ name: "own" });
+  const admin = new SqldAdmin(sqld.adminUrl);
+  expect(await admin.exists(back.input.trashed as string)).toBe(true);
+  expect(await new LibsqlDb({ url: sqld.url }, back.input.trashed as string).get("SELECT count(*) AS n FROM roles WHERE id = 'rol_own'")).toEqual({ n: 0 });
+  // The control plane is every gateway's, live: its restore is the server's business, refused saying so.
+  const cpFile = join(dir, "control_plane.backup.sqlite");
+  await a.lifecycle.backup("control_plane", cpFile);
+  await expect(a.lifecycle.restore("control_plane", cpFile)).rejects.toMatchObject({ status: 501 });
 
   // The same file restored into a deployment of local files (another deployment: asked for).
   const { config } = loadConfig({ argv: ["--dev", "--data-dir", join(dir, "files")], env: {} });
