@@ -1,5 +1,6 @@
 import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client/web";
 import type { Row, SqlArgs, SqlDb, SqlReader, SqlStatement, SqlWriter } from "./sql.ts";
+import { DatabaseUnreachable } from "./unreachable.ts";
 
 /**
  * A libSQL server (sqld with namespaces, or Turso) as tenantgate's engine: each database is a
@@ -122,7 +123,8 @@ export class LibsqlDb implements SqlDb {
  * A client whose every request goes to `namespace` (sqld reads it from the Host header). With
  * `retry`, a 404 is asked again a few times, waiting longer each time: sqld answers it for an
  * existing namespace it has evicted and is loading. A request answered 404 ran nothing, so asking
- * again is safe; the body is kept to send again.
+ * again is safe; the body is kept to send again. A request the server never answered fails with
+ * `DatabaseUnreachable`.
  */
 export function namespaceClient(server: LibsqlServer, namespace: string, retry: MissingRetry | null = RETRY_EVICTED): Client {
   const host = `${namespace}.db`;
@@ -135,7 +137,11 @@ export function namespaceClient(server: LibsqlServer, namespace: string, retry: 
       headers.set("host", host);
       const body = request.body ? await request.arrayBuffer() : undefined;
       for (let attempt = 1; ; attempt++) {
-        const response = await fetch(request.url, { method: request.method, headers, body, signal: request.signal });
+        const response = await fetch(request.url, { method: request.method, headers, body, signal: request.signal }).catch((err: unknown) => {
+          // No answer at all (refused, reset, the server gone mid-request): not the data's fault, and
+          // told apart from it, so callers answer 503 rather than an internal error.
+          throw request.signal?.aborted ? err : new DatabaseUnreachable(server.url, err);
+        });
         if (response.status !== 404 || !retry || attempt >= retry.attempts) return response;
         await response.body?.cancel();
         await Bun.sleep(retry.firstMs * 2 ** (attempt - 1));
