@@ -104,7 +104,8 @@ test(`${CODES} codes, each consumed by two processes at once: exactly one wins e
     const said = (await Promise.all(racers.map((r) => r.next()))).map((l) => JSON.parse(l) as { code: string; won?: boolean; error?: string });
     expect(said.map((s) => ({ code: s.code, error: s.error }))).toEqual([{ code, error: undefined }, { code, error: undefined }]);
     expect(said.filter((s) => s.won === true), `${code}: ${JSON.stringify(said)}`).toHaveLength(1);
-    wins[said.findIndex((s) => s.won)]++;
+    const winner = said.findIndex((s) => s.won);
+    wins[winner] = (wins[winner] ?? 0) + 1;
   }
   console.log(`${CODES} codes raced by two processes: ${wins[0]} won by one, ${wins[1]} by the other`);
   const unused = await new LibsqlDb({ url: sqld.url }, TENANT).all("SELECT code_id FROM codes WHERE used_at IS NULL");
