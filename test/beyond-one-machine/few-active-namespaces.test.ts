@@ -55,6 +55,8 @@ test(`20 tenants on a sqld that keeps ${ACTIVE} namespaces loaded: made, routed,
     took.push(Math.round(performance.now() - t0));
   }
   console.log(`creates took ${took.join(", ")} ms`);
+  // sqld did evict on the way: it said so (its 404s for namespaces it holds) in its log.
+  expect(sqld.output()).toMatch(/404 Not Found, NamespaceDoesntExist\("t\d\d"\)/);
 
   // A control-plane change reaches every namespace.
   await controlPlaneRole(sqld, "rol_everyone");
@@ -80,7 +82,4 @@ test(`20 tenants on a sqld that keeps ${ACTIVE} namespaces loaded: made, routed,
       expect((JSON.parse(a.body) as { state: string; cursor: number | null }).cursor, a.body).not.toBeNull();
     }
   }
-  // sqld did evict: it never held more than it may (its own count of what it loaded is not exposed;
-  // the 20 distinct namespaces above are five times what it keeps).
-  expect(IDS.length).toBeGreaterThan(ACTIVE * 4);
 });
