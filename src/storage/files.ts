@@ -12,4 +12,5 @@ export type { TenantAccess, TenantIdentity, TenantStore, ThreadAccess } from "./
 export { insertInto, sqlValue, updateIn } from "./sql-columns.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";
+export { DatabaseUnreachable, isDatabaseUnreachable } from "./unreachable.ts";
 export { ensureTenantTables, ensureTenantTablesIn, forgetCursor, markOrigin, originMark, originOf, type FileOrigin } from "./tenant-tables.ts";

@@ -1,5 +1,6 @@
 import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client/web";
 import type { Row, SqlArgs, SqlDb, SqlReader, SqlStatement, SqlWriter } from "./sql.ts";
+import { DatabaseUnreachable } from "./unreachable.ts";
 
 /**
  * A libSQL server (sqld with namespaces, or Turso) as tenantgate's engine: each database is a
@@ -29,7 +30,10 @@ export interface MissingRetry {
   firstMs: number;
 }
 
-/** sqld keeps at most --max-active-namespaces loaded; one evicted answers 404 for a moment while it loads. */
+/**
+ * sqld keeps at most --max-active-namespaces loaded; one evicted answers 404 for a moment while it
+ * loads, or 500 when its load fails because the evicted instance still holds it.
+ */
 const RETRY_EVICTED: MissingRetry = { attempts: 6, firstMs: 25 };
 
 /**
@@ -121,8 +125,10 @@ export class LibsqlDb implements SqlDb {
 /**
  * A client whose every request goes to `namespace` (sqld reads it from the Host header). With
  * `retry`, a 404 is asked again a few times, waiting longer each time: sqld answers it for an
- * existing namespace it has evicted and is loading. A request answered 404 ran nothing, so asking
- * again is safe; the body is kept to send again.
+ * existing namespace it has evicted and is loading (and a 500 for one it failed to load, see
+ * `failedToLoad`). A request answered 404 ran nothing, so asking
+ * again is safe; the body is kept to send again. A request the server never answered fails with
+ * `DatabaseUnreachable`.
  */
 export function namespaceClient(server: LibsqlServer, namespace: string, retry: MissingRetry | null = RETRY_EVICTED): Client {
   const host = `${namespace}.db`;
@@ -135,13 +141,26 @@ export function namespaceClient(server: LibsqlServer, namespace: string, retry: 
       headers.set("host", host);
       const body = request.body ? await request.arrayBuffer() : undefined;
       for (let attempt = 1; ; attempt++) {
-        const response = await fetch(request.url, { method: request.method, headers, body, signal: request.signal });
-        if (response.status !== 404 || !retry || attempt >= retry.attempts) return response;
+        const response = await fetch(request.url, { method: request.method, headers, body, signal: request.signal }).catch((err: unknown) => {
+          // No answer at all (refused, reset, the server gone mid-request): not the data's fault, and
+          // told apart from it, so callers answer 503 rather than an internal error.
+          throw request.signal?.aborted ? err : new DatabaseUnreachable(server.url, err);
+        });
+        if (!retry || attempt >= retry.attempts || !(response.status === 404 || (await failedToLoad(response)))) return response;
         await response.body?.cancel();
         await Bun.sleep(retry.firstMs * 2 ** (attempt - 1));
       }
     },
   } as Parameters<typeof createClient>[0]);
+}
+
+/**
+ * Whether sqld answered 500 because it could not load the namespace: it checkpoints a namespace's
+ * WAL as it loads it, and while the instance it evicted still holds the file that fails
+ * ("Checkpoint failed: wal_checkpoint_v2 error code 5", SQLITE_BUSY). Nothing ran, as with its 404.
+ */
+async function failedToLoad(response: Response): Promise<boolean> {
+  return response.status === 500 && /checkpoint failed/i.test(await response.clone().text());
 }
 
 /** Whether a failure is the server's 404, no such namespace (as the client reports it, or as NamespaceMissing). */

@@ -3,7 +3,8 @@ import { BunSqlDb, type SqlDb, type SqlWriter } from "../../src/storage/sql.ts";
 import type { DataAdapters } from "@authhero/adapter-interfaces";
 
 // A real `open` factory for the tests: AuthHero-shaped adapters over bun:sqlite for the namespaces
-// the module touches (connections, email providers, clients, tenants, keys, custom domains). It stands in for
+// the module touches (connections, email providers, clients, tenants, keys, custom domains, one-time
+// codes with AuthHero's `codes` table and its consume, one conditional UPDATE). It stands in for
 // AuthHero's SQL adapter, which does not install here; the module under test is the dispatch and
 // fallback around it. Tables AuthHero's migrations would add are created on open.
 export const EXTRA_TABLES = `
@@ -11,6 +12,7 @@ CREATE TABLE IF NOT EXISTS email_providers (tenant_id TEXT PRIMARY KEY, name TEX
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT NOT NULL, tenant_id TEXT NOT NULL, name TEXT NOT NULL, callbacks TEXT NOT NULL DEFAULT '[]', web_origins TEXT NOT NULL DEFAULT '[]', allowed_logout_urls TEXT NOT NULL DEFAULT '[]', allowed_origins TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (tenant_id, client_id));
 CREATE TABLE IF NOT EXISTS hooks (hook_id TEXT NOT NULL, tenant_id TEXT NOT NULL, url TEXT NOT NULL, trigger_id TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, metadata TEXT, created_at TEXT NOT NULL DEFAULT '', PRIMARY KEY (tenant_id, hook_id));
 CREATE TABLE IF NOT EXISTS keys (kid TEXT PRIMARY KEY, tenant_id TEXT, cert TEXT, type TEXT NOT NULL DEFAULT 'jwt_signing', created_at TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS codes (code_id TEXT NOT NULL, tenant_id TEXT NOT NULL, code_type TEXT NOT NULL, login_id TEXT NOT NULL, connection_id TEXT, user_id TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, PRIMARY KEY (code_id, code_type));
 `;
 
 type Row = Record<string, unknown>;
@@ -138,6 +140,33 @@ export function sqlAdapters(db: SqlDb | SqlWriter, inTransaction = false): DataA
       },
       async create(key: Row) {
         await db.run("INSERT INTO keys (kid, tenant_id, cert) VALUES (?, ?, ?)", [key.kid as string, (key.tenant_id as string | undefined) ?? null, (key.cert as string) ?? ""]);
+      },
+    },
+    codes: {
+      async create(tenant_id: string, c: Row) {
+        await db.run("INSERT INTO codes (code_id, tenant_id, code_type, login_id, connection_id, user_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+          c.code_id as string,
+          tenant_id,
+          c.code_type as string,
+          c.login_id as string,
+          (c.connection_id as string | undefined) ?? null,
+          (c.user_id as string | undefined) ?? null,
+          now(),
+          c.expires_at as string,
+          (c.used_at as string | undefined) ?? null,
+        ]);
+        return (await db.get("SELECT * FROM codes WHERE tenant_id = ? AND code_id = ? AND code_type = ?", [tenant_id, c.code_id as string, c.code_type as string])) as Row;
+      },
+      async get(tenant_id: string, code_id: string, code_type: string) {
+        return ((await db.get("SELECT * FROM codes WHERE tenant_id = ? AND code_id = ? AND code_type = ?", [tenant_id, code_id, code_type])) as Row | undefined) ?? null;
+      },
+      /** Marks it used whether or not it was. */
+      async used(tenant_id: string, code_id: string) {
+        return (await db.run("UPDATE codes SET used_at = ? WHERE tenant_id = ? AND code_id = ?", [now(), tenant_id, code_id])) > 0;
+      },
+      /** Marks it used only if it was not: one conditional UPDATE, so of two at once exactly one changes the row. */
+      async consume(tenant_id: string, code_id: string) {
+        return (await db.run("UPDATE codes SET used_at = ? WHERE tenant_id = ? AND code_id = ? AND used_at IS NULL", [now(), tenant_id, code_id])) > 0;
       },
     },
     async transaction<T>(fn: (trx: DataAdapters) => Promise<T>): Promise<T> {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { LibsqlDb, SqldAdmin } from "../../src/storage/libsql.ts";
-import { cli, removeDir, run, serve, tempDir, type Served } from "../cli/spawn.ts";
+import { removeDir, run, serve, tempDir, type Served } from "../cli/spawn.ts";
 import { startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
 import { startSqld, type Sqld } from "../support/sqld.ts";
+import { controlPlaneRole as writeControlPlaneRole, dbFlags as sharedDbFlags, devToken, eventually, gatewayApi, onHost, systemRolesIn } from "../support/sqld-gateways.ts";
 
 // Three gateways, each its own process, on one real sqld: tenants are namespaces, the control plane
 // is one, and the gateways share a data directory only for the dev signing key (their tokens). Each
@@ -21,10 +22,7 @@ let token: string;
 const gateways: Served[] = [];
 const LEASE_SECONDS = 3;
 
-const dbFlags = () => ["--database-url", sqld.url, "--database-admin-url", sqld.adminUrl];
-
-/** Runs a command under host name `name` (its own UTS namespace; the tests run as root, as .ci/run does). */
-const onHost = (name: string) => ["unshare", "--uts", "sh", "-c", `hostname ${name} && exec "$@"`, name];
+const dbFlags = () => sharedDbFlags(sqld);
 
 async function startGateway(n: number): Promise<Served> {
   const g = await serve(dir, [...dbFlags(), "--upstream", upstream.url, "--sync-lease-seconds", String(LEASE_SECONDS), "--sync-poll-seconds", "1", "--rescan-seconds", "1"], {}, onHost(`gateway-${n}`));
@@ -32,25 +30,8 @@ async function startGateway(n: number): Promise<Served> {
   return g;
 }
 
-function api(g: Served, path: string, init: RequestInit = {}, host = "localhost"): Promise<Response> {
-  const url = new URL(path, g.url);
-  return fetch(url, { ...init, headers: { host: `${host}:${url.port}`, authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
-}
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch (err) {
-      last = err as T;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
-    await Bun.sleep(50);
-  }
-}
+const api = (g: Served, path: string, init: RequestInit = {}, host = "localhost") => gatewayApi(g, token, path, init, host);
+const until = eventually;
 
 /** Every grant of the relay's lease seen, by polling its row: holder, when granted, until when. */
 const grants: { holder: string; grantedAt: number; expiresAt: number }[] = [];
@@ -70,25 +51,15 @@ async function recordGrants(): Promise<void> {
 
 const pidOf = (holder: string) => (JSON.parse(holder) as { pid: number }).pid;
 
-async function rolesIn(namespace: string): Promise<string[]> {
-  const db = new LibsqlDb({ url: sqld.url }, namespace);
-  return (await db.all<{ id: string }>("SELECT id FROM roles WHERE is_system = 1 ORDER BY id")).map((r) => r.id);
-}
-
-/** A role written on the control plane as AuthHero writes it (another process, the namespace itself). */
-async function controlPlaneRole(id: string): Promise<void> {
-  const cp = new LibsqlDb({ url: sqld.url }, "control_plane");
-  await cp.run("INSERT INTO roles (id, tenant_id, name, description, created_at, updated_at) VALUES (?, 'control_plane', ?, 'synced', '', '')", [id, `role ${id}`]);
-}
+const rolesIn = (namespace: string) => systemRolesIn(sqld, namespace);
+const controlPlaneRole = (id: string) => writeControlPlaneRole(sqld, id);
 
 beforeAll(async () => {
   sqld = await startSqld();
   upstream = startRecordingUpstream();
   dir = tempDir("tenantgate-three-");
   await Promise.all([startGateway(0), startGateway(1), startGateway(2)]);
-  const made = await cli(dir, ["token", ...dbFlags()]);
-  if (made.code !== 0) throw new Error(made.stderr);
-  token = made.stdout.trim();
+  token = await devToken(dir, sqld);
   void recordGrants();
 });
 

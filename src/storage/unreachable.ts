@@ -1,0 +1,20 @@
+/**
+ * The database server could not be reached (refused, reset, gone mid-request): nothing about the
+ * data is known, and asking again later may work. A module of its own, without imports, so that the
+ * error answers (error-response.ts) can tell it without loading the libSQL client.
+ */
+export class DatabaseUnreachable extends Error {
+  constructor(
+    readonly server: string,
+    cause: unknown,
+  ) {
+    super(`the database server at ${server} cannot be reached: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "DatabaseUnreachable";
+  }
+}
+
+/** Whether a failure is, or was caused by, the database server being unreachable. */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof DatabaseUnreachable) return true;
+  return false;
+}
