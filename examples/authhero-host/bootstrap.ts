@@ -2,8 +2,9 @@
 // when they are made (run it again and it says what exists). Run after host.ts has started once:
 //
 //   DATA_DIR=../../data-authhero npm run bootstrap        (ADMIN_EMAIL=you@example.com to choose)
+//   TENANTGATE_DATABASE_URL=http://127.0.0.1:8081 npm run bootstrap   (on a libSQL server, as host.ts)
 //
-// It makes, in the control-plane file, through AuthHero's own adapters:
+// It makes, in the control plane, through AuthHero's own adapters:
 //   - the database connection "Username-Password-Authentication" and the e-mail code connection
 //     "email" (both synced into every tenant, and offered by each tenant's Default App);
 //   - an e-mail provider "console", which every tenant inherits: host.ts prints e-mails instead;
@@ -14,12 +15,9 @@
 //   - the control-plane client CONTROL_PLANE_CLIENT_ID ("default"), whose callbacks, web origins and
 //     logout URLs every tenant's clients inherit at login: the control plane's public URL and every
 //     tenant's host under it, so each tenant's Default App can send a browser to /demo/callback.
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
-import { Kysely } from "kysely";
-import { BunSqliteDialect } from "kysely-bun-sqlite";
 import createAdapters from "@authhero/kysely-adapter";
 import { MANAGEMENT_API_AUDIENCE, MANAGEMENT_API_SCOPES } from "authhero";
+import { chooseStore } from "./store.ts";
 
 const dataDir = process.env.DATA_DIR ?? "./data";
 const cp = process.env.CONTROL_PLANE ?? "control_plane";
@@ -27,14 +25,13 @@ const issuer = new URL(process.env.CONTROL_PLANE_ISSUER ?? "http://localhost:808
 const clientId = process.env.CONTROL_PLANE_CLIENT_ID || "default";
 const adminEmail = (process.env.ADMIN_EMAIL ?? "admin@example.com").toLowerCase();
 
-const file = join(dataDir, "tenants", `${cp}.sqlite`);
-if (!(await Bun.file(file).exists())) {
-  console.error(`no control plane at ${file}: start host.ts on DATA_DIR=${dataDir} first (it makes it)`);
+const store = chooseStore({ dataDir, controlPlaneTenantId: cp });
+if (await store.isNew()) {
+  console.error(`no control plane in ${store.where}: start host.ts on it first (it makes it)`);
   process.exit(1);
 }
-const database = new Database(file);
-database.exec("PRAGMA busy_timeout = 5000");
-const a = createAdapters(new Kysely<any>({ dialect: new BunSqliteDialect({ database }) }));
+const controlPlane = await store.controlPlane();
+const a = createAdapters(controlPlane.db);
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url");
 const said: string[] = [];
 
@@ -118,5 +115,5 @@ if (clients.some((c) => c.name === "Automation")) {
   said.push(`  a token: curl -s ${publicUrl}/oauth/token -d grant_type=client_credentials -d client_id=${client_id} -d client_secret=${client_secret} -d audience=${MANAGEMENT_API_AUDIENCE}`);
 }
 
-database.close();
+controlPlane.close();
 console.log(said.join("\n"));

@@ -1,6 +1,7 @@
-// An AuthHero host that keeps each tenant in its own SQLite file, as tenantgate lays them out.
-// Run it beside tenantgate on the same data directory: AuthHero on 127.0.0.1:3000, tenantgate in
-// front of it. The README's "Running it with AuthHero" walks through it; in short:
+// An AuthHero host that keeps each tenant in its own database, as tenantgate lays them out: a SQLite
+// file per tenant, or a namespace per tenant of a libSQL server (store.ts chooses). Run it beside
+// tenantgate on the same data directory or server: AuthHero on 127.0.0.1:3000, tenantgate in front
+// of it. The README's "Running it with AuthHero" walks through it; in short:
 //
 //   DATA_DIR=../../data-authhero npm start          (this folder: AuthHero on 127.0.0.1:3000)
 //   DATA_DIR=../../data-authhero npm run bootstrap  (once: the first admin and automation client)
@@ -8,6 +9,8 @@
 //
 // Settings (environment), each with the default that works with the README's commands:
 //   DATA_DIR               the data directory tenantgate serves (its tenants/ holds a file per tenant); ./data
+//   TENANTGATE_DATABASE_URL  a libSQL server instead of files, as tenantgate's --database-url (with
+//                          TENANTGATE_DATABASE_ADMIN_URL and TENANTGATE_DATABASE_AUTH_TOKEN: store.ts)
 //   CONTROL_PLANE          the control plane's tenant id, as tenantgate's --control-plane; control_plane
 //   CONTROL_PLANE_ISSUER   the control plane's public URL, as tenantgate's --issuer; http://localhost:8080/
 //                          (each tenant's public URL is its own host under it: http://acme.localhost:8080/)
@@ -18,16 +21,12 @@
 //   PORT                   this host's port on 127.0.0.1; 3000 (tenantgate's default --upstream)
 //   MULTI_TENANT=1         start AuthHero with @authhero/multi-tenancy's initMultiTenant instead of init
 //   EMAIL=none             no console e-mail (console-email.ts): only tenants' real providers send
-import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { Kysely } from "kysely";
-import { BunSqliteDialect } from "kysely-bun-sqlite";
 import createAdapters, { migrateToLatest } from "@authhero/kysely-adapter";
 import { ensureSigningKey, init, MANAGEMENT_API_AUDIENCE, MANAGEMENT_API_SCOPES } from "authhero";
-import { createTenantFileAdapters, migrateTenantFiles, publicIssuer } from "tenantgate/authhero";
+import { publicIssuer } from "tenantgate/authhero";
 import { consoleEmail } from "./console-email.ts";
 import { demoCallback } from "./demo-callback.ts";
+import { chooseStore } from "./store.ts";
 import { widgetHandler } from "./widget.ts";
 
 const dataDir = process.env.DATA_DIR ?? "./data";
@@ -35,18 +34,15 @@ const controlPlaneTenantId = process.env.CONTROL_PLANE ?? "control_plane";
 const controlPlaneIssuer = process.env.CONTROL_PLANE_ISSUER ?? "http://localhost:8080/";
 const controlPlaneClientId = process.env.CONTROL_PLANE_CLIENT_ID || "default";
 const port = Number(process.env.PORT ?? 3000);
+// Files under DATA_DIR, or a libSQL server's namespaces when TENANTGATE_DATABASE_URL is set.
+const store = chooseStore({ dataDir, controlPlaneTenantId });
 
-const kysely = (database: Database) => new Kysely<any>({ dialect: new BunSqliteDialect({ database }) });
-
-// 1. A new data directory gets its control-plane file from AuthHero's own migrations (start this
-//    host before tenantgate the first time: tenantgate then adds only its own tables to it).
-const controlPlaneFile = join(dataDir, "tenants", `${controlPlaneTenantId}.sqlite`);
-if (!(await Bun.file(controlPlaneFile).exists())) {
-  mkdirSync(join(dataDir, "tenants"), { recursive: true });
-  const database = new Database(controlPlaneFile, { create: true });
-  database.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
-  await migrateToLatest(kysely(database));
-  const adapters = createAdapters(kysely(database));
+// 1. A new data directory (or server) gets its control plane from AuthHero's own migrations (start
+//    this host before tenantgate the first time: tenantgate then adds only its own tables to it).
+if (await store.isNew()) {
+  const controlPlane = await store.controlPlane();
+  await migrateToLatest(controlPlane.db);
+  const adapters = createAdapters(controlPlane.db);
   await adapters.tenants.create({ id: controlPlaneTenantId, friendly_name: "Control plane", audience: MANAGEMENT_API_AUDIENCE } as never);
   // The management API on the control plane, with RBAC on as AuthHero's seed makes it (a user's
   // token carries the permissions of the roles the user holds, not whatever scopes it asked for).
@@ -58,29 +54,29 @@ if (!(await Bun.file(controlPlaneFile).exists())) {
     scopes: MANAGEMENT_API_SCOPES,
     options: { enforce_policies: true, token_dialect: "access_token_authz" },
   } as never);
-  database.close();
+  controlPlane.close();
 }
 
-// 2. Every tenant file on this AuthHero's schema, one file at a time under one lock (AuthHero's
-//    migrator is per file and unlocked; two hosts starting at once would otherwise collide).
-const pass = await migrateTenantFiles({ dataDir, controlPlaneTenantId, migrate: (database) => migrateToLatest(kysely(database)) });
+// 2. Every tenant's database on this AuthHero's schema, one at a time under one lock (AuthHero's
+//    migrator is per database and unlocked; two hosts starting at once would otherwise collide).
+const pass = await store.migrate();
 if (pass.failed.some((f) => f.tenantId === controlPlaneTenantId)) {
-  console.error(`the control-plane file cannot be migrated: ${pass.failed[0]?.error}`);
+  console.error(`the control plane cannot be migrated: ${pass.failed[0]?.error}`);
   process.exit(1);
 }
-if (pass.failed.length > 0) console.error("tenant files left on their old schema:", pass.failed);
+if (pass.failed.length > 0) console.error("tenants left on their old schema:", pass.failed);
 
-// 3. AuthHero's two DataAdapters: each call goes to the file of the tenant it names. `dataAdapter`
+// 3. AuthHero's two DataAdapters: each call goes to the database of the tenant it names. `dataAdapter`
 //    (logins) lets child tenants fall back to the control plane's settings at read time;
 //    `managementDataAdapter` (the management API) answers what each tenant stores, so a tenant's
 //    admin never reads a secret it only inherits. Spread the result into AuthHero's config: both go.
-//    `transaction` is atomic within one tenant file.
-const adapters = createTenantFileAdapters({ dataDir, controlPlaneTenantId, controlPlaneClientId, open: (database) => createAdapters(kysely(database)) });
+//    `transaction` is atomic within one tenant's database.
+const adapters = store.adapters(controlPlaneClientId);
 
 // E-mail goes to this host's console (console-email.ts) unless a tenant's provider sends for real.
 if (process.env.EMAIL !== "none") for (const set of [adapters.dataAdapter, adapters.managementDataAdapter]) Object.assign(set, { emailService: consoleEmail });
 
-// A signing key for tokens (in the control-plane file, shared by every tenant: AuthHero's default).
+// A signing key for tokens (in the control plane, shared by every tenant: AuthHero's default).
 await ensureSigningKey(adapters.dataAdapter.keys);
 
 // 4. Each request's issuer is the public URL it came in on (tenantgate's X-Forwarded-Host and
@@ -110,7 +106,7 @@ const server = Bun.serve({
   port,
   fetch: (request) => demoCallback(request) ?? app.fetch(request, { ISSUER: publicIssuer(request, controlPlaneIssuer) } as never),
 });
-console.log(`AuthHero (${process.env.MULTI_TENANT === "1" ? "initMultiTenant" : "init"}) on http://127.0.0.1:${server.port}/ over ${dataDir}/tenants (${pass.migrated.length} files on the current schema); login pages /u${widget ? " and /u2 (widget served)" : " (no widget: /u2 is not served)"}`);
+console.log(`AuthHero (${process.env.MULTI_TENANT === "1" ? "initMultiTenant" : "init"}) on http://127.0.0.1:${server.port}/ over ${store.where} (${pass.migrated.length} tenants on the current schema); login pages /u${widget ? " and /u2 (widget served)" : " (no widget: /u2 is not served)"}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

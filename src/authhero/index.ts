@@ -11,8 +11,11 @@ import { tenantFileIds, TenantFiles } from "./tenant-files.ts";
 export { mergeClientWithFallback, connectionWithFallback } from "./fallback.ts";
 export { publicIssuer } from "./public-url.ts";
 export { libsqlTenantDatabases, type LibsqlTenantDatabasesOptions } from "./libsql-databases.ts";
+// A host making its control plane on a libSQL server needs the namespace's client and sqld's admin API.
+export { namespaceClient, SqldAdmin, type LibsqlServer } from "../storage/libsql.ts";
 export type { TenantDatabases } from "./tenant-databases.ts";
 export { migrateTenantFiles, type MigrateTenantFilesOptions, type MigrationPass } from "./migrate-files.ts";
+export { migrateTenantNamespaces, type MigrateTenantNamespacesOptions } from "./migrate-namespaces.ts";
 
 
 interface CommonOptions {

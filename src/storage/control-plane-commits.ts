@@ -5,9 +5,10 @@ import type { ControlPlane } from "./control-plane.ts";
 /**
  * What a subscriber is told: another connection committed to the control plane (`commit`), or the
  * file or its WAL changed (`file`), which this process's own commits also do and `data_version`
- * never shows.
+ * never shows, or (on a libSQL server, whose poll tells them apart) the outbox gained rows and
+ * nothing the registry keeps changed (`outbox`).
  */
-export type ControlPlaneNews = "commit" | "file";
+export type ControlPlaneNews = "commit" | "file" | "outbox";
 
 /**
  * Other processes' commits to the control plane, noticed in one place for everyone who keeps what it

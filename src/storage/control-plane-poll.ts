@@ -31,9 +31,14 @@ export interface PollOptions {
   reloadEveryMs: number;
 }
 
-/** Other gateways' (and AuthHero's) commits to a control plane on a libSQL server, by polling the counter. */
+/**
+ * Other gateways' (and AuthHero's) commits to a control plane on a libSQL server, by polling the
+ * counter and the outbox's last sequence number in one read: a change to a synced entity moves only
+ * the outbox, and is told as `outbox` (the relay runs; the registry has nothing to reload).
+ */
 export class ControlPlanePoll implements ControlPlaneChanges {
   private seen = -1;
+  private seenOutbox = -1;
   private lookedAt = Number.NEGATIVE_INFINITY;
   private announcedAt = 0;
   private looking?: Promise<boolean>;
@@ -50,7 +55,7 @@ export class ControlPlanePoll implements ControlPlaneChanges {
   /** Installs the counter and its triggers (again, where a migration dropped them) and reads it. */
   async prepare(): Promise<this> {
     await this.db.batch(REGISTRY_VERSION_SQL.map((sql) => ({ sql })));
-    this.seen = await this.version();
+    ({ version: this.seen, outbox: this.seenOutbox } = await this.version());
     this.announcedAt = performance.now();
     return this;
   }
@@ -91,24 +96,33 @@ export class ControlPlanePoll implements ControlPlaneChanges {
   private async lookOnce(): Promise<boolean> {
     this.lookedAt = performance.now();
     let version: number;
+    let outbox: number;
     try {
-      version = await this.version();
+      ({ version, outbox } = await this.version());
     } catch (err) {
       // The counter's table is gone (a restored control plane): made again, and a reload announced.
       if (!/no such table/i.test(String((err as Error).message))) throw err;
       await this.prepare();
-      version = Number.NaN;
+      version = outbox = Number.NaN;
     }
     const due = performance.now() - this.announcedAt >= this.opts.reloadEveryMs;
-    if (version === this.seen && !due) return false;
+    const outboxMoved = outbox !== this.seenOutbox;
+    this.seenOutbox = outbox;
+    if (version === this.seen && !due) {
+      if (outboxMoved) for (const listener of this.listeners) listener("outbox");
+      return false;
+    }
     this.seen = version;
     this.announcedAt = performance.now();
     for (const listener of this.listeners) listener("commit");
     return true;
   }
 
-  private async version(): Promise<number> {
-    const row = await this.db.get<{ version: number }>("SELECT version FROM tenantgate_registry_version WHERE id = 1");
-    return Number(row?.version ?? 0);
+  /** The counter and the outbox's last sequence number (AUTOINCREMENT: never handed out twice). */
+  private async version(): Promise<{ version: number; outbox: number }> {
+    const row = await this.db.get<{ version: number | null; outbox: number | null }>(
+      "SELECT (SELECT version FROM tenantgate_registry_version WHERE id = 1) AS version, (SELECT seq FROM sqlite_sequence WHERE name = 'tenantgate_outbox') AS outbox",
+    );
+    return { version: Number(row?.version ?? 0), outbox: Number(row?.outbox ?? 0) };
   }
 }
