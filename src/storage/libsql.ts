@@ -35,6 +35,8 @@ export interface MissingRetry {
  * loads, or 500 when its load fails because the evicted instance still holds it.
  */
 const RETRY_EVICTED: MissingRetry = { attempts: 6, firstMs: 25 };
+/** How long a busy database is waited for: sqld took about 5 s to reload an evicted namespace that had work open. */
+const RETRY_BUSY: MissingRetry = { attempts: 8, firstMs: 50 };
 
 /**
  * One namespace as an SqlDb. With `retry` (the default) its 404s are taken for sqld reloading an
@@ -88,7 +90,24 @@ export class LibsqlDb implements SqlDb {
     return this.interactive("read", fn);
   }
 
+  /**
+   * A transaction refused as busy (SQLITE_BUSY: the database is locked, as sqld answers while it
+   * reloads an evicted namespace that had work open), or that the server ended for taking too long
+   * (TRANSACTION_TIMEOUT, when its statements waited on such a reload), is rolled back and run again
+   * from the start: nothing it did was committed, and `fn` does nothing but statements through `tx`.
+   */
   private async interactive<T>(mode: "write" | "read", fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(mode, fn);
+      } catch (err) {
+        if (!(isBusy(err) || isTransactionTimeout(err)) || attempt >= RETRY_BUSY.attempts) throw err;
+        await Bun.sleep(RETRY_BUSY.firstMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private async once<T>(mode: "write" | "read", fn: (tx: SqlWriter) => Promise<T>): Promise<T> {
     const tx: Transaction = await this.call(() => this.client.transaction(mode));
     const writer: SqlWriter = {
       all: async (sql, args = []) => rowsOf(await tx.execute({ sql, args: args as InArgs })),
@@ -112,12 +131,20 @@ export class LibsqlDb implements SqlDb {
     this.client.close();
   }
 
-  /** One request; a 404 left after the client's eviction retries means the namespace is not there. */
+  /**
+   * One request; a 404 left after the client's eviction retries means the namespace is not there.
+   * One refused as busy ran nothing (a statement that cannot take its lock does not apply; a batch
+   * is one transaction) and is asked again.
+   */
   private async call<R>(request: () => Promise<R>): Promise<R> {
-    try {
-      return await request();
-    } catch (err) {
-      throw isNotFound(err) ? new NamespaceMissing(this.namespace) : err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (err) {
+        if (isNotFound(err)) throw new NamespaceMissing(this.namespace);
+        if (!isBusy(err) || attempt >= RETRY_BUSY.attempts) throw err;
+        await Bun.sleep(RETRY_BUSY.firstMs * 2 ** (attempt - 1));
+      }
     }
   }
 }
@@ -161,6 +188,18 @@ export function namespaceClient(server: LibsqlServer, namespace: string, retry: 
  */
 async function failedToLoad(response: Response): Promise<boolean> {
   return response.status === 500 && /checkpoint failed/i.test(await response.clone().text());
+}
+
+/** SQLITE_BUSY from the server: the database was locked (sqld reloading an evicted namespace with work open on it). */
+export function isBusy(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (/SQLITE_BUSY|database is locked/i.test(e.message) || (e as { code?: unknown }).code === "SQLITE_BUSY") return true;
+  return false;
+}
+
+/** The server ended an interactive transaction that stayed open past its limit: rolled back. */
+function isTransactionTimeout(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if ((e as { code?: unknown }).code === "TRANSACTION_TIMEOUT" || /TRANSACTION_TIMEOUT/.test(e.message)) return true;
+  return false;
 }
 
 /** Whether a failure is the server's 404, no such namespace (as the client reports it, or as NamespaceMissing). */
