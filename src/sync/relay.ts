@@ -66,6 +66,8 @@ export class OutboxRelay {
   private readonly fanout: Fanout;
   private lastCompaction = 0;
   private started = false;
+  /** Set while another gateway ran the relay: the mirror is read again when this one takes over. */
+  private tookOver = false;
 
   constructor(private readonly o: RelayOptions) {
     this.outbox = new Outbox(o.cp.sql);
@@ -95,6 +97,11 @@ export class OutboxRelay {
     await this.schedule.stop();
     await this.o.lease?.stop();
     this.fanout.stop();
+  }
+
+  /** Whether another gateway's relay runs, not this one's. */
+  private following(): boolean {
+    return this.started && this.o.lease !== undefined && !this.o.lease.held;
   }
 
   /** Who runs the relay now, when gateways share it by a lease. */
@@ -226,6 +233,9 @@ export class OutboxRelay {
 
   /** Every tenant's sync as the relay knows it (the mirror's cursors unverified until read). */
   async summary(): Promise<SyncSummary> {
+    // Another gateway runs the relay: what it last wrote to the mirror is the news, not what this
+    // one knew when it last ran it.
+    if (this.following()) await this.states.load({ asWritten: true });
     const head = await this.outbox.head();
     const target = await this.outbox.syncHead();
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
@@ -243,7 +253,15 @@ export class OutboxRelay {
 
   private async runOnce(): Promise<void> {
     // Another gateway holds the lease: its relay does the work (this one is woken if it takes over).
-    if (this.started && this.o.lease && !this.o.lease.held) return;
+    if (this.following()) {
+      this.tookOver = true;
+      return;
+    }
+    // Just taken over: what the previous holder wrote is where this one starts, checked anew.
+    if (this.tookOver) {
+      this.tookOver = false;
+      await this.states.load();
+    }
     const missing = await ensureTriggers(this.o.cp.sql, this.o.rules.controlPlane);
     if (missing.length > 0) this.reconcileEveryone(`capture triggers were missing (${missing.join(", ")})`);
     const target = await this.outbox.syncHead();

@@ -15,11 +15,17 @@ export class SyncStates {
     this.orm = ormOf(db);
   }
 
-  /** Reads the mirror: every cursor in it is remembered, not yet checked against its file. */
-  async load(): Promise<void> {
+  /**
+   * Reads the mirror: every cursor in it is remembered, not yet checked against its file; or, with
+   * `asWritten`, taken as the gateway that runs the relay wrote it after checking (what another
+   * gateway reports, which does not run it).
+   */
+  async load(opts: { asWritten?: boolean } = {}): Promise<void> {
     for (const row of await this.orm.select().from(syncState).all()) {
       const { cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts } = row;
-      this.tenants.set(row.tenantId, TenantSync.remembered({ cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts }));
+      const s = TenantSync.remembered({ cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts });
+      if (opts.asWritten) Object.assign(s, { verified: true, dirty: false });
+      this.tenants.set(row.tenantId, s);
     }
   }
 

@@ -96,6 +96,9 @@ test("tenants made through different gateways are served by every gateway, and a
     }
   await controlPlaneRole("rol_one");
   for (const id of ids) await until(`rol_one in ${id}`, () => rolesIn(id), (r) => r.includes("rol_one"));
+  // Every gateway, the two that do not run the relay too, reports what the one that does wrote.
+  for (const g of gateways)
+    await until(`${g.url} reports the tenants in sync`, async () => (await (await api(g, "/api/v2/sync")).json()) as { in_sync: number }, (v) => v.in_sync === ids.length);
 });
 
 test("the holder killed with SIGKILL is replaced within the lease time; the next change converges; no two grants overlap", async () => {
