@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const { tenancy, relay, close } = await openSqldTenancy(sqld, join(work, "gw"));
   atCleanup(async () => close());
   const prepMs = await createTenants(tenancy, N);
-  console.log(`  ${N} tenants made with lifecycle.create, 8 at a time, in ${(prepMs / 1000).toFixed(1)} s`);
+  console.log(`  ${N} tenants made with lifecycle.create, one at a time, in ${(prepMs / 1000).toFixed(1)} s`);
   await relay.drain();
 
   const ids = Array.from({ length: N }, (_, i) => `t${i}`);
