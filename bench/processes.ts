@@ -1,6 +1,6 @@
 // A benchmark's child processes and its temp dir, and how they are always cleaned up: every child
 // is stopped (SIGTERM, then SIGKILL after 3 s) and the dir removed when the run ends, fails, is
-// interrupted (SIGINT, SIGTERM) or outlives its watchdog.
+// interrupted (SIGINT, SIGTERM) or outlives its watchdog; so is whatever was handed to `atCleanup`.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ export function freePort(): number {
 export function benchProcesses({ bench, cwd, watchdogMs }: { bench: string; cwd: string; watchdogMs: number }) {
   const work = mkdtempSync(join(tmpdir(), `bench-${bench}-`));
   const children: { name: string; proc: Subprocess }[] = [];
+  const extra: (() => Promise<void>)[] = [];
   let cleaned = false;
 
   async function cleanup(): Promise<void> {
@@ -34,6 +35,7 @@ export function benchProcesses({ bench, cwd, watchdogMs }: { bench: string; cwd:
       const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
       if (!done) proc.kill("SIGKILL");
     }
+    for (const fn of extra.reverse()) await fn().catch((err) => console.error(`cleanup: ${err instanceof Error ? err.message : err}`));
     rmSync(work, { recursive: true, force: true });
   }
 
@@ -49,6 +51,11 @@ export function benchProcesses({ bench, cwd, watchdogMs }: { bench: string; cwd:
   function track<P extends Subprocess>(name: string, proc: P): P {
     children.push({ name, proc });
     return proc;
+  }
+
+  /** Makes `cleanup` also run `fn` (after the children are stopped), e.g. to stop a server started elsewhere. */
+  function atCleanup(fn: () => Promise<void>): void {
+    extra.push(fn);
   }
 
   const child = (name: string): Subprocess | undefined => children.find((c) => c.name === name)?.proc;
@@ -117,5 +124,5 @@ export function benchProcesses({ bench, cwd, watchdogMs }: { bench: string; cwd:
     }
   }
 
-  return { work, spawn, track, child, run, waitFor, startBunServer, runAndCleanUp };
+  return { work, spawn, track, atCleanup, child, run, waitFor, startBunServer, runAndCleanUp };
 }

@@ -1,5 +1,5 @@
 import { sqlValue } from "./sql-columns.ts";
-import type { SqlWriter } from "./sql.ts";
+import type { SqlStatement, SqlWriter } from "./sql.ts";
 
 // AuthHero records its migrations here; a clone copies their rows so AuthHero sees the new file
 // as already migrated to the version it runs.
@@ -30,16 +30,25 @@ export async function readSchemaTemplate(source: SqlWriter): Promise<SchemaTempl
 }
 
 /**
+ * The statements that give an empty database the template's schema and bookkeeping rows, in order:
+ * one batch of them is one request to a libSQL server.
+ */
+export function templateStatements(template: SchemaTemplate): SqlStatement[] {
+  const statements: SqlStatement[] = template.ddl.map((sql) => ({ sql }));
+  for (const { table, rows } of template.bookkeeping) {
+    for (const row of rows) {
+      const cols = Object.keys(row);
+      statements.push({ sql: `INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(",")}) VALUES (${cols.map(() => "?").join(",")})`, args: cols.map((c) => sqlValue(row[c])) });
+    }
+  }
+  return statements;
+}
+
+/**
  * Gives an empty database the template's schema and bookkeeping rows, inside the caller's
  * transaction; the caller adds the tenant's own rows in the same one, so a database is either
  * whole or empty.
  */
 export async function applyTemplate(tx: SqlWriter, template: SchemaTemplate): Promise<void> {
-  for (const stmt of template.ddl) await tx.run(stmt);
-  for (const { table, rows } of template.bookkeeping) {
-    for (const row of rows) {
-      const cols = Object.keys(row);
-      await tx.run(`INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(",")}) VALUES (${cols.map(() => "?").join(",")})`, cols.map((c) => sqlValue(row[c])));
-    }
-  }
+  for (const { sql, args } of templateStatements(template)) await tx.run(sql, args);
 }

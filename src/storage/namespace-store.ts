@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { applyTemplate, type SchemaTemplate } from "./clone.ts";
+import { templateStatements, type SchemaTemplate } from "./clone.ts";
 import { isNotFound, LibsqlDb, type LibsqlServer, type SqldAdmin } from "./libsql.ts";
 import { TenantFileError } from "./pool.ts";
 import { copyDatabase } from "./copy-database.ts";
@@ -35,7 +35,11 @@ const TRASH_TABLE = `CREATE TABLE IF NOT EXISTS tenantgate_trash (
  */
 export class NamespaceTenantStore implements TenantStore {
   readonly engine = "libsql" as const;
-  /** sqld answers requests for different namespaces in parallel; 32 in flight was measured to saturate one (docs/benchmarks.md). */
+  /**
+   * sqld answers requests for different namespaces in parallel: on a 2-core machine 8 in flight
+   * already kept it busy (2.2x faster than 1) and 32 or 64 were no faster nor slower
+   * (bench/sqld-fanout.ts, docs/benchmarks.md); 32 leaves room for a server with more cores.
+   */
   readonly overlap = 32;
   private readonly clients: LRUCache<string, LibsqlDb>;
   private trashReady?: Promise<void>;
@@ -79,15 +83,17 @@ export class NamespaceTenantStore implements TenantStore {
 
   async build(id: string, _work: string, template: SchemaTemplate, fill: (db: SqlDb) => Promise<void>): Promise<void> {
     const name = this.name(id);
-    // A build cut short by a crash left an empty namespace (its one transaction never committed):
-    // it is made again from nothing.
+    // A build cut short by a crash left an empty namespace (its schema is one batch, atomic, that
+    // never committed): it is made again from nothing.
     if (!(await this.o.admin.create(name))) {
       await this.o.admin.remove(name);
       await this.o.admin.create(name);
     }
     this.clients.delete(id);
     const db = this.client(id);
-    await db.transaction((tx) => applyTemplate(tx, template));
+    // One batch is one request: an interactive transaction sent every statement on its own (about
+    // 110 round trips, most of a create's time; docs/benchmarks.md).
+    await db.batch(templateStatements(template));
     await fill(db);
   }
 
