@@ -35,7 +35,7 @@ export interface MissingRetry {
  * loads, or 500 when its load fails because the evicted instance still holds it.
  */
 const RETRY_EVICTED: MissingRetry = { attempts: 6, firstMs: 25 };
-/** How long a busy database is waited for: sqld took about 5 s to reload an evicted namespace that had work open. */
+/** How long a busy database is waited for: sqld takes seconds to reload an evicted namespace that had work open. */
 const RETRY_BUSY: MissingRetry = { attempts: 8, firstMs: 50 };
 
 /**

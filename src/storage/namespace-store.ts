@@ -36,9 +36,9 @@ const TRASH_TABLE = `CREATE TABLE IF NOT EXISTS tenantgate_trash (
 export class NamespaceTenantStore implements TenantStore {
   readonly engine = "libsql" as const;
   /**
-   * sqld answers requests for different namespaces in parallel: on a 2-core machine 8 in flight
-   * already kept it busy (2.2x faster than 1) and 32 or 64 were no faster nor slower
-   * (bench/sqld-fanout.ts, docs/benchmarks.md); 32 leaves room for a server with more cores.
+   * sqld answers requests for different namespaces in parallel, so many in flight pay; past what
+   * keeps its cores busy, more neither help nor hurt (bench/sqld-fanout.ts, docs/benchmarks.md).
+   * 32 leaves room for a server with more cores than the one measured.
    */
   readonly overlap = 32;
   private readonly clients: LRUCache<string, LibsqlDb>;
