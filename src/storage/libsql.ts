@@ -77,6 +77,11 @@ export class LibsqlDb implements SqlDb {
     return (await this.call(() => this.client.batch(stmts, "write"))).map((r) => r.rowsAffected);
   }
 
+  async batchRows(statements: readonly SqlStatement[]): Promise<{ changes: number; rows: Row[] }[]> {
+    const stmts: InStatement[] = statements.map((s) => ({ sql: s.sql, args: (s.args ?? []) as InArgs }));
+    return (await this.call(() => this.client.batch(stmts, "write"))).map((r) => ({ changes: r.rowsAffected, rows: rowsOf<Row>(r) }));
+  }
+
   async script(sql: string): Promise<void> {
     await this.call(() => this.client.executeMultiple(sql));
   }

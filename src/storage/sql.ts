@@ -33,6 +33,8 @@ export interface SqlDb extends SqlWriter {
   readonly engine: "sqlite-file" | "libsql";
   /** Statements applied as one atomic write: all or none. Each one's changed rows. */
   batch(statements: readonly SqlStatement[]): Promise<number[]>;
+  /** `batch`, answering each statement's rows too (a SELECT among the writes): one request to a server. */
+  batchRows(statements: readonly SqlStatement[]): Promise<{ changes: number; rows: Row[] }[]>;
   /**
    * An interactive write transaction: what `fn` does through `tx` commits when it resolves and is
    * rolled back when it throws. Nothing else done through this database lands inside it.
@@ -87,6 +89,18 @@ export class BunSqlDb implements SqlDb {
   async batch(statements: readonly SqlStatement[]): Promise<number[]> {
     while (this.inTransaction) await this.turn;
     return this.db.transaction(() => statements.map((s) => this.db.query(s.sql).run(...((s.args ?? []) as never[])).changes)).immediate();
+  }
+
+  async batchRows(statements: readonly SqlStatement[]): Promise<{ changes: number; rows: Row[] }[]> {
+    while (this.inTransaction) await this.turn;
+    return this.db
+      .transaction(() =>
+        statements.map((s) => {
+          const rows = this.db.query(s.sql).all(...((s.args ?? []) as never[])) as Row[];
+          return { changes: (this.db.query("SELECT changes() AS n").get() as { n: number }).n, rows };
+        }),
+      )
+      .immediate();
   }
 
   async script(sql: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { SqlDb } from "../storage/files.ts";
 import { applyStates, cursorOf, type ApplyResult } from "./apply.ts";
+import { applyStatesInOneBatch } from "./apply-batch.ts";
 import { readAllStates, readStates, type EntityState, type SyncRules } from "./entities.ts";
 import { Outbox, type OutboxEvent } from "./outbox.ts";
 import { isEntityKind, type EntityKind } from "../synced-entities.ts";
@@ -64,13 +65,25 @@ export class PlanApplier {
   }
 
   async apply(db: SqlDb, job: Job): Promise<Outcome> {
+    // Across a network, each statement is a round trip: where the relay knows the cursor, the whole
+    // apply goes as one batch that checks the cursor first (apply-batch.ts); if it moved, the batch
+    // wrote nothing and the apply below reads it.
+    const from = job.remembered;
+    if (db.engine === "libsql" && !job.needsReconcile && from !== undefined && from < this.plan.head && !this.reconcileAfter(from)) {
+      const result = await applyStatesInOneBatch(db, job.tenantId, this.touchedSince(from), from, this.plan.head, this.rules);
+      if (result) return { kind: "applied", from, result };
+    }
     const cursor = await cursorOf(db);
     if (!job.needsReconcile && cursor < (job.remembered ?? 0)) return { kind: "behind", cursor };
-    // A reconcile marker past the cursor: writes went uncaptured meanwhile, only a full copy is right.
-    const full = job.needsReconcile || this.plan.events.some((e) => e.entity === RECONCILE_ENTITY && e.seq > cursor);
+    const full = job.needsReconcile || this.reconcileAfter(cursor);
     if (!full && cursor >= this.plan.head) return { kind: "current", cursor };
     const states = full ? (this.plan.all ?? []) : this.touchedSince(cursor);
     return { kind: "applied", from: cursor, result: await applyStates(db, job.tenantId, states, this.plan.head, this.rules, full) };
+  }
+
+  /** A reconcile marker past the cursor: writes went uncaptured meanwhile, only a full copy is right. */
+  private reconcileAfter(cursor: number): boolean {
+    return this.plan.events.some((e) => e.entity === RECONCILE_ENTITY && e.seq > cursor);
   }
 
   private touchedSince(cursor: number): EntityState[] {
