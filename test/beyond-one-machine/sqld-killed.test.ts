@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { LibsqlDb } from "../../src/storage/libsql.ts";
-import { removeDir, serve, tempDir, type Served } from "../cli/spawn.ts";
+import { serve, tempDir, type Served } from "../cli/spawn.ts";
 import { startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
 import { startSqld, type Sqld } from "../support/sqld.ts";
-import { alive, controlPlaneRole, dbFlags, devToken, eventually, gatewayApi, onHost, systemRolesIn } from "../support/sqld-gateways.ts";
+import { alive, controlPlaneRole, dbFlags, devToken, eventually, gatewayApi, onHost, stopEverything, systemRolesIn } from "../support/sqld-gateways.ts";
 
 // The database server crashes under load: two gateway processes on one real sqld, a writer making
 // control-plane changes (roles, as AuthHero writes them, and tenant settings through the gateways)
@@ -146,10 +146,7 @@ beforeAll(async () => {
 afterAll(async () => {
   writing = false;
   sampling = false;
-  await Promise.all(gateways.map((g) => g.stop()));
-  upstream?.stop();
-  await sqld?.dispose();
-  if (dir) removeDir(dir);
+  await stopEverything({ gateways, upstream, sqld, dir });
 });
 
 test("sqld SIGKILLed under two gateways and a writer: answered while down, nothing acknowledged lost, both recover and converge, no false in_sync", async () => {

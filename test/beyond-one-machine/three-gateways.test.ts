@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { LibsqlDb, SqldAdmin } from "../../src/storage/libsql.ts";
-import { removeDir, run, serve, tempDir, type Served } from "../cli/spawn.ts";
+import { run, serve, tempDir, type Served } from "../cli/spawn.ts";
 import { startRecordingUpstream, type RecordingUpstream } from "../support/proxy-upstream.ts";
 import { startSqld, type Sqld } from "../support/sqld.ts";
-import { controlPlaneRole as writeControlPlaneRole, dbFlags as sharedDbFlags, devToken, eventually, gatewayApi, onHost, systemRolesIn } from "../support/sqld-gateways.ts";
+import { controlPlaneRole as writeControlPlaneRole, dbFlags as sharedDbFlags, devToken, eventually, gatewayApi, onHost, stopEverything, systemRolesIn } from "../support/sqld-gateways.ts";
 
 // Three gateways, each its own process, on one real sqld: tenants are namespaces, the control plane
 // is one, and the gateways share a data directory only for the dev signing key (their tokens). Each
@@ -65,10 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   watching = false;
-  await Promise.all(gateways.map((g) => g.stop()));
-  upstream?.stop();
-  await sqld?.dispose();
-  if (dir) removeDir(dir);
+  await stopEverything({ gateways, upstream, sqld, dir });
 });
 
 test("one relay among three gateways: all name the same holder, one of them says it is it", async () => {

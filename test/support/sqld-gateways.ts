@@ -1,6 +1,7 @@
 // Helpers for the tests that run gateway processes on one real sqld (test/beyond-one-machine/):
 // the database flags, a host name of a process's own, the gateway's API with a token, polling that
 // tolerates failures on the way, and the control plane's roles as AuthHero would write them.
+import { rmSync } from "node:fs";
 import { LibsqlDb } from "../../src/storage/libsql.ts";
 import { cli, type Served } from "../cli/spawn.ts";
 import type { Sqld } from "./sqld.ts";
@@ -61,4 +62,12 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Stops what a multi-gateway test started: the gateways, the upstream, sqld (each by its PID), and removes the data directory. */
+export async function stopEverything(o: { gateways: readonly (Served | undefined)[]; upstream?: { stop(): void }; sqld?: Sqld; dir?: string }): Promise<void> {
+  await Promise.all(o.gateways.map((g) => g?.stop()));
+  o.upstream?.stop();
+  await o.sqld?.dispose();
+  if (o.dir) rmSync(o.dir, { recursive: true, force: true });
 }
