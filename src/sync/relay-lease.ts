@@ -43,7 +43,9 @@ export class RelayLease {
     clearInterval(this.timer);
     await this.trying;
     if (!this.holding) return;
-    this.set(false);
+    this.holding = false;
+    this.onChange?.(false);
+    this.log.info("handed the outbox relay's lease back: another gateway's relay takes over");
     await this.lease.release().catch((err) => this.log.warn({ err }, "could not hand back the relay's lease; another gateway takes it when it lapses"));
   }
 
