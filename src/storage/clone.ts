@@ -1,4 +1,4 @@
-import { sqlValue } from "./sql-columns.ts";
+import { sqlValue } from "./columns.ts";
 import type { SqlStatement, SqlWriter } from "./sql.ts";
 
 // AuthHero records its migrations here; a clone copies their rows so AuthHero sees the new file

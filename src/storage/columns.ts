@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { SqlReader } from "./sql.ts";
+import type { SqlReader, SqlStatement, SqlValue } from "./sql.ts";
 
 export class SchemaMismatchError extends Error {
   constructor(message: string) {
@@ -78,30 +78,40 @@ function checkColumns(required: Record<string, readonly string[]>, file: string,
   }
 }
 
-type SqlValue = string | number | bigint | boolean | null | Uint8Array;
-
 /**
  * Inserts the given values, keeping only columns the table has: AuthHero's schema grows across
  * versions and a tenant file must accept what tenantgate knows without failing on what it does not.
  */
 export function insertRow(db: Database, table: string, row: Record<string, unknown>, mode: "INSERT" | "INSERT OR IGNORE" = "INSERT"): void {
-  const have = columnsOf(db, table);
-  const cols = Object.keys(row).filter((c) => have.has(c) && row[c] !== undefined);
-  const sql = `${mode} INTO "${table}" (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
-  db.query(sql).run(...cols.map((c) => toSql(row[c])));
+  const { sql, args } = insertStatement(columnsOf(db, table), table, row, mode);
+  db.query(sql).run(...(args as never[]));
 }
 
 /** Updates the given columns of rows matching `where` (column = value, ANDed). Returns rows changed. */
 export function updateRows(db: Database, table: string, set: Record<string, unknown>, where: Record<string, unknown>): number {
-  const have = columnsOf(db, table);
-  const cols = Object.keys(set).filter((c) => have.has(c) && set[c] !== undefined);
-  if (cols.length === 0) return 0;
-  const keys = Object.keys(where);
-  const sql = `UPDATE "${table}" SET ${cols.map((c) => `"${c}" = ?`).join(", ")} WHERE ${keys.map((k) => `"${k}" = ?`).join(" AND ")}`;
-  return db.query(sql).run(...cols.map((c) => toSql(set[c])), ...keys.map((k) => toSql(where[k]))).changes;
+  const statement = updateStatement(columnsOf(db, table), table, set, where);
+  return statement ? db.query(statement.sql).run(...(statement.args as never[])).changes : 0;
 }
 
-function toSql(v: unknown): SqlValue {
+/** The INSERT of `row`'s values into the columns of `table` that it has (`have`), for either engine. */
+export function insertStatement(have: Set<string>, table: string, row: Record<string, unknown>, mode: "INSERT" | "INSERT OR IGNORE"): SqlStatement {
+  const cols = Object.keys(row).filter((c) => have.has(c) && row[c] !== undefined);
+  return { sql: `${mode} INTO "${table}" (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`, args: cols.map((c) => sqlValue(row[c])) };
+}
+
+/** The UPDATE of `set`'s columns that `table` has, where `where` holds; undefined when there are none. */
+export function updateStatement(have: Set<string>, table: string, set: Record<string, unknown>, where: Record<string, unknown>): SqlStatement | undefined {
+  const cols = Object.keys(set).filter((c) => have.has(c) && set[c] !== undefined);
+  if (cols.length === 0) return undefined;
+  const keys = Object.keys(where);
+  return {
+    sql: `UPDATE "${table}" SET ${cols.map((c) => `"${c}" = ?`).join(", ")} WHERE ${keys.map((k) => `"${k}" = ?`).join(" AND ")}`,
+    args: [...cols.map((c) => sqlValue(set[c])), ...keys.map((k) => sqlValue(where[k]))],
+  };
+}
+
+/** A JavaScript value as SQLite stores it: booleans as 0/1, objects as JSON. */
+export function sqlValue(v: unknown): SqlValue {
   if (v === null || v === undefined) return null;
   if (typeof v === "boolean") return v ? 1 : 0;
   if (typeof v === "object" && !(v instanceof Uint8Array)) return JSON.stringify(v);

@@ -1,4 +1,4 @@
-import { sqlValue } from "./sql-columns.ts";
+import { sqlValue } from "./columns.ts";
 import type { SqlReader, SqlWriter } from "./sql.ts";
 
 /** Rows per INSERT while copying (SQLite's default limit is 32,766 bound values per statement). */

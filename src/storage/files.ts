@@ -9,7 +9,7 @@ export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./fi
 export { HandlePool, TenantFileError } from "./pool.ts";
 export { BunSqlDb, type Row, type SqlArgs, type SqlDb, type SqlReader, type SqlStatement, type SqlValue, type SqlWriter } from "./sql.ts";
 export type { TenantAccess, TenantIdentity, TenantStore, ThreadAccess } from "./tenant-store.ts";
-export { insertInto, sqlValue, updateIn } from "./sql-columns.ts";
+export { insertInto, updateIn } from "./sql-columns.ts";
 export { sqliteFailure, type SqliteFailure } from "./sqlite-failure.ts";
 export { immediate, openSqlite } from "./sqlite.ts";
 export { DatabaseUnreachable, isDatabaseUnreachable } from "./unreachable.ts";
