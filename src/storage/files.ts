@@ -3,6 +3,7 @@
 // face of its own because the AuthHero module and the worker threads need only this, and the full
 // face (index.ts) loads the control plane, its migrations and drizzle with it.
 export { assertColumns, assertColumnsIn, columnsIn, columnsOf, forgetColumns, hasTable, hasTableIn, insertRow, SchemaMismatchError, updateRows } from "./columns.ts";
+export { causedBy } from "./cause.ts";
 export { moveDbFiles, removeDbFiles, scratchFileOf } from "./db-files.ts";
 export { holdExclusiveLock, type ExclusiveLock } from "./exclusive-lock.ts";
 export { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "./file-probe.ts";

@@ -1,4 +1,5 @@
 import { createClient, type Client, type InArgs, type InStatement, type ResultSet, type Transaction } from "@libsql/client/web";
+import { causedBy } from "./cause.ts";
 import type { Row, SqlArgs, SqlDb, SqlReader, SqlStatement, SqlWriter } from "./sql.ts";
 import { DatabaseUnreachable } from "./unreachable.ts";
 
@@ -197,20 +198,17 @@ async function failedToLoad(response: Response): Promise<boolean> {
 
 /** SQLITE_BUSY from the server: the database was locked (sqld reloading an evicted namespace with work open on it). */
 export function isBusy(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (/SQLITE_BUSY|database is locked/i.test(e.message) || (e as { code?: unknown }).code === "SQLITE_BUSY") return true;
-  return false;
+  return causedBy(err, (e) => /SQLITE_BUSY|database is locked/i.test(e.message) || (e as { code?: unknown }).code === "SQLITE_BUSY");
 }
 
 /** The server ended an interactive transaction that stayed open past its limit: rolled back. */
 function isTransactionTimeout(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if ((e as { code?: unknown }).code === "TRANSACTION_TIMEOUT" || /TRANSACTION_TIMEOUT/.test(e.message)) return true;
-  return false;
+  return causedBy(err, (e) => (e as { code?: unknown }).code === "TRANSACTION_TIMEOUT" || /TRANSACTION_TIMEOUT/.test(e.message));
 }
 
 /** Whether a failure is the server's 404, no such namespace (as the client reports it, or as NamespaceMissing). */
 export function isNotFound(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof NamespaceMissing || (e as { status?: unknown }).status === 404) return true;
-  return false;
+  return causedBy(err, (e) => e instanceof NamespaceMissing || (e as { status?: unknown }).status === 404);
 }
 
 function valuesOf(result: ResultSet): unknown[][] {

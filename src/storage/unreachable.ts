@@ -1,7 +1,9 @@
+import { causedBy } from "./cause.ts";
+
 /**
  * The database server could not be reached (refused, reset, gone mid-request): nothing about the
- * data is known, and asking again later may work. A module of its own, without imports, so that the
- * error answers (error-response.ts) can tell it without loading the libSQL client.
+ * data is known, and asking again later may work. A module of its own, importing nothing of the
+ * client, so that the error answers (error-response.ts) can tell it without loading it.
  */
 export class DatabaseUnreachable extends Error {
   constructor(
@@ -15,6 +17,5 @@ export class DatabaseUnreachable extends Error {
 
 /** Whether a failure is, or was caused by, the database server being unreachable. */
 export function isDatabaseUnreachable(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof DatabaseUnreachable) return true;
-  return false;
+  return causedBy(err, (e) => e instanceof DatabaseUnreachable);
 }

@@ -1,4 +1,4 @@
-import { columnsIn, ensureTenantTablesIn, type SqlDb, type SqlStatement, type SqlValue } from "../storage/files.ts";
+import { causedBy, columnsIn, ensureTenantTablesIn, type SqlDb, type SqlStatement, type SqlValue } from "../storage/files.ts";
 import type { ApplyResult } from "./apply.ts";
 import { copyFor, type EntityState, type SyncRules } from "./entities.ts";
 import { entityOf, SYNCED_ENTITIES } from "../synced-entities.ts";
@@ -28,7 +28,7 @@ export async function applyStatesInOneBatch(db: SqlDb, tenantId: string, states:
   try {
     answers = await db.batchRows(statements);
   } catch (err) {
-    if (/tenantgate: the cursor moved|malformed JSON/.test(String((err as Error).message)) || /malformed JSON/.test(String(((err as Error).cause as Error | undefined)?.message))) return undefined;
+    if (causedBy(err, (e) => /tenantgate: the cursor moved|malformed JSON/.test(e.message))) return undefined;
     throw err;
   }
   return {
