@@ -4,6 +4,9 @@
 // relay brought to the head once; then, ROUNDS times, alternately:
 //   baseline:    for each tenant's namespace in turn, one LibsqlDb.run INSERT of the same role row,
 //                awaited one by one (clients made beforehand, as the store keeps its own);
+//   ceiling:     the baseline's INSERTs with 32 in flight (the relay's overlap): what a fan-out of
+//                one request per tenant can gain over the loop on this machine at most, since any
+//                apply that keeps the sync's rules sends at least that request;
 //   relay @ k:   one role written on the control plane, timed until relay.drain() returns, for each
 //                k in --overlaps (the store's `overlap`: tenants in flight in the fan-out; 32 is the
 //                shipped value); every namespace is then checked to hold the role (untimed).
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
   let change = 0;
   const stragglers: { overlap: number; round: number; missing: number; failing: number; errors: [string, number][]; convergedAfterMs: number | null }[] = [];
   const baseline: number[] = [];
+  const ceiling: number[] = [];
   const relayMs = new Map<number, number[]>(OVERLAPS.map((k) => [k, []]));
   // CPU ms per tenant, summed over the rounds, for sqld and for this process: [sqld, here].
   const cpu = new Map<string, [number, number]>();
@@ -83,6 +87,19 @@ async function main(): Promise<void> {
       await (clients[i] as LibsqlDb).run("INSERT INTO roles (id, tenant_id, name, description, created_at, updated_at) VALUES (?, ?, ?, 'bench', ?, ?)", [row, ids[i] as string, `naive ${r}`, now, now]);
     baseline.push(performance.now() - t0);
     endCpu("baseline");
+
+    startCpu();
+    t0 = performance.now();
+    let next = 0;
+    const lane = async () => {
+      while (next < N) {
+        const i = next++;
+        await (clients[i] as LibsqlDb).run("INSERT INTO roles (id, tenant_id, name, description, created_at, updated_at) VALUES (?, ?, ?, 'bench', ?, ?)", [`${row}_c`, ids[i] as string, `ceiling ${r}`, now, now]);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, lane));
+    ceiling.push(performance.now() - t0);
+    endCpu("ceiling");
 
     for (const k of OVERLAPS) {
       store.overlap = k;
@@ -115,7 +132,7 @@ async function main(): Promise<void> {
       }
       relayMs.get(k)?.push(ms);
     }
-    console.log(`  round ${r + 1}: baseline ${baseline.at(-1)?.toFixed(0)} ms; relay ${OVERLAPS.map((k) => `@${k} ${relayMs.get(k)?.at(-1)?.toFixed(0)} ms`).join(", ")}`);
+    console.log(`  round ${r + 1}: baseline ${baseline.at(-1)?.toFixed(0)} ms; ceiling ${ceiling.at(-1)?.toFixed(0)} ms; relay ${OVERLAPS.map((k) => `@${k} ${relayMs.get(k)?.at(-1)?.toFixed(0)} ms`).join(", ")}`);
   }
   store.overlap = 32;
 
@@ -128,6 +145,8 @@ async function main(): Promise<void> {
     return `CPU per tenant: sqld ${s?.toFixed(2)} ms, this process ${h?.toFixed(2)} ms`;
   };
   console.log(`\n  baseline, one INSERT per namespace awaited in turn: median ${base.toFixed(0)} ms ${spread(baseline)}, ${(N / (base / 1000)).toFixed(0)} tenants/s; ${cpuText("baseline")}`);
+  const top = median(ceiling);
+  console.log(`  ceiling, the same INSERTs 32 in flight: median ${top.toFixed(0)} ms ${spread(ceiling)}, baseline/ceiling ${(base / top).toFixed(2)}x (the most one request per tenant gains here); ${cpuText("ceiling")}`);
   for (const k of OVERLAPS) {
     const xs = relayMs.get(k) as number[];
     const m = median(xs);
@@ -146,6 +165,8 @@ async function main(): Promise<void> {
       activeNamespaces: args["active-namespaces"] || "sqld default (100)",
       prepareMs: Math.round(prepMs),
       baselineMs: baseline.map(Math.round),
+      ceilingMs: ceiling.map(Math.round),
+      ratioBaselineOverCeiling: Number((base / top).toFixed(2)),
       relayMs: Object.fromEntries([...relayMs].map(([k, xs]) => [k, xs.map(Math.round)])),
       ratioBaselineOverRelay32: Number(ratio.toFixed(2)),
       stragglers,
