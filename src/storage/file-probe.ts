@@ -33,8 +33,20 @@ export function identityOf(path: string): FileIdentity | undefined {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, wal: wal ? { ino: wal.ino, size: wal.size, mtimeMs: wal.mtimeMs } : null };
 }
 
-export function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
-  if (!a || !b) return a === b;
+/**
+ * The identity as far as the content goes: an empty WAL holds no frames, so whether there is one
+ * changes nothing (SQLite makes one at a connection's first read, a read-only connection leaves it
+ * behind, and the last connection to close removes it).
+ */
+export function contentIdentity(identity: FileIdentity): FileIdentity {
+  return identity.wal && identity.wal.size === 0 ? { ...identity, wal: null } : identity;
+}
+
+/** Whether the file may have changed between two looks: any difference but an empty WAL's coming or going. */
+export function sameIdentity(x: FileIdentity | undefined, y: FileIdentity | undefined): boolean {
+  if (!x || !y) return x === y;
+  const a = contentIdentity(x);
+  const b = contentIdentity(y);
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.wal?.ino === b.wal?.ino && a.wal?.size === b.wal?.size && a.wal?.mtimeMs === b.wal?.mtimeMs;
 }
 

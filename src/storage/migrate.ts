@@ -12,6 +12,7 @@ import m0000 from "./migrations/0000_operations.sql" with { type: "text" };
 import m0001 from "./migrations/0001_operation_owner.sql" with { type: "text" };
 import m0002 from "./migrations/0002_outbox.sql" with { type: "text" };
 import m0003 from "./migrations/0003_leases.sql" with { type: "text" };
+import m0004 from "./migrations/0004_sync_identity.sql" with { type: "text" };
 
 // drizzle-kit writes the migrations and drizzle's public migrator applies them. The migrator reads a
 // folder, which a `bun build --compile` binary does not have; so the SQL is embedded here and laid
@@ -22,6 +23,7 @@ const SQL_BY_TAG: Record<string, string> = {
   "0001_operation_owner": m0001,
   "0002_outbox": m0002,
   "0003_leases": m0003,
+  "0004_sync_identity": m0004,
 };
 
 export const MIGRATIONS_TABLE = "tenantgate_migrations";

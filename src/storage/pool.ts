@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
-import { identityOf } from "./file-probe.ts";
+import { contentIdentity, identityOf } from "./file-probe.ts";
 import { openSqlite } from "./sqlite.ts";
 import { sqliteFailure } from "./sqlite-failure.ts";
 import { BunSqlDb, type SqlDb } from "./sql.ts";
@@ -116,7 +116,7 @@ export class HandlePool implements TenantAccess {
     } catch {
       return undefined;
     }
-    return identity && JSON.stringify(identity);
+    return identity && JSON.stringify(contentIdentity(identity));
   }
 
   /** Worker threads open tenant files themselves, with the busy timeout of the pool's own handles. */

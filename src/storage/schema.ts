@@ -67,6 +67,11 @@ export const syncState = sqliteTable("tenantgate_sync_state", {
   lastErrorAt: text("last_error_at"),
   nextAttemptAt: integer("next_attempt_at"),
   conflicts: integer("conflicts").notNull().default(0),
+  /**
+   * The tenant database's identity (the store's, see TenantStore.identity) when `cursor` was last
+   * read from it or committed to it: a start that finds the same identity need not read it again.
+   */
+  identity: text("identity"),
   updatedAt: text("updated_at").notNull(),
 });
 

@@ -279,6 +279,7 @@ export class OutboxRelay {
       if (this.o.registry.cachedStatus(id) !== "ready") continue;
       const s = this.states.of(id);
       if (s.backingOff(now)) continue;
+      if (!s.verified) s.confirm(this.o.store.identity(id));
       const cursor = s.cursor ?? (await this.readCursor(id, s));
       if (cursor === undefined) continue;
       await this.aheadOfHead(id, s, cursor, head);

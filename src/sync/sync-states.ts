@@ -22,8 +22,8 @@ export class SyncStates {
    */
   async load(opts: { asWritten?: boolean } = {}): Promise<void> {
     for (const row of await this.orm.select().from(syncState).all()) {
-      const { cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts } = row;
-      const s = TenantSync.remembered({ cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts });
+      const { cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts, identity } = row;
+      const s = TenantSync.remembered({ cursor, attempts, lastError, lastErrorAt, nextAttemptAt, conflicts, identity });
       if (opts.asWritten) Object.assign(s, { verified: true, dirty: false });
       this.tenants.set(row.tenantId, s);
     }
@@ -86,6 +86,7 @@ export class SyncStates {
           lastErrorAt: s.lastErrorAt,
           nextAttemptAt: s.nextAttemptAt,
           conflicts: s.conflicts,
+          identity: s.identity ?? null,
           updatedAt: now,
         };
         s.dirty = false;

@@ -1,0 +1,1 @@
+ALTER TABLE `tenantgate_sync_state` ADD `identity` text;
