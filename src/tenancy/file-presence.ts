@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/files.ts";
 import type { Presence, TenantPresence } from "./presence.ts";
@@ -18,12 +18,19 @@ const FILE = /^(.+)\.sqlite$/;
 
 /**
  * Tenant files in a folder: which are there, and whether each is a database, judged once per file
- * identity (a look through SQLite costs a file open) and again when the file changes.
+ * identity (a look through SQLite costs a file open) and again when the file changes. With a
+ * `memory` file, the verdicts outlive the process: a start takes a remembered verdict for a file
+ * that still has the identity it was judged on, so a restart over thousands of unchanged files
+ * costs a stat each instead of an open each.
  */
 export class FilePresence implements TenantPresence {
   private files = new Set<string>();
   /** Whether each file is a database, and the identity it had when that was decided. */
   private readonly verdicts = new Map<string, Verdict>();
+  /** Verdicts an earlier process wrote to `memory`, each taken once its file is asked about and found unchanged. */
+  private readonly remembered: Map<string, Verdict>;
+  /** Verdicts changed since `memory` was last written. */
+  private unsaved = false;
   /** Files whose next look is a full check: they shrank, or were found unreadable before they changed. */
   private readonly suspects = new Set<string>();
 
@@ -31,7 +38,10 @@ export class FilePresence implements TenantPresence {
     private readonly dir: string,
     /** Which names are tenant files (a tenant id or the control plane's). */
     private readonly isFileId: (id: string) => boolean,
+    /** Where the verdicts are kept between processes (written at each rescan that has news); none: not kept. */
+    private readonly memory?: string,
   ) {
+    this.remembered = memory ? readVerdicts(memory) : new Map();
     this.rescan();
   }
 
@@ -41,7 +51,7 @@ export class FilePresence implements TenantPresence {
     // the generation would flush every answer derived from it. The watcher and the rescan record it.
     if (!this.files.has(id) && !existsSync(this.pathOf(id))) return "missing";
     // No verdict: the file is gone (before the watcher said so), a missing file, not an unreadable one.
-    const verdict = this.verdicts.get(id) ?? this.judge(id);
+    const verdict = this.verdicts.get(id) ?? this.recall(id) ?? this.judge(id);
     if (!verdict) return "missing";
     return verdict.ok ? "ready" : "unreadable";
   }
@@ -56,6 +66,7 @@ export class FilePresence implements TenantPresence {
     if (!identity) return this.removed(id);
     const was = this.verdicts.get(id);
     this.verdicts.set(id, { identity, ok: false, reason });
+    this.unsaved = true;
     return was?.ok !== false;
   }
 
@@ -81,10 +92,15 @@ export class FilePresence implements TenantPresence {
   removed(id: string): boolean {
     this.files.delete(id);
     this.verdicts.delete(id);
+    this.remembered.delete(id);
+    this.unsaved = true;
     return true;
   }
 
-  /** Re-reads the folder. A file whose identity changed since it was judged is judged again when next asked about. */
+  /**
+   * Re-reads the folder. A file whose identity changed since it was judged is judged again when next
+   * asked about. Verdicts with news since the last rescan are written to `memory`.
+   */
   rescan(): void {
     const present = new Set<string>();
     for (const name of readdirSync(this.dir)) {
@@ -95,7 +111,14 @@ export class FilePresence implements TenantPresence {
       const identity = present.has(id) ? identityOf(this.pathOf(id)) : undefined;
       if (!sameIdentity(verdict.identity, identity)) this.forget(id, verdict, identity);
     }
+    for (const id of this.remembered.keys()) if (!present.has(id)) this.remembered.delete(id);
     this.files = present;
+    this.persist();
+  }
+
+  /** Writes the verdicts to `memory` if any changed since they last were. */
+  persist(): void {
+    if (this.unsaved && this.memory) this.save(this.memory);
   }
 
   present(): Iterable<string> {
@@ -104,6 +127,41 @@ export class FilePresence implements TenantPresence {
 
   pathOf(id: string): string {
     return join(this.dir, `${id}.sqlite`);
+  }
+
+  /**
+   * The verdict an earlier process left for this file, if the file still has the identity it was
+   * judged on; one that changed since is judged afresh (and fully, if it shrank or was unreadable).
+   */
+  private recall(id: string): Verdict | undefined {
+    const was = this.remembered.get(id);
+    if (!was) return undefined;
+    this.remembered.delete(id);
+    const identity = identityOf(this.pathOf(id));
+    if (!sameIdentity(was.identity, identity)) {
+      this.forget(id, was, identity);
+      return undefined;
+    }
+    this.verdicts.set(id, was);
+    return was;
+  }
+
+  /**
+   * Writes every verdict (taken or still only remembered) to `path`, whole or not at all. Not being
+   * able to is no failure: the files are the truth, and the next start judges them again.
+   */
+  private save(path: string): void {
+    const all = Object.fromEntries([...this.remembered, ...this.verdicts].filter(([id]) => this.files.has(id)));
+    // Its own temporary name: a CLI command beside the gateway may be writing the memory too. Either
+    // whole file will do; a verdict counts only for a file that still has its identity.
+    const tmp = `${path}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify({ version: 1, verdicts: all }));
+      renameSync(tmp, path);
+      this.unsaved = false;
+    } catch {
+      // A read-only data directory, a full disk: kept in memory, tried again at the next rescan.
+    }
   }
 
   /** Probes the file through SQLite; a suspect (see `forget`) gets a full quick_check. */
@@ -119,6 +177,7 @@ export class FilePresence implements TenantPresence {
     }
     const verdict: Verdict = probe.state === "database" ? { identity: probe.identity, ok: true } : { identity: probe.identity, ok: false, reason: probe.reason };
     this.verdicts.set(id, verdict);
+    this.unsaved = true;
     return verdict;
   }
 
@@ -129,5 +188,27 @@ export class FilePresence implements TenantPresence {
   private forget(id: string, verdict: Verdict, now: FileIdentity | undefined): void {
     if (!verdict.ok || shrank(verdict.identity, now)) this.suspects.add(id);
     this.verdicts.delete(id);
+    this.unsaved = true;
   }
+}
+
+/** The verdicts a memory file holds; none when it is missing or not what `save` writes (it is only a shortcut). */
+function readVerdicts(path: string): Map<string, Verdict> {
+  const verdicts = new Map<string, Verdict>();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return verdicts;
+  }
+  const entries = (parsed as { version?: unknown; verdicts?: unknown } | null)?.version === 1 ? (parsed as { verdicts: unknown }).verdicts : undefined;
+  if (typeof entries !== "object" || entries === null) return verdicts;
+  for (const [id, v] of Object.entries(entries)) if (isVerdict(v)) verdicts.set(id, v);
+  return verdicts;
+}
+
+function isVerdict(v: unknown): v is Verdict {
+  const x = v as Verdict;
+  const i = x?.identity;
+  return typeof x?.ok === "boolean" && typeof i === "object" && i !== null && [i.dev, i.ino, i.size, i.mtimeMs].every((n) => typeof n === "number") && (i.wal === null || typeof i.wal?.ino === "number");
 }

@@ -58,7 +58,7 @@ async function openFileTenancy(config: TenancyConfig, log: Logger): Promise<Tena
   const commits = new ControlPlaneCommits(cp, log);
   const isFileId = (id: string) => isFileTenantId(id, config.controlPlane);
   const files = new FileTenantStore(dir, pool, isFileId);
-  return assemble(config, log, { dir, cp, commits, store: files, files }, new FilePresence(dir, isFileId));
+  return assemble(config, log, { dir, cp, commits, store: files, files }, new FilePresence(dir, isFileId, join(config.dataDir, "tenant-verdicts.json")));
 }
 
 /**
@@ -115,6 +115,7 @@ export function tenancyWriteProblem(t: Pick<Tenancy, "cp" | "files">): string | 
 }
 
 export function closeTenancy(t: Tenancy): void {
+  t.registry.close();
   t.commits.close();
   t.files?.pool.closeAll();
   t.cp.close();

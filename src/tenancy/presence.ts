@@ -19,6 +19,8 @@ export interface TenantPresence {
   rescan(): void;
   /** Databases there, listed or not (for orphans); those a store cannot list are not in it. */
   present(): Iterable<string>;
+  /** Keeps what it has judged for the next process, where it keeps anything (at a clean stop). */
+  persist?(): void;
 }
 
 /**

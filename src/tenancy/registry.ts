@@ -249,6 +249,11 @@ export class TenantRegistry implements OrgDirectory {
     this.changed();
   }
 
+  /** At a clean stop: what the presence has judged is kept for the next start. */
+  close(): void {
+    this.presence.persist?.();
+  }
+
   /** Databases named like a tenant that the control plane does not list and no operation is handling. */
   async orphans(): Promise<string[]> {
     await this.refresh();

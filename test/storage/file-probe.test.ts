@@ -146,6 +146,8 @@ const RAW_OPENS: Record<string, string> = {
   "src/storage/migrate.ts: writeFileSync(": "the embedded migrations, laid out in a private temporary folder",
   "src/storage/write-access.ts: readFileSync(": "/etc/passwd, to name a file's owner",
   "src/proxy/temp-file.ts: open(": "a request body's temporary file, unlinked once open",
+  "src/tenancy/file-presence.ts: readFileSync(": "<data-dir>/tenant-verdicts.json, the presence's memory of its verdicts",
+  "src/tenancy/file-presence.ts: writeFileSync(": "<data-dir>/tenant-verdicts.json.<pid>.tmp, renamed over that memory",
 };
 const RAW_OPEN = /\b(openSync|readFileSync|readFile|writeFileSync|appendFileSync|copyFileSync|copyFile|cpSync|createReadStream|createWriteStream|truncateSync|open)\(|Bun\.(file|write)\(/g;
 
