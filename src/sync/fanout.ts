@@ -2,10 +2,9 @@ import type { Logger } from "pino";
 import type { TenantIdentity, TenantAccess } from "../storage/files.ts";
 import type { SyncRules } from "./entities.ts";
 import { FanoutWorkers } from "./fanout-workers.ts";
+import { timeSlices } from "../time-slices.ts";
 import { PlanApplier, type Job, type Outcome, type Plan } from "./plan.ts";
 
-/** Requests get through between this many tenants: the fan-out shares the event loop with the server. */
-const YIELD_EVERY = 32;
 /** Below this many tenants to update, threads cost more than they save. */
 const WORKER_THRESHOLD = 64;
 
@@ -66,7 +65,8 @@ export class Fanout {
     // Up to `overlap` tenants in flight on this thread (a server's namespaces); results are recorded
     // one after another, in the order they come.
     let next = 0;
-    let done = 0;
+    // The fan-out shares the event loop with the server: requests get through between slices.
+    const slice = timeSlices();
     let recorded: Promise<void> = Promise.resolve();
     const record = (result: FanoutResult) => (recorded = recorded.then(() => tenants.record(result)));
     const lane = async () => {
@@ -82,7 +82,7 @@ export class Fanout {
           result = { tenantId, error: err as Error };
         }
         await record(result);
-        if (++done % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+        await slice();
       }
     };
     await Promise.all(Array.from({ length: Math.min(Math.max(1, store.overlap ?? 1), here.length) }, lane));

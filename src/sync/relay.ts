@@ -1,3 +1,4 @@
+import { timeSlices } from "../time-slices.ts";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/index.ts";
 import type { ControlPlaneChanges } from "../storage/index.ts";
@@ -45,8 +46,6 @@ export interface RelayOptions {
 /** Why a tenant's sync failed: what SQLite said of its database (the metric's `reason` label). */
 export type FailureReason = SqliteFailure;
 
-/** The longest the relay's pass over every tenant keeps the main thread before it yields. */
-const PASS_SLICE_MS = 20;
 /** Hooks for metrics. */
 export interface RelayObserver {
   applied(tenant: string, lag: number, seconds: number): void;
@@ -169,9 +168,12 @@ export class OutboxRelay {
    * commits count too) has its cursor read from the file again, and is caught up if it is behind. So
    * does every tenant whose store cannot tell (its identity is undefined).
    */
-  recheckFiles(): void {
+  async recheckFiles(): Promise<void> {
     let changed = false;
-    for (const [id, s] of this.states.entries()) {
+    // A stat or two per file: over thousands, requests get through between slices.
+    const slice = timeSlices();
+    for (const [id, s] of [...this.states.entries()]) {
+      await slice();
       if (!s.verified || (s.identity !== undefined && s.identity === this.o.store.identity(id))) continue;
       s.verified = false;
       changed = true;
@@ -268,14 +270,11 @@ export class OutboxRelay {
     const head = await this.outbox.head();
     const now = Date.now();
     const due: string[] = [];
-    let slice = performance.now();
+    // Judging a file and reading its cursor open it: over thousands of tenants (a first start) that
+    // is seconds of synchronous work, so the pass lets the server answer between slices of it.
+    const slice = timeSlices();
     for (const id of this.childTenants()) {
-      // Judging a file and reading its cursor open it: over thousands of tenants (a first start) that
-      // is seconds of synchronous work, so the pass lets the server answer between slices of it.
-      if (performance.now() - slice > PASS_SLICE_MS) {
-        await new Promise((resume) => setImmediate(resume));
-        slice = performance.now();
-      }
+      await slice();
       if (this.o.registry.cachedStatus(id) !== "ready") continue;
       const s = this.states.of(id);
       if (s.backingOff(now)) continue;

@@ -28,7 +28,7 @@ function garbleKeepingIdentity(path: string): void {
   utimesSync(path, 1_700_000_000, 1_700_000_000);
 }
 
-test("a verdict is remembered across processes for a file whose identity has not changed, and only for it", () => {
+test("a verdict is remembered across processes for a file whose identity has not changed, and only for it", async () => {
   dir = mkdtempSync(join(tmpdir(), "presence-"));
   const tenants = join(dir, "tenants");
   mkdirSync(tenants);
@@ -38,7 +38,7 @@ test("a verdict is remembered across processes for a file whose identity has not
   const first = new FilePresence(tenants, ids, memory);
   expect([first.of("acme"), first.of("beta")]).toEqual(["ready", "ready"]);
   expect(existsSync(memory)).toBe(false); // written at a rescan, not on every look
-  first.rescan();
+  await first.rescan();
   expect(Object.keys(JSON.parse(readFileSync(memory, "utf8")).verdicts).sort()).toEqual(["acme", "beta"]);
 
   garbleKeepingIdentity(join(tenants, "acme.sqlite"));
@@ -54,7 +54,7 @@ test("a verdict is remembered across processes for a file whose identity has not
   expect(new FilePresence(tenants, ids).of("acme")).toBe("unreadable");
 });
 
-test("a memory file that is not one is ignored, and a missing tenant's verdict is dropped from it", () => {
+test("a memory file that is not one is ignored, and a missing tenant's verdict is dropped from it", async () => {
   dir = mkdtempSync(join(tmpdir(), "presence-"));
   const tenants = join(dir, "tenants");
   mkdirSync(tenants);
@@ -69,6 +69,6 @@ test("a memory file that is not one is ignored, and a missing tenant's verdict i
   p.of("acme");
   p.of("beta");
   rmSync(join(tenants, "beta.sqlite"));
-  p.rescan();
+  await p.rescan();
   expect(Object.keys(JSON.parse(readFileSync(memory, "utf8")).verdicts)).toEqual(["acme"]);
 });

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/files.ts";
+import { timeSlices } from "../time-slices.ts";
 import type { Presence, TenantPresence } from "./presence.ts";
 
 /** A database file does not shrink in normal use (only VACUUM shrinks it): a cut-short one must be checked in full. */
@@ -42,7 +43,7 @@ export class FilePresence implements TenantPresence {
     private readonly memory?: string,
   ) {
     this.remembered = memory ? readVerdicts(memory) : new Map();
-    this.rescan();
+    this.files = this.list();
   }
 
   of(id: string): Presence {
@@ -101,18 +102,19 @@ export class FilePresence implements TenantPresence {
    * Re-reads the folder. A file whose identity changed since it was judged is judged again when next
    * asked about. Verdicts with news since the last rescan are written to `memory`.
    */
-  rescan(): void {
-    const present = new Set<string>();
-    for (const name of readdirSync(this.dir)) {
-      const m = FILE.exec(name);
-      if (m?.[1] && this.isFileId(m[1])) present.add(m[1]);
-    }
-    for (const [id, verdict] of this.verdicts) {
+  async rescan(): Promise<void> {
+    const present = this.list();
+    this.files = present;
+    // 10,000 files are about 150 ms of stats.
+    const slice = timeSlices();
+    for (const [id, verdict] of [...this.verdicts]) {
+      await slice();
+      // Judged again, or told of, while the rescan let requests through: that verdict is newer.
+      if (this.verdicts.get(id) !== verdict) continue;
       const identity = present.has(id) ? identityOf(this.pathOf(id)) : undefined;
       if (!sameIdentity(verdict.identity, identity)) this.forget(id, verdict, identity);
     }
     for (const id of this.remembered.keys()) if (!present.has(id)) this.remembered.delete(id);
-    this.files = present;
     this.persist();
   }
 
@@ -127,6 +129,16 @@ export class FilePresence implements TenantPresence {
 
   pathOf(id: string): string {
     return join(this.dir, `${id}.sqlite`);
+  }
+
+  /** The tenant files in the folder now. */
+  private list(): Set<string> {
+    const present = new Set<string>();
+    for (const name of readdirSync(this.dir)) {
+      const m = FILE.exec(name);
+      if (m?.[1] && this.isFileId(m[1])) present.add(m[1]);
+    }
+    return present;
   }
 
   /**

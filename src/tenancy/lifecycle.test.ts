@@ -323,7 +323,7 @@ describe("adoption", () => {
     const db = new Database(copy);
     db.query("UPDATE tenants SET id = 'newco', friendly_name = 'New Co'").run();
     db.close(false);
-    t.registry.rescan();
+    await t.registry.rescan();
     expect(await t.registry.orphans()).toEqual(["newco"]);
 
     const op = await t.lifecycle.adopt("newco");

@@ -15,7 +15,7 @@ export interface PeriodicRescanOptions {
   rescanMs: number;
   log: Logger;
   /** After each rescan: what is known about the tenants' contents is checked against them again. */
-  onRescan?: () => void;
+  onRescan?: () => Promise<void>;
   /** What a store adds to each rescan (files: handles on replaced files, unregistered files). */
   also?: () => Promise<void>;
 }
@@ -53,9 +53,9 @@ export class PeriodicRescan implements TenantWatch {
     try {
       const recovered = await this.o.lifecycle.recover();
       if (recovered.finished.length + recovered.undone.length > 0) this.o.log.warn(recovered, "repaired operations a dead process left running");
-      this.o.registry.rescan();
+      await this.o.registry.rescan();
       await this.o.also?.();
-      this.o.onRescan?.();
+      await this.o.onRescan?.();
     } catch (err) {
       this.o.log.error({ err }, "rescan of the tenants failed; the next one tries again");
     }

@@ -15,8 +15,8 @@ export interface TenantPresence {
   removed(id: string): boolean;
   /** SQLite said it is not a database or is corrupt while it was used. */
   unreadable(id: string, reason: string): boolean;
-  /** Looks at everything again: the truth that corrects any event missed. */
-  rescan(): void;
+  /** Looks at everything again: the truth that corrects any event missed. May let requests through while it does. */
+  rescan(): Promise<void>;
   /** Databases there, listed or not (for orphans); those a store cannot list are not in it. */
   present(): Iterable<string>;
   /** Keeps what it has judged for the next process, where it keeps anything (at a clean stop). */
@@ -53,7 +53,7 @@ export class NamespacePresence implements TenantPresence {
     return !was;
   }
 
-  rescan(): void {
+  async rescan(): Promise<void> {
     this.broken.clear();
   }
 

@@ -132,7 +132,7 @@ test("reading changes nothing: a file that came or went behind the registry's ba
   expect(heard).toEqual([]);
 
   // The rescan is what records them.
-  registry.rescan();
+  await registry.rescan();
   expect(registry.generation()).toBeGreaterThan(generation);
   expect(await registry.status("fresh")).toBe("ready");
   expect(await registry.status("acme")).toBe("missing");

@@ -44,7 +44,6 @@ export class TenantRegistry implements OrgDirectory {
     commits.subscribe((news) => {
       if (news === "commit") void this.reload().catch(() => {});
     });
-    this.rescan();
   }
 
   /** Loads the control plane's facts the first time; the registry answers nothing true before. */
@@ -244,8 +243,8 @@ export class TenantRegistry implements OrgDirectory {
   }
 
   /** Looks at every database again: the truth that corrects any event the watcher missed. */
-  rescan(): void {
-    this.presence.rescan();
+  async rescan(): Promise<void> {
+    await this.presence.rescan();
     this.changed();
   }
 

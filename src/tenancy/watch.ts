@@ -22,7 +22,7 @@ export interface DataDirWatchOptions {
    */
   onReplaced?: (id: string) => void;
   /** After each rescan: what is known about the files' contents is checked against them again. */
-  onRescan?: () => void;
+  onRescan?: () => Promise<void>;
 }
 
 const TENANT_FILE = /^([^.]+)\.sqlite$/;
