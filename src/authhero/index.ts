@@ -294,6 +294,8 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     value: async (tenantId: string, controlPlaneIssuer: string): Promise<string[]> => {
       const base = URL.parse(controlPlaneIssuer);
       if (!base || tenantId === o.controlPlaneTenantId || databases.get(tenantId) === undefined) return [];
+      // On a server `get` answers for any valid id: an unknown tenant must have no issuer there either.
+      if (databases.has && !(await databases.has(tenantId))) return [];
       const at = (host: string) => `${base.protocol}//${host}${base.port ? `:${base.port}` : ""}/`;
       // Custom domains are the control plane's rows (tenantgate's tenants API writes them there).
       const list = (await call(o.controlPlaneTenantId, "customDomains", "list", [tenantId])) as { domain: string; status: string }[] | undefined;
