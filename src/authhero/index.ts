@@ -166,10 +166,23 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   const everyTenant = async () => [o.controlPlaneTenantId, ...(await databases.ids()).filter((id) => id !== o.controlPlaneTenantId)];
   /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
   const foundIn = new Map<string, string>();
-  const call = (id: string, namespace: string, method: string, args: unknown[]) => {
+  /**
+   * One tenant's part of a call over every tenant. A tenant whose database is not there answers
+   * nothing, as a file that is gone has no adapters: on a server the tenants are the control plane's
+   * rows, and one row without its namespace must not fail every lookup by row and clean-up.
+   */
+  const call = async (id: string, namespace: string, method: string, args: unknown[]) => {
     const ns = (databases.get(id) as unknown as Namespaces | undefined)?.[namespace];
     const fn = ns?.[method];
-    return fn ? fn.apply(ns, args) : Promise.resolve(undefined);
+    return fn ? answered(() => fn.apply(ns, args)) : undefined;
+  };
+  const answered = async (run: () => Promise<unknown> | undefined) => {
+    try {
+      return await run();
+    } catch (err) {
+      if (databases.isMissing?.(err)) return undefined;
+      throw err;
+    }
   };
 
   /** A call to the file of the tenant the argument at `at` names (the first, for nearly every method). */
@@ -269,7 +282,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     if (typeof shape.sessionCleanup === "function") {
       out.sessionCleanup = async (params?: { tenant_id?: string; user_id?: string }) => {
         const ids = params?.tenant_id ? [params.tenant_id] : await everyTenant();
-        for (const id of ids) await (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
+        for (const id of ids) await answered(() => (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params));
       };
     }
     out.multiTenancyConfig = view === "login" && o.controlPlaneClientId ? loginInheritance : { controlPlaneTenantId: o.controlPlaneTenantId };

@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { Connection } from "@authhero/adapter-interfaces";
+import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
 import { createTenantFileAdapters, mergeClientWithFallback, UnknownTenantError, type TenantFileDataAdapters } from "../../src/authhero/index.ts";
 import type { SqlDb } from "../../src/storage/sql.ts";
 import type { SyncFixture } from "../sync/fixture.ts";
 import { CP, STORES, useModuleFixture } from "./module-fixture.ts";
-import { sqliteAdapters } from "./sqlite-adapters.ts";
+import { sqlAdapters, sqliteAdapters } from "./sqlite-adapters.ts";
 import { until } from "../support/until.ts";
 
 // The module AuthHero loads, over tenants provisioned by the gateway's own lifecycle: tenant files,
@@ -161,6 +161,30 @@ describe.each(STORES)("on %s", (store) => {
       expect(await fixture.holds("acme")).toBe(false);
     });
 
+    test("a tenant the control plane lists without a namespace is passed over by calls over every tenant", async () => {
+      // A row with no namespace: written by AuthHero's own tenants API or a script, or a tenant whose
+      // namespace the server lost. Files have no such case: their tenants are the files there are.
+      // Its id sorts first, so every pass over the tenants meets it before acme's and beta's.
+      const now = new Date().toISOString();
+      await fixture.tenantDb(CP).run("INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('abandoned', 'Abandoned', ?, ?)", [now, now]);
+      const cleaned: string[] = [];
+      // Clean-ups that really query their tenant's namespace, as AuthHero's do.
+      const withCleanups = fixture.module({
+        open: (db, tenantId) => {
+          const base = sqlAdapters(db) as unknown as Record<string, Record<string, unknown>>;
+          const count = async () => (await db.get<{ n: number }>("SELECT count(*) AS n FROM codes"))?.n ?? 0;
+          return { ...base, codes: { ...base.codes, cleanup: count }, sessionCleanup: async () => void (await count(), cleaned.push(tenantId)) } as unknown as DataAdapters;
+        },
+      }).dataAdapter;
+      await withCleanups.clients.create("beta", { client_id: "app-beta", name: "B" } as never);
+      await withCleanups.codes.create("acme", { code_id: "c1", code_type: "otp", login_id: "l", expires_at: now } as never);
+      expect((await withCleanups.clients.getByClientId("app-beta"))?.tenant_id).toBe("beta");
+      expect(await withCleanups.clients.getByClientId("nobody")).toBeNull();
+      expect(await withCleanups.codes.cleanup?.(now)).toBe(1);
+      await withCleanups.sessionCleanup?.();
+      expect(cleaned.sort()).toEqual(["acme", "beta", CP]);
+      expect(await fixture.holds("abandoned")).toBe(false);
+    });
   }
 
   describe("runtime fallback", () => {
