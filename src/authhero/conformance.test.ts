@@ -142,9 +142,19 @@ describe.each(STORES)("on %s", (store) => {
       expect((await a.connections.list("beta")).connections).toEqual([]);
     });
 
-    test("a callback that names no tenant still runs; an unknown tenant is refused like outside one", async () => {
+    test("a callback that names no tenant still runs; an unknown tenant is answered as outside one, and the callback goes on", async () => {
       expect(await a.transaction(async () => 42)).toBe(42);
       await expect(a.transaction(async (trx) => trx.connections.create("ghost", conn("g")))).rejects.toBeInstanceOf(UnknownTenantError);
+      // Naming it begins nothing: the transaction begins in the tenant the callback goes on to work in.
+      const answers = await a.transaction(async (trx) => {
+        const found = await trx.connections.get("ghost", "g");
+        const refused = await trx.connections.create("ghost", conn("g")).catch((err: unknown) => err);
+        await trx.connections.create("acme", conn("after_ghost"));
+        return { found, refused };
+      });
+      expect(answers.found).toBeNull();
+      expect(answers.refused).toBeInstanceOf(UnknownTenantError);
+      expect(await idsIn(fixture.tenantDb("acme"))).toEqual(["after_ghost"]);
       expect(await fixture.holds("ghost")).toBe(false);
     });
   });

@@ -190,15 +190,16 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     return async (...args) => {
       const tenantId = args[at];
       let adapters = adaptersFor(tenantId, view) as unknown as Namespaces | undefined;
-      if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
-      const fn = adapters?.[namespace]?.[method];
-      if (!fn) return missing(method, tenantId);
-      if (!databases.isMissing) return fn.apply(adapters?.[namespace], args);
       try {
-        return await fn.apply(adapters?.[namespace], args);
+        if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
+        const fn = adapters?.[namespace]?.[method];
+        return fn ? await fn.apply(adapters?.[namespace], args) : missing(method, tenantId);
       } catch (err) {
-        if (databases.isMissing(err)) return missing(method, tenantId);
-        throw err;
+        if (!databases.isMissing?.(err)) throw err;
+        // Over files an unknown tenant has no adapters, so a transaction never begins in it; here it
+        // began before the server said so, and is let go for the callback's next call to begin anew.
+        await tx?.abandon(tenantId as string);
+        return missing(method, tenantId);
       }
     };
   };
