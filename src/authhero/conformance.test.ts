@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import type { Connection, DataAdapters } from "@authhero/adapter-interfaces";
+import { clientSchema, codeSchema, connectionSchema, emailProviderSchema, hookSchema, resourceServerSchema, tenantSchema } from "@authhero/adapter-interfaces";
 import { UnknownTenantError, type TenantFileAdapters, type TenantFileDataAdapters } from "./index.ts";
 import { CP, STORES, useModuleFixture } from "../../test/authhero/module-fixture.ts";
 import { sqlAdapters } from "../../test/authhero/sqlite-adapters.ts";
@@ -48,6 +49,12 @@ function wrapLikeAuthHero(data: DataAdapters): DataAdapters {
 }
 
 const conn = (id: string) => ({ id, name: id, strategy: "auth0", options: { v: id } }) as unknown as Connection;
+
+/** A schema as the checks below use one. */
+type ZodType = { safeParse(v: unknown): { success: true } | { success: false; error: { issues: unknown[] } } };
+/** One check per element of a list; an empty list is one failing check, so it cannot pass unseen. */
+const each = (what: string, schema: ZodType, list: readonly unknown[]): [string, ZodType, unknown][] =>
+  list.length === 0 ? [[`${what} (empty)`, schema, undefined]] : list.map((v) => [what, schema, v]);
 
 /** The connections a tenant's database holds, read beside the module. */
 const idsIn = async (db: { all<T>(sql: string): Promise<T[]> }) => (await db.all<{ id: string }>("SELECT id FROM connections ORDER BY id")).map((r) => r.id);
@@ -156,6 +163,57 @@ describe.each(STORES)("on %s", (store) => {
       expect(answers.refused).toBeInstanceOf(UnknownTenantError);
       expect(await idsIn(fixture.tenantDb("acme"))).toEqual(["after_ghost"]);
       expect(await fixture.holds("ghost")).toBe(false);
+    });
+  });
+
+  describe("what the module answers, AuthHero's schemas accept", () => {
+    // AuthHero parses what its adapters answer with these (initMultiTenant parses a child tenant's
+    // connections on every login); whatever the store, the module's answers must pass, inherited
+    // values merged in included. Not keys or custom domains: AuthHero's own SQL adapter answers
+    // them with NULL columns its schemas reject (shared/reference/authhero-runtime.md §3.8, §3.9),
+    // and the module passes them through untouched.
+    const now = new Date().toISOString();
+    beforeEach(async () => {
+      await a.connections.create(CP, { id: "con_cp", name: "corp", strategy: "oidc", options: { client_id: "cp", client_secret: "cp-secret" } } as never);
+      await a.connections.create("acme", { id: "con_acme", name: "corp", strategy: "oidc", options: { scope: "openid" } } as never);
+      await a.clients.create("acme", { client_id: "app", name: "App" } as never);
+      await a.resourceServers.create(CP, { id: "api_1", identifier: "https://api/", name: "API", scopes: [{ value: "read:users", description: "Read users" }] } as never);
+      await a.resourceServers.create("acme", { id: "api_1", identifier: "https://api/", name: "API", is_system: true, scopes: [{ value: "read:acme", description: "Acme only" }] } as never);
+      await a.hooks.create(CP, { hook_id: "h_cp", url: "https://cp.test/hook", trigger_id: "post-user-login", metadata: { inheritable: true } } as never);
+      await a.hooks.create("acme", { hook_id: "h_acme", url: "https://acme.test/hook", trigger_id: "post-user-login" } as never);
+      await a.emailProviders.create(CP, { name: "mailgun", credentials: { api_key: "key" } } as never);
+      await a.codes.create("acme", { code_id: "code_1", code_type: "otp", login_id: "login_1", expires_at: now } as never);
+    });
+
+    test.each(["dataAdapter", "managementDataAdapter"] as const)("%s: every get and list parses", async (which) => {
+      const d = both[which];
+      const answers: [string, ZodType, unknown][] = [
+        ["connections.get", connectionSchema, await d.connections.get("acme", "con_acme")],
+        ["connections.get (control plane)", connectionSchema, await d.connections.get(CP, "con_cp")],
+        ...each("connections.list", connectionSchema, (await d.connections.list("acme")).connections),
+        ...each("clientConnections.listByClient", connectionSchema, await d.clientConnections.listByClient("acme", "app")),
+        ["clients.get", clientSchema, await d.clients.get("acme", "app")],
+        ["clients.getByClientId", clientSchema, await d.clients.getByClientId("app")],
+        ["resourceServers.get", resourceServerSchema, await d.resourceServers.get("acme", "api_1")],
+        ...each("resourceServers.list", resourceServerSchema, (await d.resourceServers.list("acme")).resource_servers),
+        ["hooks.get", hookSchema, await d.hooks.get("acme", "h_acme")],
+        ...each("hooks.list", hookSchema, (await d.hooks.list("acme")).hooks),
+        ["emailProviders.get (control plane)", emailProviderSchema, await d.emailProviders.get(CP)],
+        ["codes.get", codeSchema, await d.codes.get("acme", "code_1", "otp")],
+        ["tenants.get", tenantSchema, await d.tenants.get("acme")],
+        ...each("tenants.list", tenantSchema, (await d.tenants.list()).tenants),
+      ];
+      if (which === "dataAdapter") {
+        // What only logins see: the control plane's settings, merged in or answered for the tenant.
+        answers.push(["emailProviders.get (inherited)", emailProviderSchema, await d.emailProviders.get("acme")]);
+        answers.push(["hooks.get (inherited)", hookSchema, await d.hooks.get("acme", "h_cp")]);
+        expect((await d.connections.get("acme", "con_acme"))?.options).toMatchObject({ client_secret: "cp-secret" });
+      }
+      const rejected = answers.flatMap(([what, schema, value]) => {
+        const parsed = schema.safeParse(value);
+        return parsed.success ? [] : [{ what, value, issues: parsed.error.issues }];
+      });
+      expect(rejected).toEqual([]);
     });
   });
 
