@@ -39,6 +39,20 @@ export class FileTransaction {
     return this.trx;
   }
 
+  /**
+   * Ends the transaction begun in `tenantId`, whose database turned out not to be there (a namespace
+   * the server lacks: a client begins before the server answers), rolling it back, so the
+   * callback's next call begins one where it names. Whatever was written in a database that is not
+   * there is gone with it.
+   */
+  async abandon(tenantId: string): Promise<void> {
+    if (this.tenant !== tenantId) return;
+    const { settle, finished } = this;
+    this.tenant = this.trx = this.settle = this.finished = undefined;
+    settle?.rollback(new Error(`no database for tenant "${tenantId}"`));
+    await finished?.catch(() => {});
+  }
+
   /** Ends the transaction as the callback ended: commit after a result, roll back after a throw. */
   async end(err?: unknown): Promise<void> {
     if (!this.trx) return;

@@ -166,10 +166,23 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
   const everyTenant = async () => [o.controlPlaneTenantId, ...(await databases.ids()).filter((id) => id !== o.controlPlaneTenantId)];
   /** Which tenant file answered a lookup by row last (client id, domain): the first one asked next time. */
   const foundIn = new Map<string, string>();
-  const call = (id: string, namespace: string, method: string, args: unknown[]) => {
+  /**
+   * One tenant's part of a call over every tenant. A tenant whose database is not there answers
+   * nothing, as a file that is gone has no adapters: on a server the tenants are the control plane's
+   * rows, and one row without its namespace must not fail every lookup by row and clean-up.
+   */
+  const call = async (id: string, namespace: string, method: string, args: unknown[]) => {
     const ns = (databases.get(id) as unknown as Namespaces | undefined)?.[namespace];
     const fn = ns?.[method];
-    return fn ? fn.apply(ns, args) : Promise.resolve(undefined);
+    return fn ? answered(() => fn.apply(ns, args)) : undefined;
+  };
+  const answered = async (run: () => Promise<unknown> | undefined) => {
+    try {
+      return await run();
+    } catch (err) {
+      if (databases.isMissing?.(err)) return undefined;
+      throw err;
+    }
   };
 
   /** A call to the file of the tenant the argument at `at` names (the first, for nearly every method). */
@@ -177,15 +190,16 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     return async (...args) => {
       const tenantId = args[at];
       let adapters = adaptersFor(tenantId, view) as unknown as Namespaces | undefined;
-      if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
-      const fn = adapters?.[namespace]?.[method];
-      if (!fn) return missing(method, tenantId);
-      if (!databases.isMissing) return fn.apply(adapters?.[namespace], args);
       try {
-        return await fn.apply(adapters?.[namespace], args);
+        if (adapters && tx) adapters = (await tx.adaptersFor(tenantId as string, adapters as unknown as DataAdapters)) as unknown as Namespaces;
+        const fn = adapters?.[namespace]?.[method];
+        return fn ? await fn.apply(adapters?.[namespace], args) : missing(method, tenantId);
       } catch (err) {
-        if (databases.isMissing(err)) return missing(method, tenantId);
-        throw err;
+        if (!databases.isMissing?.(err)) throw err;
+        // Over files an unknown tenant has no adapters, so a transaction never begins in it; here it
+        // began before the server said so, and is let go for the callback's next call to begin anew.
+        await tx?.abandon(tenantId as string);
+        return missing(method, tenantId);
       }
     };
   };
@@ -269,7 +283,7 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     if (typeof shape.sessionCleanup === "function") {
       out.sessionCleanup = async (params?: { tenant_id?: string; user_id?: string }) => {
         const ids = params?.tenant_id ? [params.tenant_id] : await everyTenant();
-        for (const id of ids) await (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params);
+        for (const id of ids) await answered(() => (databases.get(id) as unknown as { sessionCleanup?: Method } | undefined)?.sessionCleanup?.(params));
       };
     }
     out.multiTenancyConfig = view === "login" && o.controlPlaneClientId ? loginInheritance : { controlPlaneTenantId: o.controlPlaneTenantId };
@@ -294,6 +308,8 @@ export function createTenantFileAdapters(o: TenantFileAdaptersOptions): TenantFi
     value: async (tenantId: string, controlPlaneIssuer: string): Promise<string[]> => {
       const base = URL.parse(controlPlaneIssuer);
       if (!base || tenantId === o.controlPlaneTenantId || databases.get(tenantId) === undefined) return [];
+      // On a server `get` answers for any valid id: an unknown tenant must have no issuer there either.
+      if (databases.has && !(await databases.has(tenantId))) return [];
       const at = (host: string) => `${base.protocol}//${host}${base.port ? `:${base.port}` : ""}/`;
       // Custom domains are the control plane's rows (tenantgate's tenants API writes them there).
       const list = (await call(o.controlPlaneTenantId, "customDomains", "list", [tenantId])) as { domain: string; status: string }[] | undefined;

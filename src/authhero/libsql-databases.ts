@@ -45,6 +45,10 @@ export function libsqlTenantDatabases(o: LibsqlTenantDatabasesOptions): TenantDa
       return rows.map((r) => r.id).filter((id) => LABEL.test(id) || id === o.controlPlaneTenantId);
     },
     isMissing: isNotFound,
+    async has(tenantId) {
+      // The tenants are the control plane's rows, as ids() reads them.
+      return LABEL.test(tenantId) && (await controlPlane.get("SELECT 1 AS found FROM tenants WHERE id = ?", [tenantId])) !== undefined;
+    },
     close() {
       held.clear();
       controlPlane.close();

@@ -14,5 +14,10 @@ export interface TenantDatabases {
   ids(): string[] | Promise<string[]>;
   /** Whether a call's failure means the tenant's database is not there (answered as for an unknown tenant). */
   isMissing?(err: unknown): boolean;
+  /**
+   * Whether the tenant exists, for an engine whose `get` answers before it knows: where no call is
+   * made to find out (a tenant's issuers), `get`'s answer alone would take any id for a tenant.
+   */
+  has?(tenantId: string): Promise<boolean>;
   close(): void;
 }

@@ -35,8 +35,8 @@ beforeAll(async () => {
   f.authhero.query("INSERT INTO email_providers (tenant_id, name, credentials, created_at, updated_at) VALUES ('control_plane', 'mailgun', ?, '', '')").run(JSON.stringify({ api_key: "key-123" }));
   await f.lifecycle.create({ id: "acme", friendly_name: "Acme" });
   const acme = f.tenantFile("acme");
+  // The stand-in's clients table has AuthHero's created_at: CORS reads the newest.
   acme.exec(EXTRA_TABLES);
-  acme.exec("ALTER TABLE clients ADD COLUMN created_at TEXT NOT NULL DEFAULT ''"); // AuthHero's table has it: CORS reads the newest
   tenantWrites(acme, "acme").role("rol_own", "acme-only");
   acme.query("INSERT INTO connections (id, tenant_id, name, strategy, options, is_system, created_at, updated_at) VALUES ('con_acme', 'acme', 'acme-oidc', 'oidc', ?, 0, '', '')").run(JSON.stringify({ scope: "openid email", prompt: "login" }));
   acme.query("INSERT INTO clients (client_id, tenant_id, name, web_origins) VALUES ('web', 'acme', 'Web', ?)").run(JSON.stringify([APP]));

@@ -7,13 +7,17 @@ import { loadConfig, type Config } from "../../src/config/index.ts";
 import { openRelay, type OutboxRelay } from "../../src/sync/index.ts";
 import { closeTenancy, openTenancy, type Tenancy } from "../../src/tenancy/index.ts";
 
-/** A data dir with its tenancy and (not started) relay, plus a second connection acting as AuthHero. */
+/**
+ * A data dir with its tenancy and (not started) relay, plus a second connection acting as AuthHero.
+ * With `--database-url` in argv the tenancy is on that libSQL server, and there are no files to open:
+ * `authhero` and `tenantFile` throw (the server's namespaces are reached through their clients).
+ */
 export interface SyncFixture extends Tenancy {
   config: Config;
   relay: OutboxRelay;
   dataDir: string;
   /** Another connection to the control-plane file: writes as AuthHero would make them. */
-  authhero: Database;
+  readonly authhero: Database;
   tenantFile(id: string): Database;
   close(): void;
 }
@@ -24,16 +28,23 @@ export async function openFixture(argv: string[] = []): Promise<SyncFixture> {
   const log = pino({ level: "silent" });
   const tenancy = await openTenancy(config, log);
   const relay = await openRelay(tenancy, config, log);
-  const authhero = new Database(tenancy.cp.path);
-  authhero.exec("PRAGMA busy_timeout = 5000");
+  // On a server, cp.path names the namespace: opening it as a file would make a stray file in the cwd.
+  const onServer = tenancy.files === undefined;
+  const noFile = () => new Error(`the tenants are on ${config.tenancy.databaseUrl} here: there is no file to open`);
+  const cpFile = onServer ? undefined : new Database(tenancy.cp.path);
+  cpFile?.exec("PRAGMA busy_timeout = 5000");
   const opened: Database[] = [];
   return {
     ...tenancy,
     config,
     relay,
     dataDir,
-    authhero,
+    get authhero() {
+      if (!cpFile) throw noFile();
+      return cpFile;
+    },
     tenantFile(id) {
+      if (onServer) throw noFile();
       const db = new Database(join(dataDir, "tenants", `${id}.sqlite`));
       db.exec("PRAGMA busy_timeout = 5000");
       opened.push(db);
@@ -41,7 +52,7 @@ export async function openFixture(argv: string[] = []): Promise<SyncFixture> {
     },
     close() {
       for (const db of opened) db.close();
-      authhero.close();
+      cpFile?.close();
       closeTenancy(tenancy);
       rmSync(dataDir, { recursive: true, force: true });
     },
