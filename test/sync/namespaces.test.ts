@@ -88,7 +88,7 @@ test("a store that cannot tell a replaced namespace has every cursor read again 
   const head = await relay.head();
   // Someone else set acme's cursor back and dropped its copies (as a restore of an old copy would).
   await store.use("acme", (db) => db.batch([{ sql: "UPDATE tenantgate_sync SET cursor = 0" }, { sql: "DELETE FROM roles" }, { sql: "DELETE FROM role_permissions" }]));
-  relay.recheckFiles();
+  await relay.recheckFiles();
   await relay.drain();
   expect(await rolesIn("acme")).toEqual([{ id: "rol_viewer", tenant_id: "acme", name: "viewer", is_system: 1 }]);
   expect(await relay.status("acme")).toMatchObject({ cursor: head, state: "in_sync" });
