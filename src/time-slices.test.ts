@@ -27,3 +27,21 @@ test("work longer than a slice lets a timer run before it ends; work shorter tha
     clearInterval(timer);
   }
 });
+
+test("with a share below 1, the work rests between slices: it takes the main thread for about that share of the time", async () => {
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  const slice = timeSlices(5, 0.5);
+  let worked = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < 40; i++) {
+    await slice();
+    busy(1);
+    worked += 1;
+  }
+  const elapsed = performance.now() - t0;
+  // 40 ms of work in slices of 5, each followed by a 5 ms rest: about 75 ms or more, never 40.
+  expect(elapsed).toBeGreaterThan(worked * 1.5);
+});

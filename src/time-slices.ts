@@ -11,16 +11,26 @@ export const SLICE_MS = 5;
  *
  *   const slice = timeSlices();
  *   for (const id of ids) { await slice(); ... }
+ *
+ * `share` is the most of the main thread the work takes while it runs: 1 resumes as soon as the
+ * requests waiting have been served; below 1 it also rests, so that background work over every
+ * file (a start's first look at each, a rescan) never takes the whole core from the requests.
  */
-export function timeSlices(ms = SLICE_MS): () => Promise<void> | undefined {
+export function timeSlices(ms = SLICE_MS, share = 1): () => Promise<void> | undefined {
+  const restMs = share >= 1 ? 0 : (ms * (1 - share)) / share;
   let started = performance.now();
   return () => {
     if (performance.now() - started <= ms) return undefined;
-    return new Promise<void>((resume) =>
-      setImmediate(() => {
+    return new Promise<void>((resume) => {
+      const next = () => {
         started = performance.now();
         resume();
-      }),
-    );
+      };
+      if (restMs > 0) setTimeout(next, restMs);
+      else setImmediate(next);
+    });
   };
 }
+
+/** The share of the main thread that looks over every tenant's database in the background may take. */
+export const BACKGROUND_SHARE = 0.5;

@@ -1,4 +1,4 @@
-import { timeSlices } from "../time-slices.ts";
+import { BACKGROUND_SHARE, SLICE_MS, timeSlices } from "../time-slices.ts";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../storage/index.ts";
 import type { ControlPlaneChanges } from "../storage/index.ts";
@@ -171,7 +171,7 @@ export class OutboxRelay {
   async recheckFiles(): Promise<void> {
     let changed = false;
     // A stat or two per file: over thousands, requests get through between slices.
-    const slice = timeSlices();
+    const slice = timeSlices(SLICE_MS, BACKGROUND_SHARE);
     for (const [id, s] of [...this.states.entries()]) {
       await slice();
       if (!s.verified || (s.identity !== undefined && s.identity === this.o.store.identity(id))) continue;
@@ -272,7 +272,7 @@ export class OutboxRelay {
     const due: string[] = [];
     // Judging a file and reading its cursor open it: over thousands of tenants (a first start) that
     // is seconds of synchronous work, so the pass lets the server answer between slices of it.
-    const slice = timeSlices();
+    const slice = timeSlices(SLICE_MS, BACKGROUND_SHARE);
     for (const id of this.childTenants()) {
       await slice();
       if (this.o.registry.cachedStatus(id) !== "ready") continue;

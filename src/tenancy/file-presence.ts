@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identityOf, probeDatabase, sameIdentity, type FileIdentity } from "../storage/files.ts";
-import { timeSlices } from "../time-slices.ts";
+import { BACKGROUND_SHARE, SLICE_MS, timeSlices } from "../time-slices.ts";
 import type { Presence, TenantPresence } from "./presence.ts";
 
 /** A database file does not shrink in normal use (only VACUUM shrinks it): a cut-short one must be checked in full. */
@@ -106,7 +106,7 @@ export class FilePresence implements TenantPresence {
     const present = this.list();
     this.files = present;
     // 10,000 files are about 150 ms of stats.
-    const slice = timeSlices();
+    const slice = timeSlices(SLICE_MS, BACKGROUND_SHARE);
     for (const [id, verdict] of [...this.verdicts]) {
       await slice();
       // Judged again, or told of, while the rescan let requests through: that verdict is newer.
