@@ -243,7 +243,10 @@ export class OutboxRelay {
     const counts = { in_sync: 0, lagging: 0, failing: 0, unavailable: 0 };
     let minCursor = head;
     const ids = this.childTenants();
+    // Describing a tenant may judge its file (at a first start, every one): other requests get through.
+    const slice = timeSlices();
     for (const id of ids) {
+      await slice();
       const s = this.states.of(id);
       counts[describeSync(id, s, this.o.registry, { head, target }, s.cursor, s.verified).state]++;
       if (s.cursor !== undefined && s.cursor < target) minCursor = Math.min(minCursor, s.cursor);
