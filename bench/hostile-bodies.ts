@@ -16,18 +16,12 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
 import { benchArgs } from "./args.ts";
-import { benchProcesses, freePort, HOST } from "./processes.ts";
+import { benchProcesses, cpuSeconds, freePort, HOST } from "./processes.ts";
 
 const args = benchArgs({ requests: 200, bytes: 60_000, seed: 18, root: resolve(import.meta.dir, "..") });
 const ROOT = resolve(args.root);
 const BUN = process.execPath;
 const { work, spawn, run, waitFor, runAndCleanUp } = benchProcesses({ bench: "hostile-bodies", cwd: ROOT, watchdogMs: 10 * 60_000 });
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 function rssMiB(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];

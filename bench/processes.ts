@@ -16,6 +16,30 @@ export function freePort(): number {
   return port;
 }
 
+/** utime + stime of a process (every thread of it), in seconds; NaN once it is gone (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // After the command name, which may hold spaces: utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A process's resident memory now (VmRSS) and at its peak so far (VmHWM), in MiB; NaN once it is gone. */
+export function memoryOf(pid: number): { rssMb: number; hwmMb: number } {
+  let status = "";
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    // gone
+  }
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
+}
+
 /**
  * For bench/<bench>.ts: its temp dir (`work`, named bench-<bench>-…) and the children it starts in
  * `cwd`. After `watchdogMs` the watchdog cleans up and exits 1.

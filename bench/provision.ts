@@ -10,12 +10,10 @@ import { Database } from "bun:sqlite";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
-import { loadConfig } from "../src/config/index.ts";
 import { benchArgs } from "./args.ts";
 import { readSchemaTemplate } from "../src/storage/clone.ts";
-import { openRelay } from "../src/sync/index.ts";
-import { closeTenancy, openTenancy } from "../src/tenancy/index.ts";
+import { closeTenancy } from "../src/tenancy/index.ts";
+import { openDataDir, seedControlPlane } from "./tenant-files.ts";
 
 const { tenants: TENANTS, "ready-tenants": READY_TENANTS } = benchArgs({ tenants: 1000, "ready-tenants": 10000 });
 
@@ -25,34 +23,9 @@ const median = (xs: number[]) => {
 };
 const ms = (x: number) => `${x.toFixed(3)} ms`;
 
-/** What new tenants copy: 5 resource servers, 10 roles with 4 permissions each, 3 connections. */
-function seedControlPlane(cp: Database): void {
-  const now = new Date().toISOString();
-  cp.transaction(() => {
-    for (let i = 0; i < 5; i++)
-      cp.query("INSERT INTO resource_servers (id, tenant_id, identifier, name, scopes, created_at, updated_at) VALUES (?, 'control_plane', ?, ?, '[]', ?, ?)").run(`api_${i}`, `https://api${i}.example.com/`, `API ${i}`, now, now);
-    for (let i = 0; i < 10; i++) {
-      cp.query("INSERT INTO roles (id, tenant_id, name, created_at, updated_at) VALUES (?, 'control_plane', ?, ?, ?)").run(`rol_${i}`, `role ${i}`, now, now);
-      for (let p = 0; p < 4; p++)
-        cp.query("INSERT INTO role_permissions (tenant_id, role_id, resource_server_identifier, permission_name, created_at) VALUES ('control_plane', ?, ?, ?, ?)").run(`rol_${i}`, `https://api${p}.example.com/`, `read:${p}`, now);
-    }
-    for (let i = 0; i < 3; i++)
-      cp.query("INSERT INTO connections (id, tenant_id, name, strategy, options, created_at, updated_at) VALUES (?, 'control_plane', ?, 'oidc', '{\"client_id\":\"x\",\"client_secret\":\"s\"}', ?, ?)").run(`con_${i}`, `conn ${i}`, now, now);
-  })();
-}
-
-/** A data dir as `serve` and the CLI open it: new tenants are seeded from the outbox relay's snapshot. */
-async function openBench(dataDir: string) {
-  const { config } = loadConfig({ argv: ["--dev", "--data-dir", dataDir, "--log-level", "silent"], env: {} });
-  const log = pino({ level: "silent" });
-  const tenancy = await openTenancy(config, log);
-  const relay = openRelay(tenancy, config, log);
-  return { config, tenancy, relay };
-}
-
 // --- 1 + 2: per-tenant provisioning against the baseline --------------------------------------
 const work = mkdtempSync(join(tmpdir(), "bench-provision-"));
-const { tenancy } = await openBench(join(work, "gw"));
+const { tenancy } = await openDataDir(join(work, "gw"));
 seedControlPlane(tenancy.cp.file!.db);
 const template = await readSchemaTemplate(tenancy.cp.sql);
 const baseDir = join(work, "baseline");
@@ -87,7 +60,7 @@ console.log(`  first 100 median ${ms(first)}, last 100 median ${ms(last)}   rati
 // --- 3: readiness with many tenant files present ---------------------------------------------
 const big = join(work, "big");
 {
-  const { tenancy: t } = await openBench(big);
+  const { tenancy: t } = await openDataDir(big);
   seedControlPlane(t.cp.file!.db);
   const t0 = performance.now();
   for (let i = 0; i < READY_TENANTS; i++) await t.lifecycle.create({ id: `t${i}`, friendly_name: `T${i}` });
@@ -132,7 +105,7 @@ async function readiness(dataDir: string, runs = 3) {
 }
 
 const empty = join(work, "empty");
-(await openBench(empty)).tenancy.cp.close();
+(await openDataDir(empty)).tenancy.cp.close();
 const base = await readiness(empty);
 const full = await readiness(big);
 const med = (xs: number[]) => median(xs);

@@ -21,7 +21,7 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { benchArgs } from "./args.ts";
-import { benchProcesses, freePort, HOST } from "./processes.ts";
+import { benchProcesses, cpuSeconds, freePort, HOST } from "./processes.ts";
 
 const { duration: DURATION, warmup: WARMUP, rounds: ROUNDS, connections: CONNECTIONS } = benchArgs({ duration: 10, warmup: 2, rounds: 3, connections: 50 });
 const WRK = "/usr/bin/wrk";
@@ -34,17 +34,6 @@ const { work, spawn, track, child, run, waitFor, startBunServer, runAndCleanUp }
   cwd: ROOT,
   watchdogMs: (60 + (WARMUP + DURATION * ROUNDS) * 5 + 60) * 1000,
 });
-
-/** utime + stime of a process, in seconds (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
 
 function childPids(pid: number): number[] {
   try {
